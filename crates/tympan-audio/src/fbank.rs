@@ -241,7 +241,9 @@ impl Fbank {
     }
 
     /// Compute the features of a mono waveform (samples as `torchaudio.load` scales them).
-    pub fn compute(&self, waveform: &[f32]) -> Result<Features> {
+    ///
+    /// Accepts `f32` or `f64` samples; all arithmetic is in `f64`.
+    pub fn compute<S: Copy + Into<f64>>(&self, waveform: &[S]) -> Result<Features> {
         let o = &self.opts;
         let n = waveform.len();
         if (n as f64) < o.min_duration * o.sample_frequency {
@@ -325,13 +327,13 @@ impl Fbank {
 
     /// Copy frame `f` into `frame` following `_get_strided` (with reflected edges when
     /// `snip_edges` is false).
-    fn fill_frame(&self, w: &[f32], f: usize, frame: &mut [f64]) {
+    fn fill_frame<S: Copy + Into<f64>>(&self, w: &[S], f: usize, frame: &mut [f64]) {
         let n = w.len() as i64;
         let start = f as i64 * self.window_shift as i64;
         if self.opts.snip_edges {
             let s = start as usize;
             for (d, &v) in frame.iter_mut().zip(&w[s..s + self.window_size]) {
-                *d = v as f64;
+                *d = v.into();
             }
             return;
         }
@@ -347,7 +349,7 @@ impl Fbank {
             } else {
                 t
             };
-            *d = w[idx.clamp(0, n - 1) as usize] as f64;
+            *d = w[idx.clamp(0, n - 1) as usize].into();
         }
     }
 }
@@ -405,6 +407,28 @@ fn vtln_warp_freq(vtln_low: f64, vtln_high: f64, low: f64, high: f64, warp: f64,
     }
 }
 
+/// [`vtln_warp_freq`] as torchaudio evaluates it on float32 tensors: the breakpoints are python
+/// (f64) scalars, each tensor operation rounds to f32.
+fn vtln_warp_freq32(vtln_low: f64, vtln_high: f64, low: f64, high: f64, warp: f64, freq: f32) -> f32 {
+    let l = vtln_low * warp.max(1.0);
+    let h = vtln_high * warp.min(1.0);
+    let scale = 1.0 / warp;
+    let fl = scale * l;
+    let fh = scale * h;
+    let scale_left = (fl - low) / (l - low);
+    let scale_right = (high - fh) / (high - h);
+    let (low32, high32) = (low as f32, high as f32);
+    if freq < low32 || freq > high32 {
+        freq
+    } else if freq < l as f32 {
+        low32 + scale_left as f32 * (freq - low32)
+    } else if freq < h as f32 {
+        scale as f32 * freq
+    } else {
+        high32 + scale_right as f32 * (freq - high32)
+    }
+}
+
 /// torchaudio's `get_mel_banks`, stored sparsely. Only the first `padded/2` FFT bins carry
 /// weight (the Nyquist bin gets 0, as torchaudio's right-padding of the bank matrix gives).
 fn mel_banks(o: &FbankOptions, padded: usize) -> Result<Vec<Band>> {
@@ -431,29 +455,36 @@ fn mel_banks(o: &FbankOptions, padded: usize) -> Result<Vec<Band>> {
             o.vtln_low
         ));
     }
+    // torchaudio builds the bank in float32 whatever the input dtype (`torch.arange` gives float32
+    // tensors and python scalars are cast to float32 in each op), then casts it to the input dtype.
+    // Near-empty triangles are sensitive to that rounding, so the same float32 operations are
+    // replayed here in the same order; the band edges themselves are python (f64) scalars.
     let fft_bin_width = o.sample_frequency / padded as f64;
     let mel_low = mel_scale(low);
     let mel_high = mel_scale(high);
     let delta = (mel_high - mel_low) / (num_bins as f64 + 1.0);
-    let warp_mel = |m: f64| {
+    let mel32 = |f: f32| 1127.0f32 * (1.0f32 + f / 700.0f32).ln();
+    let inv_mel32 = |m: f32| 700.0f32 * ((m / 1127.0f32).exp() - 1.0f32);
+    let warp_mel = |m: f32| -> f32 {
         if warp == 1.0 {
-            m
-        } else {
-            mel_scale(vtln_warp_freq(o.vtln_low, vtln_high, low, high, warp, inverse_mel_scale(m)))
+            return m;
         }
+        mel32(vtln_warp_freq32(o.vtln_low, vtln_high, low, high, warp, inv_mel32(m)))
     };
-    let mels: Vec<f64> = (0..num_fft_bins).map(|k| mel_scale(fft_bin_width * k as f64)).collect();
+    let mels: Vec<f32> = (0..num_fft_bins).map(|k| mel32(fft_bin_width as f32 * k as f32)).collect();
     let mut bands = Vec::with_capacity(num_bins);
     for b in 0..num_bins {
-        let left = warp_mel(mel_low + b as f64 * delta);
-        let center = warp_mel(mel_low + (b as f64 + 1.0) * delta);
-        let right = warp_mel(mel_low + (b as f64 + 2.0) * delta);
+        let b = b as f32;
+        let (lo, d) = (mel_low as f32, delta as f32);
+        let left = warp_mel(lo + b * d);
+        let center = warp_mel(lo + (b + 1.0) * d);
+        let right = warp_mel(lo + (b + 2.0) * d);
         let w: Vec<f64> = mels
             .iter()
             .map(|&m| {
                 let up = (m - left) / (center - left);
                 let down = (right - m) / (right - center);
-                if warp == 1.0 {
+                let v = if warp == 1.0 {
                     up.min(down).max(0.0)
                 } else if m > left && m <= center {
                     up
@@ -461,7 +492,8 @@ fn mel_banks(o: &FbankOptions, padded: usize) -> Result<Vec<Band>> {
                     down
                 } else {
                     0.0
-                }
+                };
+                v as f64
             })
             .collect();
         let start = w.iter().position(|&v| v != 0.0).unwrap_or(0);

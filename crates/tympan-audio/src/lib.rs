@@ -28,6 +28,7 @@ pub mod fbank;
 pub mod features;
 pub mod load;
 pub mod melspec;
+pub mod npy;
 pub mod presets;
 pub mod resample;
 

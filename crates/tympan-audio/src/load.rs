@@ -81,7 +81,15 @@ pub fn decode_all_channels(path: &Path) -> Result<(Vec<Vec<f32>>, u32)> {
     }
     let probed = symphonia::default::get_probe()
         .format(&hint, mss, &FormatOptions::default(), &MetadataOptions::default())
-        .map_err(|e| classify(path, e, "not a recognised audio container"))?;
+        .map_err(|e| match e {
+            // The probe scans the whole file for a container signature; reaching the end without
+            // one means the bytes are not (supported) audio, whatever the extension claims.
+            SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => AudioError::Unsupported {
+                path: p(),
+                reason: "no WAV/FLAC/MP3/Ogg signature found (not audio, or an unsupported container)".into(),
+            },
+            e => classify(path, e, "not a recognised audio container"),
+        })?;
     let mut format = probed.format;
     let track = format
         .tracks()

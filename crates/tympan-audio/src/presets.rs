@@ -173,9 +173,10 @@ impl Extractor {
     pub fn compute(&self, samples: &[f32]) -> Result<Features> {
         match (&self.preset, &self.kind) {
             (Preset::Psla { target_length, mean, std }, Kind::Fbank(fb)) => {
-                // torch: waveform - waveform.mean(), in float32
-                let m = (samples.iter().map(|&v| v as f64).sum::<f64>() / samples.len().max(1) as f64) as f32;
-                let centred: Vec<f32> = samples.iter().map(|&v| v - m).collect();
+                // PSLA: `waveform - waveform.mean()` (kept in f64 here, like the rest of the
+                // fbank arithmetic, instead of rounding the centred samples back to f32)
+                let m = samples.iter().map(|&v| v as f64).sum::<f64>() / samples.len().max(1) as f64;
+                let centred: Vec<f64> = samples.iter().map(|&v| v as f64 - m).collect();
                 let mut f = fb.compute(&centred)?;
                 f.pad_or_cut(*target_length);
                 f.normalize(*mean, *std);

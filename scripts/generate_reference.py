@@ -1,0 +1,354 @@
+#!/usr/bin/env python3
+"""Write the golden fixtures in tests/fixtures/ from the Python references tympan claims to match.
+
+    pip install torch==2.11.0 torchaudio==2.11.0 scikit-learn scipy numpy soundfile
+    python3 scripts/generate_reference.py --data-dir ../shared/data
+
+torchaudio and torch must be the same minor version (torchaudio refuses mismatched CUDA builds).
+`cargo test` never runs Python; it reads what this script committed. Each fixture records its
+reference and the tolerance the Rust test applies (see tests/README.md).
+
+References:
+  fbank/           torchaudio.compliance.kaldi.fbank on real clips, default + 10 option sets
+  presets/psla*    PSLA's dataloader eval path (src/dataloaders/audioset_dataset.py, _wav2fbank)
+  presets/slim2d, presets/dcase-densenet
+                   torchaudio.transforms.MelSpectrogram(norm="slaney", mel_scale="slaney",
+                   center=True, pad_mode="constant") + 10*log10(max(x, 1e-10)), which equals
+                   librosa.feature.melspectrogram + power_to_db(top_db=None)
+  presets/vggish   a numpy transcription of VGGish's mel_features.py / vggish_input.py
+  audio/           WAV/FLAC/OGG/MP3 written with soundfile; expected samples as torchaudio.load
+  metrics.json     sklearn average_precision_score / roc_auc_score, scipy norm.ppf
+"""
+
+import argparse
+import json
+import math
+import wave
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+FIX = ROOT / "tests" / "fixtures"
+
+
+def read_wav_pcm16(path):
+    """torchaudio.load semantics for 16-bit PCM: int16 / 32768, first channel kept separately."""
+    with wave.open(str(path), "rb") as w:
+        assert w.getsampwidth() == 2, path
+        n, ch, sr = w.getnframes(), w.getnchannels(), w.getframerate()
+        data = np.frombuffer(w.readframes(n), dtype="<i2").reshape(-1, ch)
+    return data.astype(np.float32).T / 32768.0, sr
+
+
+def save(path, array):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, np.ascontiguousarray(array, dtype=np.float32))
+
+
+# ----------------------------------------------------------------------------------------- fbank
+CLIPS = {
+    "fsdd_0_george_0": "fsdd/recordings/0_george_0.wav",
+    "fsdd_7_theo_3": "fsdd/recordings/7_theo_3.wav",
+    "us8k_101415-3-0-2": "urbansound8k/UrbanSound8K/audio/fold1/101415-3-0-2.wav",
+    "audioset_R9_ZSCveAHg": "audioset/R9_ZSCveAHg_7s.wav",
+}
+
+OPTION_SETS = {
+    "defaults": {},
+    "psla_like": dict(htk_compat=True, use_energy=False, window_type="hanning", num_mel_bins=128,
+                      dither=0.0, frame_shift=10.0),
+    "hamming_noSnip_50ms": dict(window_type="hamming", snip_edges=False, frame_length=50.0,
+                                frame_shift=12.5),
+    "povey_energy_notRaw": dict(use_energy=True, raw_energy=False, energy_floor=0.0),
+    "blackman_energy_htk": dict(window_type="blackman", blackman_coeff=0.5, use_energy=True,
+                                htk_compat=True, energy_floor=2.0),
+    "rect_noPow2_noDC_noPreemph": dict(window_type="rectangular", round_to_power_of_two=False,
+                                       remove_dc_offset=False, preemphasis_coefficient=0.0),
+    "band_100_to_nyq-500_40bins": dict(low_freq=100.0, high_freq=-500.0, num_mel_bins=40),
+    "band_60_to_3000": dict(low_freq=60.0, high_freq=3000.0, num_mel_bins=30),
+    "linear_magnitude": dict(use_log_fbank=False, use_power=False),
+    "subtract_mean_vtln": dict(subtract_mean=True, vtln_warp=0.9),
+    "noSnip_energy_hanning": dict(snip_edges=False, use_energy=True, window_type="hanning",
+                                  raw_energy=True, num_mel_bins=64),
+}
+
+# Which option sets run on which clips (all sets on an 8 kHz clip; a subset on the others).
+PLAN = {
+    "fsdd_0_george_0": list(OPTION_SETS),
+    "fsdd_7_theo_3": ["defaults", "hamming_noSnip_50ms", "povey_energy_notRaw"],
+    "us8k_101415-3-0-2": ["defaults", "psla_like", "blackman_energy_htk", "linear_magnitude",
+                          "noSnip_energy_hanning"],
+    "audioset_R9_ZSCveAHg": ["defaults", "psla_like", "band_100_to_nyq-500_40bins",
+                             "subtract_mean_vtln"],
+}
+
+
+def gen_fbank(data):
+    import torch
+    import torchaudio.compliance.kaldi as kaldi
+
+    entries = []
+    for clip, rel in CLIPS.items():
+        wav, sr = read_wav_pcm16(data / rel)
+        wav = torch.from_numpy(wav[:1].copy())
+        for name in PLAN[clip]:
+            opts = dict(OPTION_SETS[name])
+            opts["sample_frequency"] = float(sr)
+            # torchaudio's fbank runs in the dtype of its input. In float64 it is the exact
+            # algorithm (tympan computes in f64 too): tolerance 1e-4. In float32, as PSLA runs it,
+            # FFT rounding noise (relative to a frame's loudest bin) moves near-silent log-mel bins
+            # by up to ~1e-3, so the float32 run is checked at 2e-3 on a subset.
+            runs = [("float64", torch.float64, 1e-4)]
+            if name in ("defaults", "psla_like"):
+                runs.append(("float32", torch.float32, 2e-3))
+            # torchaudio's float32 mel bank takes log/exp from torch's vectorised CPU kernels,
+            # which are 1 ulp off a correctly rounded result for ~7 % of inputs (measured here:
+            # the bank then matches ours bit for bit). Where a near-empty band makes the output
+            # sensitive to that last bit, the tolerance is widened by the measured sensitivity.
+            exact = fbank_with_exact_bank_math(wav.to(torch.float64), opts)
+            for dtype_name, dtype, tol in runs:
+                out = kaldi.fbank(wav.to(dtype), **opts).numpy()
+                sensitivity = float(np.abs(out - exact).max()) if dtype_name == "float64" else 0.0
+                tol = tol + sensitivity
+                file = f"fbank/{clip}__{name}__{dtype_name}.npy"
+                save(FIX / file, out)
+                entries.append(dict(clip=rel, channel=0, options=opts, file=file, dtype=dtype_name,
+                                    tolerance_abs=tol, bank_rounding_sensitivity=sensitivity,
+                                    shape=list(out.shape)))
+    (FIX / "fbank").mkdir(parents=True, exist_ok=True)
+    meta = dict(reference="torchaudio.compliance.kaldi.fbank", torchaudio=_tav(), entries=entries)
+    (FIX / "fbank" / "manifest.json").write_text(json.dumps(meta, indent=1))
+
+
+def fbank_with_exact_bank_math(wav, opts):
+    """kaldi.fbank with its float32 mel bank built from correctly rounded float32 log/exp."""
+    import torch
+    import torchaudio.compliance.kaldi as kaldi
+
+    def exact(fn):
+        def op(t):
+            if not torch.is_tensor(t):
+                return fn(t)
+            x = t.numpy().astype(np.float32)
+            return torch.from_numpy(np.asarray(fn(x), dtype=np.float32))
+        return op
+
+    def mel(x):
+        if np.isscalar(x):
+            return 1127.0 * math.log(1.0 + x / 700.0)
+        y = (np.float32(1.0) + x / np.float32(700.0)).astype(np.float32)
+        return np.float32(1127.0) * np.log(y.astype(np.float64)).astype(np.float32)
+
+    def inv_mel(m):
+        if np.isscalar(m):
+            return 700.0 * (math.exp(m / 1127.0) - 1.0)
+        y = (m / np.float32(1127.0)).astype(np.float32)
+        return np.float32(700.0) * (np.exp(y.astype(np.float64)).astype(np.float32) - np.float32(1.0))
+
+    saved = kaldi.mel_scale, kaldi.inverse_mel_scale
+    kaldi.mel_scale, kaldi.inverse_mel_scale = exact(mel), exact(inv_mel)
+    try:
+        return kaldi.fbank(wav, **opts).numpy()
+    finally:
+        kaldi.mel_scale, kaldi.inverse_mel_scale = saved
+
+
+def _tav():
+    import torchaudio
+    return torchaudio.__version__
+
+
+# --------------------------------------------------------------------------------------- presets
+def psla_eval(path, dtype, target_length=1056, mean=-4.6476, std=4.5699, exact_bank=False):
+    """PSLA src/dataloaders/audioset_dataset.py, _wav2fbank(filename) + __getitem__ in eval mode."""
+    import torch
+    import torchaudio.compliance.kaldi as kaldi
+
+    wav, sr = read_wav_pcm16(path)
+    waveform = torch.from_numpy(wav[:1].copy()).to(dtype)  # torchaudio.load(...)[0]: first channel
+    waveform = waveform - waveform.mean()
+    opts = dict(htk_compat=True, sample_frequency=sr, use_energy=False, window_type="hanning",
+                num_mel_bins=128, dither=0.0, frame_shift=10)
+    if exact_bank:
+        fbank = torch.from_numpy(fbank_with_exact_bank_math(waveform, opts))
+    else:
+        fbank = kaldi.fbank(waveform, **opts)
+    n_frames = fbank.shape[0]
+    p = target_length - n_frames
+    if p > 0:
+        fbank = torch.nn.ZeroPad2d((0, 0, 0, p))(fbank)
+    elif p < 0:
+        fbank = fbank[0:target_length, :]
+    fbank = (fbank - mean) / std
+    return fbank.numpy()
+
+
+def slaney_db(wav, sr, n_fft, win, hop, n_mels):
+    import torch
+    import torchaudio
+
+    mel = torchaudio.transforms.MelSpectrogram(
+        sample_rate=sr, n_fft=n_fft, win_length=win, hop_length=hop, f_min=0.0, f_max=sr / 2,
+        n_mels=n_mels, window_fn=torch.hann_window, power=2.0, center=True, pad_mode="constant",
+        norm="slaney", mel_scale="slaney").double()
+    x = mel(torch.from_numpy(wav.astype(np.float64)))
+    return (10.0 * torch.log10(torch.clamp(x, min=1e-10))).T.numpy()
+
+
+def vggish_reference(wav, sr=16000):
+    """numpy transcription of VGGish vggish_input.waveform_to_examples / mel_features.py."""
+    assert sr == 16000
+    win, hop, n_fft = 400, 160, 512
+    n_frames = 1 + (len(wav) - win) // hop
+    frames = np.stack([wav[i * hop:i * hop + win] for i in range(n_frames)]).astype(np.float64)
+    window = 0.5 - 0.5 * np.cos(2 * np.pi / win * np.arange(win))  # periodic Hann
+    spec = np.abs(np.fft.rfft(frames * window, n_fft))
+    n_bins = n_fft // 2 + 1
+
+    def hz_to_mel(f):
+        return 1127.0 * np.log(1.0 + f / 700.0)
+
+    bins_mel = hz_to_mel(np.linspace(0.0, sr / 2, n_bins))
+    edges = np.linspace(hz_to_mel(125.0), hz_to_mel(7500.0), 64 + 2)
+    weights = np.empty((n_bins, 64))
+    for i in range(64):
+        lo, c, hi = edges[i:i + 3]
+        weights[:, i] = np.maximum(0.0, np.minimum((bins_mel - lo) / (c - lo),
+                                                   (hi - bins_mel) / (hi - c)))
+    weights[0, :] = 0.0
+    log_mel = np.log(spec @ weights + 0.01)
+    n_ex = 1 + (log_mel.shape[0] - 96) // 96
+    return np.stack([log_mel[i * 96:i * 96 + 96] for i in range(n_ex)])
+
+
+def gen_presets(data):
+    import torch
+    import torchaudio.functional as AF
+
+    entries = []
+    for clip in ["audioset/R9_ZSCveAHg_7s.wav", "urbansound8k/UrbanSound8K/audio/fold1/101415-3-0-2.wav"]:
+        stem = Path(clip).stem
+        exact = psla_eval(data / clip, torch.float64, exact_bank=True)
+        for dtype_name, dtype, tol in [("float64", torch.float64, 1e-4), ("float32", torch.float32, 5e-4)]:
+            file = f"presets/psla__{stem}__{dtype_name}.npy"
+            out = psla_eval(data / clip, dtype)
+            sensitivity = float(np.abs(out - exact).max()) if dtype_name == "float64" else 0.0
+            save(FIX / file, out)
+            entries.append(dict(preset="psla", clip=clip, file=file, dtype=dtype_name,
+                                tolerance_abs=tol + sensitivity,
+                                bank_rounding_sensitivity=sensitivity))
+    # slim2d: 8 kHz clip as is.
+    clip = "urbansound8k/UrbanSound8K/audio/fold1/101415-3-0-2.wav"
+    wav, sr = read_wav_pcm16(data / clip)
+    x = slaney_db(wav[0], sr, 512, 320, 160, 64)
+    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    save(FIX / "presets/slim2d__us8k.npy", x)
+    entries.append(dict(preset="slim2d", clip=clip, file="presets/slim2d__us8k.npy", tolerance_abs=1e-3))
+    # The 44.1 kHz and 16 kHz presets are checked on a deterministic synthetic signal stored with
+    # the fixture, so that resampler differences do not enter the comparison.
+    rng = np.random.default_rng(0)
+    for preset, sr in [("dcase-densenet", 44100), ("vggish", 16000)]:
+        t = np.arange(int(1.3 * sr)) / sr
+        sig = (0.3 * np.sin(2 * np.pi * 440 * t) + 0.2 * np.sin(2 * np.pi * 3000 * t * (1 + t))
+               + 0.05 * rng.standard_normal(len(t))).astype(np.float32)
+        save(FIX / f"presets/{preset}__input.npy", sig)
+        ref = slaney_db(sig, sr, 1024, 1024, 128, 64) if preset == "dcase-densenet" \
+            else vggish_reference(sig.astype(np.float64), sr).reshape(-1, 64)
+        save(FIX / f"presets/{preset}__synthetic.npy", ref)
+        entries.append(dict(preset=preset, sample_rate=sr, input=f"presets/{preset}__input.npy",
+                            file=f"presets/{preset}__synthetic.npy",
+                            tolerance_abs=1e-3 if preset == "dcase-densenet" else 1e-4))
+    meta = dict(tolerance_note="dB presets: 1e-3 absolute (values span -100..40 dB)", entries=entries)
+    (FIX / "presets" / "manifest.json").write_text(json.dumps(meta, indent=1))
+    del torch, AF
+
+
+# ----------------------------------------------------------------------------------------- audio
+def gen_audio(data):
+    import soundfile as sf
+
+    out = FIX / "audio"
+    out.mkdir(parents=True, exist_ok=True)
+    wav, sr = read_wav_pcm16(data / "fsdd/recordings/0_george_0.wav")
+    x = wav[0]
+    stereo = np.stack([x, -0.5 * x], axis=1)
+    entries = []
+    for name, fmt, subtype, sig in [
+        ("pcm_u8.wav", "WAV", "PCM_U8", x), ("pcm_24.wav", "WAV", "PCM_24", x),
+        ("pcm_32.wav", "WAV", "PCM_32", x), ("float.wav", "WAV", "FLOAT", x),
+        ("stereo_16.wav", "WAV", "PCM_16", stereo), ("clip.flac", "FLAC", "PCM_16", x),
+        ("clip.ogg", "OGG", "VORBIS", x), ("clip.mp3", "MP3", "MPEG_LAYER_III", x),
+    ]:
+        sf.write(out / name, sig, sr, format=fmt, subtype=subtype)
+        dec, _ = sf.read(out / name, dtype="float64", always_2d=True)
+        lossless = fmt in ("WAV", "FLAC")
+        if subtype == "PCM_U8":
+            # torchaudio.load for unsigned 8-bit: (v - 128) / 128; soundfile gives the same.
+            pass
+        save(out / f"{name}.expected.npy", dec.T)
+        entries.append(dict(file=f"audio/{name}", expected=f"audio/{name}.expected.npy",
+                            lossless=lossless, sample_rate=sr, channels=dec.shape[1],
+                            frames=dec.shape[0]))
+    (out / "manifest.json").write_text(json.dumps(dict(
+        reference="soundfile (libsndfile) float decode == torchaudio.load scaling 1/2^(bits-1)",
+        tolerance_lossless=1e-7, lossy_check="length within 2400 samples, correlation > 0.99",
+        entries=entries), indent=1))
+
+
+# --------------------------------------------------------------------------------------- metrics
+def mapk(labels, scores, k=3):
+    """DCASE 2018 task 2 (Kaggle) MAP@k for one label per clip, ties ranked pessimistically."""
+    total = 0.0
+    for l, s in zip(labels, scores):
+        rank = 1 + int(np.sum(np.delete(s, l) >= s[l]))
+        total += 1.0 / rank if rank <= k else 0.0
+    return total / len(labels)
+
+
+def gen_metrics():
+    from scipy.stats import norm
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rng = np.random.default_rng(7)
+    n, c = 400, 12
+    targets = (rng.random((n, c)) < rng.uniform(0.02, 0.4, c)).astype(np.float32)
+    targets[:, 3] = 0.0  # no positives: excluded from mAP and mean AUC
+    targets[:, 8] = 1.0  # no negatives: AP defined, AUC excluded
+    # Heavily tied scores (two decimals) correlated with the targets.
+    scores = np.round(np.clip(0.3 * targets + rng.random((n, c)) * 0.8, 0, 1), 2).astype(np.float32)
+    ap, auc = [], []
+    for k in range(c):
+        pos = targets[:, k].sum()
+        ap.append(float(average_precision_score(targets[:, k], scores[:, k])) if pos > 0 else None)
+        auc.append(float(roc_auc_score(targets[:, k], scores[:, k])) if 0 < pos < n else None)
+    mean_auc = float(np.mean([a for a in auc if a is not None]))
+    labels = rng.integers(0, c, n)
+    ppf_p = [1e-12, 1e-6, 0.01, 0.2, 0.5, 0.77, 0.9, 0.99, 0.999999]
+    meta = dict(
+        reference="sklearn %s, scipy norm.ppf" % __import__("sklearn").__version__,
+        tolerance_abs=1e-12,
+        rows=n, cols=c, scores=scores.ravel().tolist(), targets=targets.ravel().tolist(),
+        ap=ap, auc=auc, map=float(np.mean([a for a in ap if a is not None])), mean_auc=mean_auc,
+        d_prime=float(norm.ppf(mean_auc) * math.sqrt(2.0)),
+        labels=labels.tolist(), map_at_3=mapk(labels, scores, 3),
+        ppf=[[p, float(norm.ppf(p))] for p in ppf_p],
+    )
+    (FIX / "metrics.json").write_text(json.dumps(meta))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--only", choices=["fbank", "presets", "audio", "metrics"])
+    args = ap.parse_args()
+    steps = dict(fbank=lambda: gen_fbank(args.data_dir), presets=lambda: gen_presets(args.data_dir),
+                 audio=lambda: gen_audio(args.data_dir), metrics=gen_metrics)
+    for name, step in steps.items():
+        if args.only in (None, name):
+            step()
+            print(f"wrote {name} fixtures")
+
+
+if __name__ == "__main__":
+    main()
