@@ -387,27 +387,7 @@ pub fn inverse_mel_scale(mel: f64) -> f64 {
     700.0 * ((mel / 1127.0).exp() - 1.0)
 }
 
-/// torchaudio's `vtln_warp_freq`: the piecewise-linear VTLN frequency warp.
-fn vtln_warp_freq(vtln_low: f64, vtln_high: f64, low: f64, high: f64, warp: f64, freq: f64) -> f64 {
-    let l = vtln_low * warp.max(1.0);
-    let h = vtln_high * warp.min(1.0);
-    let scale = 1.0 / warp;
-    let fl = scale * l;
-    let fh = scale * h;
-    let scale_left = (fl - low) / (l - low);
-    let scale_right = (high - fh) / (high - h);
-    if freq < low || freq > high {
-        freq
-    } else if freq < l {
-        low + scale_left * (freq - low)
-    } else if freq < h {
-        scale * freq
-    } else {
-        high + scale_right * (freq - high)
-    }
-}
-
-/// [`vtln_warp_freq`] as torchaudio evaluates it on float32 tensors: the breakpoints are python
+/// torchaudio's `vtln_warp_freq` (piecewise-linear VTLN frequency warp) as it evaluates it on float32 tensors: the breakpoints are python
 /// (f64) scalars, each tensor operation rounds to f32.
 fn vtln_warp_freq32(vtln_low: f64, vtln_high: f64, low: f64, high: f64, warp: f64, freq: f32) -> f32 {
     let l = vtln_low * warp.max(1.0);

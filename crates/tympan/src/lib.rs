@@ -1,1 +1,19 @@
-//! placeholder
+//! # tympan
+//!
+//! Audio event classification (audio tagging) in pure Rust on [Burn](https://burn.dev): the
+//! `tympan` command-line tool and a facade over the tympan crates.
+//!
+//! | module | crate | what |
+//! |---|---|---|
+//! | [`audio`] | `tympan-audio` | decoding, resampling, Kaldi fbank, presets, augmentations |
+//! | [`metrics`] | `tympan-metrics` | sklearn-exact AP/AUC, mAP, d-prime, MAP@3 |
+//! | [`models`] | `tympan-models` | backend selection (model zoo in progress) |
+//! | [`data`] | `tympan-data` | AudioSet and datasets (in progress) |
+//! | [`train`] | `tympan-train` | training loop (in progress) |
+#![warn(missing_docs)]
+
+pub use tympan_audio as audio;
+pub use tympan_data as data;
+pub use tympan_metrics as metrics;
+pub use tympan_models as models;
+pub use tympan_train as train;

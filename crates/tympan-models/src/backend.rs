@@ -1,0 +1,148 @@
+//! Runtime backend selection.
+//!
+//! | feature   | backend | notes |
+//! |-----------|---------|-------|
+//! | `flex`    | Burn's pure-Rust CPU backend | default; ~20x faster than ndarray here (docs/backends.md) |
+//! | `ndarray` | burn-ndarray | deprecated upstream, kept for comparison |
+//! | `wgpu`    | WebGPU (Vulkan, Metal, DX12) | any GPU; also Mesa's software adapter |
+//! | `cuda`    | CUDA | NVIDIA; the first build downloads an LLVM bundle (cubecl-llvm) |
+
+use std::fmt;
+use std::str::FromStr;
+
+use burn::prelude::Device;
+
+/// A Burn backend tympan can run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// Burn's pure-Rust CPU backend (`flex` feature).
+    Flex,
+    /// burn-ndarray (`ndarray` feature).
+    NdArray,
+    /// WebGPU through wgpu (`wgpu` feature).
+    Wgpu,
+    /// CUDA device 0 (`cuda` feature).
+    Cuda,
+}
+
+/// A backend was asked for that does not exist or is not compiled into this binary.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BackendError {
+    /// Unknown backend name.
+    #[error("unknown backend {0:?} (expected flex, ndarray, wgpu or cuda)")]
+    Unknown(String),
+    /// Known backend, but its cargo feature was not enabled at build time.
+    #[error("backend {name} is not compiled into this build; rebuild with `--features {name}` (compiled in: {available})")]
+    NotCompiled {
+        /// The backend's name (also its cargo feature).
+        name: &'static str,
+        /// The backends this build has.
+        available: String,
+    },
+}
+
+impl Backend {
+    /// Every backend, in order of preference for [`Backend::default_available`].
+    pub const ALL: [Backend; 4] = [Backend::Cuda, Backend::Wgpu, Backend::Flex, Backend::NdArray];
+
+    /// The name, which is also the cargo feature that compiles it in.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Flex => "flex",
+            Backend::NdArray => "ndarray",
+            Backend::Wgpu => "wgpu",
+            Backend::Cuda => "cuda",
+        }
+    }
+
+    /// Whether this build has the backend.
+    pub fn is_compiled(self) -> bool {
+        match self {
+            Backend::Flex => cfg!(feature = "flex"),
+            Backend::NdArray => cfg!(feature = "ndarray"),
+            Backend::Wgpu => cfg!(feature = "wgpu"),
+            Backend::Cuda => cfg!(feature = "cuda"),
+        }
+    }
+
+    /// The backends compiled into this build.
+    pub fn available() -> Vec<Backend> {
+        Self::ALL.into_iter().filter(|b| b.is_compiled()).collect()
+    }
+
+    /// The default backend of this build: `flex` when compiled in (the measured-fastest CPU
+    /// backend), else the first of cuda, wgpu, ndarray that is. `None` if no backend feature is on.
+    pub fn default_available() -> Option<Backend> {
+        if Backend::Flex.is_compiled() {
+            return Some(Backend::Flex);
+        }
+        Self::available().into_iter().next()
+    }
+
+    /// The device of this backend (device 0 for GPUs).
+    pub fn device(self) -> Result<Device, BackendError> {
+        self.compiled_device().ok_or_else(|| BackendError::NotCompiled {
+            name: self.name(),
+            available: Self::available().iter().map(|b| b.name()).collect::<Vec<_>>().join(", "),
+        })
+    }
+
+    fn compiled_device(self) -> Option<Device> {
+        match self {
+            #[cfg(feature = "flex")]
+            Backend::Flex => Some(Device::flex()),
+            #[cfg(feature = "ndarray")]
+            // deprecated upstream in favour of flex; kept, by the issue, for comparison
+            #[allow(deprecated)]
+            Backend::NdArray => Some(Device::ndarray()),
+            #[cfg(feature = "wgpu")]
+            Backend::Wgpu => Some(Device::wgpu(Default::default())),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => Some(Device::cuda(0)),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = BackendError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "flex" => Ok(Backend::Flex),
+            "ndarray" => Ok(Backend::NdArray),
+            "wgpu" => Ok(Backend::Wgpu),
+            "cuda" => Ok(Backend::Cuda),
+            _ => Err(BackendError::Unknown(s.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_missing_backends_are_errors() {
+        for b in Backend::ALL {
+            assert_eq!(b.name().parse::<Backend>().unwrap(), b);
+        }
+        assert!(matches!("tpu".parse::<Backend>(), Err(BackendError::Unknown(_))));
+        for b in Backend::ALL {
+            assert_eq!(b.device().is_ok(), b.is_compiled());
+        }
+        #[cfg(feature = "flex")]
+        {
+            use burn::prelude::Tensor;
+            let d = Backend::Flex.device().unwrap();
+            let t = Tensor::<1>::from_floats([1.0, 2.0, 3.0], &d);
+            assert_eq!(t.sum().into_scalar::<f32>(), 6.0);
+        }
+    }
+}
