@@ -3,7 +3,11 @@
 //! 1e-7; lossy ones (Vorbis, MP3) must have the right rate, about the right length and the same
 //! waveform (correlation > 0.99 after aligning the decoder delay).
 
-use tympan_audio::{ChannelPolicy, LoadOptions, load::{decode_all_channels, load}, npy};
+use tympan_audio::{
+    ChannelPolicy, LoadOptions,
+    load::{decode_all_channels, load},
+    npy,
+};
 use tympan_tests::{fixture_json, fixtures, max_abs_diff};
 
 fn best_correlation(a: &[f32], b: &[f32], max_lag: usize) -> f64 {
@@ -32,8 +36,18 @@ fn every_format_decodes_like_torchaudio() {
         let file = fixtures().join(e["file"].as_str().unwrap());
         let want = npy::read(&fixtures().join(e["expected"].as_str().unwrap())).unwrap();
         let (chans, rate) = decode_all_channels(&file).unwrap_or_else(|err| panic!("{err}"));
-        assert_eq!(rate as u64, e["sample_rate"].as_u64().unwrap(), "{}", file.display());
-        assert_eq!(chans.len() as u64, e["channels"].as_u64().unwrap(), "{}", file.display());
+        assert_eq!(
+            rate as u64,
+            e["sample_rate"].as_u64().unwrap(),
+            "{}",
+            file.display()
+        );
+        assert_eq!(
+            chans.len() as u64,
+            e["channels"].as_u64().unwrap(),
+            "{}",
+            file.display()
+        );
         let frames = want.shape[1];
         if e["lossless"].as_bool().unwrap() {
             for (c, ch) in chans.iter().enumerate() {
@@ -42,7 +56,12 @@ fn every_format_decodes_like_torchaudio() {
             }
         } else {
             let got = &chans[0];
-            assert!(got.len().abs_diff(frames) <= 2400, "{}: {} vs {frames} frames", file.display(), got.len());
+            assert!(
+                got.len().abs_diff(frames) <= 2400,
+                "{}: {} vs {frames} frames",
+                file.display(),
+                got.len()
+            );
             let r = best_correlation(got, &want.data[..frames], 1200);
             assert!(r > 0.99, "{}: correlation {r}", file.display());
         }
@@ -53,21 +72,44 @@ fn every_format_decodes_like_torchaudio() {
 fn channel_policies() {
     let file = fixtures().join("audio/stereo_16.wav");
     let (chans, _) = decode_all_channels(&file).unwrap();
-    let first = load(&file, &LoadOptions { channels: ChannelPolicy::First, sample_rate: None }).unwrap();
+    let first = load(
+        &file,
+        &LoadOptions {
+            channels: ChannelPolicy::First,
+            sample_rate: None,
+        },
+    )
+    .unwrap();
     assert_eq!(first.samples, chans[0]);
-    let mean = load(&file, &LoadOptions { channels: ChannelPolicy::Mean, sample_rate: None }).unwrap();
-    for i in 0..mean.samples.len() {
-        assert!((mean.samples[i] - 0.5 * (chans[0][i] + chans[1][i])).abs() < 1e-7);
+    let mean = load(
+        &file,
+        &LoadOptions {
+            channels: ChannelPolicy::Mean,
+            sample_rate: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(mean.samples.len(), chans[0].len());
+    for ((m, a), b) in mean.samples.iter().zip(&chans[0]).zip(&chans[1]) {
+        assert!((m - 0.5 * (a + b)).abs() < 1e-7);
     }
 }
 
 #[test]
 fn resampling_keeps_length_and_tone() {
     // 1 s of a 440 Hz tone at 8 kHz, resampled to 16 kHz: the length doubles and the tone is kept.
-    let x: Vec<f32> = (0..8000).map(|i| (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 8000.0).sin()).collect();
+    let x: Vec<f32> = (0..8000)
+        .map(|i| (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 8000.0).sin())
+        .collect();
     let y = tympan_audio::resample::resample(&x, 8000, 16000).unwrap();
     assert_eq!(y.len(), 16000);
     let mid = &y[4000..12000];
-    let want: Vec<f32> = (4000..12000).map(|i| (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 16000.0).sin()).collect();
-    assert!(max_abs_diff(mid, &want) < 1e-2, "{}", max_abs_diff(mid, &want));
+    let want: Vec<f32> = (4000..12000)
+        .map(|i| (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 16000.0).sin())
+        .collect();
+    assert!(
+        max_abs_diff(mid, &want) < 1e-2,
+        "{}",
+        max_abs_diff(mid, &want)
+    );
 }

@@ -15,11 +15,21 @@ fn broken_files_are_reported_with_path_and_reason() {
             "empty" => matches!(err, AudioError::Empty { .. }),
             "corrupt" => matches!(err, AudioError::Corrupt { .. }),
             "unsupported" => matches!(err, AudioError::Unsupported { .. }),
-            "non-finite" => matches!(err, AudioError::NonFinite { count: 1, first_frame: 123, .. }),
+            "non-finite" => matches!(
+                err,
+                AudioError::NonFinite {
+                    count: 1,
+                    first_frame: 123,
+                    ..
+                }
+            ),
             _ => unreachable!(),
         };
         assert!(ok, "{}: expected {kind}, got {msg}", path.display());
     }
     let missing = dir.path().join("missing.wav");
-    assert!(matches!(load(&missing, &LoadOptions::default()), Err(AudioError::Io { .. })));
+    assert!(matches!(
+        load(&missing, &LoadOptions::default()),
+        Err(AudioError::Io { .. })
+    ));
 }

@@ -8,7 +8,9 @@ use tympan_tests::{data_dir, fixture_json, fixtures, max_abs_diff, require_data}
 
 #[test]
 fn fbank_matches_torchaudio_on_real_clips() {
-    let Some(data) = require_data("fbank_matches_torchaudio_on_real_clips") else { return };
+    let Some(data) = require_data("fbank_matches_torchaudio_on_real_clips") else {
+        return;
+    };
     let manifest = fixture_json("fbank/manifest.json");
     let entries = manifest["entries"].as_array().unwrap();
     assert!(entries.len() >= 20, "expected the full option matrix");
@@ -35,4 +37,3 @@ fn fbank_matches_torchaudio_on_real_clips() {
         data_dir().display()
     );
 }
-

@@ -8,7 +8,9 @@ use tympan_tests::{fixture_json, fixtures, max_abs_diff, require_data};
 
 #[test]
 fn presets_match_their_references() {
-    let Some(data) = require_data("presets_match_their_references") else { return };
+    let Some(data) = require_data("presets_match_their_references") else {
+        return;
+    };
     let manifest = fixture_json("presets/manifest.json");
     let mut checked = Vec::new();
     for e in manifest["entries"].as_array().unwrap() {
@@ -17,7 +19,11 @@ fn presets_match_their_references() {
         let want = npy::read(&fixtures().join(e["file"].as_str().unwrap())).unwrap();
         let (ours, shape) = if let Some(clip) = e["clip"].as_str() {
             let wav = load(&data.join(clip), &LoadOptions::default()).unwrap();
-            let f = preset.extractor(wav.sample_rate).unwrap().compute(&wav.samples).unwrap();
+            let f = preset
+                .extractor(wav.sample_rate)
+                .unwrap()
+                .compute(&wav.samples)
+                .unwrap();
             (f.data, vec![f.frames, f.bins])
         } else {
             let input = npy::read(&fixtures().join(e["input"].as_str().unwrap())).unwrap();
@@ -26,7 +32,10 @@ fn presets_match_their_references() {
             if name == "vggish" {
                 let patches = ex.patches(&input.data).unwrap();
                 let frames = patches.iter().map(|p| p.frames).sum();
-                (patches.into_iter().flat_map(|p| p.data).collect(), vec![frames, 64])
+                (
+                    patches.into_iter().flat_map(|p| p.data).collect(),
+                    vec![frames, 64],
+                )
             } else {
                 let f = ex.compute(&input.data).unwrap();
                 (f.data, vec![f.frames, f.bins])

@@ -21,8 +21,12 @@ pub fn fixtures() -> PathBuf {
 /// Reads and parses a JSON fixture.
 pub fn fixture_json(rel: &str) -> serde_json::Value {
     let path = fixtures().join(rel);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/generate_reference.py)", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run scripts/generate_reference.py)",
+            path.display()
+        )
+    });
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -47,14 +51,20 @@ pub fn require_data(test: &str) -> Option<PathBuf> {
         "{test}: real data not found at {} (set TYMPAN_DATA); CI=true forbids skipping",
         dir.display()
     );
-    eprintln!("{test}: SKIPPED, real data not found at {} (set TYMPAN_DATA)", dir.display());
+    eprintln!(
+        "{test}: SKIPPED, real data not found at {} (set TYMPAN_DATA)",
+        dir.display()
+    );
     None
 }
 
 /// Maximum absolute difference between two equally long slices.
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 /// A canonical 44-byte RIFF/WAVE header followed by `data`; `data_len` is what the header claims.
@@ -83,7 +93,9 @@ pub fn wav_bytes(format: u16, bits: u16, data_len: u32, data: &[u8]) -> Vec<u8> 
 ///
 /// Returns each path with the expected error kind: `empty`, `corrupt`, `unsupported`, `non-finite`.
 pub fn broken_files(dir: &Path) -> Vec<(PathBuf, &'static str)> {
-    let pcm: Vec<u8> = (0..8000i16).flat_map(|i| (i.wrapping_mul(7)).to_le_bytes()).collect();
+    let pcm: Vec<u8> = (0..8000i16)
+        .flat_map(|i| (i.wrapping_mul(7)).to_le_bytes())
+        .collect();
     let mut nan = Vec::new();
     for i in 0..800 {
         let v = if i == 123 { f32::NAN } else { 0.1 };
@@ -100,10 +112,22 @@ pub fn broken_files(dir: &Path) -> Vec<(PathBuf, &'static str)> {
     let cases: Vec<(&str, Vec<u8>, &'static str)> = vec![
         ("empty.wav", vec![], "empty"),
         ("header_only.wav", wav_bytes(1, 16, 0, &[]), "empty"),
-        ("truncated.wav", wav_bytes(1, 16, pcm.len() as u32, &pcm[..pcm.len() / 3]), "corrupt"),
-        ("notes.wav", b"these are my meeting notes, not audio\n".repeat(20), "unsupported"),
+        (
+            "truncated.wav",
+            wav_bytes(1, 16, pcm.len() as u32, &pcm[..pcm.len() / 3]),
+            "corrupt",
+        ),
+        (
+            "notes.wav",
+            b"these are my meeting notes, not audio\n".repeat(20),
+            "unsupported",
+        ),
         ("noise.flac", random, "unsupported"),
-        ("nan.wav", wav_bytes(3, 32, nan.len() as u32, &nan), "non-finite"),
+        (
+            "nan.wav",
+            wav_bytes(3, 32, nan.len() as u32, &nan),
+            "non-finite",
+        ),
     ];
     cases
         .into_iter()
@@ -114,4 +138,3 @@ pub fn broken_files(dir: &Path) -> Vec<(PathBuf, &'static str)> {
         })
         .collect()
 }
-

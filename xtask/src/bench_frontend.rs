@@ -42,7 +42,9 @@ print(json.dumps({"seconds": time.perf_counter() - t, "clips": len(files),
 "#;
 
 fn write_wav16(path: &Path, samples: &[f32], rate: u32) -> Result<()> {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).with_context(|| path.display().to_string())?);
+    let mut f = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| path.display().to_string())?,
+    );
     let data_len = (samples.len() * 2) as u32;
     f.write_all(b"RIFF")?;
     f.write_all(&(36 + data_len).to_le_bytes())?;
@@ -92,9 +94,15 @@ fn prepare_clips(data: &Path, n: usize, dir: &Path) -> Result<Vec<PathBuf>> {
 
 fn tympan_one(clip: &Path, out_dir: &Path) -> Result<()> {
     let w = load(clip, &LoadOptions::default())?;
-    let f = Preset::psla().extractor(w.sample_rate)?.compute(&w.samples)?;
+    let f = Preset::psla()
+        .extractor(w.sample_rate)?
+        .compute(&w.samples)?;
     let stem = clip.file_stem().context("clip name")?;
-    npy::write(&out_dir.join(stem).with_extension("npy"), &f.data, &[f.frames, f.bins])?;
+    npy::write(
+        &out_dir.join(stem).with_extension("npy"),
+        &f.data,
+        &[f.frames, f.bins],
+    )?;
     Ok(())
 }
 
@@ -125,11 +133,22 @@ pub fn run(data: &Path, n: usize, python: &str, work: &Path) -> Result<()> {
     let py_out = work.join("out-torchaudio");
     let script = work.join("bench_torchaudio.py");
     std::fs::write(&script, PY)?;
-    let o = Command::new(python).arg(&script).arg(&clips_dir).arg(&py_out).env("OMP_NUM_THREADS", "1").output();
+    let o = Command::new(python)
+        .arg(&script)
+        .arg(&clips_dir)
+        .arg(&py_out)
+        .env("OMP_NUM_THREADS", "1")
+        .output();
     let o = match o {
         Ok(o) if o.status.success() => o,
         Ok(o) => {
-            println!("torchaudio  unavailable: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or(""));
+            println!(
+                "torchaudio  unavailable: {}",
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            );
             return Ok(());
         }
         Err(e) => {
@@ -140,7 +159,10 @@ pub fn run(data: &Path, n: usize, python: &str, work: &Path) -> Result<()> {
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).context("torchaudio output")?;
     let py_s = r["seconds"].as_f64().context("seconds")?;
     let py_cps = n as f64 / py_s;
-    println!("torchaudio  {n} clips in {py_s:.2} s = {py_cps:.1} clips/s (one core, torch {})", r["torch"]);
+    println!(
+        "torchaudio  {n} clips in {py_s:.2} s = {py_cps:.1} clips/s (one core, torch {})",
+        r["torch"]
+    );
 
     // Same numbers? (torchaudio in float32 vs tympan in f64: differences come from float32 FFT
     // rounding in near-silent bins; see tests/README.md.)
@@ -150,11 +172,24 @@ pub fn run(data: &Path, n: usize, python: &str, work: &Path) -> Result<()> {
         let a = npy::read(&rust_out.join(stem).with_extension("npy"))?;
         let b = npy::read(&py_out.join(stem).with_extension("npy"))?;
         if a.shape != b.shape {
-            bail!("{}: shapes differ: {:?} vs {:?}", c.display(), a.shape, b.shape);
+            bail!(
+                "{}: shapes differ: {:?} vs {:?}",
+                c.display(),
+                a.shape,
+                b.shape
+            );
         }
-        worst = a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs()).fold(worst, f32::max);
+        worst = a
+            .data
+            .iter()
+            .zip(&b.data)
+            .map(|(x, y)| (x - y).abs())
+            .fold(worst, f32::max);
     }
     println!("max |tympan - torchaudio| over all outputs: {worst:.2e} (normalised fbank units)");
-    println!("ratio: tympan is {:.2}x torchaudio's clips/s", rust_cps / py_cps);
+    println!(
+        "ratio: tympan is {:.2}x torchaudio's clips/s",
+        rust_cps / py_cps
+    );
     Ok(())
 }

@@ -20,26 +20,39 @@ fn mask_span<R: Rng + ?Sized>(size: usize, mask_param: usize, rng: &mut R) -> (u
 
 /// `torchaudio.transforms.TimeMasking(mask_param)`: zero a run of up to `mask_param` frames.
 /// Returns the masked range.
-pub fn time_mask<R: Rng + ?Sized>(f: &mut Features, mask_param: usize, rng: &mut R) -> std::ops::Range<usize> {
+pub fn time_mask<R: Rng + ?Sized>(
+    f: &mut Features,
+    mask_param: usize,
+    rng: &mut R,
+) -> std::ops::Range<usize> {
     let (s, e) = mask_span(f.frames, mask_param, rng);
-    f.data[s * f.bins..e * f.bins].iter_mut().for_each(|v| *v = 0.0);
+    f.data[s * f.bins..e * f.bins]
+        .iter_mut()
+        .for_each(|v| *v = 0.0);
     s..e
 }
 
 /// `torchaudio.transforms.FrequencyMasking(mask_param)`: zero a run of up to `mask_param` bins in
 /// every frame. Returns the masked range.
-pub fn freq_mask<R: Rng + ?Sized>(f: &mut Features, mask_param: usize, rng: &mut R) -> std::ops::Range<usize> {
+pub fn freq_mask<R: Rng + ?Sized>(
+    f: &mut Features,
+    mask_param: usize,
+    rng: &mut R,
+) -> std::ops::Range<usize> {
     let (s, e) = mask_span(f.bins, mask_param, rng);
     for t in 0..f.frames {
-        f.data[t * f.bins + s..t * f.bins + e].iter_mut().for_each(|v| *v = 0.0);
+        f.data[t * f.bins + s..t * f.bins + e]
+            .iter_mut()
+            .for_each(|v| *v = 0.0);
     }
     s..e
 }
 
 /// Draw `lambda ~ Beta(alpha, alpha)`.
 pub fn beta_lambda<R: Rng + ?Sized>(alpha: f64, rng: &mut R) -> Result<f64> {
-    let b = Beta::new(alpha, alpha)
-        .map_err(|e| AudioError::InvalidOptions(format!("mixup alpha must be positive, got {alpha}: {e}")))?;
+    let b = Beta::new(alpha, alpha).map_err(|e| {
+        AudioError::InvalidOptions(format!("mixup alpha must be positive, got {alpha}: {e}"))
+    })?;
     Ok(b.sample(rng))
 }
 
@@ -58,7 +71,11 @@ pub fn psla_mix_waveforms(x1: &[f32], x2: &[f32], lambda: f64) -> Vec<f32> {
     remove_mean(&mut b);
     b.resize(a.len(), 0.0);
     let l = lambda as f32;
-    let mut mix: Vec<f32> = a.iter().zip(&b).map(|(p, q)| l * p + (1.0 - l) * q).collect();
+    let mut mix: Vec<f32> = a
+        .iter()
+        .zip(&b)
+        .map(|(p, q)| l * p + (1.0 - l) * q)
+        .collect();
     remove_mean(&mut mix);
     mix
 }
@@ -66,7 +83,10 @@ pub fn psla_mix_waveforms(x1: &[f32], x2: &[f32], lambda: f64) -> Vec<f32> {
 /// PSLA's soft mixup labels: `lambda` is added for each label of clip 1 and `1 - lambda` for
 /// each label of clip 2 (a label of both gets 1).
 pub fn psla_mix_labels(y1: &[f32], y2: &[f32], lambda: f64) -> Vec<f32> {
-    y1.iter().zip(y2).map(|(&a, &b)| (a as f64 * lambda + b as f64 * (1.0 - lambda)) as f32).collect()
+    y1.iter()
+        .zip(y2)
+        .map(|(&a, &b)| (a as f64 * lambda + b as f64 * (1.0 - lambda)) as f32)
+        .collect()
 }
 
 /// Whether to mix this sample, with probability `rate` (PSLA's `random.random() < mixup`).
@@ -76,7 +96,13 @@ pub fn should_mix<R: Rng + ?Sized>(rate: f64, rng: &mut R) -> bool {
 
 /// One of Chen et al.'s mix-training pairs: `alpha ~ U(0.4, 0.6)`, the mix
 /// `alpha x_i + (1 - alpha) x_j` (partner zero-padded or cut), labelled `sign(y_i + y_j)`.
-pub fn mix_training_pair<R: Rng + ?Sized>(xi: &[f32], xj: &[f32], yi: &[f32], yj: &[f32], rng: &mut R) -> (Vec<f32>, Vec<f32>, f64) {
+pub fn mix_training_pair<R: Rng + ?Sized>(
+    xi: &[f32],
+    xj: &[f32],
+    yi: &[f32],
+    yj: &[f32],
+    rng: &mut R,
+) -> (Vec<f32>, Vec<f32>, f64) {
     let alpha = rng.random_range(0.4..0.6);
     let a = alpha as f32;
     let x = xi
@@ -84,7 +110,11 @@ pub fn mix_training_pair<R: Rng + ?Sized>(xi: &[f32], xj: &[f32], yi: &[f32], yj
         .enumerate()
         .map(|(k, &v)| a * v + (1.0 - a) * xj.get(k).copied().unwrap_or(0.0))
         .collect();
-    let y = yi.iter().zip(yj).map(|(&p, &q)| if p + q > 0.0 { 1.0 } else { 0.0 }).collect();
+    let y = yi
+        .iter()
+        .zip(yj)
+        .map(|(&p, &q)| if p + q > 0.0 { 1.0 } else { 0.0 })
+        .collect();
     (x, y, alpha)
 }
 
@@ -97,11 +127,22 @@ pub fn jeong_lim_lambda<R: Rng + ?Sized>(alpha: f64, rng: &mut R) -> Result<f64>
 
 /// Scale augmentation applied to a mixed clip: multiply by a gain drawn uniformly in
 /// `[low, high]`. Returns the gain.
-pub fn scale_augment<R: Rng + ?Sized>(x: &mut [f32], low: f64, high: f64, rng: &mut R) -> Result<f64> {
+pub fn scale_augment<R: Rng + ?Sized>(
+    x: &mut [f32],
+    low: f64,
+    high: f64,
+    rng: &mut R,
+) -> Result<f64> {
     if !(low > 0.0 && low <= high) {
-        return Err(AudioError::InvalidOptions(format!("scale range must satisfy 0 < low <= high, got [{low}, {high}]")));
+        return Err(AudioError::InvalidOptions(format!(
+            "scale range must satisfy 0 < low <= high, got [{low}, {high}]"
+        )));
     }
-    let g = if low == high { low } else { rng.random_range(low..high) };
+    let g = if low == high {
+        low
+    } else {
+        rng.random_range(low..high)
+    };
     x.iter_mut().for_each(|v| *v *= g as f32);
     Ok(g)
 }
@@ -148,7 +189,13 @@ mod tests {
     #[test]
     fn mix_training_labels_are_the_union() {
         let mut r = StdRng::seed_from_u64(0);
-        let (x, y, a) = mix_training_pair(&[1.0, 1.0], &[0.0], &[1.0, 0.0, 0.0], &[0.0, 1.0, 0.0], &mut r);
+        let (x, y, a) = mix_training_pair(
+            &[1.0, 1.0],
+            &[0.0],
+            &[1.0, 0.0, 0.0],
+            &[0.0, 1.0, 0.0],
+            &mut r,
+        );
         assert!((0.4..0.6).contains(&a));
         assert_eq!(y, vec![1.0, 1.0, 0.0]);
         assert!((x[1] - a as f32).abs() < 1e-6);

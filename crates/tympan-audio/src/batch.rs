@@ -42,6 +42,10 @@ mod tests {
         );
         assert_eq!(seen.len(), 37);
         assert_eq!(seen[5], (5, Err("five")));
-        assert!(seen.iter().enumerate().all(|(k, (i, r))| k == *i && (k == 5 || *r == Ok(k * 2))));
+        assert!(
+            seen.iter()
+                .enumerate()
+                .all(|(k, (i, r))| k == *i && (k == 5 || *r == Ok(k * 2)))
+        );
     }
 }

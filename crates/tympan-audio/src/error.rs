@@ -39,7 +39,9 @@ pub enum AudioError {
         reason: String,
     },
     /// The decoded samples include NaN or infinite values.
-    #[error("{path}: invalid samples: {count} non-finite (NaN/inf) value(s), first at frame {first_frame}")]
+    #[error(
+        "{path}: invalid samples: {count} non-finite (NaN/inf) value(s), first at frame {first_frame}"
+    )]
     NonFinite {
         /// The file.
         path: PathBuf,

@@ -192,33 +192,57 @@ impl Fbank {
     /// Validate `opts` (as torchaudio's asserts do, but as errors) and precompute everything.
     pub fn new(opts: FbankOptions) -> Result<Self> {
         let bad = |m: String| Err(AudioError::InvalidOptions(m));
-        if !(opts.sample_frequency > 0.0) {
-            return bad(format!("sample_frequency must be positive, got {}", opts.sample_frequency));
+        if opts.sample_frequency.is_nan() || opts.sample_frequency <= 0.0 {
+            return bad(format!(
+                "sample_frequency must be positive, got {}",
+                opts.sample_frequency
+            ));
         }
         // torchaudio: int(sample_frequency * frame_shift * MILLISECONDS_TO_SECONDS), same order.
         let window_shift = (opts.sample_frequency * opts.frame_shift * 0.001) as i64;
         let window_size = (opts.sample_frequency * opts.frame_length * 0.001) as i64;
         if window_size < 2 {
-            return bad(format!("frame_length {} ms gives a window of {window_size} samples (need >= 2)", opts.frame_length));
+            return bad(format!(
+                "frame_length {} ms gives a window of {window_size} samples (need >= 2)",
+                opts.frame_length
+            ));
         }
         if window_shift <= 0 {
-            return bad(format!("frame_shift {} ms gives a shift of {window_shift} samples (need > 0)", opts.frame_shift));
+            return bad(format!(
+                "frame_shift {} ms gives a shift of {window_shift} samples (need > 0)",
+                opts.frame_shift
+            ));
         }
         let window_size = window_size as usize;
         let window_shift = window_shift as usize;
-        let padded_size = if opts.round_to_power_of_two { window_size.next_power_of_two() } else { window_size };
+        let padded_size = if opts.round_to_power_of_two {
+            window_size.next_power_of_two()
+        } else {
+            window_size
+        };
         if padded_size % 2 != 0 {
             return bad(format!(
                 "the padded window has {padded_size} samples; it must be even (use round_to_power_of_two or another frame_length)"
             ));
         }
         if !(0.0..=1.0).contains(&opts.preemphasis_coefficient) {
-            return bad(format!("preemphasis_coefficient must lie in [0, 1], got {}", opts.preemphasis_coefficient));
+            return bad(format!(
+                "preemphasis_coefficient must lie in [0, 1], got {}",
+                opts.preemphasis_coefficient
+            ));
         }
         let window = window_function(opts.window_type, window_size, opts.blackman_coeff);
         let bands = mel_banks(&opts, padded_size)?;
         let fft = RealFftPlanner::<f64>::new().plan_fft_forward(padded_size);
-        Ok(Self { opts, window_size, window_shift, padded_size, window, bands, fft })
+        Ok(Self {
+            opts,
+            window_size,
+            window_shift,
+            padded_size,
+            window,
+            bands,
+            fft,
+        })
     }
 
     /// The options this extractor was built with.
@@ -234,7 +258,11 @@ impl Fbank {
     /// Number of frames a signal of `num_samples` samples gives (torchaudio's `_get_strided`).
     pub fn num_frames(&self, num_samples: usize) -> usize {
         if self.opts.snip_edges {
-            if num_samples < self.window_size { 0 } else { 1 + (num_samples - self.window_size) / self.window_shift }
+            if num_samples < self.window_size {
+                0
+            } else {
+                1 + (num_samples - self.window_size) / self.window_shift
+            }
         } else {
             (num_samples + self.window_shift / 2) / self.window_shift
         }
@@ -267,7 +295,11 @@ impl Fbank {
         let mut mel = vec![0f64; self.bands.len()];
         let mel_offset = usize::from(o.use_energy && !o.htk_compat);
         let energy_col = if o.htk_compat { o.num_mel_bins } else { 0 };
-        let log_floor = if o.energy_floor == 0.0 { None } else { Some(o.energy_floor.ln()) };
+        let log_floor = if o.energy_floor == 0.0 {
+            None
+        } else {
+            Some(o.energy_floor.ln())
+        };
         let log_energy = |e: f64| {
             let v = e.max(EPSILON).ln();
             log_floor.map_or(v, |f| v.max(f))
@@ -310,7 +342,10 @@ impl Fbank {
                 *p = if o.use_power { pw } else { pw.sqrt() };
             }
             for (e, band) in mel.iter_mut().zip(&self.bands) {
-                *e = dot4(&band.weights, Some(&power[band.start..band.start + band.weights.len()]));
+                *e = dot4(
+                    &band.weights,
+                    Some(&power[band.start..band.start + band.weights.len()]),
+                );
             }
             let row = &mut out[f * bins..(f + 1) * bins];
             let dst = &mut row[mel_offset..mel_offset + mel.len()];
@@ -437,7 +472,8 @@ pub fn window_function(kind: WindowType, size: usize, blackman_coeff: f64) -> Ve
             WindowType::Rectangular => 1.0,
             WindowType::Blackman => {
                 let a = 2.0 * PI / m;
-                blackman_coeff - 0.5 * (a * i as f64).cos() + (0.5 - blackman_coeff) * (2.0 * a * i as f64).cos()
+                blackman_coeff - 0.5 * (a * i as f64).cos()
+                    + (0.5 - blackman_coeff) * (2.0 * a * i as f64).cos()
             }
         })
         .collect()
@@ -455,7 +491,14 @@ pub fn inverse_mel_scale(mel: f64) -> f64 {
 
 /// torchaudio's `vtln_warp_freq` (piecewise-linear VTLN frequency warp) as it evaluates it on float32 tensors: the breakpoints are python
 /// (f64) scalars, each tensor operation rounds to f32.
-fn vtln_warp_freq32(vtln_low: f64, vtln_high: f64, low: f64, high: f64, warp: f64, freq: f32) -> f32 {
+fn vtln_warp_freq32(
+    vtln_low: f64,
+    vtln_high: f64,
+    low: f64,
+    high: f64,
+    warp: f64,
+    freq: f32,
+) -> f32 {
     let l = vtln_low * warp.max(1.0);
     let h = vtln_high * warp.min(1.0);
     let scale = 1.0 / warp;
@@ -486,16 +529,30 @@ fn mel_banks(o: &FbankOptions, padded: usize) -> Result<Vec<Band>> {
     let num_fft_bins = padded / 2;
     let nyquist = 0.5 * o.sample_frequency;
     let low = o.low_freq;
-    let high = if o.high_freq <= 0.0 { o.high_freq + nyquist } else { o.high_freq };
+    let high = if o.high_freq <= 0.0 {
+        o.high_freq + nyquist
+    } else {
+        o.high_freq
+    };
     if !((0.0..nyquist).contains(&low) && high > 0.0 && high <= nyquist && low < high) {
         return bad(format!(
             "mel band edges must satisfy 0 <= low_freq < high_freq <= Nyquist ({nyquist} Hz); got low_freq {low}, high_freq {high} (from {})",
             o.high_freq
         ));
     }
-    let vtln_high = if o.vtln_high < 0.0 { o.vtln_high + nyquist } else { o.vtln_high };
+    let vtln_high = if o.vtln_high < 0.0 {
+        o.vtln_high + nyquist
+    } else {
+        o.vtln_high
+    };
     let warp = o.vtln_warp;
-    if warp != 1.0 && !(low < o.vtln_low && o.vtln_low < high && 0.0 < vtln_high && vtln_high < high && o.vtln_low < vtln_high) {
+    if warp != 1.0
+        && !(low < o.vtln_low
+            && o.vtln_low < high
+            && 0.0 < vtln_high
+            && vtln_high < high
+            && o.vtln_low < vtln_high)
+    {
         return bad(format!(
             "VTLN cut-offs must satisfy low_freq < vtln_low < vtln_high < high_freq; got vtln_low {}, vtln_high {vtln_high}",
             o.vtln_low
@@ -515,9 +572,18 @@ fn mel_banks(o: &FbankOptions, padded: usize) -> Result<Vec<Band>> {
         if warp == 1.0 {
             return m;
         }
-        mel32(vtln_warp_freq32(o.vtln_low, vtln_high, low, high, warp, inv_mel32(m)))
+        mel32(vtln_warp_freq32(
+            o.vtln_low,
+            vtln_high,
+            low,
+            high,
+            warp,
+            inv_mel32(m),
+        ))
     };
-    let mels: Vec<f32> = (0..num_fft_bins).map(|k| mel32(fft_bin_width as f32 * k as f32)).collect();
+    let mels: Vec<f32> = (0..num_fft_bins)
+        .map(|k| mel32(fft_bin_width as f32 * k as f32))
+        .collect();
     let mut bands = Vec::with_capacity(num_bins);
     for b in 0..num_bins {
         let b = b as f32;
@@ -544,7 +610,10 @@ fn mel_banks(o: &FbankOptions, padded: usize) -> Result<Vec<Band>> {
             .collect();
         let start = w.iter().position(|&v| v != 0.0).unwrap_or(0);
         let end = w.iter().rposition(|&v| v != 0.0).map_or(start, |e| e + 1);
-        bands.push(Band { start, weights: w[start..end].to_vec() });
+        bands.push(Band {
+            start,
+            weights: w[start..end].to_vec(),
+        });
     }
     Ok(bands)
 }
@@ -567,7 +636,11 @@ mod tests {
         let fb = Fbank::new(FbankOptions::default()).unwrap();
         assert_eq!(fb.num_frames(16000), 98);
         assert_eq!(fb.num_frames(399), 0);
-        let fb = Fbank::new(FbankOptions { snip_edges: false, ..Default::default() }).unwrap();
+        let fb = Fbank::new(FbankOptions {
+            snip_edges: false,
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(fb.num_frames(16000), 100);
         assert_eq!(fb.num_frames(16079), 100);
         assert_eq!(fb.num_frames(16080), 101);
@@ -575,11 +648,23 @@ mod tests {
 
     #[test]
     fn rejects_bad_options_with_reasons() {
-        let e = Fbank::new(FbankOptions { num_mel_bins: 3, ..Default::default() }).unwrap_err();
+        let e = Fbank::new(FbankOptions {
+            num_mel_bins: 3,
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(e.to_string().contains("num_mel_bins"), "{e}");
-        let e = Fbank::new(FbankOptions { low_freq: 9000.0, ..Default::default() }).unwrap_err();
+        let e = Fbank::new(FbankOptions {
+            low_freq: 9000.0,
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(e.to_string().contains("low_freq"), "{e}");
-        let e = Fbank::new(FbankOptions { frame_shift: 0.0, ..Default::default() }).unwrap_err();
+        let e = Fbank::new(FbankOptions {
+            frame_shift: 0.0,
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(e.to_string().contains("frame_shift"), "{e}");
         let e = fbank(&[0.0; 100], &FbankOptions::default()).unwrap_err();
         assert!(e.to_string().contains("shorter than one"), "{e}");
@@ -587,7 +672,14 @@ mod tests {
 
     #[test]
     fn silence_hits_the_log_floor() {
-        let f = fbank(&vec![0.0; 1600], &FbankOptions { dither: 0.0, ..Default::default() }).unwrap();
+        let f = fbank(
+            &vec![0.0; 1600],
+            &FbankOptions {
+                dither: 0.0,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let floor = EPSILON.ln() as f32;
         assert!(f.data.iter().all(|&v| v == floor));
     }
@@ -595,10 +687,21 @@ mod tests {
     #[test]
     fn dither_is_reproducible_per_seed() {
         let w: Vec<f32> = (0..4000).map(|i| (i as f32 * 0.05).sin() * 0.1).collect();
-        let o = FbankOptions { dither: 1e-3, dither_seed: 7, ..Default::default() };
+        let o = FbankOptions {
+            dither: 1e-3,
+            dither_seed: 7,
+            ..Default::default()
+        };
         let a = fbank(&w, &o).unwrap();
         let b = fbank(&w, &o).unwrap();
-        let c = fbank(&w, &FbankOptions { dither_seed: 8, ..o.clone() }).unwrap();
+        let c = fbank(
+            &w,
+            &FbankOptions {
+                dither_seed: 8,
+                ..o.clone()
+            },
+        )
+        .unwrap();
         assert_eq!(a.data, b.data);
         assert_ne!(a.data, c.data);
     }

@@ -18,7 +18,11 @@ impl Features {
     /// # Panics
     /// When `data.len() != frames * bins` (a programming error, not a user input).
     pub fn new(data: Vec<f32>, frames: usize, bins: usize) -> Self {
-        assert_eq!(data.len(), frames * bins, "feature buffer does not match its shape");
+        assert_eq!(
+            data.len(),
+            frames * bins,
+            "feature buffer does not match its shape"
+        );
         Self { data, frames, bins }
     }
 
@@ -44,7 +48,10 @@ impl Features {
             return;
         }
         for b in 0..self.bins {
-            let mean = (0..self.frames).map(|t| self.data[t * self.bins + b] as f64).sum::<f64>() / self.frames as f64;
+            let mean = (0..self.frames)
+                .map(|t| self.data[t * self.bins + b] as f64)
+                .sum::<f64>()
+                / self.frames as f64;
             for t in 0..self.frames {
                 self.data[t * self.bins + b] -= mean as f32;
             }
@@ -65,7 +72,11 @@ impl Features {
             let std = var.sqrt();
             for t in 0..self.frames {
                 let v = &mut self.data[t * self.bins + b];
-                *v = if std > 0.0 { ((*v as f64 - mean) / std) as f32 } else { 0.0 };
+                *v = if std > 0.0 {
+                    ((*v as f64 - mean) / std) as f32
+                } else {
+                    0.0
+                };
             }
         }
     }
@@ -80,7 +91,11 @@ impl Features {
         (0..n)
             .map(|i| {
                 let s = i * hop * self.bins;
-                Features::new(self.data[s..s + patch * self.bins].to_vec(), patch, self.bins)
+                Features::new(
+                    self.data[s..s + patch * self.bins].to_vec(),
+                    patch,
+                    self.bins,
+                )
             })
             .collect()
     }

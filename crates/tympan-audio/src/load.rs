@@ -43,7 +43,10 @@ pub struct LoadOptions {
 impl LoadOptions {
     /// Load at `rate` Hz, first channel.
     pub fn at_rate(rate: u32) -> Self {
-        Self { channels: ChannelPolicy::First, sample_rate: Some(rate) }
+        Self {
+            channels: ChannelPolicy::First,
+            sample_rate: Some(rate),
+        }
     }
 }
 
@@ -70,9 +73,15 @@ impl Waveform {
 pub fn decode_all_channels(path: &Path) -> Result<(Vec<Vec<f32>>, u32)> {
     let p = || path.to_path_buf();
     let file = File::open(path).map_err(|source| AudioError::Io { path: p(), source })?;
-    let len = file.metadata().map_err(|source| AudioError::Io { path: p(), source })?.len();
+    let len = file
+        .metadata()
+        .map_err(|source| AudioError::Io { path: p(), source })?
+        .len();
     if len == 0 {
-        return Err(AudioError::Empty { path: p(), reason: "file has zero bytes".into() });
+        return Err(AudioError::Empty {
+            path: p(),
+            reason: "file has zero bytes".into(),
+        });
     }
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();
@@ -95,7 +104,10 @@ pub fn decode_all_channels(path: &Path) -> Result<(Vec<Vec<f32>>, u32)> {
         .tracks()
         .iter()
         .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-        .ok_or_else(|| AudioError::Unsupported { path: p(), reason: "no decodable audio track".into() })?;
+        .ok_or_else(|| AudioError::Unsupported {
+            path: p(),
+            reason: "no decodable audio track".into(),
+        })?;
     let track_id = track.id;
     let params = track.codec_params.clone();
     let expected_frames = params.n_frames;
@@ -129,10 +141,16 @@ pub fn decode_all_channels(path: &Path) -> Result<(Vec<Vec<f32>>, u32)> {
         rate = rate.or(Some(decoded.spec().rate));
         append_planar(&decoded, &mut channels);
     }
-    let rate = rate.ok_or_else(|| AudioError::Corrupt { path: p(), reason: "no sample rate in stream".into() })?;
+    let rate = rate.ok_or_else(|| AudioError::Corrupt {
+        path: p(),
+        reason: "no sample rate in stream".into(),
+    })?;
     let frames = channels.first().map_or(0, Vec::len);
     if frames == 0 {
-        return Err(AudioError::Empty { path: p(), reason: "no audio samples (header only?)".into() });
+        return Err(AudioError::Empty {
+            path: p(),
+            reason: "no audio samples (header only?)".into(),
+        });
     }
     if let Some(n) = expected_frames {
         if (frames as u64) < n {
@@ -151,8 +169,14 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Waveform> {
     let (channels, rate) = decode_all_channels(path)?;
     let samples = mix_down(channels, opts.channels);
     match opts.sample_rate {
-        Some(target) if target != rate => Ok(Waveform { samples: resample(&samples, rate, target)?, sample_rate: target }),
-        _ => Ok(Waveform { samples, sample_rate: rate }),
+        Some(target) if target != rate => Ok(Waveform {
+            samples: resample(&samples, rate, target)?,
+            sample_rate: target,
+        }),
+        _ => Ok(Waveform {
+            samples,
+            sample_rate: rate,
+        }),
     }
 }
 
@@ -185,7 +209,11 @@ fn check_finite(path: &Path, channels: &[Vec<f32>]) -> Result<()> {
         }
     }
     if count > 0 {
-        return Err(AudioError::NonFinite { path: path.to_path_buf(), count, first_frame: first });
+        return Err(AudioError::NonFinite {
+            path: path.to_path_buf(),
+            count,
+            first_frame: first,
+        });
     }
     Ok(())
 }
@@ -194,12 +222,24 @@ fn classify(path: &Path, e: SymError, context: &str) -> AudioError {
     let path: PathBuf = path.to_path_buf();
     match e {
         SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            AudioError::Corrupt { path, reason: format!("{context}: unexpected end of file") }
+            AudioError::Corrupt {
+                path,
+                reason: format!("{context}: unexpected end of file"),
+            }
         }
         SymError::IoError(source) => AudioError::Io { path, source },
-        SymError::Unsupported(what) => AudioError::Unsupported { path, reason: format!("{context} ({what})") },
-        SymError::DecodeError(what) => AudioError::Corrupt { path, reason: format!("{context}: {what}") },
-        other => AudioError::Corrupt { path, reason: format!("{context}: {other}") },
+        SymError::Unsupported(what) => AudioError::Unsupported {
+            path,
+            reason: format!("{context} ({what})"),
+        },
+        SymError::DecodeError(what) => AudioError::Corrupt {
+            path,
+            reason: format!("{context}: {what}"),
+        },
+        other => AudioError::Corrupt {
+            path,
+            reason: format!("{context}: {other}"),
+        },
     }
 }
 

@@ -76,7 +76,9 @@ pub struct MelSpectrogram {
 
 impl std::fmt::Debug for MelSpectrogram {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MelSpectrogram").field("opts", &self.opts).finish_non_exhaustive()
+        f.debug_struct("MelSpectrogram")
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
     }
 }
 
@@ -91,7 +93,11 @@ fn slaney_mel(f: f64) -> f64 {
     let min_log_hz = 1000.0;
     let min_log_mel = min_log_hz / f_sp;
     let logstep = 6.4f64.ln() / 27.0;
-    if f >= min_log_hz { min_log_mel + (f / min_log_hz).ln() / logstep } else { f / f_sp }
+    if f >= min_log_hz {
+        min_log_mel + (f / min_log_hz).ln() / logstep
+    } else {
+        f / f_sp
+    }
 }
 
 /// Inverse Slaney mel scale (librosa `mel_to_hz(htk=False)`).
@@ -100,7 +106,11 @@ fn slaney_hz(m: f64) -> f64 {
     let min_log_hz = 1000.0;
     let min_log_mel = min_log_hz / f_sp;
     let logstep = 6.4f64.ln() / 27.0;
-    if m >= min_log_mel { min_log_hz * (logstep * (m - min_log_mel)).exp() } else { f_sp * m }
+    if m >= min_log_mel {
+        min_log_hz * (logstep * (m - min_log_mel)).exp()
+    } else {
+        f_sp * m
+    }
 }
 
 fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
@@ -108,22 +118,36 @@ fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
         return vec![a];
     }
     let step = (b - a) / (n - 1) as f64;
-    (0..n).map(|i| if i == n - 1 { b } else { a + step * i as f64 }).collect()
+    (0..n)
+        .map(|i| if i == n - 1 { b } else { a + step * i as f64 })
+        .collect()
 }
 
 /// Build the `[n_mels][n_fft/2 + 1]` filter bank.
-pub fn mel_weights(bank: MelBank, sample_rate: u32, n_fft: usize, n_mels: usize, f_min: f64, f_max: f64) -> Vec<Vec<f64>> {
+pub fn mel_weights(
+    bank: MelBank,
+    sample_rate: u32,
+    n_fft: usize,
+    n_mels: usize,
+    f_min: f64,
+    f_max: f64,
+) -> Vec<Vec<f64>> {
     let n_bins = n_fft / 2 + 1;
     let nyquist = sample_rate as f64 / 2.0;
     match bank {
         MelBank::Vggish => {
-            let bins_mel: Vec<f64> = linspace(0.0, nyquist, n_bins).into_iter().map(htk_mel).collect();
+            let bins_mel: Vec<f64> = linspace(0.0, nyquist, n_bins)
+                .into_iter()
+                .map(htk_mel)
+                .collect();
             let edges = linspace(htk_mel(f_min), htk_mel(f_max), n_mels + 2);
             (0..n_mels)
                 .map(|i| {
                     let (l, c, u) = (edges[i], edges[i + 1], edges[i + 2]);
-                    let mut row: Vec<f64> =
-                        bins_mel.iter().map(|&m| ((m - l) / (c - l)).min((u - m) / (u - c)).max(0.0)).collect();
+                    let mut row: Vec<f64> = bins_mel
+                        .iter()
+                        .map(|&m| ((m - l) / (c - l)).min((u - m) / (u - c)).max(0.0))
+                        .collect();
                     row[0] = 0.0;
                     row
                 })
@@ -131,8 +155,10 @@ pub fn mel_weights(bank: MelBank, sample_rate: u32, n_fft: usize, n_mels: usize,
         }
         MelBank::Slaney => {
             let fft_freqs = linspace(0.0, nyquist, n_bins);
-            let mel_f: Vec<f64> =
-                linspace(slaney_mel(f_min), slaney_mel(f_max), n_mels + 2).into_iter().map(slaney_hz).collect();
+            let mel_f: Vec<f64> = linspace(slaney_mel(f_min), slaney_mel(f_max), n_mels + 2)
+                .into_iter()
+                .map(slaney_hz)
+                .collect();
             (0..n_mels)
                 .map(|i| {
                     let fd0 = mel_f[i + 1] - mel_f[i];
@@ -164,7 +190,10 @@ impl MelSpectrogram {
         }
         let nyquist = opts.sample_rate as f64 / 2.0;
         if !(opts.f_min >= 0.0 && opts.f_min < opts.f_max && opts.f_max <= nyquist) {
-            return bad(format!("need 0 <= f_min < f_max <= {nyquist} Hz; got {} and {}", opts.f_min, opts.f_max));
+            return bad(format!(
+                "need 0 <= f_min < f_max <= {nyquist} Hz; got {} and {}",
+                opts.f_min, opts.f_max
+            ));
         }
         if !(opts.power == 1 || opts.power == 2) {
             return bad(format!("power must be 1 or 2, got {}", opts.power));
@@ -176,9 +205,21 @@ impl MelSpectrogram {
         for i in 0..w {
             window[off + i] = 0.5 - 0.5 * (2.0 * PI * i as f64 / w as f64).cos();
         }
-        let weights = mel_weights(opts.bank, opts.sample_rate, opts.n_fft, opts.n_mels, opts.f_min, opts.f_max);
+        let weights = mel_weights(
+            opts.bank,
+            opts.sample_rate,
+            opts.n_fft,
+            opts.n_mels,
+            opts.f_min,
+            opts.f_max,
+        );
         let fft = RealFftPlanner::<f64>::new().plan_fft_forward(opts.n_fft);
-        Ok(Self { opts, window, weights, fft })
+        Ok(Self {
+            opts,
+            window,
+            weights,
+            fft,
+        })
     }
 
     /// The options.
@@ -193,7 +234,10 @@ impl MelSpectrogram {
         let (signal, frame_len): (&[f64], usize) = if o.center {
             let p = o.n_fft / 2;
             let mut v = vec![0.0; samples.len() + 2 * p];
-            v[p..p + samples.len()].iter_mut().zip(samples).for_each(|(d, &s)| *d = s as f64);
+            v[p..p + samples.len()]
+                .iter_mut()
+                .zip(samples)
+                .for_each(|(d, &s)| *d = s as f64);
             padded = v;
             (&padded, o.n_fft)
         } else {
@@ -224,7 +268,8 @@ impl MelSpectrogram {
                 buf.iter_mut().for_each(|b| *b = 0.0);
                 for i in 0..o.win_length {
                     // the periodic window sits at the start when not centring
-                    buf[i] = signal[s + i] * (0.5 - 0.5 * (2.0 * PI * i as f64 / o.win_length as f64).cos());
+                    buf[i] = signal[s + i]
+                        * (0.5 - 0.5 * (2.0 * PI * i as f64 / o.win_length as f64).cos());
                 }
             }
             self.fft
@@ -263,6 +308,9 @@ mod tests {
         let w = mel_weights(MelBank::Vggish, 16000, 512, 64, 125.0, 7500.0);
         assert_eq!(w.len(), 64);
         assert!(w.iter().all(|r| r[0] == 0.0 && r.len() == 257));
-        assert!(w.iter().all(|r| r.iter().cloned().fold(0.0, f64::max) <= 1.0));
+        assert!(
+            w.iter()
+                .all(|r| r.iter().cloned().fold(0.0, f64::max) <= 1.0)
+        );
     }
 }

@@ -50,13 +50,19 @@ fn header_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
 
 /// Parse `.npy` bytes; `path` is only used in error messages.
 pub fn parse(bytes: &[u8], path: &Path) -> Result<NpyArray, NpyError> {
-    let bad = |reason: String| NpyError::Format { path: path.to_path_buf(), reason };
+    let bad = |reason: String| NpyError::Format {
+        path: path.to_path_buf(),
+        reason,
+    };
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(bad("missing the \\x93NUMPY magic".into()));
     }
     let (hlen, hstart) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
         v => return Err(bad(format!("unsupported format version {v}"))),
     };
     let header = bytes
@@ -65,14 +71,19 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<NpyArray, NpyError> {
         .ok_or_else(|| bad("truncated or non-UTF-8 header".into()))?;
     let descr = header_value(header, "descr").ok_or_else(|| bad("header has no descr".into()))?;
     if header_value(header, "fortran_order") == Some("True") {
-        return Err(bad("Fortran-ordered arrays are not supported; save with np.ascontiguousarray".into()));
+        return Err(bad(
+            "Fortran-ordered arrays are not supported; save with np.ascontiguousarray".into(),
+        ));
     }
     let shape_s = header_value(header, "shape").ok_or_else(|| bad("header has no shape".into()))?;
     let shape = shape_s
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| bad(format!("bad shape ({shape_s})"))))
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| bad(format!("bad shape ({shape_s})")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let n: usize = shape.iter().product();
     let body = &bytes[hstart + hlen..];
@@ -87,18 +98,38 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<NpyArray, NpyError> {
         return Err(bad(format!("big-endian dtype {descr:?} is not supported")));
     }
     if body.len() != n * width {
-        return Err(bad(format!("expected {} data bytes for shape {shape:?}, found {}", n * width, body.len())));
+        return Err(bad(format!(
+            "expected {} data bytes for shape {shape:?}, found {}",
+            n * width,
+            body.len()
+        )));
     }
     let c = body.chunks_exact(width);
     let data: Vec<f32> = match &descr[1..] {
-        "f4" => c.map(|b| f32::from_le_bytes(b.try_into().unwrap_or_default())).collect(),
-        "f8" => c.map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default()) as f32).collect(),
-        "i8" => c.map(|b| i64::from_le_bytes(b.try_into().unwrap_or_default()) as f32).collect(),
-        "u8" => c.map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()) as f32).collect(),
-        "i4" => c.map(|b| i32::from_le_bytes(b.try_into().unwrap_or_default()) as f32).collect(),
-        "u4" => c.map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default()) as f32).collect(),
-        "i2" => c.map(|b| i16::from_le_bytes(b.try_into().unwrap_or_default()) as f32).collect(),
-        "u2" => c.map(|b| u16::from_le_bytes(b.try_into().unwrap_or_default()) as f32).collect(),
+        "f4" => c
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap_or_default()))
+            .collect(),
+        "f8" => c
+            .map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default()) as f32)
+            .collect(),
+        "i8" => c
+            .map(|b| i64::from_le_bytes(b.try_into().unwrap_or_default()) as f32)
+            .collect(),
+        "u8" => c
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()) as f32)
+            .collect(),
+        "i4" => c
+            .map(|b| i32::from_le_bytes(b.try_into().unwrap_or_default()) as f32)
+            .collect(),
+        "u4" => c
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default()) as f32)
+            .collect(),
+        "i2" => c
+            .map(|b| i16::from_le_bytes(b.try_into().unwrap_or_default()) as f32)
+            .collect(),
+        "u2" => c
+            .map(|b| u16::from_le_bytes(b.try_into().unwrap_or_default()) as f32)
+            .collect(),
         "i1" => body.iter().map(|&b| b as i8 as f32).collect(),
         _ => body.iter().map(|&b| b as f32).collect(),
     };
@@ -110,14 +141,21 @@ pub fn read(path: &Path) -> Result<NpyArray, NpyError> {
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(|source| NpyError::Io { path: path.to_path_buf(), source })?;
+        .map_err(|source| NpyError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     parse(&bytes, path)
 }
 
 /// Serialise a `<f4` array of `shape` into `.npy` bytes (format version 1.0).
 pub fn to_bytes(data: &[f32], shape: &[usize]) -> Vec<u8> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_s = if dims.len() == 1 { format!("{},", dims[0]) } else { dims.join(", ") };
+    let shape_s = if dims.len() == 1 {
+        format!("{},", dims[0])
+    } else {
+        dims.join(", ")
+    };
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({shape_s}), }}");
     // Pad so that the data starts on a 64-byte boundary, header ends with '\n'.
     let total = 10 + header.len() + 1;
@@ -136,7 +174,10 @@ pub fn to_bytes(data: &[f32], shape: &[usize]) -> Vec<u8> {
 /// Write a `<f4` array to `path` atomically (a temporary file renamed into place), so that an
 /// interrupted run never leaves a half-written `.npy` behind.
 pub fn write(path: &Path, data: &[f32], shape: &[usize]) -> Result<(), NpyError> {
-    let io = |source| NpyError::Io { path: path.to_path_buf(), source };
+    let io = |source| NpyError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);

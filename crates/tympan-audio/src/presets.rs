@@ -46,14 +46,22 @@ pub enum Preset {
 impl Preset {
     /// PSLA for AudioSet (`target_length` 1056).
     pub fn psla() -> Self {
-        Preset::Psla { target_length: PSLA_TARGET_LENGTH, mean: PSLA_MEAN, std: PSLA_STD }
+        Preset::Psla {
+            target_length: PSLA_TARGET_LENGTH,
+            mean: PSLA_MEAN,
+            std: PSLA_STD,
+        }
     }
 
     /// Parse a preset name: `psla`, `psla-fsd50k`, `vggish`, `dcase-densenet`, `slim2d`.
     pub fn from_name(name: &str) -> Result<Self> {
         match name {
             "psla" => Ok(Self::psla()),
-            "psla-fsd50k" => Ok(Preset::Psla { target_length: PSLA_FSD50K_TARGET_LENGTH, mean: PSLA_MEAN, std: PSLA_STD }),
+            "psla-fsd50k" => Ok(Preset::Psla {
+                target_length: PSLA_FSD50K_TARGET_LENGTH,
+                mean: PSLA_MEAN,
+                std: PSLA_STD,
+            }),
             "vggish" => Ok(Preset::Vggish),
             "dcase-densenet" => Ok(Preset::DcaseDensenet),
             "slim2d" => Ok(Preset::Slim2d),
@@ -64,7 +72,8 @@ impl Preset {
     }
 
     /// Names accepted by [`Preset::from_name`].
-    pub const NAMES: &'static [&'static str] = &["psla", "psla-fsd50k", "vggish", "dcase-densenet", "slim2d"];
+    pub const NAMES: &'static [&'static str] =
+        &["psla", "psla-fsd50k", "vggish", "dcase-densenet", "slim2d"];
 
     /// The sample rate the pipeline expects, or `None` for "the file's own rate" (PSLA).
     pub fn sample_rate(&self) -> Option<u32> {
@@ -127,7 +136,10 @@ impl Preset {
                 log: LogMode::Db { amin: 1e-10 },
             })?),
         };
-        Ok(Extractor { preset: self.clone(), kind })
+        Ok(Extractor {
+            preset: self.clone(),
+            kind,
+        })
     }
 }
 
@@ -158,7 +170,9 @@ pub struct Extractor {
 
 impl std::fmt::Debug for Extractor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Extractor").field("preset", &self.preset).finish_non_exhaustive()
+        f.debug_struct("Extractor")
+            .field("preset", &self.preset)
+            .finish_non_exhaustive()
     }
 }
 
@@ -172,10 +186,18 @@ impl Extractor {
     /// [`Extractor::patches`] for 96x64 examples).
     pub fn compute(&self, samples: &[f32]) -> Result<Features> {
         match (&self.preset, &self.kind) {
-            (Preset::Psla { target_length, mean, std }, Kind::Fbank(fb)) => {
+            (
+                Preset::Psla {
+                    target_length,
+                    mean,
+                    std,
+                },
+                Kind::Fbank(fb),
+            ) => {
                 // PSLA: `waveform - waveform.mean()` (kept in f64 here, like the rest of the
                 // fbank arithmetic, instead of rounding the centred samples back to f32)
-                let m = samples.iter().map(|&v| v as f64).sum::<f64>() / samples.len().max(1) as f64;
+                let m =
+                    samples.iter().map(|&v| v as f64).sum::<f64>() / samples.len().max(1) as f64;
                 let centred: Vec<f64> = samples.iter().map(|&v| v as f64 - m).collect();
                 let mut f = fb.compute(&centred)?;
                 f.pad_or_cut(*target_length);
@@ -246,7 +268,13 @@ impl WaveNorm {
                 let mean = x.iter().map(|&v| v as f64).sum::<f64>() / n;
                 let var = x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
                 let std = var.sqrt();
-                x.iter_mut().for_each(|v| *v = if std > 0.0 { ((*v as f64 - mean) / std) as f32 } else { 0.0 });
+                x.iter_mut().for_each(|v| {
+                    *v = if std > 0.0 {
+                        ((*v as f64 - mean) / std) as f32
+                    } else {
+                        0.0
+                    }
+                });
             }
         }
     }
@@ -291,7 +319,9 @@ mod tests {
     #[test]
     fn vggish_patches_are_96x64() {
         let ex = Preset::Vggish.extractor(16000).unwrap();
-        let x: Vec<f32> = (0..16000 * 3).map(|i| (i as f32 * 0.01).sin() * 0.1).collect();
+        let x: Vec<f32> = (0..16000 * 3)
+            .map(|i| (i as f32 * 0.01).sin() * 0.1)
+            .collect();
         let p = ex.patches(&x).unwrap();
         assert_eq!(p.len(), 3);
         assert!(p.iter().all(|f| f.frames == 96 && f.bins == 64));

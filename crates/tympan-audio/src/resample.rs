@@ -26,6 +26,8 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
     let mut rs = Fft::<f32>::new(from as usize, to as usize, chunk, 1, FixedSync::Input)
         .map_err(|e| err(e.to_string()))?;
     let input = InterleavedSlice::new(samples, 1, samples.len()).map_err(|e| err(e.to_string()))?;
-    let out = rs.process_all(&input, samples.len(), None).map_err(|e| err(e.to_string()))?;
+    let out = rs
+        .process_all(&input, samples.len(), None)
+        .map_err(|e| err(e.to_string()))?;
     Ok(out.take_data())
 }

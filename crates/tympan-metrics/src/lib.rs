@@ -93,6 +93,8 @@ impl<'a> Matrix<'a> {
     }
     /// Copies column `c` out.
     pub fn column(&self, c: usize) -> Vec<f32> {
-        (0..self.rows).map(|r| self.data[r * self.cols + c]).collect()
+        (0..self.rows)
+            .map(|r| self.data[r * self.cols + c])
+            .collect()
     }
 }

@@ -123,7 +123,11 @@ mod tests {
         // Class 1 has no positives, class 2 no negatives.
         let s = [0.9, 0.2, 0.5, 0.1, 0.3, 0.6];
         let t = [1.0, 0.0, 1.0, 0.0, 0.0, 1.0];
-        let r = evaluate(Matrix::new(&s, 2, 3).unwrap(), Matrix::new(&t, 2, 3).unwrap()).unwrap();
+        let r = evaluate(
+            Matrix::new(&s, 2, 3).unwrap(),
+            Matrix::new(&t, 2, 3).unwrap(),
+        )
+        .unwrap();
         assert_eq!(r.excluded_ap, vec![1]);
         assert_eq!(r.excluded_auc, vec![1, 2]);
         assert_eq!(r.classes[0].ap, Some(1.0));

@@ -32,7 +32,9 @@ pub enum BackendError {
     #[error("unknown backend {0:?} (expected flex, ndarray, wgpu or cuda)")]
     Unknown(String),
     /// Known backend, but its cargo feature was not enabled at build time.
-    #[error("backend {name} is not compiled into this build; rebuild with `--features {name}` (compiled in: {available})")]
+    #[error(
+        "backend {name} is not compiled into this build; rebuild with `--features {name}` (compiled in: {available})"
+    )]
     NotCompiled {
         /// The backend's name (also its cargo feature).
         name: &'static str,
@@ -43,7 +45,12 @@ pub enum BackendError {
 
 impl Backend {
     /// Every backend, in order of preference for [`Backend::default_available`].
-    pub const ALL: [Backend; 4] = [Backend::Cuda, Backend::Wgpu, Backend::Flex, Backend::NdArray];
+    pub const ALL: [Backend; 4] = [
+        Backend::Cuda,
+        Backend::Wgpu,
+        Backend::Flex,
+        Backend::NdArray,
+    ];
 
     /// The name, which is also the cargo feature that compiles it in.
     pub fn name(self) -> &'static str {
@@ -81,10 +88,15 @@ impl Backend {
 
     /// The device of this backend (device 0 for GPUs).
     pub fn device(self) -> Result<Device, BackendError> {
-        self.compiled_device().ok_or_else(|| BackendError::NotCompiled {
-            name: self.name(),
-            available: Self::available().iter().map(|b| b.name()).collect::<Vec<_>>().join(", "),
-        })
+        self.compiled_device()
+            .ok_or_else(|| BackendError::NotCompiled {
+                name: self.name(),
+                available: Self::available()
+                    .iter()
+                    .map(|b| b.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
     }
 
     fn compiled_device(self) -> Option<Device> {
@@ -133,7 +145,10 @@ mod tests {
         for b in Backend::ALL {
             assert_eq!(b.name().parse::<Backend>().unwrap(), b);
         }
-        assert!(matches!("tpu".parse::<Backend>(), Err(BackendError::Unknown(_))));
+        assert!(matches!(
+            "tpu".parse::<Backend>(),
+            Err(BackendError::Unknown(_))
+        ));
         for b in Backend::ALL {
             assert_eq!(b.device().is_ok(), b.is_compiled());
         }

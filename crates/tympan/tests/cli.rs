@@ -7,7 +7,10 @@ use tympan_audio::npy;
 use tympan_tests::{broken_files, fixture_json, fixtures};
 
 fn tympan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tympan")).args(args).output().expect("run tympan")
+    Command::new(env!("CARGO_BIN_EXE_tympan"))
+        .args(args)
+        .output()
+        .expect("run tympan")
 }
 
 fn stderr(o: &Output) -> String {
@@ -32,7 +35,10 @@ fn features_one_file_kaldi_defaults() {
     let (ch, rate) = tympan_audio::load::decode_all_channels(&clip).unwrap();
     let want = tympan_audio::fbank::fbank(
         &ch[0],
-        &tympan_audio::FbankOptions { sample_frequency: rate as f64, ..Default::default() },
+        &tympan_audio::FbankOptions {
+            sample_frequency: rate as f64,
+            ..Default::default()
+        },
     )
     .unwrap();
     assert_eq!(a.data, want.data);
@@ -45,8 +51,19 @@ fn features_options_and_directories() {
     let a = fixtures().join("audio/pcm_24.wav");
     let b = fixtures().join("audio/clip.ogg");
     let o = tympan(&[
-        "features", "--num-mel-bins", "40", "--window-type", "hanning", "--snip-edges", "false",
-        "--high-freq", "-200", s(&a), s(&b), "-o", s(&out),
+        "features",
+        "--num-mel-bins",
+        "40",
+        "--window-type",
+        "hanning",
+        "--snip-edges",
+        "false",
+        "--high-freq",
+        "-200",
+        s(&a),
+        s(&b),
+        "-o",
+        s(&out),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let fa = npy::read(&out.join("pcm_24.npy")).unwrap();
@@ -60,19 +77,52 @@ fn features_options_and_directories() {
     std::fs::copy(fixtures().join("audio/clip.mp3"), input.join("sub/b.mp3")).unwrap();
     std::fs::write(input.join("README.txt"), "not audio").unwrap();
     let out2 = dir.path().join("psla");
-    let o = tympan(&["features", "--preset", "psla", s(&input), "-o", s(&out2), "-j", "2"]);
+    let o = tympan(&[
+        "features",
+        "--preset",
+        "psla",
+        s(&input),
+        "-o",
+        s(&out2),
+        "-j",
+        "2",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(std::fs::read_dir(&out2).unwrap().count(), 2, "one .npy per audio file");
-    assert_eq!(npy::read(&out2.join("a.npy")).unwrap().shape, vec![1056, 128]);
-    assert_eq!(npy::read(&out2.join("b.npy")).unwrap().shape, vec![1056, 128]);
+    assert_eq!(
+        std::fs::read_dir(&out2).unwrap().count(),
+        2,
+        "one .npy per audio file"
+    );
+    assert_eq!(
+        npy::read(&out2.join("a.npy")).unwrap().shape,
+        vec![1056, 128]
+    );
+    assert_eq!(
+        npy::read(&out2.join("b.npy")).unwrap().shape,
+        vec![1056, 128]
+    );
 
     // Two inputs that would write the same <stem>.npy are refused before any work.
-    let o = tympan(&["features", s(&fixtures().join("audio")), "-o", s(&dir.path().join("x"))]);
+    let o = tympan(&[
+        "features",
+        s(&fixtures().join("audio")),
+        "-o",
+        s(&dir.path().join("x")),
+    ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("would both write"), "{}", stderr(&o));
 
     // Contradictions are refused before any work.
-    let o = tympan(&["features", "--preset", "psla", "--num-mel-bins", "64", s(&a), "-o", s(&out)]);
+    let o = tympan(&[
+        "features",
+        "--preset",
+        "psla",
+        "--num-mel-bins",
+        "64",
+        s(&a),
+        "-o",
+        s(&out),
+    ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--preset psla"), "{}", stderr(&o));
 }
@@ -86,8 +136,15 @@ fn broken_inputs_give_one_line_errors_and_failure() {
         let err = stderr(&o);
         assert!(!o.status.success(), "{}: should fail", path.display());
         assert_eq!(o.status.code(), Some(1), "{err}");
-        assert_eq!(err.trim_end().lines().count(), 1, "one line for {kind}: {err}");
-        assert!(err.starts_with("error: ") && err.contains(s(&path)), "{err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "one line for {kind}: {err}"
+        );
+        assert!(
+            err.starts_with("error: ") && err.contains(s(&path)),
+            "{err}"
+        );
         assert!(!err.contains("panicked"), "{err}");
         assert!(!out.exists(), "no output for a failed input");
     }
@@ -104,19 +161,36 @@ fn broken_inputs_give_one_line_errors_and_failure() {
 #[test]
 fn metrics_text_json_and_csv() {
     let f = fixture_json("metrics.json");
-    let (rows, cols) = (f["rows"].as_u64().unwrap() as usize, f["cols"].as_u64().unwrap() as usize);
+    let (rows, cols) = (
+        f["rows"].as_u64().unwrap() as usize,
+        f["cols"].as_u64().unwrap() as usize,
+    );
     let floats = |k: &str| -> Vec<f32> {
-        f[k].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect()
+        f[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect()
     };
     let dir = tempfile::tempdir().unwrap();
     let sp = dir.path().join("s.npy");
     let tp = dir.path().join("t.csv");
     npy::write(&sp, &floats("scores"), &[rows, cols]).unwrap();
     let t = floats("targets");
-    let csv: String = std::iter::once((0..cols).map(|c| format!("c{c}")).collect::<Vec<_>>().join(","))
-        .chain(t.chunks(cols).map(|r| r.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",")))
-        .map(|l| l + "\n")
-        .collect();
+    let csv: String = std::iter::once(
+        (0..cols)
+            .map(|c| format!("c{c}"))
+            .collect::<Vec<_>>()
+            .join(","),
+    )
+    .chain(t.chunks(cols).map(|r| {
+        r.iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }))
+    .map(|l| l + "\n")
+    .collect();
     std::fs::write(&tp, csv).unwrap();
 
     let o = tympan(&["metrics", "--scores", s(&sp), "--targets", s(&tp), "--json"]);
@@ -126,15 +200,38 @@ fn metrics_text_json_and_csv() {
     assert!((j["d_prime"].as_f64().unwrap() - f["d_prime"].as_f64().unwrap()).abs() < 1e-12);
     assert_eq!(j["excluded_ap"], serde_json::json!([3]));
 
-    let o = tympan(&["metrics", "--scores", s(&sp), "--targets", s(&tp), "--per-class"]);
+    let o = tympan(&[
+        "metrics",
+        "--scores",
+        s(&sp),
+        "--targets",
+        s(&tp),
+        "--per-class",
+    ]);
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains(&format!("mAP          {:.6}", f["map"].as_f64().unwrap())), "{text}");
-    assert!(text.contains("1 class(es) without positive examples"), "{text}");
-    assert_eq!(text.lines().filter(|l| l.trim_start().starts_with(char::is_numeric)).count(), cols);
+    assert!(
+        text.contains(&format!("mAP          {:.6}", f["map"].as_f64().unwrap())),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 class(es) without positive examples"),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.trim_start().starts_with(char::is_numeric))
+            .count(),
+        cols
+    );
 
     // Single-label targets as indices: MAP@3 against the DCASE definition.
     let lp = dir.path().join("labels.csv");
-    let labels: String = f["labels"].as_array().unwrap().iter().map(|v| format!("{v}\n")).collect();
+    let labels: String = f["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| format!("{v}\n"))
+        .collect();
     std::fs::write(&lp, labels).unwrap();
     let o = tympan(&["metrics", "--scores", s(&sp), "--targets", s(&lp), "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -142,7 +239,13 @@ fn metrics_text_json_and_csv() {
     assert!((j["map_at_3"].as_f64().unwrap() - f["map_at_3"].as_f64().unwrap()).abs() < 1e-12);
 
     // Shape mismatch: one-line error, failure.
-    let o = tympan(&["metrics", "--scores", s(&sp), "--targets", s(&fixtures().join("audio/pcm_24.wav.expected.npy"))]);
+    let o = tympan(&[
+        "metrics",
+        "--scores",
+        s(&sp),
+        "--targets",
+        s(&fixtures().join("audio/pcm_24.wav.expected.npy")),
+    ]);
     assert!(!o.status.success());
     assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
 }

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result, bail};
 use tympan_audio::{
-    ChannelPolicy, FbankOptions, LoadOptions, Preset, WindowType, batch::for_each_parallel, fbank::Fbank,
-    load::load, npy,
+    ChannelPolicy, FbankOptions, LoadOptions, Preset, WindowType, batch::for_each_parallel,
+    fbank::Fbank, load::load, npy,
 };
 
 const EXAMPLES: &str = "\
@@ -142,10 +142,29 @@ impl KaldiArgs {
             )*};
         }
         set!(
-            num_mel_bins, window_type, frame_length, frame_shift, dither, dither_seed, preemphasis_coefficient,
-            remove_dc_offset, round_to_power_of_two, snip_edges, low_freq, high_freq, htk_compat, use_energy,
-            raw_energy, energy_floor, use_log_fbank, use_power, subtract_mean, blackman_coeff, vtln_warp,
-            vtln_low, vtln_high
+            num_mel_bins,
+            window_type,
+            frame_length,
+            frame_shift,
+            dither,
+            dither_seed,
+            preemphasis_coefficient,
+            remove_dc_offset,
+            round_to_power_of_two,
+            snip_edges,
+            low_freq,
+            high_freq,
+            htk_compat,
+            use_energy,
+            raw_energy,
+            energy_floor,
+            use_log_fbank,
+            use_power,
+            subtract_mean,
+            blackman_coeff,
+            vtln_warp,
+            vtln_low,
+            vtln_high
         );
         n
     }
@@ -184,7 +203,11 @@ fn expand_inputs(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, bool)> {
             let before = files.len();
             collect_dir(p, &mut files)?;
             if files.len() == before {
-                bail!("{}: directory holds no audio files ({})", p.display(), AUDIO_EXTENSIONS.join(", "));
+                bail!(
+                    "{}: directory holds no audio files ({})",
+                    p.display(),
+                    AUDIO_EXTENSIONS.join(", ")
+                );
             }
         } else {
             files.push(p.clone());
@@ -204,7 +227,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let n_kaldi = a.kaldi.apply(&mut fb);
     let pipeline = match &a.preset {
         Some(name) if n_kaldi > 0 => {
-            bail!("--preset {name} fixes its own fbank options; drop the {n_kaldi} Kaldi option(s) or the preset")
+            bail!(
+                "--preset {name} fixes its own fbank options; drop the {n_kaldi} Kaldi option(s) or the preset"
+            )
         }
         Some(name) => Pipeline::Preset(Preset::from_name(name)?),
         None => Pipeline::Kaldi(fb),
@@ -212,7 +237,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let target_rate = match &pipeline {
         Pipeline::Preset(p) => match (p.sample_rate(), a.sample_rate) {
             (Some(fixed), Some(asked)) if fixed != asked => {
-                bail!("--preset {} needs {fixed} Hz; --sample-rate {asked} contradicts it", a.preset.unwrap_or_default())
+                bail!(
+                    "--preset {} needs {fixed} Hz; --sample-rate {asked} contradicts it",
+                    a.preset.unwrap_or_default()
+                )
             }
             (fixed, asked) => fixed.or(asked),
         },
@@ -229,32 +257,47 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let (files, many) = expand_inputs(&a.inputs)?;
     // Output paths, decided (and checked for collisions) before any work starts.
     let outputs: Vec<PathBuf> = if many || a.output.is_dir() {
-        std::fs::create_dir_all(&a.output).with_context(|| format!("{}: cannot create directory", a.output.display()))?;
+        std::fs::create_dir_all(&a.output)
+            .with_context(|| format!("{}: cannot create directory", a.output.display()))?;
         let mut seen: HashMap<PathBuf, &Path> = HashMap::new();
         let mut outs = Vec::with_capacity(files.len());
         for f in &files {
-            let stem = f.file_stem().with_context(|| format!("{}: no file name", f.display()))?;
+            let stem = f
+                .file_stem()
+                .with_context(|| format!("{}: no file name", f.display()))?;
             let out = a.output.join(stem).with_extension("npy");
             if let Some(prev) = seen.insert(out.clone(), f) {
-                bail!("{} and {} would both write {}; rename one or run them separately", prev.display(), f.display(), out.display());
+                bail!(
+                    "{} and {} would both write {}; rename one or run them separately",
+                    prev.display(),
+                    f.display(),
+                    out.display()
+                );
             }
             outs.push(out);
         }
         outs
     } else {
         if let Some(parent) = a.output.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).with_context(|| format!("{}: cannot create directory", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("{}: cannot create directory", parent.display()))?;
         }
         vec![a.output.clone()]
     };
 
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(a.jobs.unwrap_or(0)).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.jobs.unwrap_or(0))
+        .build()?;
     let pb = super::progress(files.len() as u64, "features");
     if files.len() < 2 {
         pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let failures = AtomicUsize::new(0);
-    let index: HashMap<&Path, usize> = files.iter().enumerate().map(|(i, f)| (f.as_path(), i)).collect();
+    let index: HashMap<&Path, usize> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.as_path(), i))
+        .collect();
     pool.install(|| {
         for_each_parallel(
             &files,
@@ -264,7 +307,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 let feats = match &pipeline {
                     Pipeline::Preset(p) => p.extractor(wav.sample_rate)?.compute(&wav.samples)?,
                     Pipeline::Kaldi(o) => {
-                        let o = FbankOptions { sample_frequency: wav.sample_rate as f64, ..o.clone() };
+                        let o = FbankOptions {
+                            sample_frequency: wav.sample_rate as f64,
+                            ..o.clone()
+                        };
                         Fbank::new(o)
                             .and_then(|f| f.compute(&wav.samples))
                             .with_context(|| path.display().to_string())?
@@ -277,7 +323,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
             |_, path, r| {
                 pb.inc(1);
                 match r {
-                    Ok((frames, bins)) => tracing::info!(path = %path.display(), frames, bins, "features written"),
+                    Ok((frames, bins)) => {
+                        tracing::info!(path = %path.display(), frames, bins, "features written")
+                    }
                     Err(e) => {
                         failures.fetch_add(1, Ordering::Relaxed);
                         let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();
@@ -291,12 +339,19 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let failed = failures.into_inner();
     if failed > 0 {
         if files.len() > 1 {
-            eprintln!("{failed} of {} files failed; the others were written", files.len());
+            eprintln!(
+                "{failed} of {} files failed; the others were written",
+                files.len()
+            );
         }
         return Ok(ExitCode::FAILURE);
     }
     if files.len() > 1 {
-        eprintln!("wrote {} feature files to {}", files.len(), a.output.display());
+        eprintln!(
+            "wrote {} feature files to {}",
+            files.len(),
+            a.output.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

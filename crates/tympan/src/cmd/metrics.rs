@@ -48,16 +48,32 @@ struct Table {
 }
 
 fn read_table(path: &Path) -> Result<Table> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     if ext == "npy" {
         let a = npy::read(path)?;
         return match a.shape.as_slice() {
-            [n] => Ok(Table { rows: *n, cols: 1, data: a.data }),
-            [r, c] => Ok(Table { rows: *r, cols: *c, data: a.data }),
-            s => bail!("{}: expected a 1-D or 2-D array, found shape {s:?}", path.display()),
+            [n] => Ok(Table {
+                rows: *n,
+                cols: 1,
+                data: a.data,
+            }),
+            [r, c] => Ok(Table {
+                rows: *r,
+                cols: *c,
+                data: a.data,
+            }),
+            s => bail!(
+                "{}: expected a 1-D or 2-D array, found shape {s:?}",
+                path.display()
+            ),
         };
     }
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
     let mut data = Vec::new();
     let (mut rows, mut cols) = (0usize, None);
     for (i, line) in text.lines().enumerate() {
@@ -75,19 +91,27 @@ fn read_table(path: &Path) -> Result<Table> {
         match cols {
             None => cols = Some(values.len()),
             Some(c) if c != values.len() => {
-                bail!("{}: line {} has {} values, earlier lines {c}", path.display(), i + 1, values.len())
+                bail!(
+                    "{}: line {} has {} values, earlier lines {c}",
+                    path.display(),
+                    i + 1,
+                    values.len()
+                )
             }
             _ => {}
         }
         data.extend(values);
         rows += 1;
     }
-    let Some(cols) = cols else { bail!("{}: no numeric rows", path.display()) };
+    let Some(cols) = cols else {
+        bail!("{}: no numeric rows", path.display())
+    };
     Ok(Table { rows, cols, data })
 }
 
 fn read_names(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
     let mut names = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         // AudioSet: index,mid,"display name, maybe with commas"
@@ -125,7 +149,13 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let s = read_table(&a.scores)?;
     let t = read_table(&a.targets)?;
     if s.rows != t.rows {
-        bail!("{} has {} rows but {} has {}", a.scores.display(), s.rows, a.targets.display(), t.rows);
+        bail!(
+            "{} has {} rows but {} has {}",
+            a.scores.display(),
+            s.rows,
+            a.targets.display(),
+            t.rows
+        );
     }
     // Targets as class indices -> one-hot.
     let (targets, labels): (Vec<f32>, Option<Vec<usize>>) = if t.cols == 1 && s.cols > 1 {
@@ -133,7 +163,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
         let mut labels = Vec::with_capacity(s.rows);
         for (r, &v) in t.data.iter().enumerate() {
             if v < 0.0 || v.fract() != 0.0 || v as usize >= s.cols {
-                bail!("{}: row {r}: {v} is not a class index below {}", a.targets.display(), s.cols);
+                bail!(
+                    "{}: row {r}: {v} is not a class index below {}",
+                    a.targets.display(),
+                    s.cols
+                );
             }
             onehot[r * s.cols + v as usize] = 1.0;
             labels.push(v as usize);
@@ -141,18 +175,31 @@ pub fn run(a: Args) -> Result<ExitCode> {
         (onehot, Some(labels))
     } else {
         if t.cols != s.cols {
-            bail!("{} has {} classes but {} has {}", a.scores.display(), s.cols, a.targets.display(), t.cols);
+            bail!(
+                "{} has {} classes but {} has {}",
+                a.scores.display(),
+                s.cols,
+                a.targets.display(),
+                t.cols
+            );
         }
         // One positive per row: single-label data given as one-hot.
-        let single = t.data.chunks(t.cols).all(|r| r.iter().filter(|&&v| v > 0.5).count() == 1);
+        let single = t
+            .data
+            .chunks(t.cols)
+            .all(|r| r.iter().filter(|&&v| v > 0.5).count() == 1);
         let labels = single.then(|| {
-            t.data.chunks(t.cols).map(|r| r.iter().position(|&v| v > 0.5).unwrap_or(0)).collect()
+            t.data
+                .chunks(t.cols)
+                .map(|r| r.iter().position(|&v| v > 0.5).unwrap_or(0))
+                .collect()
         });
         (t.data, labels)
     };
     let sm = Matrix::new(&s.data, s.rows, s.cols)?;
     let tm = Matrix::new(&targets, s.rows, s.cols)?;
-    let report = evaluate(sm, tm).with_context(|| format!("{} vs {}", a.scores.display(), a.targets.display()))?;
+    let report = evaluate(sm, tm)
+        .with_context(|| format!("{} vs {}", a.scores.display(), a.targets.display()))?;
     let (acc, top5, map3) = match &labels {
         Some(l) => (
             Some(accuracy(sm, l)?),
@@ -164,7 +211,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let names = a.class_names.as_deref().map(read_names).transpose()?;
     if let Some(n) = &names {
         if n.len() != s.cols {
-            bail!("{}: {} class names for {} classes", a.class_names.unwrap_or_default().display(), n.len(), s.cols);
+            bail!(
+                "{}: {} class names for {} classes",
+                a.class_names.unwrap_or_default().display(),
+                n.len(),
+                s.cols
+            );
         }
     }
     if a.json {
@@ -198,15 +250,32 @@ pub fn run(a: Args) -> Result<ExitCode> {
             r.excluded_ap
         );
     }
-    let no_neg: Vec<usize> = r.excluded_auc.iter().copied().filter(|c| !r.excluded_ap.contains(c)).collect();
+    let no_neg: Vec<usize> = r
+        .excluded_auc
+        .iter()
+        .copied()
+        .filter(|c| !r.excluded_ap.contains(c))
+        .collect();
     if !no_neg.is_empty() {
-        println!("excluded     {} class(es) without negative examples left out of mean AUC: {no_neg:?}", no_neg.len());
+        println!(
+            "excluded     {} class(es) without negative examples left out of mean AUC: {no_neg:?}",
+            no_neg.len()
+        );
     }
     if a.per_class {
-        println!("\n{:>5}  {:>9}  {:>8}  {:>8}  name", "class", "positives", "AP", "AUC");
+        println!(
+            "\n{:>5}  {:>9}  {:>8}  {:>8}  name",
+            "class", "positives", "AP", "AUC"
+        );
         for c in &r.classes {
             let name = names.as_ref().map_or("", |n| n[c.index].as_str());
-            println!("{:>5}  {:>9}  {:>8}  {:>8}  {name}", c.index, c.positives, fmt(c.ap), fmt(c.auc));
+            println!(
+                "{:>5}  {:>9}  {:>8}  {:>8}  {name}",
+                c.index,
+                c.positives,
+                fmt(c.ap),
+                fmt(c.auc)
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
