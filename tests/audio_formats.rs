@@ -113,3 +113,16 @@ fn resampling_keeps_length_and_tone() {
         max_abs_diff(mid, &want)
     );
 }
+
+#[test]
+fn pcm16_fast_path_equals_symphonia() {
+    // `.wav` takes tympan's direct 16-bit PCM reader; the same bytes under another extension go
+    // through symphonia's probe and decoder. Both must agree exactly.
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixtures().join("audio/stereo_16.wav");
+    let other = dir.path().join("same_bytes.bin");
+    std::fs::copy(&src, &other).unwrap();
+    let fast = decode_all_channels(&src).unwrap();
+    let slow = decode_all_channels(&other).unwrap();
+    assert_eq!(fast, slow);
+}

@@ -272,6 +272,16 @@ impl Fbank {
     ///
     /// Accepts `f32` or `f64` samples; all arithmetic is in `f64`.
     pub fn compute<S: Copy + Into<f64>>(&self, waveform: &[S]) -> Result<Features> {
+        self.compute_with_offset(waveform, 0.0)
+    }
+
+    /// [`Fbank::compute`] of `waveform - offset` (in f64), without materialising the shifted
+    /// signal; PSLA removes the clip mean this way.
+    pub fn compute_with_offset<S: Copy + Into<f64>>(
+        &self,
+        waveform: &[S],
+        offset: f64,
+    ) -> Result<Features> {
         let o = &self.opts;
         let n = waveform.len();
         if (n as f64) < o.min_duration * o.sample_frequency {
@@ -306,7 +316,7 @@ impl Fbank {
         };
 
         for f in 0..frames {
-            self.fill_frame(waveform, f, &mut frame);
+            self.fill_frame(waveform, f, offset, &mut frame);
             if o.dither != 0.0 {
                 for v in frame.iter_mut() {
                     let g: f64 = StandardNormal.sample(&mut rng);
@@ -371,13 +381,13 @@ impl Fbank {
 
     /// Copy frame `f` into `frame` following `_get_strided` (with reflected edges when
     /// `snip_edges` is false).
-    fn fill_frame<S: Copy + Into<f64>>(&self, w: &[S], f: usize, frame: &mut [f64]) {
+    fn fill_frame<S: Copy + Into<f64>>(&self, w: &[S], f: usize, offset: f64, frame: &mut [f64]) {
         let n = w.len() as i64;
         let start = f as i64 * self.window_shift as i64;
         if self.opts.snip_edges {
             let s = start as usize;
             for (d, &v) in frame.iter_mut().zip(&w[s..s + self.window_size]) {
-                *d = v.into();
+                *d = v.into() - offset;
             }
             return;
         }
@@ -393,7 +403,7 @@ impl Fbank {
             } else {
                 t
             };
-            *d = w[idx.clamp(0, n - 1) as usize].into();
+            *d = w[idx.clamp(0, n - 1) as usize].into() - offset;
         }
     }
 }

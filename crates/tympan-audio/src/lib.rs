@@ -31,6 +31,7 @@ pub mod melspec;
 pub mod npy;
 pub mod presets;
 pub mod resample;
+mod wav;
 
 pub use error::{AudioError, Result};
 pub use fbank::{Fbank, FbankOptions, WindowType};

@@ -198,8 +198,7 @@ impl Extractor {
                 // fbank arithmetic, instead of rounding the centred samples back to f32)
                 let m =
                     samples.iter().map(|&v| v as f64).sum::<f64>() / samples.len().max(1) as f64;
-                let centred: Vec<f64> = samples.iter().map(|&v| v as f64 - m).collect();
-                let mut f = fb.compute(&centred)?;
+                let mut f = fb.compute_with_offset(samples, m)?;
                 f.pad_or_cut(*target_length);
                 f.normalize(*mean, *std);
                 Ok(f)
