@@ -348,8 +348,10 @@ impl Fbank {
                 .process_with_scratch(&mut buf, &mut spec, &mut scratch)
                 .map_err(|e| AudioError::InvalidOptions(format!("FFT failed: {e}")))?;
             for (p, c) in power.iter_mut().zip(spec.iter()) {
-                let pw = c.re * c.re + c.im * c.im;
-                *p = if o.use_power { pw } else { pw.sqrt() };
+                *p = c.re * c.re + c.im * c.im;
+            }
+            if !o.use_power {
+                power.iter_mut().for_each(|p| *p = p.sqrt());
             }
             for (e, band) in mel.iter_mut().zip(&self.bands) {
                 *e = dot4(

@@ -150,6 +150,13 @@ pub fn read(path: &Path) -> Result<NpyArray, NpyError> {
 
 /// Serialise a `<f4` array of `shape` into `.npy` bytes (format version 1.0).
 pub fn to_bytes(data: &[f32], shape: &[usize]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128 + data.len() * 4);
+    write_to(&mut out, data, shape).expect("writing to a Vec cannot fail");
+    out
+}
+
+/// The version-1.0 preamble and header of a `<f4` array, padded so data starts at 64 bytes.
+fn preamble(shape: &[usize]) -> Vec<u8> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     let shape_s = if dims.len() == 1 {
         format!("{},", dims[0])
@@ -161,14 +168,26 @@ pub fn to_bytes(data: &[f32], shape: &[usize]) -> Vec<u8> {
     let total = 10 + header.len() + 1;
     header.push_str(&" ".repeat((64 - total % 64) % 64));
     header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + data.len() * 4);
+    let mut out = Vec::with_capacity(10 + header.len());
     out.extend_from_slice(b"\x93NUMPY\x01\x00");
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
-    for v in data {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
     out
+}
+
+/// Streams a `<f4` array in `.npy` format to `w`, converting through a small buffer instead of
+/// materialising the whole file in memory.
+pub fn write_to<W: Write>(w: &mut W, data: &[f32], shape: &[usize]) -> std::io::Result<()> {
+    w.write_all(&preamble(shape))?;
+    // Up to 1 MiB per write call: few system calls, bounded memory for large arrays.
+    let mut buf = vec![0u8; (data.len() * 4).clamp(4, 1 << 20)];
+    for chunk in data.chunks(buf.len() / 4) {
+        for (dst, v) in buf.chunks_exact_mut(4).zip(chunk) {
+            dst.copy_from_slice(&v.to_le_bytes());
+        }
+        w.write_all(&buf[..chunk.len() * 4])?;
+    }
+    Ok(())
 }
 
 /// Write a `<f4` array to `path` atomically (a temporary file renamed into place), so that an
@@ -182,7 +201,7 @@ pub fn write(path: &Path, data: &[f32], shape: &[usize]) -> Result<(), NpyError>
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(&to_bytes(data, shape)).map_err(io)?;
+    write_to(&mut f, data, shape).map_err(io)?;
     drop(f);
     std::fs::rename(&tmp, path).map_err(io)
 }
