@@ -14,11 +14,13 @@
 
 pub mod audioset;
 mod csv;
+pub mod datasets;
 pub mod error;
 pub mod ontology;
 
 pub use audioset::{
     Class, ClassList, Datafile, DatafileEntry, Segment, psla_sample_weights, read_segments,
 };
+pub use datasets::{Clip, Dataset};
 pub use error::{DataError, Result};
 pub use ontology::{Node, Ontology};
