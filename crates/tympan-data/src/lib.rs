@@ -5,11 +5,14 @@
 //! - [`ontology`]: `ontology.json` with parent/child links, ancestors, descendants, restrictions.
 //! - [`audioset`]: `class_labels_indices.csv`, Google's segment lists, PSLA's JSON datafiles and
 //!   PSLA's balanced-sampling weights (Algorithm 1).
+//! - [`datasets`]: FSDD and UrbanSound8K adapters (official layouts, missing files reported) and
+//!   the mapping of single-label datasets into the AudioSet ontology with ancestors.
+//! - [`sampling`]: seeded uniform, PSLA-weighted and class-balanced epoch orders, mixup partners.
 //!
 //! Malformed files give a [`DataError`] naming the file and, for CSV, the line.
 //!
-//! **Status:** in progress. Dataset adapters, samplers, label enhancement and the streaming
-//! loader land next.
+//! **Status:** in progress. ESC-50, FSD50K, FSDKaggle2018 and custom-data adapters, label
+//! enhancement, the streaming loader and downloads land next.
 #![warn(missing_docs)]
 
 pub mod audioset;
@@ -17,6 +20,7 @@ mod csv;
 pub mod datasets;
 pub mod error;
 pub mod ontology;
+pub mod sampling;
 
 pub use audioset::{
     Class, ClassList, Datafile, DatafileEntry, Segment, psla_sample_weights, read_segments,

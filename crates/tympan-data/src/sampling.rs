@@ -1,0 +1,124 @@
+//! Seeded, reproducible samplers. Each gives the clip order of one epoch from `(seed, epoch)`,
+//! so a run can be resumed at any epoch and reproduces the same order.
+
+use rand::distr::{Distribution, weighted::WeightedIndex};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+fn epoch_rng(seed: u64, epoch: u64) -> StdRng {
+    // Distinct, well-mixed streams per epoch (SplitMix64 constant).
+    StdRng::seed_from_u64(seed ^ epoch.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// Every clip once per epoch, reshuffled each epoch.
+pub fn uniform_epoch(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut epoch_rng(seed, epoch));
+    order
+}
+
+/// PSLA's balanced sampling (`WeightedRandomSampler(weights, num_samples, replacement=True)` over
+/// the weights of [`crate::psla_sample_weights`]): `draws` multinomial draws with replacement.
+pub fn weighted_epoch(
+    weights: &[f64],
+    draws: usize,
+    seed: u64,
+    epoch: u64,
+) -> Result<Vec<usize>, String> {
+    let dist = WeightedIndex::new(weights).map_err(|e| format!("invalid sampling weights: {e}"))?;
+    let mut rng = epoch_rng(seed, epoch);
+    Ok((0..draws).map(|_| dist.sample(&mut rng)).collect())
+}
+
+/// Jeong & Lim's class-balanced batches: each batch holds one clip of every class (drawn without
+/// replacement within a class until it is exhausted, then reshuffled). `labels[i]` is clip `i`'s
+/// class; `batches` batches of `num_classes` clips are returned. Classes without clips are errors.
+pub fn class_balanced_batches(
+    labels: &[usize],
+    num_classes: usize,
+    batches: usize,
+    seed: u64,
+    epoch: u64,
+) -> Result<Vec<Vec<usize>>, String> {
+    let mut pools: Vec<Vec<usize>> = vec![Vec::new(); num_classes];
+    for (i, &l) in labels.iter().enumerate() {
+        pools
+            .get_mut(l)
+            .ok_or_else(|| format!("clip {i} has class {l} >= {num_classes}"))?
+            .push(i);
+    }
+    if let Some(c) = pools.iter().position(Vec::is_empty) {
+        return Err(format!("class {c} has no clips"));
+    }
+    let mut rng = epoch_rng(seed, epoch);
+    let mut cursors = vec![0usize; num_classes];
+    pools.iter_mut().for_each(|p| p.shuffle(&mut rng));
+    let mut out = Vec::with_capacity(batches);
+    for _ in 0..batches {
+        let mut batch = Vec::with_capacity(num_classes);
+        for (c, pool) in pools.iter_mut().enumerate() {
+            if cursors[c] == pool.len() {
+                pool.shuffle(&mut rng);
+                cursors[c] = 0;
+            }
+            batch.push(pool[cursors[c]]);
+            cursors[c] += 1;
+        }
+        batch.shuffle(&mut rng);
+        out.push(batch);
+    }
+    Ok(out)
+}
+
+/// A mixup partner drawn uniformly from `n` clips (PSLA: `random.randint(0, len-1)`, which may
+/// pick the clip itself).
+pub fn mixup_partner<R: Rng + ?Sized>(n: usize, rng: &mut R) -> usize {
+    rng.random_range(0..n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uniform_is_a_reproducible_permutation() {
+        let a = uniform_epoch(100, 7, 0);
+        let mut s = a.clone();
+        s.sort_unstable();
+        assert_eq!(s, (0..100).collect::<Vec<_>>());
+        assert_eq!(a, uniform_epoch(100, 7, 0));
+        assert_ne!(a, uniform_epoch(100, 7, 1));
+    }
+
+    #[test]
+    fn weighted_follows_weights() {
+        // Clip 1 is 9x as likely as clip 0; clip 2 never drawn.
+        let d = weighted_epoch(&[1.0, 9.0, 0.0], 20_000, 3, 0).unwrap();
+        let ones = d.iter().filter(|&&i| i == 1).count() as f64 / d.len() as f64;
+        assert!((ones - 0.9).abs() < 0.01, "{ones}");
+        assert!(!d.contains(&2));
+        assert_eq!(d, weighted_epoch(&[1.0, 9.0, 0.0], 20_000, 3, 0).unwrap());
+        assert!(weighted_epoch(&[0.0, 0.0], 5, 0, 0).is_err());
+    }
+
+    #[test]
+    fn class_balanced_has_one_of_each() {
+        let labels = [0, 0, 0, 1, 2, 2];
+        let b = class_balanced_batches(&labels, 3, 10, 1, 0).unwrap();
+        for batch in &b {
+            let mut cls: Vec<usize> = batch.iter().map(|&i| labels[i]).collect();
+            cls.sort_unstable();
+            assert_eq!(cls, vec![0, 1, 2]);
+        }
+        // Class 0's three clips are all used within three batches.
+        let mut first3: Vec<usize> = b[..3]
+            .iter()
+            .flatten()
+            .filter(|&&i| labels[i] == 0)
+            .copied()
+            .collect();
+        first3.sort_unstable();
+        assert_eq!(first3, vec![0, 1, 2]);
+        assert!(class_balanced_batches(&labels, 4, 1, 0, 0).is_err());
+    }
+}
