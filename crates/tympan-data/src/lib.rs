@@ -8,16 +8,18 @@
 //! - [`datasets`]: FSDD and UrbanSound8K adapters (official layouts, missing files reported) and
 //!   the mapping of single-label datasets into the AudioSet ontology with ancestors.
 //! - [`sampling`]: seeded uniform, PSLA-weighted and class-balanced epoch orders, mixup partners.
+//! - [`enhance`]: PSLA label enhancement (Algorithm 2): thresholds, Type I / II / both.
 //!
 //! Malformed files give a [`DataError`] naming the file and, for CSV, the line.
 //!
-//! **Status:** in progress. ESC-50, FSD50K, FSDKaggle2018 and custom-data adapters, label
+//! **Status:** in progress. ESC-50, FSD50K, FSDKaggle2018 and custom-data adapters,
 //! enhancement, the streaming loader and downloads land next.
 #![warn(missing_docs)]
 
 pub mod audioset;
 mod csv;
 pub mod datasets;
+pub mod enhance;
 pub mod error;
 pub mod ontology;
 pub mod sampling;
