@@ -13,7 +13,7 @@
 //! Malformed files give a [`DataError`] naming the file and, for CSV, the line.
 //!
 //! **Status:** in progress. ESC-50, FSD50K, FSDKaggle2018 and custom-data adapters,
-//! enhancement, the streaming loader and downloads land next.
+//! the `enhance-labels` CLI, the streaming loader and downloads land next.
 #![warn(missing_docs)]
 
 pub mod audioset;
