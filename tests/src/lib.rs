@@ -138,3 +138,33 @@ pub fn broken_files(dir: &Path) -> Vec<(PathBuf, &'static str)> {
         })
         .collect()
 }
+
+/// A toy AudioSet (ontology Animal -> Dog -> Bark, plus Music; class list; datafile of four clips)
+/// with teacher predictions whose enhancement is computed by hand in the tests. Returns the paths
+/// (ontology, classes, datafile) and the predictions, [4 clips, 4 classes].
+pub fn write_toy_audioset(dir: &Path) -> (PathBuf, PathBuf, PathBuf, Vec<f32>) {
+    let onto = r#"[
+      {"id": "/a", "name": "Animal", "child_ids": ["/d"], "restrictions": ["abstract"]},
+      {"id": "/d", "name": "Dog", "child_ids": ["/b"], "restrictions": []},
+      {"id": "/b", "name": "Bark", "child_ids": [], "restrictions": []},
+      {"id": "/m", "name": "Music", "child_ids": [], "restrictions": []}
+    ]"#;
+    let (o, c, d) = (dir.join("o.json"), dir.join("c.csv"), dir.join("d.json"));
+    std::fs::write(&o, onto).unwrap();
+    std::fs::write(
+        &c,
+        "index,mid,display_name\n0,/a,Animal\n1,/d,Dog\n2,/b,Bark\n3,/m,Music\n",
+    )
+    .unwrap();
+    let data = r#"{"data": [{"wav": "0.wav", "labels": "/d"}, {"wav": "1.wav", "labels": "/d"},
+                  {"wav": "2.wav", "labels": "/b"}, {"wav": "3.wav", "labels": "/m"}]}"#;
+    std::fs::write(&d, data).unwrap();
+    #[rustfmt::skip]
+    let preds = vec![
+        0.9, 0.8, 0.70, 0.1, // clip 0: Dog; Bark scores 0.70
+        0.2, 0.6, 0.10, 0.1, // clip 1: Dog
+        0.5, 0.9, 0.65, 0.0, // clip 2: Bark; Dog scores 0.9
+        0.1, 0.1, 0.10, 0.7, // clip 3: Music
+    ];
+    (o, c, d, preds)
+}

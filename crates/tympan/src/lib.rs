@@ -8,7 +8,7 @@
 //! | [`audio`] | `tympan-audio` | decoding, resampling, Kaldi fbank, presets, augmentations |
 //! | [`metrics`] | `tympan-metrics` | sklearn-exact AP/AUC, mAP, d-prime, MAP@3 |
 //! | [`models`] | `tympan-models` | backend selection (model zoo in progress) |
-//! | [`data`] | `tympan-data` | AudioSet and datasets (in progress) |
+//! | [`data`] | `tympan-data` | AudioSet metadata, datasets, sampling, label enhancement |
 //! | [`train`] | `tympan-train` | training loop (in progress) |
 #![warn(missing_docs)]
 

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use tympan_audio::npy;
-use tympan_tests::{broken_files, fixture_json, fixtures};
+use tympan_tests::{broken_files, fixture_json, fixtures, write_toy_audioset};
 
 fn tympan(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tympan"))
@@ -248,4 +248,45 @@ fn metrics_text_json_and_csv() {
     ]);
     assert!(!o.status.success());
     assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
+}
+
+#[test]
+fn enhance_labels_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, c, d, preds) = write_toy_audioset(dir.path());
+    let p = dir.path().join("p.npy");
+    npy::write(&p, &preds, &[4, 4]).unwrap();
+    let out = dir.path().join("enh.json");
+    let args = [
+        "enhance-labels",
+        "--datafile",
+        s(&d),
+        "--predictions",
+        s(&p),
+        "--ontology",
+        s(&o),
+        "--classes",
+        s(&c),
+    ];
+    let o1 = tympan(
+        &[
+            &args[..],
+            &["--type", "12", "--threshold", "mean", "-o", s(&out)],
+        ]
+        .concat(),
+    );
+    assert!(o1.status.success(), "{}", stderr(&o1));
+    let enhanced = tympan_data::Datafile::load(&out).unwrap();
+    let labels: Vec<&str> = enhanced.data.iter().map(|e| e.labels.as_str()).collect();
+    assert_eq!(labels, ["/d,/b", "/d", "/b,/d", "/m"]);
+    assert!(String::from_utf8_lossy(&o1.stdout).contains("added 2 labels to 2 of 4 clips"));
+    // Wrong prediction shape: one-line error naming the file.
+    npy::write(&p, &preds[..12], &[3, 4]).unwrap();
+    let o2 = tympan(&[&args[..], &["--type", "1", "-o", s(&out)]].concat());
+    assert!(!o2.status.success());
+    assert!(
+        stderr(&o2).contains("p.npy") && stderr(&o2).trim_end().lines().count() == 1,
+        "{}",
+        stderr(&o2)
+    );
 }

@@ -1,5 +1,6 @@
 //! Subcommands.
 
+pub mod enhance;
 pub mod features;
 pub mod metrics;
 
