@@ -92,7 +92,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         .enumerate()
         .filter(|&(_, n)| n > 0)
         .collect();
-    top.sort_by(|x, y| y.1.cmp(&x.1));
+    top.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
     for (k, n) in top.iter().take(10) {
         println!("  +{n:<6} {}", classes.classes()[*k].name);
     }
