@@ -1,6 +1,9 @@
 //! Dataset adapters on the real files in `../shared/data`.
 
-use tympan_data::datasets::{fsdd, map_to_audioset, read_mapping, urbansound8k};
+use tympan_data::datasets::{
+    SPLIT_TEST, SPLIT_TRAIN, SPLIT_VAL, csv_manifest, esc50, folder_per_class, fsd50k, fsdd,
+    fsdkaggle2018, map_to_audioset, read_mapping, urbansound8k,
+};
 use tympan_data::{ClassList, Ontology};
 use tympan_tests::{require_data, workspace_root};
 
@@ -72,4 +75,143 @@ fn urbansound8k_maps_into_audioset_with_ancestors() {
         mapped.clips[music].labels,
         vec![classes.index_of("/m/04rlf").unwrap()]
     );
+}
+
+/// Writes `files` (relative path -> contents) under `root`.
+fn layout(root: &std::path::Path, files: &[(&str, &str)]) {
+    for (rel, text) in files {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+}
+
+#[test]
+fn esc50_official_layout_and_esc10() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = "filename,fold,target,category,esc10,src_file,take\n\
+                1-100032-A-0.wav,1,0,dog,True,100032,A\n\
+                1-100038-A-14.wav,1,14,chirping_birds,False,100038,A\n\
+                2-100648-A-43.wav,2,43,chainsaw,False,100648,A\n\
+                5-9032-A-0.wav,5,0,dog,True,9032,A\n";
+    layout(
+        dir.path(),
+        &[
+            ("meta/esc50.csv", meta),
+            ("audio/1-100032-A-0.wav", ""),
+            ("audio/1-100038-A-14.wav", ""),
+            ("audio/5-9032-A-0.wav", ""),
+        ],
+    );
+    let ds = esc50(dir.path(), false).unwrap();
+    assert_eq!(ds.classes.len(), 50);
+    assert_eq!(
+        (ds.classes[0].as_str(), ds.classes[43].as_str()),
+        ("dog", "chainsaw")
+    );
+    assert_eq!(ds.clips.len(), 3);
+    assert_eq!(ds.missing.len(), 1);
+    assert_eq!(ds.clips[1].labels, vec![14]);
+    assert_eq!(ds.split_fold(5).0.len(), 1);
+    let e10 = esc50(dir.path(), true).unwrap();
+    assert_eq!(e10.classes, vec!["dog"]);
+    assert_eq!(e10.clips.len(), 2);
+    // Malformed row: file and line.
+    layout(
+        dir.path(),
+        &[(
+            "meta/esc50.csv",
+            "filename,fold,target,category,esc10,src_file,take\nx.wav,9,0,dog,True,1,A\n",
+        )],
+    );
+    let err = esc50(dir.path(), false).unwrap_err().to_string();
+    assert!(err.contains("esc50.csv:2") && err.contains("fold"), "{err}");
+}
+
+#[test]
+fn fsdkaggle2018_keeps_manually_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    layout(
+        dir.path(),
+        &[
+            (
+                "FSDKaggle2018.meta/train_post_competition.csv",
+                "fname,label,manually_verified,freesound_id,license\na.wav,Hi-hat,0,1,CC0\nb.wav,Saxophone,1,2,CC0\n",
+            ),
+            (
+                "FSDKaggle2018.meta/test_post_competition_scoring_clips.csv",
+                "fname,label,usage,freesound_id,license\nc.wav,Saxophone,Public,3,CC0\n",
+            ),
+            ("FSDKaggle2018.audio_train/a.wav", ""),
+            ("FSDKaggle2018.audio_train/b.wav", ""),
+            ("FSDKaggle2018.audio_test/c.wav", ""),
+        ],
+    );
+    let ds = fsdkaggle2018(dir.path()).unwrap();
+    assert_eq!(ds.classes, vec!["Hi-hat", "Saxophone"]);
+    assert_eq!(
+        ds.clips.iter().map(|c| c.verified).collect::<Vec<_>>(),
+        vec![false, true, true]
+    );
+    assert_eq!(
+        ds.clips.iter().map(|c| c.fold).collect::<Vec<_>>(),
+        vec![SPLIT_TRAIN, SPLIT_TRAIN, SPLIT_TEST]
+    );
+}
+
+#[test]
+fn fsd50k_multi_label_with_official_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    layout(
+        dir.path(),
+        &[
+            (
+                "FSD50K.ground_truth/vocabulary.csv",
+                "0,Accordion,/m/0mkg\n1,Music,/m/04rlf\n2,Bark,/m/05tny_\n",
+            ),
+            (
+                "FSD50K.ground_truth/dev.csv",
+                "fname,labels,mids,split\n64760,\"Accordion,Music\",\"/m/0mkg,/m/04rlf\",train\n16399,Bark,/m/05tny_,val\n",
+            ),
+            (
+                "FSD50K.ground_truth/eval.csv",
+                "fname,labels,mids\n37199,Music,/m/04rlf\n",
+            ),
+            ("FSD50K.dev_audio/64760.wav", ""),
+            ("FSD50K.dev_audio/16399.wav", ""),
+        ],
+    );
+    let ds = fsd50k(dir.path()).unwrap();
+    assert_eq!(ds.clips.len(), 2);
+    assert_eq!(ds.missing.len(), 1, "eval clip not on disk");
+    assert_eq!(ds.clips[0].labels, vec![0, 1]);
+    assert_eq!(ds.target(0), vec![1.0, 1.0, 0.0]);
+    assert_eq!(ds.clips[1].fold, SPLIT_VAL);
+}
+
+#[test]
+fn own_data_folders_and_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    layout(
+        dir.path(),
+        &[
+            ("folders/dog/a.wav", ""),
+            ("folders/dog/sub/b.flac", ""),
+            ("folders/cat/c.mp3", ""),
+            ("folders/cat/notes.txt", ""),
+            (
+                "m/manifest.csv",
+                "path,label\nclips/x.wav,dog;animal\nclips/y.wav,cat\nclips/gone.wav,dog\n",
+            ),
+            ("m/clips/x.wav", ""),
+            ("m/clips/y.wav", ""),
+        ],
+    );
+    let f = folder_per_class(&dir.path().join("folders")).unwrap();
+    assert_eq!(f.classes, vec!["cat", "dog"]);
+    assert_eq!(f.clips.len(), 3);
+    let m = csv_manifest(&dir.path().join("m/manifest.csv")).unwrap();
+    assert_eq!(m.classes, vec!["dog", "animal", "cat"]);
+    assert_eq!(m.clips[0].labels, vec![0, 1]);
+    assert_eq!(m.missing.len(), 1);
 }

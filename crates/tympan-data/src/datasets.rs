@@ -16,9 +16,20 @@ pub struct Clip {
     pub path: PathBuf,
     /// Class indices (one for single-label datasets).
     pub labels: Vec<usize>,
-    /// Fold (UrbanSound8K, ESC-50) or split number; FSDD: 0 = test (takes 0-4), 1 = train.
+    /// Fold (UrbanSound8K, ESC-50) or split: FSDD 0 = test (takes 0-4), 1 = train; FSD50K and
+    /// FSDKaggle2018 use [`SPLIT_TRAIN`], [`SPLIT_VAL`], [`SPLIT_TEST`].
     pub fold: u32,
+    /// Whether the label was manually verified (FSDKaggle2018's `manually_verified`; `true`
+    /// elsewhere). Jeong & Lim's batch-wise loss masking needs it.
+    pub verified: bool,
 }
+
+/// Split code for training clips (FSD50K dev/train, FSDKaggle2018 train).
+pub const SPLIT_TRAIN: u32 = 0;
+/// Split code for validation clips (FSD50K's official validation split).
+pub const SPLIT_VAL: u32 = 1;
+/// Split code for test/evaluation clips.
+pub const SPLIT_TEST: u32 = 2;
 
 /// A dataset as found on disk.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +98,7 @@ pub fn fsdd(root: &Path) -> Result<Dataset> {
             path: p,
             labels: vec![digit],
             fold: u32::from(take >= 5),
+            verified: true,
         });
     }
     Ok(Dataset {
@@ -142,6 +154,7 @@ pub fn urbansound8k(root: &Path) -> Result<Dataset> {
                 path,
                 labels: vec![class],
                 fold,
+                verified: true,
             });
         } else {
             missing.push(path);
@@ -217,8 +230,381 @@ pub fn map_to_audioset(
                     .flat_map(|&l| per_class[l].iter().copied())
                     .collect(),
                 fold: c.fold,
+                verified: c.verified,
             })
             .collect(),
         missing: ds.missing.clone(),
     })
+}
+
+/// Reads a CSV with a header line into rows of fields (header names returned separately).
+fn read_rows(path: &Path) -> Result<(Vec<String>, Vec<(usize, Vec<String>)>)> {
+    let text = read_text(path)?;
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let header = match lines.next() {
+        Some((n, l)) => split(l).map_err(|reason| DataError::Line {
+            path: path.to_path_buf(),
+            line: n + 1,
+            reason,
+        })?,
+        None => {
+            return Err(DataError::Invalid {
+                path: path.to_path_buf(),
+                reason: "empty file".into(),
+            });
+        }
+    };
+    let mut rows = Vec::new();
+    for (n, l) in lines {
+        let f = split(l).map_err(|reason| DataError::Line {
+            path: path.to_path_buf(),
+            line: n + 1,
+            reason,
+        })?;
+        if f.len() != header.len() {
+            return Err(DataError::Line {
+                path: path.to_path_buf(),
+                line: n + 1,
+                reason: format!("{} fields, the header has {}", f.len(), header.len()),
+            });
+        }
+        rows.push((n + 1, f));
+    }
+    Ok((header, rows))
+}
+
+fn column(header: &[String], name: &str, path: &Path) -> Result<usize> {
+    header
+        .iter()
+        .position(|h| h == name)
+        .ok_or_else(|| DataError::Invalid {
+            path: path.to_path_buf(),
+            reason: format!("no {name:?} column (header: {})", header.join(",")),
+        })
+}
+
+/// Collects clips, sending listed-but-absent files to `missing`.
+struct Builder {
+    classes: Vec<String>,
+    index: HashMap<String, usize>,
+    clips: Vec<Clip>,
+    missing: Vec<PathBuf>,
+}
+
+impl Builder {
+    fn new(classes: Vec<String>) -> Self {
+        let index = classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.clone(), i))
+            .collect();
+        Self {
+            classes,
+            index,
+            clips: Vec::new(),
+            missing: Vec::new(),
+        }
+    }
+    fn class(&mut self, name: &str, grow: bool) -> Option<usize> {
+        if let Some(&i) = self.index.get(name) {
+            return Some(i);
+        }
+        grow.then(|| {
+            self.classes.push(name.to_string());
+            self.index.insert(name.to_string(), self.classes.len() - 1);
+            self.classes.len() - 1
+        })
+    }
+    fn push(&mut self, path: PathBuf, labels: Vec<usize>, fold: u32, verified: bool) {
+        if path.is_file() {
+            self.clips.push(Clip {
+                path,
+                labels,
+                fold,
+                verified,
+            });
+        } else {
+            self.missing.push(path);
+        }
+    }
+    fn finish(self, name: &str) -> Dataset {
+        Dataset {
+            name: name.into(),
+            classes: self.classes,
+            clips: self.clips,
+            missing: self.missing,
+        }
+    }
+}
+
+/// ESC-50 in its official layout (`meta/esc50.csv`: `filename,fold,target,category,esc10,...`;
+/// `audio/`). With `esc10_only`, the ESC-10 subset with its 10 classes re-indexed in order of
+/// first appearance of their ESC-50 target.
+pub fn esc50(root: &Path, esc10_only: bool) -> Result<Dataset> {
+    let meta = root.join("meta").join("esc50.csv");
+    let (header, rows) = read_rows(&meta)?;
+    let (fi, fo, ta, ca, e10) = (
+        column(&header, "filename", &meta)?,
+        column(&header, "fold", &meta)?,
+        column(&header, "target", &meta)?,
+        column(&header, "category", &meta)?,
+        column(&header, "esc10", &meta)?,
+    );
+    // Class names by ESC-50 target, so indices follow the official targets.
+    let mut names = vec![String::new(); 50];
+    for (line, f) in &rows {
+        let bad = |reason: String| DataError::Line {
+            path: meta.clone(),
+            line: *line,
+            reason,
+        };
+        let t: usize = f[ta]
+            .parse()
+            .ok()
+            .filter(|&t| t < 50)
+            .ok_or_else(|| bad(format!("bad target {:?}", f[ta])))?;
+        names[t] = f[ca].clone();
+    }
+    let keep = |f: &[String]| !esc10_only || f[e10].eq_ignore_ascii_case("true");
+    let classes: Vec<String> = if esc10_only {
+        let mut targets: Vec<usize> = rows
+            .iter()
+            .filter(|(_, f)| keep(f))
+            .filter_map(|(_, f)| f[ta].parse().ok())
+            .collect();
+        targets.sort_unstable();
+        targets.dedup();
+        targets.into_iter().map(|t| names[t].clone()).collect()
+    } else {
+        names
+    };
+    let mut b = Builder::new(classes);
+    for (line, f) in rows.iter().filter(|(_, f)| keep(f)) {
+        let bad = |reason: String| DataError::Line {
+            path: meta.clone(),
+            line: *line,
+            reason,
+        };
+        let fold: u32 = f[fo]
+            .parse()
+            .ok()
+            .filter(|f| (1..=5).contains(f))
+            .ok_or_else(|| bad(format!("bad fold {:?}", f[fo])))?;
+        let k = b
+            .class(&f[ca], false)
+            .ok_or_else(|| bad(format!("unknown category {:?}", f[ca])))?;
+        b.push(root.join("audio").join(&f[fi]), vec![k], fold, true);
+    }
+    Ok(b.finish(if esc10_only { "esc10" } else { "esc50" }))
+}
+
+/// FSDKaggle2018 (DCASE 2018 task 2): `FSDKaggle2018.meta/train_post_competition.csv`
+/// (`fname,label,manually_verified,...`, audio in `FSDKaggle2018.audio_train/`) and
+/// `test_post_competition_scoring_clips.csv` (`fname,label,...`, `FSDKaggle2018.audio_test/`).
+/// 41 classes, sorted by name; train clips carry `verified` from `manually_verified`.
+pub fn fsdkaggle2018(root: &Path) -> Result<Dataset> {
+    let meta = root.join("FSDKaggle2018.meta");
+    let train_csv = meta.join("train_post_competition.csv");
+    let test_csv = meta.join("test_post_competition_scoring_clips.csv");
+    let (th, train) = read_rows(&train_csv)?;
+    let (eh, test) = read_rows(&test_csv)?;
+    let (tf, tl, tv) = (
+        column(&th, "fname", &train_csv)?,
+        column(&th, "label", &train_csv)?,
+        column(&th, "manually_verified", &train_csv)?,
+    );
+    let (ef, el) = (
+        column(&eh, "fname", &test_csv)?,
+        column(&eh, "label", &test_csv)?,
+    );
+    let mut names: Vec<String> = train.iter().map(|(_, f)| f[tl].clone()).collect();
+    names.sort();
+    names.dedup();
+    let mut b = Builder::new(names);
+    for (line, f) in &train {
+        let verified = match f[tv].as_str() {
+            "1" => true,
+            "0" => false,
+            v => {
+                return Err(DataError::Line {
+                    path: train_csv.clone(),
+                    line: *line,
+                    reason: format!("manually_verified {v:?} is not 0 or 1"),
+                });
+            }
+        };
+        let k = b.class(&f[tl], false).unwrap_or_default();
+        b.push(
+            root.join("FSDKaggle2018.audio_train").join(&f[tf]),
+            vec![k],
+            SPLIT_TRAIN,
+            verified,
+        );
+    }
+    for (line, f) in &test {
+        let k = b.class(&f[el], false).ok_or_else(|| DataError::Line {
+            path: test_csv.clone(),
+            line: *line,
+            reason: format!("label {:?} does not occur in the training set", f[el]),
+        })?;
+        b.push(
+            root.join("FSDKaggle2018.audio_test").join(&f[ef]),
+            vec![k],
+            SPLIT_TEST,
+            true,
+        );
+    }
+    Ok(b.finish("fsdkaggle2018"))
+}
+
+/// FSD50K: `FSD50K.ground_truth/vocabulary.csv` (`index,label,mid`, no header; 200 classes),
+/// `dev.csv` (`fname,labels,mids,split` with split `train`/`val`, audio in `FSD50K.dev_audio/`)
+/// and `eval.csv` (`fname,labels,mids`, `FSD50K.eval_audio/`). Multi-label.
+pub fn fsd50k(root: &Path) -> Result<Dataset> {
+    let gt = root.join("FSD50K.ground_truth");
+    let vocab = gt.join("vocabulary.csv");
+    let text = read_text(&vocab)?;
+    let mut names = Vec::new();
+    for (n, l) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let bad = |reason: String| DataError::Line {
+            path: vocab.clone(),
+            line: n + 1,
+            reason,
+        };
+        let f = split(l).map_err(bad)?;
+        if f.len() != 3 || f[0].parse::<usize>() != Ok(names.len()) {
+            return Err(bad(format!("expected `{},label,mid`", names.len())));
+        }
+        names.push(f[1].clone());
+    }
+    let mut b = Builder::new(names);
+    for (file, audio, is_dev) in [
+        ("dev.csv", "FSD50K.dev_audio", true),
+        ("eval.csv", "FSD50K.eval_audio", false),
+    ] {
+        let csv = gt.join(file);
+        let (h, rows) = read_rows(&csv)?;
+        let (fi, la) = (column(&h, "fname", &csv)?, column(&h, "labels", &csv)?);
+        let sp = if is_dev {
+            Some(column(&h, "split", &csv)?)
+        } else {
+            None
+        };
+        for (line, f) in &rows {
+            let bad = |reason: String| DataError::Line {
+                path: csv.clone(),
+                line: *line,
+                reason,
+            };
+            let labels = f[la]
+                .split(',')
+                .map(|l| {
+                    b.class(l.trim(), false)
+                        .ok_or_else(|| bad(format!("label {l:?} not in vocabulary.csv")))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let fold = match sp.map(|i| f[i].as_str()) {
+                None => SPLIT_TEST,
+                Some("train") => SPLIT_TRAIN,
+                Some("val") => SPLIT_VAL,
+                Some(other) => return Err(bad(format!("split {other:?} is not train or val"))),
+            };
+            b.push(
+                root.join(audio).join(format!("{}.wav", f[fi])),
+                labels,
+                fold,
+                true,
+            );
+        }
+    }
+    Ok(b.finish("fsd50k"))
+}
+
+/// Your own data, one folder per class: `root/<class>/**/*.{wav,flac,mp3,ogg}`. Classes are the
+/// folder names, sorted.
+pub fn folder_per_class(root: &Path) -> Result<Dataset> {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| DataError::Io { path: p, source }
+    };
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .map_err(io(root))?
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(io(root))?
+        .into_iter()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    if dirs.is_empty() {
+        return Err(DataError::Invalid {
+            path: root.to_path_buf(),
+            reason: "no class folders".into(),
+        });
+    }
+    let names = dirs
+        .iter()
+        .map(|d| {
+            d.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let mut b = Builder::new(names);
+    for (k, d) in dirs.iter().enumerate() {
+        let mut stack = vec![d.clone()];
+        let mut files = Vec::new();
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).map_err(io(&dir))? {
+                let p = e.map_err(io(&dir))?.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
+                    ["wav", "flac", "mp3", "ogg"].contains(&x.to_ascii_lowercase().as_str())
+                }) {
+                    files.push(p);
+                }
+            }
+        }
+        files.sort();
+        for p in files {
+            b.push(p, vec![k], 0, true);
+        }
+    }
+    Ok(b.finish("folders"))
+}
+
+/// Your own data as a CSV manifest: `path,label[;label...]` with a header line, paths relative to
+/// the manifest's folder (or absolute). Classes in order of first appearance; multi-label when a
+/// row lists several labels.
+pub fn csv_manifest(path: &Path) -> Result<Dataset> {
+    let (h, rows) = read_rows(path)?;
+    let (pi, li) = (column(&h, "path", path)?, column(&h, "label", path)?);
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut b = Builder::new(Vec::new());
+    for (line, f) in &rows {
+        let labels: Vec<usize> = f[li]
+            .split(';')
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .filter_map(|l| b.class(l, true))
+            .collect();
+        if labels.is_empty() {
+            return Err(DataError::Line {
+                path: path.to_path_buf(),
+                line: *line,
+                reason: "no label".into(),
+            });
+        }
+        b.push(base.join(&f[pi]), labels, 0, true);
+    }
+    Ok(b.finish("manifest"))
 }

@@ -5,14 +5,15 @@
 //! - [`ontology`]: `ontology.json` with parent/child links, ancestors, descendants, restrictions.
 //! - [`audioset`]: `class_labels_indices.csv`, Google's segment lists, PSLA's JSON datafiles and
 //!   PSLA's balanced-sampling weights (Algorithm 1).
-//! - [`datasets`]: FSDD and UrbanSound8K adapters (official layouts, missing files reported) and
+//! - [`datasets`]: FSDD, UrbanSound8K, ESC-50/ESC-10, FSD50K, FSDKaggle2018, folder-per-class and
+//!   CSV-manifest adapters (official layouts, missing files reported), and
 //!   the mapping of single-label datasets into the AudioSet ontology with ancestors.
 //! - [`sampling`]: seeded uniform, PSLA-weighted and class-balanced epoch orders, mixup partners.
 //! - [`enhance`]: PSLA label enhancement (Algorithm 2): thresholds, Type I / II / both.
 //!
 //! Malformed files give a [`DataError`] naming the file and, for CSV, the line.
 //!
-//! **Status:** in progress. ESC-50, FSD50K, FSDKaggle2018 and custom-data adapters,
+//! **Status:** in progress. The datafile builder, the ESC-50 mapping table,
 //! the `enhance-labels` CLI, the streaming loader and downloads land next.
 #![warn(missing_docs)]
 
