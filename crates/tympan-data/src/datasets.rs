@@ -237,8 +237,11 @@ pub fn map_to_audioset(
     })
 }
 
+/// CSV rows as (1-based line number, fields).
+type Rows = Vec<(usize, Vec<String>)>;
+
 /// Reads a CSV with a header line into rows of fields (header names returned separately).
-fn read_rows(path: &Path) -> Result<(Vec<String>, Vec<(usize, Vec<String>)>)> {
+fn read_rows(path: &Path) -> Result<(Vec<String>, Rows)> {
     let text = read_text(path)?;
     let mut lines = text
         .lines()

@@ -13,8 +13,8 @@
 //!
 //! Malformed files give a [`DataError`] naming the file and, for CSV, the line.
 //!
-//! **Status:** in progress. The datafile builder, the ESC-50 mapping table,
-//! the `enhance-labels` CLI, the streaming loader and downloads land next.
+//! **Status:** in progress. The datafile builder, the ESC-50 mapping table, the streaming
+//! loader and downloads land next.
 #![warn(missing_docs)]
 
 pub mod audioset;
