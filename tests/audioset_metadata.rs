@@ -1,7 +1,8 @@
 //! AudioSet metadata on the real files in `../shared/data/audioset`.
 
 use tympan_data::{
-    ClassList, DataError, Datafile, DatafileEntry, Ontology, psla_sample_weights, read_segments,
+    ClassList, DataError, Datafile, DatafileEntry, Ontology, build_datafile, psla_sample_weights,
+    read_segments,
 };
 use tympan_tests::require_data;
 
@@ -139,4 +140,45 @@ fn datafile_round_trip_and_psla_weights() {
         )
         .is_err()
     );
+}
+
+#[test]
+fn datafile_builder_reports_missing_clips() {
+    let Some(data) = require_data("datafile_builder_reports_missing_clips") else {
+        return;
+    };
+    let segs = read_segments(&data.join("audioset/balanced_train_segments.csv")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Three of the first five segments "downloaded", under the three supported namings.
+    let names = [
+        format!("{}.flac", segs[0].ytid),
+        format!("Y{}.wav", segs[2].ytid),
+        format!("{}_30000.wav", segs[4].ytid),
+    ];
+    std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+    for (i, n) in names.iter().enumerate() {
+        let p = if i == 1 {
+            dir.path().join("sub").join(n)
+        } else {
+            dir.path().join(n)
+        };
+        std::fs::write(p, "").unwrap();
+    }
+    std::fs::write(
+        dir.path().join(format!("{}.txt", segs[1].ytid)),
+        "not audio",
+    )
+    .unwrap();
+    let built = build_datafile(&segs[..5], dir.path()).unwrap();
+    assert_eq!(built.datafile.data.len(), 3);
+    assert_eq!(
+        built
+            .missing
+            .iter()
+            .map(|s| s.ytid.as_str())
+            .collect::<Vec<_>>(),
+        vec![segs[1].ytid.as_str(), segs[3].ytid.as_str()]
+    );
+    assert_eq!(built.datafile.data[0].labels, segs[0].labels.join(","));
+    assert!(built.datafile.data[1].wav.ends_with(&names[1]));
 }

@@ -235,3 +235,69 @@ pub fn psla_sample_weights(data: &Datafile, classes: &ClassList) -> Result<Vec<f
         .map(|idx| idx.iter().map(|&k| class_weight[k]).sum())
         .collect())
 }
+
+/// A datafile built from a segment list, with the segments whose clip was not found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuiltDatafile {
+    /// Entries for the clips found, in segment-list order.
+    pub datafile: Datafile,
+    /// Segments without a clip on disk (AudioSet loses about 5 % to takedowns).
+    pub missing: Vec<Segment>,
+}
+
+/// Builds a PSLA datafile from a segment list and a folder of downloaded clips (searched
+/// recursively). A clip belongs to segment `YTID` when its file stem is `YTID`, `Y` + `YTID`
+/// (the common download naming), or starts with `YTID_` (e.g. `YTID_30000`). Missing clips are
+/// reported, never an error.
+pub fn build_datafile(segments: &[Segment], audio_dir: &Path) -> Result<BuiltDatafile> {
+    let mut by_stem: HashMap<String, std::path::PathBuf> = HashMap::new();
+    let mut stack = vec![audio_dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let io = |source| DataError::Io {
+            path: dir.clone(),
+            source,
+        };
+        for e in std::fs::read_dir(&dir).map_err(io)? {
+            let p = e.map_err(io)?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
+                ["wav", "flac", "mp3", "ogg", "m4a", "opus"]
+                    .contains(&x.to_ascii_lowercase().as_str())
+            }) {
+                if let Some(stem) = p.file_stem().and_then(|s| s.to_str()) {
+                    by_stem.entry(stem.to_string()).or_insert_with(|| p.clone());
+                }
+            }
+        }
+    }
+    // Stems like `YTID_30000` are indexed under their YTID prefix too (YTIDs are 11 characters).
+    let prefixed: Vec<(String, std::path::PathBuf)> = by_stem
+        .iter()
+        .filter_map(|(s, p)| {
+            s.get(..11)
+                .filter(|_| s.as_bytes().get(11) == Some(&b'_'))
+                .map(|y| (y.to_string(), p.clone()))
+        })
+        .collect();
+    for (y, p) in prefixed {
+        by_stem.entry(y).or_insert(p);
+    }
+    let mut out = BuiltDatafile {
+        datafile: Datafile::default(),
+        missing: Vec::new(),
+    };
+    for s in segments {
+        let found = by_stem
+            .get(&s.ytid)
+            .or_else(|| by_stem.get(&format!("Y{}", s.ytid)));
+        match found {
+            Some(p) => out.datafile.data.push(DatafileEntry {
+                wav: p.to_string_lossy().into_owned(),
+                labels: s.labels.join(","),
+            }),
+            None => out.missing.push(s.clone()),
+        }
+    }
+    Ok(out)
+}

@@ -4,7 +4,8 @@
 //!
 //! - [`ontology`]: `ontology.json` with parent/child links, ancestors, descendants, restrictions.
 //! - [`audioset`]: `class_labels_indices.csv`, Google's segment lists, PSLA's JSON datafiles and
-//!   PSLA's balanced-sampling weights (Algorithm 1).
+//!   PSLA's balanced-sampling weights (Algorithm 1), and a datafile builder from a segment list
+//!   and a folder of downloaded clips (missing clips reported).
 //! - [`datasets`]: FSDD, UrbanSound8K, ESC-50/ESC-10, FSD50K, FSDKaggle2018, folder-per-class and
 //!   CSV-manifest adapters (official layouts, missing files reported), and
 //!   the mapping of single-label datasets into the AudioSet ontology with ancestors.
@@ -13,7 +14,7 @@
 //!
 //! Malformed files give a [`DataError`] naming the file and, for CSV, the line.
 //!
-//! **Status:** in progress. The datafile builder, the ESC-50 mapping table, the streaming
+//! **Status:** in progress. The ESC-50 mapping table, the streaming
 //! loader and downloads land next.
 #![warn(missing_docs)]
 
@@ -26,7 +27,8 @@ pub mod ontology;
 pub mod sampling;
 
 pub use audioset::{
-    Class, ClassList, Datafile, DatafileEntry, Segment, psla_sample_weights, read_segments,
+    BuiltDatafile, Class, ClassList, Datafile, DatafileEntry, Segment, build_datafile,
+    psla_sample_weights, read_segments,
 };
 pub use datasets::{Clip, Dataset};
 pub use error::{DataError, Result};
