@@ -114,58 +114,46 @@ pub fn fsdd(root: &Path) -> Result<Dataset> {
 /// listed but absent are reported in [`Dataset::missing`]. `root` is the `UrbanSound8K` folder.
 pub fn urbansound8k(root: &Path) -> Result<Dataset> {
     let meta = root.join("metadata").join("UrbanSound8K.csv");
-    let text = read_text(&meta)?;
-    let mut classes: Vec<String> = vec![String::new(); 10];
-    let (mut clips, mut missing) = (Vec::new(), Vec::new());
-    for (n, line) in text.lines().enumerate() {
-        if n == 0 || line.trim().is_empty() {
-            continue;
-        }
+    let (h, rows) = read_rows(&meta)?;
+    let (fi, fo, ci, cn) = (
+        column(&h, "slice_file_name", &meta)?,
+        column(&h, "fold", &meta)?,
+        column(&h, "classID", &meta)?,
+        column(&h, "class", &meta)?,
+    );
+    let mut b = Builder::new(vec![String::new(); 10]);
+    for (line, f) in &rows {
         let bad = |reason: String| DataError::Line {
             path: meta.clone(),
-            line: n + 1,
+            line: *line,
             reason,
         };
-        let f = split(line).map_err(bad)?;
-        if f.len() != 8 {
-            return Err(bad(format!("expected 8 fields, found {}", f.len())));
-        }
-        let fold: u32 = f[5]
+        let fold: u32 = f[fo]
             .parse()
             .ok()
             .filter(|f| (1..=10).contains(f))
-            .ok_or_else(|| bad(format!("bad fold {:?}", f[5])))?;
-        let class: usize = f[6]
+            .ok_or_else(|| bad(format!("bad fold {:?}", f[fo])))?;
+        let class: usize = f[ci]
             .parse()
             .ok()
             .filter(|&c| c < 10)
-            .ok_or_else(|| bad(format!("bad classID {:?}", f[6])))?;
-        if classes[class].is_empty() {
-            classes[class] = f[7].clone();
-        } else if classes[class] != f[7] {
+            .ok_or_else(|| bad(format!("bad classID {:?}", f[ci])))?;
+        if b.classes[class].is_empty() {
+            b.classes[class] = f[cn].clone();
+        } else if b.classes[class] != f[cn] {
             return Err(bad(format!(
                 "classID {class} is {:?} here but {:?} earlier",
-                f[7], classes[class]
+                f[cn], b.classes[class]
             )));
         }
-        let path = root.join("audio").join(format!("fold{fold}")).join(&f[0]);
-        if path.is_file() {
-            clips.push(Clip {
-                path,
-                labels: vec![class],
-                fold,
-                verified: true,
-            });
-        } else {
-            missing.push(path);
-        }
+        b.push(
+            root.join("audio").join(format!("fold{fold}")).join(&f[fi]),
+            vec![class],
+            fold,
+            true,
+        );
     }
-    Ok(Dataset {
-        name: "urbansound8k".into(),
-        classes,
-        clips,
-        missing,
-    })
+    Ok(b.finish("urbansound8k"))
 }
 
 /// A table mapping a single-label dataset's class names to AudioSet ontology ids
