@@ -215,3 +215,46 @@ fn own_data_folders_and_manifest() {
     assert_eq!(m.clips[0].labels, vec![0, 1]);
     assert_eq!(m.missing.len(), 1);
 }
+
+#[test]
+fn esc50_mapping_table_covers_all_50_classes() {
+    let Some(data) = require_data("esc50_mapping_table_covers_all_50_classes") else {
+        return;
+    };
+    let onto = Ontology::load(&data.join("audioset/ontology.json")).unwrap();
+    let classes = ClassList::load(&data.join("audioset/class_labels_indices.csv")).unwrap();
+    let mapping = read_mapping(&workspace_root().join("datasets/esc50_audioset.csv")).unwrap();
+    assert_eq!(mapping.len(), 50);
+    for (cat, mid) in &mapping {
+        assert!(
+            onto.node(mid).is_some() && classes.index_of(mid).is_some(),
+            "{cat} -> {mid}"
+        );
+    }
+    // The adapter's class names map through it: a synthetic ESC-50 with one dog clip.
+    let dir = tempfile::tempdir().unwrap();
+    layout(
+        dir.path(),
+        &[
+            (
+                "meta/esc50.csv",
+                "filename,fold,target,category,esc10,src_file,take\n1-1-A-0.wav,1,0,dog,True,1,A\n",
+            ),
+            ("audio/1-1-A-0.wav", ""),
+        ],
+    );
+    let mut ds = esc50(dir.path(), true).unwrap();
+    ds.classes
+        .iter_mut()
+        .for_each(|c| *c = c.trim().to_string());
+    let mapped = map_to_audioset(&ds, &mapping, &onto, &classes).unwrap();
+    let names: Vec<&str> = mapped.clips[0]
+        .labels
+        .iter()
+        .map(|&k| classes.classes()[k].name.as_str())
+        .collect();
+    assert!(
+        names.contains(&"Dog") && names.contains(&"Animal"),
+        "{names:?}"
+    );
+}

@@ -162,7 +162,11 @@ pub fn read_mapping(path: &Path) -> Result<HashMap<String, String>> {
     let text = read_text(path)?;
     let mut map = HashMap::new();
     for (n, line) in text.lines().enumerate() {
-        if line.starts_with('#') || line.trim().is_empty() || line.starts_with("class,") {
+        if line.starts_with('#')
+            || line.trim().is_empty()
+            || line.starts_with("class,")
+            || line.starts_with("category,")
+        {
             continue;
         }
         let bad = |reason: String| DataError::Line {

@@ -14,7 +14,7 @@
 //!
 //! Malformed files give a [`DataError`] naming the file and, for CSV, the line.
 //!
-//! **Status:** in progress. The ESC-50 mapping table, the streaming
+//! **Status:** in progress. The streaming
 //! loader and downloads land next.
 #![warn(missing_docs)]
 
