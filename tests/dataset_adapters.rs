@@ -243,10 +243,7 @@ fn esc50_mapping_table_covers_all_50_classes() {
             ("audio/1-1-A-0.wav", ""),
         ],
     );
-    let mut ds = esc50(dir.path(), true).unwrap();
-    ds.classes
-        .iter_mut()
-        .for_each(|c| *c = c.trim().to_string());
+    let ds = esc50(dir.path(), true).unwrap();
     let mapped = map_to_audioset(&ds, &mapping, &onto, &classes).unwrap();
     let names: Vec<&str> = mapped.clips[0]
         .labels
