@@ -11,11 +11,12 @@
 //!   the mapping of single-label datasets into the AudioSet ontology with ancestors.
 //! - [`sampling`]: seeded uniform, PSLA-weighted and class-balanced epoch orders, mixup partners.
 //! - [`enhance`]: PSLA label enhancement (Algorithm 2): thresholds, Type I / II / both.
+//! - [`loader`]: a streaming, deterministic, bounded-prefetch batch loader and normalisation
+//!   statistics (PSLA's `get_norm_stats`).
 //!
 //! Malformed files give a [`DataError`] naming the file and, for CSV, the line.
 //!
-//! **Status:** in progress. The streaming
-//! loader and downloads land next.
+//! **Status:** in progress. Downloads (`cargo xtask download`) land next.
 #![warn(missing_docs)]
 
 pub mod audioset;
@@ -23,6 +24,7 @@ mod csv;
 pub mod datasets;
 pub mod enhance;
 pub mod error;
+pub mod loader;
 pub mod ontology;
 pub mod sampling;
 

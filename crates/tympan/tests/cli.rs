@@ -290,3 +290,45 @@ fn enhance_labels_end_to_end() {
         stderr(&o2)
     );
 }
+
+#[test]
+fn stats_match_a_direct_computation() {
+    let files = [
+        fixtures().join("audio/pcm_24.wav"),
+        fixtures().join("audio/clip.flac"),
+    ];
+    let o = tympan(&[
+        "stats",
+        "--preset",
+        "psla",
+        "--batch-size",
+        "1",
+        "--json",
+        s(&files[0]),
+        s(&files[1]),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["clips"], 2);
+    assert_eq!(j["stats"]["count"], 2 * 1056 * 128);
+    // Un-normalised PSLA features of each clip; with one clip per batch the PSLA mean is the mean
+    // of the two clip means.
+    let clip_mean = |p: &Path| {
+        let w = tympan_audio::load::load(p, &Default::default()).unwrap();
+        let f = tympan_audio::Preset::psla()
+            .extractor(w.sample_rate)
+            .unwrap()
+            .compute(&w.samples)
+            .unwrap();
+        f.data
+            .iter()
+            .map(|&v| (v * 4.5699 - 4.6476) as f64)
+            .sum::<f64>()
+            / f.data.len() as f64
+    };
+    let want = (clip_mean(&files[0]) + clip_mean(&files[1])) / 2.0;
+    assert!(
+        (j["stats"]["psla_mean"].as_f64().unwrap() - want).abs() < 1e-4,
+        "{j}"
+    );
+}

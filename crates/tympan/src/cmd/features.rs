@@ -194,7 +194,7 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 /// Expands directories; returns the files and whether OUT must be a directory.
-fn expand_inputs(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, bool)> {
+pub(crate) fn expand_inputs(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, bool)> {
     let mut files = Vec::new();
     let mut any_dir = false;
     for p in inputs {

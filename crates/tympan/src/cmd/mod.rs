@@ -3,6 +3,7 @@
 pub mod enhance;
 pub mod features;
 pub mod metrics;
+pub mod stats;
 
 use indicatif::{ProgressBar, ProgressStyle};
 

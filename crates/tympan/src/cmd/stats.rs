@@ -1,0 +1,109 @@
+//! `tympan stats`: feature normalisation statistics over a dataset (PSLA's `get_norm_stats`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Result, anyhow};
+use tympan_audio::{LoadOptions, Preset, load::load};
+use tympan_data::loader::{Loader, LoaderConfig, NormAccumulator};
+
+const EXAMPLES: &str = "\
+Examples:
+  tympan stats --preset psla ../shared/data/fsdd/recordings
+  tympan stats --preset psla clips/ --batch-size 100 -j 8 --json
+
+Without normalisation: the psla preset's own (x - mean) / std is undone, so the numbers are the
+constants to put in a new dataset's preset (PSLA's get_norm_stats: mean of batch means and mean of
+batch standard deviations); the exact mean and standard deviation over all values are shown too.";
+
+/// Mean and standard deviation of a preset's features over audio files, streamed in batches.
+#[derive(clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// Audio files or directories (searched recursively).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Feature preset.
+    #[arg(long, default_value = "psla", value_parser = clap::builder::PossibleValuesParser::new(Preset::NAMES))]
+    preset: String,
+    /// Clips per batch (PSLA uses the training batch size).
+    #[arg(long, default_value_t = 100)]
+    batch_size: usize,
+    /// Worker threads (default: all cores).
+    #[arg(short = 'j', long)]
+    jobs: Option<usize>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    let preset = Preset::from_name(&a.preset)?;
+    let (files, _) = super::features::expand_inputs(&a.inputs)?;
+    let n = files.len();
+    let workers = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let cfg = LoaderConfig {
+        batch_size: a.batch_size,
+        workers,
+        prefetch: 2,
+        seed: 0,
+        epoch: 0,
+    };
+    let opts = LoadOptions {
+        sample_rate: preset.sample_rate(),
+        ..Default::default()
+    };
+    let undo = match preset {
+        Preset::Psla { mean, std, .. } => Some((mean, std)),
+        _ => None,
+    };
+    let work = move |i: usize, _: &mut rand::rngs::StdRng| -> Result<Vec<f32>, String> {
+        let path = &files[i];
+        let wav = load(path, &opts).map_err(|e| e.to_string())?;
+        let f = preset
+            .extractor(wav.sample_rate)
+            .and_then(|x| x.compute(&wav.samples))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(match undo {
+            Some((m, s)) => f.data.iter().map(|v| v * s + m).collect(),
+            None => f.data,
+        })
+    };
+    let pb = super::progress(n as u64, "stats");
+    let start = Instant::now();
+    let mut acc = NormAccumulator::default();
+    for batch in Loader::new((0..n).collect(), cfg, work).map_err(|e| anyhow!(e))? {
+        let batch = batch.map_err(|e| anyhow!(e))?;
+        let flat: Vec<f32> = batch.items.concat();
+        acc.add_batch(&flat);
+        pb.inc(batch.indices.len() as u64);
+    }
+    pb.finish_and_clear();
+    let secs = start.elapsed().as_secs_f64();
+    let s = acc.stats();
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({ "clips": n, "seconds": secs, "stats": s })
+        );
+    } else {
+        println!(
+            "clips        {n} ({:.1} clips/s on {workers} workers)",
+            n as f64 / secs
+        );
+        println!(
+            "PSLA mean    {:.4}   (mean of batch means; use as the preset mean)",
+            s.psla_mean
+        );
+        println!(
+            "PSLA std     {:.4}   (mean of batch stds; use as the preset std)",
+            s.psla_std
+        );
+        println!("exact mean   {:.4}", s.mean);
+        println!("exact std    {:.4}", s.std);
+    }
+    Ok(ExitCode::SUCCESS)
+}
