@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Write the golden fixtures in tests/fixtures/ from the Python references tympan claims to match.
 
-    pip install torch==2.11.0 torchaudio==2.11.0 scikit-learn scipy numpy soundfile
-    python3 scripts/generate_reference.py --data-dir ../shared/data
+    pip install torch==2.11.0 torchaudio==2.11.0 torchvision==0.26.0 efficientnet_pytorch==0.7.1 \
+        scikit-learn scipy numpy soundfile pillow
+    git clone https://github.com/YuanGongND/psla /tmp/psla
+    python3 scripts/generate_reference.py --data-dir ../shared/data --psla-src /tmp/psla
 
 torchaudio and torch must be the same minor version (torchaudio refuses mismatched CUDA builds).
 `cargo test` never runs Python; it reads what this script committed. Each fixture records its
@@ -18,6 +20,9 @@ References:
   presets/vggish   a numpy transcription of VGGish's mel_features.py / vggish_input.py
   audio/           WAV/FLAC/OGG/MP3 written with soundfile; expected samples as torchaudio.load
   metrics.json     sklearn average_precision_score / roc_auc_score, scipy norm.ppf
+  sampling/        PSLA's src/gen_weight_file.py (Algorithm 1) on the real balanced segment list
+  models/          PSLA's EffNetAttention (its own src/models/Models.py, from --psla-src) on
+                   efficientnet_pytorch 0.7.1: state dict, input fbanks, features and scores
 """
 
 import argparse
@@ -337,14 +342,131 @@ def gen_metrics():
     (FIX / "metrics.json").write_text(json.dumps(meta))
 
 
+# ---------------------------------------------------------------------------------------- models
+def _compact_params(model, torch, big_numel=4096, pool=1 << 20, scale=0.1, seed=0):
+    """Make every large weight a window of one shared random storage.
+
+    torch.save writes a storage once however many tensors view it, so a full-size B2 state dict
+    (13.6 M parameters) is stored in ~5 MB instead of 54 MB. Each window starts at a pseudo-random
+    offset, so every tensor still holds different, non-trivial values.
+    """
+    g = torch.Generator().manual_seed(seed)
+    storage = (torch.rand(pool, generator=g) * 2 - 1) * scale
+    for _, p in model.named_parameters():
+        n = p.numel()
+        if n > big_numel:
+            assert n <= pool, n
+            off = int(torch.randint(0, pool - n + 1, (1,), generator=g))
+            p.data = storage[off:off + n].view_as(p.data)
+
+
+def gen_models(data, psla_src):
+    """PSLA EffNetAttention(b=2, head_num=4, label_dim=527) from PSLA's own src/models/Models.py
+    with efficientnet_pytorch 0.7.1, non-trivial BatchNorm statistics and head weights, saved
+    through DataParallel (keys carry `module.`) as PSLA's released checkpoints are."""
+    import sys
+    import torch
+
+    sys.path.insert(0, str(Path(psla_src) / "src"))
+    from models.Models import EffNetAttention  # PSLA's model definition (not vendored in tympan)
+
+    torch.manual_seed(0)
+    model = EffNetAttention(label_dim=527, b=2, pretrain=False, head_num=4)
+    _compact_params(model, torch)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.copy_(0.5 + torch.rand(m.weight.shape, generator=g))
+                m.bias.copy_((torch.rand(m.bias.shape, generator=g) - 0.5) * 0.4)
+                m.reset_running_stats()
+                m.momentum = None  # cumulative average over the calibration batches
+        model.attention.head_weight.copy_(torch.tensor([0.4, 0.3, 0.2, 0.1]))
+        # Calibrate the running statistics on real fbanks (train mode), then freeze.
+        clips = ["fsdd/recordings/3_jackson_10.wav", "fsdd/recordings/9_yweweler_20.wav",
+                 "urbansound8k/UrbanSound8K/audio/fold1/101415-3-0-2.wav"]
+        calib = torch.from_numpy(np.stack([psla_eval(data / c, torch.float32) for c in clips]))
+        model.train()
+        model(calib)
+    model.eval()
+    inputs = [data / "audioset/R9_ZSCveAHg_7s.wav", data / "fsdd/recordings/0_george_0.wav"]
+    x = torch.from_numpy(np.stack([psla_eval(p, torch.float32) for p in inputs]))
+    with torch.no_grad():
+        feats = model.effnet.extract_features(x.unsqueeze(1).transpose(2, 3))
+        scores = model(x)
+    out = FIX / "models"
+    out.mkdir(parents=True, exist_ok=True)
+    pth = out / "psla_effnet_b2_h4_527.pth"
+    torch.save(torch.nn.DataParallel(model).state_dict(), pth)
+    # burn-store 0.22.1's zip reader rejects torch 2.11's ZIP64 end records; store the same
+    # entries in a plain archive (scripts/rezip_pth.py), which torch.load reads identically.
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from rezip_pth import rezip
+    rezip(pth, pth.with_suffix(".tmp"))
+    pth.with_suffix(".tmp").replace(pth)
+    save(out / "psla_effnet_b2_h4_527__input.npy", x.numpy())
+    save(out / "psla_effnet_b2_h4_527__features.npy", feats.numpy())
+    save(out / "psla_effnet_b2_h4_527__scores.npy", scores.numpy())
+    n_params = sum(p.numel() for p in model.parameters())
+    (out / "manifest.json").write_text(json.dumps(dict(
+        reference="PSLA src/models/Models.py EffNetAttention(label_dim=527, b=2, pretrain=False, "
+                  "head_num=4), efficientnet_pytorch " + _pkg_version("efficientnet_pytorch"),
+        torch=torch.__version__, inputs=[str(p.relative_to(data)) for p in inputs],
+        parameters=n_params, tolerance=1e-4,
+        score_range=[float(scores.min()), float(scores.max())]), indent=1))
+
+
+def _pkg_version(name):
+    from importlib.metadata import version
+    return version(name)
+
+
+# -------------------------------------------------------------------------------------- sampling
+def gen_sampling(data, psla_src):
+    """PSLA Algorithm 1 by PSLA's own src/gen_weight_file.py, on a datafile of every segment of the
+    real balanced_train_segments.csv (wav paths are placeholders; the script reads labels only)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    rows = []
+    for line in (data / "audioset/balanced_train_segments.csv").read_text().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        ytid, _, _, labels = [c.strip() for c in line.split(",", 3)]
+        rows.append(dict(wav=f"{ytid}.wav", labels=labels.strip('"')))
+    with tempfile.TemporaryDirectory() as tmp:
+        df = Path(tmp) / "balanced_train_data.json"
+        df.write_text(json.dumps(dict(data=rows)))
+        subprocess.run([sys.executable, str(Path(psla_src) / "src" / "gen_weight_file.py"),
+                        "--label_indices_path", str(data / "audioset/class_labels_indices.csv"),
+                        "--datafile_path", str(df)], check=True)
+        w = np.loadtxt(Path(tmp) / "balanced_train_data_weight.csv", delimiter=",")
+    out = FIX / "sampling"
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "psla_balanced_train_weights.npy", w.astype(np.float64))
+    (out / "manifest.json").write_text(json.dumps(dict(
+        reference="PSLA src/gen_weight_file.py on audioset/balanced_train_segments.csv",
+        entries=len(rows), tolerance_relative=1e-6), indent=1))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--only", choices=["fbank", "presets", "audio", "metrics"])
+    ap.add_argument("--only", choices=["fbank", "presets", "audio", "metrics", "models", "sampling"])
+    ap.add_argument("--psla-src", type=Path, default=None,
+                    help="a checkout of github.com/YuanGongND/psla (for the model fixtures)")
     args = ap.parse_args()
     steps = dict(fbank=lambda: gen_fbank(args.data_dir), presets=lambda: gen_presets(args.data_dir),
-                 audio=lambda: gen_audio(args.data_dir), metrics=gen_metrics)
+                 audio=lambda: gen_audio(args.data_dir), metrics=gen_metrics,
+                 models=lambda: gen_models(args.data_dir, args.psla_src),
+                 sampling=lambda: gen_sampling(args.data_dir, args.psla_src))
     for name, step in steps.items():
+        if name in ("models", "sampling") and args.psla_src is None:
+            if args.only == name:
+                ap.error("--psla-src is required for the model fixtures")
+            print(f"skipping {name}: pass --psla-src")
+            continue
         if args.only in (None, name):
             step()
             print(f"wrote {name} fixtures")

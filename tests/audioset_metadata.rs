@@ -182,3 +182,34 @@ fn datafile_builder_reports_missing_clips() {
     assert_eq!(built.datafile.data[0].labels, segs[0].labels.join(","));
     assert!(built.datafile.data[1].wav.ends_with(&names[1]));
 }
+
+/// PSLA Algorithm 1 against PSLA's own `src/gen_weight_file.py` on the whole real balanced
+/// segment list (fixture by `scripts/generate_reference.py --only sampling`), relative 1e-6
+/// (the fixture is read as f32).
+#[test]
+fn psla_weights_match_gen_weight_file() {
+    let Some(data) = require_data("psla_weights_match_gen_weight_file") else {
+        return;
+    };
+    let dir = data.join("audioset");
+    let classes = ClassList::load(&dir.join("class_labels_indices.csv")).unwrap();
+    let segments = read_segments(&dir.join("balanced_train_segments.csv")).unwrap();
+    let df = Datafile {
+        data: segments
+            .iter()
+            .map(|s| DatafileEntry {
+                wav: format!("{}.wav", s.ytid),
+                labels: s.labels.join(","),
+            })
+            .collect(),
+    };
+    let ours = psla_sample_weights(&df, &classes).unwrap();
+    let want = tympan_audio::npy::read(
+        &tympan_tests::fixtures().join("sampling/psla_balanced_train_weights.npy"),
+    )
+    .unwrap();
+    assert_eq!(ours.len(), want.data.len());
+    for (i, (a, b)) in ours.iter().zip(&want.data).enumerate() {
+        assert!(((a - *b as f64) / a).abs() < 1e-6, "clip {i}: {a} vs {b}");
+    }
+}

@@ -578,11 +578,13 @@ pub fn folder_per_class(root: &Path) -> Result<Dataset> {
 }
 
 /// Your own data as a CSV manifest: `path,label[;label...]` with a header line, paths relative to
-/// the manifest's folder (or absolute). Classes in order of first appearance; multi-label when a
-/// row lists several labels.
+/// the manifest's folder (or absolute), and an optional integer `fold` column (default 0) for
+/// train/test splits. Classes in order of first appearance; multi-label when a row lists several
+/// labels.
 pub fn csv_manifest(path: &Path) -> Result<Dataset> {
     let (h, rows) = read_rows(path)?;
     let (pi, li) = (column(&h, "path", path)?, column(&h, "label", path)?);
+    let fi = h.iter().position(|c| c.trim() == "fold");
     let base = path.parent().unwrap_or(Path::new("."));
     let mut b = Builder::new(Vec::new());
     for (line, f) in &rows {
@@ -599,7 +601,15 @@ pub fn csv_manifest(path: &Path) -> Result<Dataset> {
                 reason: "no label".into(),
             });
         }
-        b.push(base.join(&f[pi]), labels, 0, true);
+        let fold = match fi {
+            Some(i) => f[i].trim().parse().map_err(|_| DataError::Line {
+                path: path.to_path_buf(),
+                line: *line,
+                reason: format!("fold {:?} is not a non-negative integer", f[i]),
+            })?,
+            None => 0,
+        };
+        b.push(base.join(&f[pi]), labels, fold, true);
     }
     Ok(b.finish("manifest"))
 }

@@ -7,10 +7,42 @@
 //! is chosen by cargo features (`flex` by default, `ndarray`, `wgpu`, `cuda`); [`backend`] turns a
 //! name into a device and reports clearly when a backend was not compiled in.
 //!
-//! The architectures of PSLA, Chen et al., Naranjo-Alcazar et al., Jeong & Lim and Hershey et al.
-//! land here in later releases; this release provides backend selection only.
+//! ```no_run
+//! use tympan_models::{Backend, create};
+//! let device = Backend::Flex.device().unwrap();
+//! let model = create("psla-effnet-b2", 527, &device).unwrap();
+//! ```
+//!
+//! Families:
+//! - [`efficientnet`]: EfficientNet B0-B7 and Lite0-4 as `efficientnet_pytorch` builds them.
+//! - [`psla`]: PSLA's attention heads and `EffNetAttention` / `ResNetAttention`.
+//! - [`resnet`]: torchvision-layout bottleneck ResNet.
+//! - [`hershey`]: Hershey et al.'s FC, AlexNet, VGG-E and ResNet-50 on 96x64 patches.
+//! - [`dcase`]: Jeong & Lim's single-block DenseNet with SE and an in-graph log-mel.
+//! - [`rawwave`]: Dai et al.'s M3-M34-res with Naranjo-Alcazar et al.'s residual blocks RB1-RB6.
 #![warn(missing_docs)]
+// Model enums (`Tagger`, heads, layer kinds) are built once per model; boxing their variants would
+// only add indirection to Burn's `Module` derive.
+#![allow(clippy::large_enum_variant)]
 
 pub mod backend;
+pub mod dcase;
+pub mod efficientnet;
+mod error;
+pub mod hershey;
+pub mod layers;
+pub mod pretrained;
+pub mod psla;
+pub mod rawwave;
+pub mod registry;
+pub mod resnet;
+pub mod weights;
 
 pub use backend::{Backend, BackendError};
+pub use error::ModelError;
+pub use registry::{
+    InputSpec, ModelInfo, OutputKind, Tagger, create, info, keras_param_count, list, num_params,
+};
+pub use weights::{
+    LoadReport, StemInit, TorchLoadOptions, load_burnpack, load_pytorch, save_burnpack,
+};

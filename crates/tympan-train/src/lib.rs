@@ -1,8 +1,22 @@
 //! # tympan-train
 //!
-//! The training loop of [tympan](https://github.com/tympan-audio/tympan) audio taggers on Burn.
+//! The training engine of [tympan](https://github.com/tympan-audio/tympan) audio taggers on Burn:
+//! recipes ([`recipe`]), learning-rate schedules ([`schedule`]), losses ([`loss`]), the PSLA
+//! input pipeline ([`data`]), the loop with checkpoints and exact resume ([`engine`]), and PSLA's
+//! aggregation: weight averaging and ensembles ([`aggregate`]).
 //!
-//! **Status:** reserved. This release ships no training code yet; the crate exists so that the
-//! workspace layout, the backend features (`flex`, `ndarray`, `wgpu`, `cuda`, forwarded to
-//! `tympan-models`) and the crates.io name are fixed. Evaluation metrics are already available in
-//! [`tympan-metrics`](https://docs.rs/tympan-metrics).
+//! The same code runs on every Burn backend compiled in (`flex` by default, `ndarray`, `wgpu`,
+//! `cuda`): pass the [`Device`](burn::prelude::Device) in [`engine::RunOptions`].
+#![warn(missing_docs)]
+
+pub mod aggregate;
+pub mod data;
+pub mod engine;
+mod error;
+pub mod loss;
+pub mod recipe;
+pub mod schedule;
+
+pub use engine::{Event, RunOptions, Summary, run};
+pub use error::TrainError;
+pub use recipe::Recipe;

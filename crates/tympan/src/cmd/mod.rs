@@ -1,9 +1,12 @@
 //! Subcommands.
 
 pub mod enhance;
+pub mod ensemble;
 pub mod features;
 pub mod metrics;
+pub mod models;
 pub mod stats;
+pub mod tag;
 
 use indicatif::{ProgressBar, ProgressStyle};
 

@@ -1,0 +1,155 @@
+//! An STFT log-mel front end inside the Burn graph (Jeong & Lim, Fig. 2a: "log-mel transform
+//! computed inside the model", so it runs on the accelerator with the network).
+//!
+//! Matches tympan-audio's `dcase-densenet` preset (librosa `melspectrogram(n_fft=1024,
+//! hop_length=128, n_mels=64, center=True, pad_mode="constant")` + `power_to_db(top_db=None)`):
+//! a periodic Hann-windowed DFT as a strided conv with fixed cosine/sine kernels, the power
+//! spectrum, a Slaney mel matrix (librosa `filters.mel(htk=False, norm="slaney")`) and
+//! `10 log10(max(x, 1e-10))`. The kernels and the mel matrix are constants: they are not
+//! trained and not saved.
+
+use std::f64::consts::PI;
+
+use burn::prelude::*;
+
+fn slaney_mel(f: f64) -> f64 {
+    let (f_sp, min_log_hz) = (200.0 / 3.0, 1000.0);
+    let logstep = 6.4f64.ln() / 27.0;
+    if f >= min_log_hz {
+        min_log_hz / f_sp + (f / min_log_hz).ln() / logstep
+    } else {
+        f / f_sp
+    }
+}
+
+fn slaney_hz(m: f64) -> f64 {
+    let (f_sp, min_log_hz) = (200.0 / 3.0, 1000.0);
+    let min_log_mel = min_log_hz / f_sp;
+    let logstep = 6.4f64.ln() / 27.0;
+    if m >= min_log_mel {
+        min_log_hz * (logstep * (m - min_log_mel)).exp()
+    } else {
+        f_sp * m
+    }
+}
+
+/// librosa's Slaney mel matrix `[n_mels, n_fft / 2 + 1]` over `0..sample_rate / 2`.
+pub fn slaney_mel_matrix(sample_rate: f64, n_fft: usize, n_mels: usize) -> Vec<f64> {
+    let n_bins = n_fft / 2 + 1;
+    let fft_f: Vec<f64> = (0..n_bins)
+        .map(|i| i as f64 * sample_rate / n_fft as f64)
+        .collect();
+    let (lo, hi) = (slaney_mel(0.0), slaney_mel(sample_rate / 2.0));
+    let mel_f: Vec<f64> = (0..n_mels + 2)
+        .map(|i| slaney_hz(lo + (hi - lo) * i as f64 / (n_mels + 1) as f64))
+        .collect();
+    let mut w = vec![0.0; n_mels * n_bins];
+    for m in 0..n_mels {
+        let (l, c, r) = (mel_f[m], mel_f[m + 1], mel_f[m + 2]);
+        let enorm = 2.0 / (r - l);
+        for (b, &f) in fft_f.iter().enumerate() {
+            let v = ((f - l) / (c - l)).min((r - f) / (r - c)).max(0.0);
+            w[m * n_bins + b] = v * enorm;
+        }
+    }
+    w
+}
+
+/// Configuration of the in-graph log-mel front end.
+#[derive(Config, Debug)]
+pub struct LogMelConfig {
+    /// Sample rate (44.1 kHz for DCASE 2018 task 2).
+    #[config(default = 44100.0)]
+    pub sample_rate: f64,
+    /// FFT size and window length.
+    #[config(default = 1024)]
+    pub n_fft: usize,
+    /// Hop.
+    #[config(default = 128)]
+    pub hop: usize,
+    /// Mel bins.
+    #[config(default = 64)]
+    pub n_mels: usize,
+}
+
+/// In-graph log-mel: `[B, 1, N]` waveform -> `[B, n_mels, frames]` dB.
+#[derive(Module, Debug)]
+pub struct LogMel {
+    /// Settings.
+    #[module(skip)]
+    pub config: LogMelConfigPlain,
+}
+
+/// Plain copy of the settings (kept out of the record).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogMelConfigPlain {
+    /// Sample rate.
+    pub sample_rate: f64,
+    /// FFT size.
+    pub n_fft: usize,
+    /// Hop.
+    pub hop: usize,
+    /// Mel bins.
+    pub n_mels: usize,
+}
+
+impl LogMelConfig {
+    /// Build the front end.
+    pub fn init(&self) -> LogMel {
+        LogMel {
+            config: LogMelConfigPlain {
+                sample_rate: self.sample_rate,
+                n_fft: self.n_fft,
+                hop: self.hop,
+                n_mels: self.n_mels,
+            },
+        }
+    }
+}
+
+impl LogMel {
+    /// DFT kernels `[2 * bins, 1, n_fft]` (cos rows, then -sin rows), Hann-windowed.
+    fn kernels(&self, device: &Device) -> Tensor<3> {
+        let n = self.config.n_fft;
+        let bins = n / 2 + 1;
+        let mut k = vec![0f32; 2 * bins * n];
+        for t in 0..n {
+            let w = 0.5 - 0.5 * (2.0 * PI * t as f64 / n as f64).cos();
+            for b in 0..bins {
+                let ph = 2.0 * PI * (b * t % n) as f64 / n as f64;
+                k[b * n + t] = (w * ph.cos()) as f32;
+                k[(bins + b) * n + t] = (-w * ph.sin()) as f32;
+            }
+        }
+        Tensor::<1>::from_floats(k.as_slice(), device).reshape([2 * bins, 1, n])
+    }
+
+    /// `[B, 1, N]` -> `[B, n_mels, 1 + N / hop]` in dB.
+    pub fn forward(&self, wave: Tensor<3>) -> Tensor<3> {
+        let device = wave.device();
+        let c = self.config;
+        let bins = c.n_fft / 2 + 1;
+        // center=True, constant padding of n_fft / 2 on both sides.
+        let [b, _, n] = wave.dims();
+        let pad = c.n_fft / 2;
+        let zeros = Tensor::<3>::zeros([b, 1, pad], &device);
+        let x = Tensor::cat(vec![zeros.clone(), wave, zeros], 2);
+        let _ = n;
+        let spec = burn::tensor::module::conv1d(
+            x,
+            self.kernels(&device).detach(),
+            None,
+            burn::tensor::ops::ConvOptions::new([c.hop], [0], [1], 1),
+        ); // [B, 2 * bins, frames]
+        let re = spec.clone().narrow(1, 0, bins);
+        let im = spec.narrow(1, bins, bins);
+        let power = re.clone() * re + im.clone() * im; // [B, bins, T]
+        let mel: Vec<f32> = slaney_mel_matrix(c.sample_rate, c.n_fft, c.n_mels)
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
+        let mel = Tensor::<1>::from_floats(mel.as_slice(), &device).reshape([1, c.n_mels, bins]);
+        let m = mel.matmul(power); // [B, n_mels, T]
+        m.clamp_min(1e-10).log() * (10.0 / std::f64::consts::LN_10)
+    }
+}

@@ -1,0 +1,214 @@
+//! Chen et al. (Hikvision), DCASE 2018 / AudioSet tagging from raw waveforms: a 1D ResNet-18
+//! front end on 10 s of 16 kHz audio gives `C x 1 x T` (128 x 1 x 2500: total stride 64),
+//! transposed to a one-channel image `1 x C x T` for a 2D ResNet-50 with multi-level prediction
+//! after blocks 2, 3 and 4.
+//!
+//! Each level pools its feature map over the frequency (channel-derived) axis to `[B, C, T]` and
+//! has two attention modules (Kong et al.'s decision-level attention, as PSLA's `Attention`):
+//! one directly on the block output and one after two fully connected layers of 600 ReLU units;
+//! their outputs are concatenated and mapped to the classes. The network outputs the mean of the
+//! levels' probabilities; training uses the mean of the levels' losses ([`ChenNet::forward_levels`]).
+//!
+//! The paper does not give the 1D ResNet-18's kernel sizes; we use a 7-wide stride-4 stem and
+//! basic blocks of 3-wide convs with widths (32, 64, 96, 128) and strides (1, 2, 2, 4).
+
+use burn::nn::conv::{Conv1d, Conv1dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig1d};
+use burn::prelude::*;
+use burn::tensor::activation::{relu, sigmoid};
+
+use crate::resnet::{ResNet, ResNetConfig};
+
+/// 1D basic block (two 3-wide convs) with a projection shortcut when the shape changes.
+#[derive(Module, Debug)]
+pub struct BasicBlock1d {
+    /// First conv (carries the stride).
+    pub conv1: Conv1d,
+    /// BN 1.
+    pub bn1: BatchNorm,
+    /// Second conv.
+    pub conv2: Conv1d,
+    /// BN 2.
+    pub bn2: BatchNorm,
+    /// 1x1 projection.
+    pub down: Option<Conv1d>,
+    /// Projection BN.
+    pub down_bn: Option<BatchNorm>,
+}
+
+impl BasicBlock1d {
+    fn new(cin: usize, cout: usize, stride: usize, device: &Device) -> Self {
+        let conv = |i, o, k: usize, s| {
+            Conv1dConfig::new(i, o, k)
+                .with_stride(s)
+                .with_padding(PaddingConfig1d::Explicit(k / 2, k / 2))
+                .with_bias(false)
+                .init(device)
+        };
+        let proj = stride != 1 || cin != cout;
+        Self {
+            conv1: conv(cin, cout, 3, stride),
+            bn1: BatchNormConfig::new(cout).init(device),
+            conv2: conv(cout, cout, 3, 1),
+            bn2: BatchNormConfig::new(cout).init(device),
+            down: proj.then(|| conv(cin, cout, 1, stride)),
+            down_bn: proj.then(|| BatchNormConfig::new(cout).init(device)),
+        }
+    }
+
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let skip = match (&self.down, &self.down_bn) {
+            (Some(c), Some(b)) => b.forward(c.forward(x.clone())),
+            _ => x.clone(),
+        };
+        let y = relu(self.bn1.forward(self.conv1.forward(x)));
+        let y = self.bn2.forward(self.conv2.forward(y));
+        relu(y + skip)
+    }
+}
+
+/// Sigmoid attention pooling over time on `[B, C, T]` (1x1 convs as 1D convs).
+#[derive(Module, Debug)]
+pub struct TimeAttention {
+    /// Attention conv.
+    pub att: Conv1d,
+    /// Classification conv.
+    pub cla: Conv1d,
+}
+
+impl TimeAttention {
+    fn new(cin: usize, k: usize, device: &Device) -> Self {
+        Self {
+            att: Conv1dConfig::new(cin, k, 1).init(device),
+            cla: Conv1dConfig::new(cin, k, 1).init(device),
+        }
+    }
+
+    fn forward(&self, x: Tensor<3>) -> Tensor<2> {
+        let att = sigmoid(self.att.forward(x.clone())).clamp(1e-7, 1.0 - 1e-7);
+        let cla = sigmoid(self.cla.forward(x));
+        let norm = att.clone() / att.sum_dim(2);
+        (norm * cla).sum_dim(2).squeeze_dim(2)
+    }
+}
+
+/// One prediction level: attention on the block output, attention after 2 x FC-600, concatenated.
+#[derive(Module, Debug)]
+pub struct Level {
+    /// Attention on the block output.
+    pub att_direct: TimeAttention,
+    /// First 600-unit layer (applied per time step).
+    pub fc1: Linear,
+    /// Second 600-unit layer.
+    pub fc2: Linear,
+    /// Attention after the FC layers.
+    pub att_fc: TimeAttention,
+    /// Concatenation -> classes.
+    pub out: Linear,
+}
+
+impl Level {
+    fn new(cin: usize, k: usize, device: &Device) -> Self {
+        Self {
+            att_direct: TimeAttention::new(cin, k, device),
+            fc1: LinearConfig::new(cin, 600).init(device),
+            fc2: LinearConfig::new(600, 600).init(device),
+            att_fc: TimeAttention::new(600, k, device),
+            out: LinearConfig::new(2 * k, k).init(device),
+        }
+    }
+
+    /// `[B, C, F, T]` -> probabilities `[B, K]`.
+    fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let x: Tensor<3> = x.mean_dim(2).squeeze_dim(2); // [B, C, T]
+        let a = self.att_direct.forward(x.clone());
+        let h = x.swap_dims(1, 2); // [B, T, C]
+        let h = relu(self.fc2.forward(relu(self.fc1.forward(h))));
+        let b = self.att_fc.forward(h.swap_dims(1, 2));
+        sigmoid(self.out.forward(Tensor::cat(vec![a, b], 1)))
+    }
+}
+
+/// Configuration of Chen et al.'s network.
+#[derive(Config, Debug)]
+pub struct ChenNetConfig {
+    /// Classes.
+    pub num_classes: usize,
+    /// Channels of the 1D front end's output (128 in the paper).
+    #[config(default = 128)]
+    pub front_channels: usize,
+}
+
+/// 1D ResNet-18 -> transpose -> 2D ResNet-50 with multi-level attention.
+#[derive(Module, Debug)]
+pub struct ChenNet {
+    /// 1D stem conv.
+    pub stem: Conv1d,
+    /// 1D stem BN.
+    pub stem_bn: BatchNorm,
+    /// 1D ResNet-18 blocks (4 stages x 2).
+    pub front: Vec<BasicBlock1d>,
+    /// 2D ResNet-50 (1-channel stem).
+    pub resnet: ResNet,
+    /// Levels after blocks 2, 3, 4.
+    pub levels: Vec<Level>,
+}
+
+impl ChenNetConfig {
+    /// Build the network.
+    pub fn init(&self, device: &Device) -> ChenNet {
+        let c = self.front_channels;
+        let widths = [c / 4, c / 2, 3 * c / 4, c];
+        let strides = [1, 2, 2, 4];
+        let mut cin = widths[0];
+        let mut front = Vec::new();
+        for (w, s) in widths.iter().zip(strides) {
+            front.push(BasicBlock1d::new(cin, *w, s, device));
+            front.push(BasicBlock1d::new(*w, *w, 1, device));
+            cin = *w;
+        }
+        ChenNet {
+            stem: Conv1dConfig::new(1, widths[0], 7)
+                .with_stride(4)
+                .with_padding(PaddingConfig1d::Explicit(3, 3))
+                .with_bias(false)
+                .init(device),
+            stem_bn: BatchNormConfig::new(widths[0]).init(device),
+            front,
+            resnet: ResNetConfig::new().init(device),
+            levels: [512, 1024, 2048]
+                .iter()
+                .map(|&ch| Level::new(ch, self.num_classes, device))
+                .collect(),
+        }
+    }
+}
+
+impl ChenNet {
+    /// Per-level probabilities `[B, K]` (levels after ResNet blocks 2, 3, 4) for `[B, 1, N]`.
+    pub fn forward_levels(&self, wave: Tensor<3>) -> Vec<Tensor<2>> {
+        let mut x = relu(self.stem_bn.forward(self.stem.forward(wave)));
+        for b in &self.front {
+            x = b.forward(x);
+        }
+        // C x 1 x T -> 1 x C x T
+        let img: Tensor<4> = x.unsqueeze_dim(1);
+        let [_, s2, s3, s4] = self.resnet.forward_stages(img);
+        self.levels
+            .iter()
+            .zip([s2, s3, s4])
+            .map(|(l, s)| l.forward(s))
+            .collect()
+    }
+
+    /// Mean of the levels' probabilities.
+    pub fn forward(&self, wave: Tensor<3>) -> Tensor<2> {
+        let levels = self.forward_levels(wave);
+        let n = levels.len() as f64;
+        levels
+            .into_iter()
+            .reduce(|a, b| a + b)
+            .map(|s| s / n)
+            .expect("three levels")
+    }
+}

@@ -1,0 +1,473 @@
+//! One registry for every architecture, in the spirit of timm's `create_model`:
+//! [`create`]`("psla-effnet-b2", 527, &device)`.
+//!
+//! Names:
+//! - `psla-effnet-b{0..7}`: PSLA `EffNetAttention` with 4 attention heads (PSLA's default).
+//! - `psla-effnet-b{0..7}-att1`: single-head attention; `psla-effnet-b{0..7}-mean`: mean pooling.
+//! - `psla-effnet-lite{0..4}` (and `-att1`, `-mean`): the same heads on EfficientNet-Lite.
+//! - `psla-resnet50`: PSLA `ResNetAttention`.
+//! - `m3`, `m5`, `m11`, `m18`, `m34-res-rb{1..6}`: Dai et al.'s raw-waveform networks.
+//! - `slim2d-rb{1..6}`: Naranjo-Alcazar et al.'s slim 2D log-mel network.
+//! - `chen-resnet`: Chen et al.'s 1D ResNet-18 -> 2D ResNet-50 with multi-level attention.
+//! - `densenet-logmel`, `densenet-wave`: Jeong & Lim's DenseNet.
+//! - `hershey-fc`, `hershey-alexnet`, `hershey-vgg`, `hershey-resnet50`: Hershey et al.
+
+use burn::module::Module;
+use burn::prelude::*;
+
+use burn::tensor::activation::{sigmoid, softmax};
+
+use crate::dcase::{DenseInput, DenseNet, DenseNetConfig};
+use crate::efficientnet::EfficientNetVariant;
+use crate::error::ModelError;
+use crate::hershey::{HersheyArch, HersheyConfig, HersheyNet};
+use crate::psla::{EffNetAttention, EffNetAttentionConfig, ResNetAttention, ResNetAttentionConfig};
+use crate::rawwave::{
+    ChenNet, ChenNetConfig, MNet, MNetConfig, MVariant, ResidualKind, Slim2d, Slim2dConfig,
+};
+
+/// What a model expects as input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputSpec {
+    /// The `tympan-audio` feature preset (`psla`, `slim2d`, `vggish`), or `waveform`.
+    pub preset: &'static str,
+    /// Sample rate the model is trained at.
+    pub sample_rate: u32,
+    /// Frames per example (features) or samples per example (waveform) at training time.
+    pub frames: usize,
+    /// Feature bins per frame (1 for waveform models).
+    pub bins: usize,
+}
+
+impl InputSpec {
+    /// `true` for raw-waveform models (input `[B, 1, N]`); features are `[B, T, F]`.
+    pub fn is_waveform(&self) -> bool {
+        self.preset == "waveform"
+    }
+}
+
+/// What a model outputs from [`Tagger::forward`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputKind {
+    /// Independent per-class probabilities (multi-label; sigmoid outputs).
+    Probabilities,
+    /// A distribution over classes (single-label; softmax outputs).
+    Distribution,
+}
+
+/// A registry entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    /// Registry name.
+    pub name: String,
+    /// One-line description.
+    pub description: String,
+    /// Paper and upstream file it matches.
+    pub reference: &'static str,
+    /// Input specification.
+    pub input: InputSpec,
+    /// Output kind.
+    pub output: OutputKind,
+}
+
+/// A model created from the registry.
+#[derive(Module, Debug)]
+pub enum Tagger {
+    /// PSLA `EffNetAttention`.
+    EffNet(EffNetAttention),
+    /// PSLA `ResNetAttention`.
+    ResNet(ResNetAttention),
+    /// Dai et al.'s M-networks (M34-res with RB1-RB6).
+    MNet(MNet),
+    /// Naranjo-Alcazar et al.'s slim 2D network.
+    Slim2d(Slim2d),
+    /// Chen et al.'s 1D -> 2D ResNet with multi-level attention.
+    Chen(ChenNet),
+    /// Jeong & Lim's DenseNet.
+    DenseNet(DenseNet),
+    /// Hershey et al.'s CNNs.
+    Hershey(HersheyNet),
+}
+
+impl Tagger {
+    /// Outputs `[B, K]` (see [`OutputKind`]) for the model's input: features `[B, T, F]` or
+    /// waveforms `[B, 1, N]`.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
+        match self {
+            Self::EffNet(m) => m.forward(x),
+            Self::ResNet(m) => m.forward(x),
+            Self::MNet(m) => softmax(m.forward(x), 1),
+            Self::Slim2d(m) => softmax(m.forward(x.swap_dims(1, 2).unsqueeze_dim(1)), 1),
+            Self::Chen(m) => m.forward(x),
+            Self::DenseNet(m) => m.forward(x),
+            Self::Hershey(m) => sigmoid(m.forward(x)),
+        }
+    }
+}
+
+const PSLA_INPUT: InputSpec = InputSpec {
+    preset: "psla",
+    sample_rate: 16_000,
+    frames: 1056,
+    bins: 128,
+};
+const PSLA_REF: &str = "Gong et al., PSLA (TASLP 2021), Sec. III; psla/src/models/Models.py";
+
+#[derive(Debug, Clone, Copy)]
+enum Arch {
+    EffNet {
+        variant: EfficientNetVariant,
+        heads: usize,
+    },
+    ResNet50,
+    MNet {
+        variant: MVariant,
+        block: ResidualKind,
+    },
+    Slim2d {
+        block: ResidualKind,
+    },
+    Chen,
+    DenseNet {
+        input: DenseInput,
+    },
+    Hershey {
+        arch: HersheyArch,
+    },
+}
+
+fn parse(name: &str) -> Option<Arch> {
+    match name {
+        "psla-resnet50" => return Some(Arch::ResNet50),
+        "chen-resnet" => return Some(Arch::Chen),
+        "densenet-logmel" => {
+            return Some(Arch::DenseNet {
+                input: DenseInput::LogMel,
+            });
+        }
+        "densenet-wave" => {
+            return Some(Arch::DenseNet {
+                input: DenseInput::Waveform,
+            });
+        }
+        "hershey-fc" => {
+            return Some(Arch::Hershey {
+                arch: HersheyArch::Fc {
+                    layers: 3,
+                    units: 1000,
+                },
+            });
+        }
+        "hershey-alexnet" => {
+            return Some(Arch::Hershey {
+                arch: HersheyArch::AlexNet,
+            });
+        }
+        "hershey-vgg" => {
+            return Some(Arch::Hershey {
+                arch: HersheyArch::Vgg,
+            });
+        }
+        "hershey-resnet50" => {
+            return Some(Arch::Hershey {
+                arch: HersheyArch::ResNet50,
+            });
+        }
+        _ => {}
+    }
+    if let Some(rest) = name.strip_prefix("slim2d-") {
+        return Some(Arch::Slim2d {
+            block: ResidualKind::from_name(rest)?,
+        });
+    }
+    if let Some(rest) = name.strip_prefix("m34-res-") {
+        return Some(Arch::MNet {
+            variant: MVariant::M34Res,
+            block: ResidualKind::from_name(rest)?,
+        });
+    }
+    if let Some(v) = ["m3", "m5", "m11", "m18"].iter().find(|v| **v == name) {
+        return Some(Arch::MNet {
+            variant: MVariant::from_name(v)?,
+            block: ResidualKind::Rb6,
+        });
+    }
+    let rest = name.strip_prefix("psla-effnet-")?;
+    let (body, heads) = if let Some(b) = rest.strip_suffix("-att1") {
+        (b, 1)
+    } else if let Some(b) = rest.strip_suffix("-mean") {
+        (b, 0)
+    } else {
+        (rest, 4)
+    };
+    let variant = if let Some(i) = body.strip_prefix("lite") {
+        EfficientNetVariant::Lite(i.parse().ok()?)
+    } else {
+        EfficientNetVariant::B(body.strip_prefix('b')?.parse().ok()?)
+    };
+    variant.coefficients()?;
+    Some(Arch::EffNet { variant, heads })
+}
+
+fn describe(name: &str, arch: Arch) -> ModelInfo {
+    let wave = |rate, n| InputSpec {
+        preset: "waveform",
+        sample_rate: rate,
+        frames: n,
+        bins: 1,
+    };
+    let (description, reference, input, output) = match arch {
+        Arch::EffNet { variant, heads } => {
+            let head = match heads {
+                0 => "mean pooling".to_string(),
+                1 => "single-head attention".to_string(),
+                h => format!("{h}-head attention"),
+            };
+            (
+                format!("PSLA EffNetAttention: {} backbone, {head}", variant.name()),
+                PSLA_REF,
+                PSLA_INPUT,
+                OutputKind::Probabilities,
+            )
+        }
+        Arch::ResNet50 => (
+            "PSLA ResNetAttention: ResNet-50 backbone, single-head attention".into(),
+            PSLA_REF,
+            PSLA_INPUT,
+            OutputKind::Probabilities,
+        ),
+        Arch::MNet { variant, block } => (
+            match variant {
+                MVariant::M34Res => format!(
+                    "Dai et al. M34-res with residual block {}",
+                    block.name().to_uppercase()
+                ),
+                v => format!("Dai et al. {v:?} (plain conv layers)"),
+            },
+            "Dai et al. (ICASSP 2017) Table 1; Naranjo-Alcazar et al. Fig. 2-3",
+            wave(8_000, 32_000),
+            OutputKind::Distribution,
+        ),
+        Arch::Slim2d { block } => (
+            format!(
+                "Naranjo-Alcazar et al. slim 2D log-mel network with {}",
+                block.name().to_uppercase()
+            ),
+            "Naranjo-Alcazar et al., Table I",
+            InputSpec {
+                preset: "slim2d",
+                sample_rate: 8_000,
+                frames: 201,
+                bins: 64,
+            },
+            OutputKind::Distribution,
+        ),
+        Arch::Chen => (
+            "Chen et al. 1D ResNet-18 -> 2D ResNet-50 with multi-level attention".into(),
+            "Chen et al. (Hikvision), Sec. 2",
+            wave(16_000, 160_000),
+            OutputKind::Probabilities,
+        ),
+        Arch::DenseNet { input } => (
+            format!(
+                "Jeong & Lim single-block DenseNet with SE, {} front end, 8 softmax heads",
+                match input {
+                    DenseInput::LogMel => "in-graph log-mel",
+                    DenseInput::Waveform => "waveform",
+                }
+            ),
+            "Jeong & Lim, DCASE 2018 task 2, Fig. 2",
+            wave(44_100, 64_000),
+            OutputKind::Distribution,
+        ),
+        Arch::Hershey { arch } => (
+            format!("Hershey et al. {arch:?} on 96x64 log-mel patches"),
+            "Hershey et al. (ICASSP 2017), Sec. 3",
+            InputSpec {
+                preset: "vggish",
+                sample_rate: 16_000,
+                frames: 96,
+                bins: 64,
+            },
+            OutputKind::Probabilities,
+        ),
+    };
+    ModelInfo {
+        name: name.to_string(),
+        description,
+        reference,
+        input,
+        output,
+    }
+}
+
+/// Every registered name (the heads variants included).
+pub fn names() -> Vec<String> {
+    let mut out = Vec::new();
+    let mut push_heads = |base: String| {
+        out.push(base.clone());
+        out.push(format!("{base}-att1"));
+        out.push(format!("{base}-mean"));
+    };
+    for b in 0..=7 {
+        push_heads(format!("psla-effnet-b{b}"));
+    }
+    for l in 0..=4 {
+        push_heads(format!("psla-effnet-lite{l}"));
+    }
+    out.push("psla-resnet50".into());
+    for m in ["m3", "m5", "m11", "m18"] {
+        out.push(m.into());
+    }
+    for k in ResidualKind::ALL {
+        out.push(format!("m34-res-{}", k.name()));
+    }
+    for k in ResidualKind::ALL {
+        out.push(format!("slim2d-{}", k.name()));
+    }
+    out.push("chen-resnet".into());
+    out.push("densenet-logmel".into());
+    out.push("densenet-wave".into());
+    for h in ["fc", "alexnet", "vgg", "resnet50"] {
+        out.push(format!("hershey-{h}"));
+    }
+    out
+}
+
+/// Registry entries, one per name.
+pub fn list() -> Vec<ModelInfo> {
+    names()
+        .iter()
+        .filter_map(|n| parse(n).map(|a| describe(n, a)))
+        .collect()
+}
+
+fn unknown(name: &str) -> ModelError {
+    ModelError::UnknownModel {
+        name: name.to_string(),
+        known: names().join(", "),
+    }
+}
+
+/// The entry of one name.
+pub fn info(name: &str) -> Result<ModelInfo, ModelError> {
+    parse(name)
+        .map(|a| describe(name, a))
+        .ok_or_else(|| unknown(name))
+}
+
+/// Create a freshly initialised model.
+pub fn create(name: &str, num_classes: usize, device: &Device) -> Result<Tagger, ModelError> {
+    if num_classes == 0 {
+        return Err(ModelError::Config("num_classes must be at least 1".into()));
+    }
+    Ok(match parse(name).ok_or_else(|| unknown(name))? {
+        Arch::EffNet { variant, heads } => Tagger::EffNet(
+            EffNetAttentionConfig::new(num_classes)
+                .with_variant(variant)
+                .with_head_num(heads)
+                .init(device),
+        ),
+        Arch::ResNet50 => Tagger::ResNet(ResNetAttentionConfig::new(num_classes).init(device)),
+        Arch::MNet { variant, block } => Tagger::MNet(
+            MNetConfig::new(variant, num_classes)
+                .with_block(block)
+                .init(device),
+        ),
+        Arch::Slim2d { block } => Tagger::Slim2d(
+            Slim2dConfig::new(num_classes)
+                .with_block(block)
+                .init(device),
+        ),
+        Arch::Chen => Tagger::Chen(ChenNetConfig::new(num_classes).init(device)),
+        Arch::DenseNet { input } => {
+            Tagger::DenseNet(DenseNetConfig::new(num_classes, input).init(device))
+        }
+        Arch::Hershey { arch } => {
+            Tagger::Hershey(HersheyConfig::new(arch, num_classes).init(device))
+        }
+    })
+}
+
+/// Number of BatchNorm running-statistic values (running mean and variance) in a model.
+fn running_stat_count<M: Module>(model: &M) -> usize {
+    struct Running {
+        n: usize,
+        path: Vec<String>,
+    }
+    impl burn::module::ModuleVisitor for Running {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+            if self
+                .path
+                .last()
+                .is_some_and(|l| l == "running_mean" || l == "running_var")
+            {
+                self.n += param.val().shape().num_elements();
+            }
+        }
+    }
+    let mut v = Running {
+        n: 0,
+        path: Vec::new(),
+    };
+    model.visit(&mut v);
+    v.n
+}
+
+/// Number of trainable parameters, as PyTorch's `sum(p.numel() for p in model.parameters())`
+/// counts them (Burn's `Module::num_params` also counts BatchNorm running statistics).
+pub fn num_params<M: Module>(model: &M) -> usize {
+    model.num_params() - running_stat_count(model)
+}
+
+/// Parameter count as Keras reports it: trainable parameters plus BatchNorm running mean and
+/// variance (non-trainable parameters in Keras). The M34-res papers quote this count.
+pub fn keras_param_count<M: Module>(model: &M) -> usize {
+    num_params(model) + running_stat_count(model)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse() {
+        for n in names() {
+            assert!(parse(&n).is_some(), "{n}");
+        }
+        assert!(parse("psla-effnet-b8").is_none());
+        assert!(parse("psla-effnet-lite5").is_none());
+        assert!(info("nope").is_err());
+    }
+
+    /// Naranjo-Alcazar et al. quote Keras counts for M34-res on 10 classes: 4,001,242 for Dai's
+    /// block (RB6: three BNs), 3,988,570 for RB5 (its first BN sees the narrower input) and
+    /// 3,989,914 for the others.
+    #[test]
+    fn m34_res_parameter_counts_match_the_paper() {
+        use crate::rawwave::{MNetConfig, MVariant, ResidualKind};
+        let device = Device::flex();
+        for (kind, want) in [
+            (ResidualKind::Rb1, 3_989_914),
+            (ResidualKind::Rb2, 3_989_914),
+            (ResidualKind::Rb3, 3_989_914),
+            (ResidualKind::Rb4, 3_989_914),
+            (ResidualKind::Rb5, 3_988_570),
+            (ResidualKind::Rb6, 4_001_242),
+        ] {
+            let m = MNetConfig::new(MVariant::M34Res, 10)
+                .with_block(kind)
+                .init(&device);
+            assert_eq!(keras_param_count(&m), want, "{kind:?}");
+        }
+        let m = MNetConfig::new(MVariant::M34Res, 10).init(&device);
+        let x = Tensor::<3>::zeros([2, 1, 32_000], &device);
+        assert_eq!(m.forward(x).dims(), [2, 10]);
+    }
+}

@@ -1,0 +1,470 @@
+//! Training and evaluation data for a recipe: the dataset split, decoded clips, targets, and the
+//! per-batch PSLA input pipeline (`src/dataloaders/audioset_dataset.py`, `__getitem__`):
+//! optional waveform mixup with a uniformly drawn partner, fbank, padding/cutting to the target
+//! length, frequency and time masking, then `(x - mean) / std`.
+//!
+//! Every random choice of sample `j` of batch `b` of epoch `e` comes from an RNG seeded by
+//! `(seed, e, b, j)`, so a batch is identical whatever the thread count, and a run resumed from a
+//! checkpoint sees exactly the batches an uninterrupted run would.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
+use tympan_audio::augment::{
+    beta_lambda, freq_mask, psla_mix_labels, psla_mix_waveforms, should_mix, time_mask,
+};
+use tympan_audio::{LoadOptions, Preset};
+use tympan_data::{ClassList, Datafile, Dataset, datasets};
+
+use crate::error::TrainError;
+use crate::recipe::{DataSection, Recipe};
+
+/// One example: where it is, its target, and its samples when cached.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// Audio file.
+    pub path: PathBuf,
+    /// Dense target over the classes.
+    pub target: Vec<f32>,
+    /// Decoded samples (when the recipe caches audio).
+    pub samples: Option<Arc<Vec<f32>>>,
+    /// Sample rate of `samples`.
+    pub sample_rate: u32,
+}
+
+/// The prepared data of a recipe.
+#[derive(Debug, Clone)]
+pub struct PreparedData {
+    /// Class names.
+    pub classes: Vec<String>,
+    /// Training examples.
+    pub train: Vec<Item>,
+    /// Evaluation examples.
+    pub eval: Vec<Item>,
+    /// Files listed by the metadata but absent on disk.
+    pub missing: usize,
+    /// Description of the split, for the log.
+    pub split: String,
+}
+
+/// Resolve the dataset of a recipe and split it.
+pub fn prepare(recipe: &Recipe) -> Result<PreparedData, TrainError> {
+    let d = &recipe.data;
+    if !d.data_dir.exists() {
+        let hint = match &d.download {
+            Some(name) => format!(
+                "run `cargo xtask download {name} --dest {}` or pass --data-dir",
+                d.data_dir.display()
+            ),
+            None => "pass --data-dir".to_string(),
+        };
+        return Err(TrainError::MissingData {
+            path: d.data_dir.clone(),
+            hint,
+        });
+    }
+    let (classes, train, eval, missing, split) = match d.dataset.as_str() {
+        "audioset" => audioset(d)?,
+        name => {
+            let ds = match name {
+                "fsdd" => datasets::fsdd(&d.data_dir)?,
+                "urbansound8k" => datasets::urbansound8k(&d.data_dir)?,
+                "esc50" => datasets::esc50(&d.data_dir, false)?,
+                "esc10" => datasets::esc50(&d.data_dir, true)?,
+                "folder" => datasets::folder_per_class(&d.data_dir)?,
+                "csv" => datasets::csv_manifest(&d.data_dir)?,
+                other => {
+                    return Err(TrainError::Recipe {
+                        path: PathBuf::from(&recipe.name),
+                        reason: format!("unknown dataset {other:?}"),
+                    });
+                }
+            };
+            split_dataset(&ds, d)?
+        }
+    };
+    let mut train = train;
+    let mut eval = eval;
+    if d.cache_audio {
+        decode_all(&mut train, d.sample_rate)?;
+        decode_all(&mut eval, d.sample_rate)?;
+    }
+    Ok(PreparedData {
+        classes,
+        train,
+        eval,
+        missing,
+        split,
+    })
+}
+
+type Split = (Vec<String>, Vec<Item>, Vec<Item>, usize, String);
+
+fn split_dataset(ds: &Dataset, d: &DataSection) -> Result<Split, TrainError> {
+    let item = |i: usize| Item {
+        path: ds.clips[i].path.clone(),
+        target: ds.target(i),
+        samples: None,
+        sample_rate: 0,
+    };
+    let (test_fold, split) = match (ds.name.as_str(), d.test_fold) {
+        ("fsdd", _) => (
+            0,
+            "official FSDD split: takes 0-4 test, 5-49 train".to_string(),
+        ),
+        (_, Some(f)) => (f, format!("fold {f} test, the other folds train")),
+        (name, None) => {
+            return Err(TrainError::Recipe {
+                path: PathBuf::from(name),
+                reason: "data.test_fold is required for this dataset".into(),
+            });
+        }
+    };
+    let mut train = Vec::new();
+    let mut eval = Vec::new();
+    for (i, c) in ds.clips.iter().enumerate() {
+        if d.exclude_folds.contains(&c.fold) {
+            continue;
+        }
+        if c.fold == test_fold {
+            eval.push(item(i))
+        } else {
+            train.push(item(i))
+        }
+    }
+    if train.is_empty() || eval.is_empty() {
+        return Err(TrainError::Recipe {
+            path: d.data_dir.clone(),
+            reason: format!(
+                "the split leaves {} training and {} test clips",
+                train.len(),
+                eval.len()
+            ),
+        });
+    }
+    Ok((ds.classes.clone(), train, eval, ds.missing.len(), split))
+}
+
+fn audioset(d: &DataSection) -> Result<Split, TrainError> {
+    let need = |p: &Option<PathBuf>, key: &str| {
+        p.as_ref()
+            .map(|p| d.data_dir.join(p))
+            .ok_or_else(|| TrainError::Recipe {
+                path: d.data_dir.clone(),
+                reason: format!("data.{key} is required for audioset"),
+            })
+    };
+    let classes = ClassList::load(&need(&d.class_csv, "class_csv")?)?;
+    let read = |file: PathBuf| -> Result<(Vec<Item>, usize), TrainError> {
+        let df = Datafile::load(&file)?;
+        let mut items = Vec::new();
+        let mut missing = 0;
+        for e in &df.data {
+            let path = PathBuf::from(&e.wav);
+            if !path.is_file() {
+                missing += 1;
+                continue;
+            }
+            let target =
+                classes
+                    .multi_hot(e.label_list())
+                    .map_err(|reason| TrainError::Recipe {
+                        path: file.clone(),
+                        reason,
+                    })?;
+            items.push(Item {
+                path,
+                target,
+                samples: None,
+                sample_rate: 0,
+            });
+        }
+        Ok((items, missing))
+    };
+    let (train, m1) = read(need(&d.train_json, "train_json")?)?;
+    let (eval, m2) = read(need(&d.eval_json, "eval_json")?)?;
+    let names = classes.classes().iter().map(|c| c.name.clone()).collect();
+    Ok((names, train, eval, m1 + m2, "AudioSet datafiles".into()))
+}
+
+fn decode_all(items: &mut [Item], rate: Option<u32>) -> Result<(), TrainError> {
+    let opts = LoadOptions {
+        sample_rate: rate,
+        ..LoadOptions::default()
+    };
+    let decoded: Vec<Result<(Vec<f32>, u32), TrainError>> = items
+        .par_iter()
+        .map(|it| {
+            tympan_audio::load::load(&it.path, &opts)
+                .map(|w| (w.samples, w.sample_rate))
+                .map_err(|source| TrainError::Audio {
+                    path: it.path.clone(),
+                    source,
+                })
+        })
+        .collect();
+    for (it, r) in items.iter_mut().zip(decoded) {
+        let (s, sr) = r?;
+        it.samples = Some(Arc::new(s));
+        it.sample_rate = sr;
+    }
+    Ok(())
+}
+
+fn samples_of(it: &Item, rate: Option<u32>) -> Result<(Arc<Vec<f32>>, u32), TrainError> {
+    if let Some(s) = &it.samples {
+        return Ok((s.clone(), it.sample_rate));
+    }
+    let opts = LoadOptions {
+        sample_rate: rate,
+        ..LoadOptions::default()
+    };
+    let w = tympan_audio::load::load(&it.path, &opts).map_err(|source| TrainError::Audio {
+        path: it.path.clone(),
+        source,
+    })?;
+    Ok((Arc::new(w.samples), w.sample_rate))
+}
+
+/// PSLA Algorithm 1 on dense targets: `w_i = sum_{k in labels(i)} 1000 / (c_k + 0.01)`.
+pub fn balanced_weights(items: &[Item], num_classes: usize) -> Vec<f64> {
+    let mut counts = vec![0.0f64; num_classes];
+    for it in items {
+        for (k, &t) in it.target.iter().enumerate() {
+            if t > 0.0 {
+                counts[k] += 1.0;
+            }
+        }
+    }
+    items
+        .iter()
+        .map(|it| {
+            it.target
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| **t > 0.0)
+                .map(|(k, _)| 1000.0 / (counts[k] + 0.01))
+                .sum()
+        })
+        .collect()
+}
+
+/// What the model reads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum InputKind {
+    /// PSLA's Kaldi fbank `[T, 128]`.
+    Fbank,
+    /// Naranjo-Alcazar's 64-bin log-mel `[T, 64]` (8 kHz).
+    Slim2d,
+    /// Raw samples `[1, N]`, zero-padded or cropped to `target_length`, then normalised.
+    Waveform(tympan_audio::WaveNorm),
+}
+
+/// Feature pipeline settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Pipeline {
+    /// Input kind.
+    pub input: InputKind,
+    /// Frames (samples for waveform input) per example.
+    pub target_length: usize,
+    /// Normalisation mean.
+    pub mean: f32,
+    /// Normalisation std.
+    pub std: f32,
+    /// Mixup rate.
+    pub mixup: f64,
+    /// Mixup alpha.
+    pub mixup_alpha: f64,
+    /// Frequency mask width.
+    pub freqm: usize,
+    /// Time mask width.
+    pub timem: usize,
+    /// Resample rate.
+    pub sample_rate: Option<u32>,
+}
+
+/// A batch ready for the model: features `[B, T, F]` row-major and targets `[B, K]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostBatch {
+    /// Features.
+    pub x: Vec<f32>,
+    /// Targets.
+    pub y: Vec<f32>,
+    /// Batch size.
+    pub batch: usize,
+    /// Frames.
+    pub frames: usize,
+    /// Bins.
+    pub bins: usize,
+    /// Classes.
+    pub classes: usize,
+}
+
+/// Unnormalised features `[target_length, bins]` of one clip for a feature input.
+fn features(
+    wave: &[f32],
+    rate: u32,
+    p: &Pipeline,
+) -> Result<tympan_audio::Features, tympan_audio::AudioError> {
+    match p.input {
+        InputKind::Slim2d => {
+            let mut f = Preset::Slim2d.extractor(rate)?.compute(wave)?;
+            let (t, b) = (p.target_length, f.bins);
+            f.data.resize(t * b, 0.0);
+            f.frames = t;
+            Ok(f)
+        }
+        _ => Preset::Psla {
+            target_length: p.target_length,
+            mean: 0.0,
+            std: 1.0,
+        }
+        .extractor(rate)?
+        .compute(wave),
+    }
+}
+
+/// The seed of sample `j` of batch `b` of epoch `e`.
+pub fn sample_seed(seed: u64, epoch: u64, batch: u64, j: u64) -> u64 {
+    let mut h = seed ^ 0x9E37_79B9_7F4A_7C15;
+    for v in [epoch, batch, j] {
+        h = (h ^ v).wrapping_mul(0x100_0000_01B3).rotate_left(29) ^ (h >> 17);
+    }
+    h
+}
+
+/// Build one batch. `indices` index `items`; `train` enables mixup and masking.
+pub fn make_batch(
+    items: &[Item],
+    indices: &[usize],
+    p: &Pipeline,
+    train: bool,
+    seed: (u64, u64, u64),
+) -> Result<HostBatch, TrainError> {
+    let classes = items.first().map(|i| i.target.len()).unwrap_or(0);
+    type Row = Result<(Vec<f32>, Vec<f32>, usize), TrainError>;
+    let rows: Vec<Row> = indices
+        .par_iter()
+        .enumerate()
+        .map(|(j, &i)| {
+            let mut rng = StdRng::seed_from_u64(sample_seed(seed.0, seed.1, seed.2, j as u64));
+            let it = &items[i];
+            let (samples, rate) = samples_of(it, p.sample_rate)?;
+            let (wave, target) = if train && p.mixup > 0.0 && should_mix(p.mixup, &mut rng) {
+                let partner = tympan_data::sampling::mixup_partner(items.len(), &mut rng);
+                let other = &items[partner];
+                let (s2, _) = samples_of(other, p.sample_rate)?;
+                let lambda =
+                    beta_lambda(p.mixup_alpha, &mut rng).map_err(|source| TrainError::Audio {
+                        path: it.path.clone(),
+                        source,
+                    })?;
+                (
+                    psla_mix_waveforms(&samples, &s2, lambda),
+                    psla_mix_labels(&it.target, &other.target, lambda),
+                )
+            } else {
+                (samples.to_vec(), it.target.clone())
+            };
+            if let InputKind::Waveform(norm) = p.input {
+                let n = p.target_length;
+                let mut x = vec![0f32; n];
+                if wave.len() > n {
+                    // A random crop in training, the start at evaluation.
+                    let off = if train {
+                        rng.random_range(0..=wave.len() - n)
+                    } else {
+                        0
+                    };
+                    x.copy_from_slice(&wave[off..off + n]);
+                } else {
+                    x[..wave.len()].copy_from_slice(&wave);
+                }
+                norm.apply(&mut x);
+                return Ok((x, target, n));
+            }
+            let mut f = features(&wave, rate, p).map_err(|source| TrainError::Audio {
+                path: it.path.clone(),
+                source,
+            })?;
+            if train {
+                if p.freqm > 0 {
+                    freq_mask(&mut f, p.freqm, &mut rng);
+                }
+                if p.timem > 0 {
+                    time_mask(&mut f, p.timem, &mut rng);
+                }
+            }
+            let bins = f.bins;
+            let x = f.data.iter().map(|v| (v - p.mean) / p.std).collect();
+            Ok((x, target, bins))
+        })
+        .collect();
+    let mut x = Vec::new();
+    let mut y = Vec::with_capacity(indices.len() * classes);
+    let mut bins = 0;
+    for r in rows {
+        let (xi, yi, b) = r?;
+        bins = b;
+        x.extend(xi);
+        y.extend(yi);
+    }
+    let frames = if matches!(p.input, InputKind::Waveform(_)) {
+        1
+    } else {
+        p.target_length
+    };
+    Ok(HostBatch {
+        x,
+        y,
+        batch: indices.len(),
+        frames,
+        bins,
+        classes,
+    })
+}
+
+/// Mean and std of the unnormalised features over (up to `limit`) training clips, as PSLA's
+/// `get_norm_stats.py` computes them (over all values of the padded fbanks). Waveform inputs are
+/// normalised per clip instead: `(0, 1)`.
+pub fn norm_stats(items: &[Item], p: &Pipeline, limit: usize) -> Result<(f32, f32), TrainError> {
+    if matches!(p.input, InputKind::Waveform(_)) {
+        return Ok((0.0, 1.0));
+    }
+    let n = items.len().min(limit);
+    let sums: Vec<Result<(f64, f64, usize), TrainError>> = items[..n]
+        .par_iter()
+        .map(|it| {
+            let (s, r) = samples_of(it, p.sample_rate)?;
+            let f = features(&s, r, p).map_err(|source| TrainError::Audio {
+                path: it.path.clone(),
+                source,
+            })?;
+            let s1: f64 = f.data.iter().map(|&v| v as f64).sum();
+            let s2: f64 = f.data.iter().map(|&v| (v as f64) * (v as f64)).sum();
+            Ok((s1, s2, f.data.len()))
+        })
+        .collect();
+    let (mut s1, mut s2, mut c) = (0.0, 0.0, 0usize);
+    for r in sums {
+        let (a, b, k) = r?;
+        s1 += a;
+        s2 += b;
+        c += k;
+    }
+    let mean = s1 / c.max(1) as f64;
+    let var = (s2 / c.max(1) as f64 - mean * mean).max(1e-12);
+    Ok((mean as f32, var.sqrt() as f32))
+}
+
+/// Resolve a path relative to a base unless absolute.
+pub fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}

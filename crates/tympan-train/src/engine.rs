@@ -1,0 +1,680 @@
+//! The training loop (PSLA `src/traintest.py`, written for Burn): per-epoch evaluation with
+//! tympan-metrics, atomic per-epoch checkpoints with exact resume, the checkpoint ensemble, and
+//! weight averaging at the end.
+//!
+//! Why our own loop rather than `burn::train::Learner`: PSLA evaluates with its own metrics after
+//! every epoch, keeps a running ensemble of per-epoch predictions, averages weights over an epoch
+//! range and must resume bit-for-bit; all of that is state the Learner does not expose.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+use tympan_metrics::{Matrix, evaluate};
+use tympan_models::{StemInit, Tagger, create, load_burnpack, save_burnpack};
+
+use crate::aggregate::{PredictionEnsemble, WaMode, average_models};
+use crate::data::{
+    HostBatch, InputKind, Item, Pipeline, PreparedData, balanced_weights, make_batch, norm_stats,
+    prepare, resolve,
+};
+use crate::error::TrainError;
+use crate::loss::{bce_per_sample, ce_on_probs_per_sample, masked_mean};
+use crate::recipe::Recipe;
+use crate::schedule::LrState;
+
+/// Progress events for a front end to render (the library never prints).
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Data is ready.
+    Prepared {
+        /// Training clips.
+        train: usize,
+        /// Evaluation clips.
+        eval: usize,
+        /// Classes.
+        classes: usize,
+        /// Listed but missing files.
+        missing: usize,
+        /// Split description.
+        split: String,
+        /// Normalisation used.
+        norm: (f32, f32),
+    },
+    /// A line of information (pretrained weights, resume, ...).
+    Info(String),
+    /// An epoch starts.
+    EpochStart {
+        /// Epoch (1-based).
+        epoch: usize,
+        /// Batches in it.
+        batches: usize,
+    },
+    /// A batch finished.
+    Batch {
+        /// Epoch.
+        epoch: usize,
+        /// Batch index (0-based).
+        batch: usize,
+        /// Loss of the batch.
+        loss: f32,
+        /// Learning rate used.
+        lr: f64,
+    },
+    /// An epoch finished and was checkpointed.
+    EpochEnd(EpochRow),
+}
+
+/// JSON has no infinities or NaN (d-prime is infinite when AUC is 1): such values are written as
+/// the strings `"inf"`, `"-inf"` and `"nan"`.
+mod json_f64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else if v.is_nan() {
+            s.serialize_str("nan")
+        } else if *v > 0.0 {
+            s.serialize_str("inf")
+        } else {
+            s.serialize_str("-inf")
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Num(f64),
+        Str(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        match Repr::deserialize(d)? {
+            Repr::Num(v) => Ok(v),
+            Repr::Str(s) => match s.as_str() {
+                "inf" => Ok(f64::INFINITY),
+                "-inf" => Ok(f64::NEG_INFINITY),
+                "nan" => Ok(f64::NAN),
+                o => Err(serde::de::Error::custom(format!("not a number: {o}"))),
+            },
+        }
+    }
+}
+
+/// One line of `metrics.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRow {
+    /// Epoch (1-based).
+    pub epoch: usize,
+    /// Mean training loss.
+    #[serde(with = "json_f64")]
+    pub loss: f64,
+    /// Learning rate at the end of the epoch.
+    #[serde(with = "json_f64")]
+    pub lr: f64,
+    /// Evaluation mAP.
+    #[serde(with = "json_f64")]
+    pub map: f64,
+    /// Evaluation mean AUC.
+    #[serde(with = "json_f64")]
+    pub auc: f64,
+    /// d-prime of the mean AUC.
+    #[serde(with = "json_f64")]
+    pub d_prime: f64,
+    /// Top-1 accuracy against the argmax of the target.
+    #[serde(with = "json_f64")]
+    pub accuracy: f64,
+    /// mAP of the checkpoint ensemble up to this epoch.
+    #[serde(with = "json_f64")]
+    pub ensemble_map: f64,
+    /// Seconds spent on the epoch.
+    #[serde(with = "json_f64")]
+    pub seconds: f64,
+}
+
+/// Evaluation summary of one set of predictions.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    /// mAP.
+    #[serde(with = "json_f64")]
+    pub map: f64,
+    /// Mean AUC.
+    #[serde(with = "json_f64")]
+    pub auc: f64,
+    /// d-prime.
+    #[serde(with = "json_f64")]
+    pub d_prime: f64,
+    /// Accuracy.
+    #[serde(with = "json_f64")]
+    pub accuracy: f64,
+}
+
+/// The final summary (PSLA's log: single model, weight averaging, checkpoint ensemble).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Recipe name.
+    pub recipe: String,
+    /// Last epoch.
+    pub last_epoch: Scores,
+    /// Mean over the last (up to) 5 epochs, as PSLA reports.
+    pub mean_last_5: Scores,
+    /// Weight-averaged model (PSLA: state dicts averaged, BN statistics included).
+    pub weight_averaged: Option<Scores>,
+    /// Weight-averaged parameters with the last epoch's BN statistics.
+    pub weight_averaged_params_only: Option<Scores>,
+    /// Checkpoint ensemble over all epochs.
+    pub checkpoint_ensemble: Scores,
+    /// Per-class AP of the last epoch (`None` when the class has no positive).
+    pub per_class_ap: Vec<(String, Option<f64>)>,
+}
+
+/// Persistent state, written last in every checkpoint (the commit point).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct State {
+    epochs_done: usize,
+    global_step: u64,
+    lr: LrState,
+    norm: (f32, f32),
+    history: Vec<EpochRow>,
+    ensemble: PredictionEnsemble,
+}
+
+/// Run options.
+pub struct RunOptions<'a> {
+    /// Device to train on (the autodiff wrapper is added here).
+    pub device: Device,
+    /// Experiment folder.
+    pub out_dir: PathBuf,
+    /// Continue from the last complete checkpoint in `out_dir`.
+    pub resume: bool,
+    /// Stop after this many epochs of this invocation (tests simulate a kill with it).
+    pub stop_after: Option<usize>,
+    /// Progress callback.
+    pub on_event: &'a mut dyn FnMut(Event),
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> TrainError + '_ {
+    move |source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+fn ckpt_path(dir: &Path, epoch: usize) -> PathBuf {
+    dir.join("checkpoints")
+        .join(format!("model-epoch{epoch:03}.bpk"))
+}
+
+/// Score predictions `[N, K]` against targets.
+pub fn score(
+    pred: &[f32],
+    targets: &[f32],
+    classes: usize,
+) -> Result<(Scores, Vec<Option<f64>>), TrainError> {
+    let n = pred.len() / classes.max(1);
+    let p = Matrix::new(pred, n, classes)?;
+    let t = Matrix::new(targets, n, classes)?;
+    let report = evaluate(p, t)?;
+    let argmax = |row: &[f32]| {
+        row.iter()
+            .enumerate()
+            .fold(
+                (0, f32::NEG_INFINITY),
+                |b, (i, &v)| if v > b.1 { (i, v) } else { b },
+            )
+            .0
+    };
+    let correct = (0..n)
+        .filter(|&i| argmax(p.row(i)) == argmax(t.row(i)))
+        .count();
+    Ok((
+        Scores {
+            map: report.map.unwrap_or(f64::NAN),
+            auc: report.mean_auc.unwrap_or(f64::NAN),
+            d_prime: report.d_prime.unwrap_or(f64::NAN),
+            accuracy: correct as f64 / n.max(1) as f64,
+        },
+        report.classes.iter().map(|c| c.ap).collect(),
+    ))
+}
+
+fn to_tensors(b: &HostBatch, device: &Device) -> (Tensor<3>, Tensor<2>) {
+    let x = Tensor::<1>::from_floats(b.x.as_slice(), device).reshape([b.batch, b.frames, b.bins]);
+    let y = Tensor::<1>::from_floats(b.y.as_slice(), device).reshape([b.batch, b.classes]);
+    (x, y)
+}
+
+/// Predictions `[N, K]` of `model` (evaluation mode) on `items`.
+pub fn predict(
+    model: &Tagger,
+    items: &[Item],
+    p: &Pipeline,
+    batch: usize,
+    device: &Device,
+) -> Result<Vec<f32>, TrainError> {
+    let idx: Vec<usize> = (0..items.len()).collect();
+    let mut out = Vec::new();
+    for (b, chunk) in idx.chunks(batch).enumerate() {
+        let hb = make_batch(items, chunk, p, false, (0, 0, b as u64))?;
+        let (x, _) = to_tensors(&hb, device);
+        let probs: Vec<f32> = model
+            .forward(x)
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .map_err(|e| TrainError::Diverged(format!("{e:?}")))?;
+        out.extend(probs);
+    }
+    Ok(out)
+}
+
+fn build_model(
+    recipe: &Recipe,
+    classes: usize,
+    device: &Device,
+    data_dir: &Path,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Tagger, TrainError> {
+    let mut model = create(&recipe.model.arch, classes, device)?;
+    if let Some(w) = &recipe.model.pretrained {
+        let path = resolve(data_dir, w);
+        if !path.is_file() && recipe.model.pretrained_optional {
+            on_event(Event::Info(format!(
+                "ImageNet weights {} not found: training from scratch",
+                path.display()
+            )));
+            return Ok(model);
+        }
+        let stem = if recipe.model.stem == "average-rgb" {
+            StemInit::AverageRgb
+        } else {
+            StemInit::Fresh
+        };
+        let report = tympan_models::pretrained::load_imagenet(&mut model, &path, stem)?;
+        on_event(Event::Info(format!(
+            "ImageNet weights: {} tensors from {} ({} left at init: stem/head)",
+            report.applied,
+            path.display(),
+            report.missing.len()
+        )));
+    }
+    Ok(model)
+}
+
+fn adam(recipe: &Recipe) -> ModuleOptimizer {
+    let o = &recipe.optim;
+    let mut cfg = AdamConfig::new()
+        .with_beta_1(o.betas.0)
+        .with_beta_2(o.betas.1)
+        .with_epsilon(1e-8);
+    if o.weight_decay > 0.0 {
+        cfg = cfg.with_weight_decay(Some(WeightDecayConfig::new(o.weight_decay)));
+    }
+    cfg.init()
+}
+
+/// Train a recipe end to end; returns the summary (also written to `summary.json`).
+pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError> {
+    let RunOptions {
+        device,
+        out_dir,
+        resume,
+        stop_after,
+        on_event,
+    } = opts;
+    std::fs::create_dir_all(out_dir.join("checkpoints")).map_err(io_err(&out_dir))?;
+    let data: PreparedData = prepare(recipe)?;
+    let classes = data.classes.len();
+    let state_path = out_dir.join("state.json");
+    let resumed: Option<State> = if resume && state_path.is_file() {
+        let text = std::fs::read_to_string(&state_path).map_err(io_err(&state_path))?;
+        Some(
+            serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
+                path: state_path.clone(),
+                reason: e.to_string(),
+            })?,
+        )
+    } else {
+        None
+    };
+    let t = &recipe.train;
+    let input = match recipe.features.input.as_str() {
+        "slim2d" => InputKind::Slim2d,
+        "waveform" => InputKind::Waveform(recipe.features.wave_norm.parse().unwrap_or_default()),
+        _ => InputKind::Fbank,
+    };
+    let mut pipe = Pipeline {
+        input,
+        target_length: recipe.features.target_length,
+        mean: 0.0,
+        std: 1.0,
+        mixup: t.mixup,
+        mixup_alpha: t.mixup_alpha,
+        freqm: t.freqm,
+        timem: t.timem,
+        sample_rate: recipe.data.sample_rate,
+    };
+    let norm = match (&resumed, recipe.features.mean, recipe.features.std) {
+        (Some(s), _, _) => s.norm,
+        (None, Some(m), Some(s)) => (m, s),
+        _ => norm_stats(&data.train, &pipe, 2000)?,
+    };
+    (pipe.mean, pipe.std) = norm;
+    on_event(Event::Prepared {
+        train: data.train.len(),
+        eval: data.eval.len(),
+        classes,
+        missing: data.missing,
+        split: data.split.clone(),
+        norm,
+    });
+    write_atomic(&out_dir.join("config.toml"), recipe.to_toml().as_bytes())?;
+    let ad = device.clone().autodiff();
+    let mut optim = adam(recipe);
+    let (mut model, mut state) = match resumed {
+        Some(s) => {
+            let template = create(&recipe.model.arch, classes, &ad)?;
+            let model = load_burnpack(template, &ckpt_path(&out_dir, s.epochs_done))?;
+            let opath = out_dir.join("checkpoints/optimizer.bpk");
+            optim = optim.load(&opath).map_err(|e| TrainError::Checkpoint {
+                path: opath.clone(),
+                reason: e.to_string(),
+            })?;
+            on_event(Event::Info(format!(
+                "resumed after epoch {} (step {})",
+                s.epochs_done, s.global_step
+            )));
+            (model, s)
+        }
+        None => {
+            let model = build_model(recipe, classes, &ad, &recipe.data.data_dir, on_event)?;
+            let lr = LrState::new(
+                recipe.optim.lr,
+                recipe.optim.warmup_iters,
+                recipe.optim.schedule.clone(),
+            );
+            (
+                model,
+                State {
+                    epochs_done: 0,
+                    global_step: 0,
+                    lr,
+                    norm,
+                    history: Vec::new(),
+                    ensemble: PredictionEnsemble::default(),
+                },
+            )
+        }
+    };
+    let weights = balanced_weights(&data.train, classes);
+    let eval_targets: Vec<f32> = data
+        .eval
+        .iter()
+        .flat_map(|i| i.target.iter().copied())
+        .collect();
+    let mut metrics_csv = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(out_dir.join("metrics.csv"))
+        .map_err(io_err(&out_dir.join("metrics.csv")))?;
+    if state.epochs_done == 0 {
+        metrics_csv.set_len(0).map_err(io_err(&out_dir))?;
+        writeln!(
+            metrics_csv,
+            "epoch,loss,lr,mAP,AUC,d_prime,accuracy,ensemble_mAP,seconds"
+        )
+        .map_err(io_err(&out_dir))?;
+    }
+    let mut ran = 0;
+    let mut last_preds = Vec::new();
+    while state.epochs_done < t.epochs {
+        if stop_after.is_some_and(|s| ran >= s) {
+            break;
+        }
+        let epoch = state.epochs_done + 1;
+        let start = Instant::now();
+        // Seed the device RNG (drop-connect masks) per epoch, on the plain and the autodiff device.
+        let epoch_seed = crate::data::sample_seed(t.seed, epoch as u64, u64::MAX, 0);
+        device.seed(epoch_seed);
+        ad.seed(epoch_seed);
+        tympan_models::layers::seed_drop_path(epoch_seed);
+        let order = if t.sampler == "balanced" {
+            let draws = t.draws_per_epoch.unwrap_or(data.train.len());
+            tympan_data::sampling::weighted_epoch(&weights, draws, t.seed, epoch as u64).map_err(
+                |reason| TrainError::Recipe {
+                    path: PathBuf::from(&recipe.name),
+                    reason,
+                },
+            )?
+        } else {
+            tympan_data::sampling::uniform_epoch(data.train.len(), t.seed, epoch as u64)
+        };
+        let chunks: Vec<&[usize]> = order.chunks(t.batch_size).collect();
+        on_event(Event::EpochStart {
+            epoch,
+            batches: chunks.len(),
+        });
+        let mut loss_sum = 0.0;
+        let mut lr = 0.0;
+        // Build batch b+1 on a helper thread while the model trains on batch b.
+        let result: Result<(), TrainError> = std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<HostBatch, TrainError>>(2);
+            let train = &data.train;
+            let chunks_ref = &chunks;
+            scope.spawn(move || {
+                for (b, c) in chunks_ref.iter().enumerate() {
+                    let r = make_batch(train, c, &pipe, true, (t.seed, epoch as u64, b as u64));
+                    if tx.send(r).is_err() {
+                        break;
+                    }
+                }
+            });
+            for b in 0..chunks.len() {
+                let hb = rx
+                    .recv()
+                    .map_err(|e| TrainError::Diverged(e.to_string()))??;
+                let (x, y) = to_tensors(&hb, &ad);
+                let probs = model.forward(x);
+                let per_sample = if t.loss == "ce" {
+                    ce_on_probs_per_sample(probs, y)
+                } else {
+                    bce_per_sample(probs, y)
+                };
+                let loss = masked_mean(per_sample, None);
+                let value: f32 = loss.clone().into_scalar::<f32>();
+                if !value.is_finite() {
+                    return Err(TrainError::Diverged(format!(
+                        "loss {value} at epoch {epoch}, batch {b}"
+                    )));
+                }
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                lr = state.lr.lr(state.global_step, epoch);
+                model = optim.step(lr, model.clone(), grads);
+                state.global_step += 1;
+                loss_sum += value as f64;
+                on_event(Event::Batch {
+                    epoch,
+                    batch: b,
+                    loss: value,
+                    lr,
+                });
+            }
+            Ok(())
+        });
+        result?;
+        // Evaluate.
+        let eval_model = model.valid();
+        let preds = predict(&eval_model, &data.eval, &pipe, t.eval_batch_size, &device)?;
+        let (s, _) = score(&preds, &eval_targets, classes)?;
+        state.ensemble.add(&preds);
+        let (ens, _) = score(&state.ensemble.mean(), &eval_targets, classes)?;
+        let row = EpochRow {
+            epoch,
+            loss: loss_sum / chunks.len().max(1) as f64,
+            lr,
+            map: s.map,
+            auc: s.auc,
+            d_prime: s.d_prime,
+            accuracy: s.accuracy,
+            ensemble_map: ens.map,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        let single_label = data
+            .eval
+            .iter()
+            .all(|i| i.target.iter().filter(|v| **v > 0.0).count() == 1);
+        state
+            .lr
+            .end_epoch(if single_label { s.accuracy } else { s.map });
+        // Checkpoint: model, optimizer, then the state file (the commit point).
+        save_burnpack(&model, &ckpt_path(&out_dir, epoch))?;
+        let opath = out_dir.join("checkpoints/optimizer.bpk");
+        let otmp = out_dir.join("checkpoints/optimizer.bpk.partial");
+        optim.save(&otmp).map_err(|e| TrainError::Checkpoint {
+            path: opath.clone(),
+            reason: e.to_string(),
+        })?;
+        std::fs::rename(&otmp, &opath).map_err(io_err(&opath))?;
+        state.epochs_done = epoch;
+        state.history.push(row.clone());
+        let json = serde_json::to_vec_pretty(&state).map_err(|e| TrainError::Checkpoint {
+            path: state_path.clone(),
+            reason: e.to_string(),
+        })?;
+        write_atomic(&state_path, &json)?;
+        writeln!(
+            metrics_csv,
+            "{},{:.6},{:.3e},{:.6},{:.6},{:.6},{:.6},{:.6},{:.1}",
+            row.epoch,
+            row.loss,
+            row.lr,
+            row.map,
+            row.auc,
+            row.d_prime,
+            row.accuracy,
+            row.ensemble_map,
+            row.seconds
+        )
+        .map_err(io_err(&out_dir))?;
+        // Keep only checkpoints needed later: the weight-averaging window and the latest.
+        if epoch > 1 {
+            let prev = epoch - 1;
+            let in_wa = matches!((recipe.aggregate.wa_start, recipe.aggregate.wa_end), (Some(a), Some(b)) if prev >= a && prev <= b);
+            if !in_wa {
+                let _ = std::fs::remove_file(ckpt_path(&out_dir, prev));
+            }
+        }
+        last_preds = preds;
+        on_event(Event::EpochEnd(row));
+        ran += 1;
+    }
+    if state.epochs_done < t.epochs {
+        return Err(TrainError::Checkpoint {
+            path: out_dir.clone(),
+            reason: format!(
+                "stopped after epoch {} of {} (resume with --resume)",
+                state.epochs_done, t.epochs
+            ),
+        });
+    }
+    summarize(
+        recipe,
+        &data,
+        &pipe,
+        &device,
+        &out_dir,
+        &state,
+        last_preds,
+        &eval_targets,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn summarize(
+    recipe: &Recipe,
+    data: &PreparedData,
+    pipe: &Pipeline,
+    device: &Device,
+    out_dir: &Path,
+    state: &State,
+    mut last_preds: Vec<f32>,
+    targets: &[f32],
+) -> Result<Summary, TrainError> {
+    let classes = data.classes.len();
+    let bs = recipe.train.eval_batch_size;
+    let template = || create(&recipe.model.arch, classes, device);
+    if last_preds.is_empty() {
+        let m = load_burnpack(template()?, &ckpt_path(out_dir, state.epochs_done))?;
+        last_preds = predict(&m, &data.eval, pipe, bs, device)?;
+    }
+    let (last, per_class) = score(&last_preds, targets, classes)?;
+    let tail: Vec<&EpochRow> = state.history.iter().rev().take(5).collect();
+    let mean =
+        |f: fn(&EpochRow) -> f64| tail.iter().map(|r| f(r)).sum::<f64>() / tail.len().max(1) as f64;
+    let mean_last_5 = Scores {
+        map: mean(|r| r.map),
+        auc: mean(|r| r.auc),
+        d_prime: mean(|r| r.d_prime),
+        accuracy: mean(|r| r.accuracy),
+    };
+    let (mut wa, mut wa_p) = (None, None);
+    if let (Some(a), Some(b)) = (recipe.aggregate.wa_start, recipe.aggregate.wa_end) {
+        for (mode, slot) in [(WaMode::All, &mut wa), (WaMode::ParamsOnly, &mut wa_p)] {
+            // Fresh copies for every average: Burn shares BatchNorm running state between
+            // module clones, and averaging may write through it.
+            let models = (a..=b)
+                .map(|e| load_burnpack(template()?, &ckpt_path(out_dir, e)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let base = load_burnpack(template()?, &ckpt_path(out_dir, b))?;
+            let avg = average_models(&models, base, mode);
+            let p = predict(&avg, &data.eval, pipe, bs, device)?;
+            *slot = Some(score(&p, targets, classes)?.0);
+            if mode == WaMode::All {
+                save_burnpack(&avg, &out_dir.join("model-wa.bpk"))?;
+            }
+        }
+    }
+    let (ens, _) = score(&state.ensemble.mean(), targets, classes)?;
+    let summary = Summary {
+        recipe: recipe.name.clone(),
+        last_epoch: last,
+        mean_last_5,
+        weight_averaged: wa,
+        weight_averaged_params_only: wa_p,
+        checkpoint_ensemble: ens,
+        per_class_ap: data.classes.iter().cloned().zip(per_class).collect(),
+    };
+    let json = serde_json::to_vec_pretty(&summary).map_err(|e| TrainError::Checkpoint {
+        path: out_dir.join("summary.json"),
+        reason: e.to_string(),
+    })?;
+    write_atomic(&out_dir.join("summary.json"), &json)?;
+    let mut csv = String::from("class,AP\n");
+    for (c, ap) in &summary.per_class_ap {
+        csv.push_str(&format!(
+            "\"{}\",{}\n",
+            c.replace('"', "\"\""),
+            ap.map(|v| format!("{v:.6}")).unwrap_or_default()
+        ));
+    }
+    write_atomic(&out_dir.join("per_class_ap.csv"), csv.as_bytes())?;
+    let n = last_preds.len() / classes.max(1);
+    tympan_audio::npy::write(&out_dir.join("predictions.npy"), &last_preds, &[n, classes])
+        .map_err(|e| TrainError::Checkpoint {
+            path: out_dir.join("predictions.npy"),
+            reason: e.to_string(),
+        })?;
+    let last_ckpt = ckpt_path(out_dir, state.epochs_done);
+    std::fs::copy(&last_ckpt, out_dir.join("model-last.bpk")).map_err(io_err(&last_ckpt))?;
+    Ok(summary)
+}

@@ -1,0 +1,61 @@
+//! `tympan models list`: the model registry with parameter counts and input specs.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use tympan_models::{Backend, create, list, num_params};
+
+/// Inspect the model zoo.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Sub,
+}
+
+#[derive(clap::Subcommand)]
+enum Sub {
+    /// Names, parameter counts (for the given number of classes) and input specs.
+    List {
+        /// Output classes used for the parameter count (527 = AudioSet).
+        #[arg(long, default_value_t = 527)]
+        classes: usize,
+        /// Only names containing this text.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    match a.command {
+        Sub::List { classes, filter } => {
+            let device = Backend::default_available()
+                .ok_or_else(|| anyhow::anyhow!("no backend compiled in"))?
+                .device()?;
+            println!(
+                "{:<26} {:>12}  {:<32} description",
+                "name", "params", "input"
+            );
+            for m in list() {
+                if filter
+                    .as_ref()
+                    .is_some_and(|f| !m.name.contains(f.as_str()))
+                {
+                    continue;
+                }
+                let model = create(&m.name, classes, &device)?;
+                let input = format!(
+                    "{} {}x{} @ {} Hz",
+                    m.input.preset, m.input.frames, m.input.bins, m.input.sample_rate
+                );
+                println!(
+                    "{:<26} {:>12}  {:<32} {}",
+                    m.name,
+                    num_params(&model),
+                    input,
+                    m.description
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! `tympan tag`: tag audio files with a trained model (PSLA itself ships no inference command).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use burn::prelude::*;
+use tympan_audio::{LoadOptions, Preset, load::load, npy};
+use tympan_models::{Backend, Tagger, TorchLoadOptions, create, load_burnpack, load_pytorch};
+
+const EXAMPLES: &str = "\
+Examples:
+  tympan tag --arch psla-effnet-b2 --weights audioset_psla.pth \\
+      --labels class_labels_indices.csv clip.wav
+  tympan tag --arch psla-effnet-lite0 --weights experiments/runs/fsdd-psla/model-wa.bpk \\
+      --labels digits.txt --mean -6.1 --std 4.2 --format json recordings/
+
+Weights: a Burn record (.bpk, what `cargo xtask train` writes) or a PyTorch state dict (.pth/.pt,
+e.g. PSLA's released checkpoints; the DataParallel `module.` prefix is handled). Long files are
+cut into windows of --frames frames every --hop frames; the clip score is the mean (or max) over
+windows, and --windows-out keeps the per-window scores.";
+
+/// Tag audio files: top-k classes with scores.
+#[derive(clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// Audio files or directories.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Registry name of the model (see `tympan models list`).
+    #[arg(long)]
+    arch: String,
+    /// Model weights (.bpk or .pth).
+    #[arg(long)]
+    weights: PathBuf,
+    /// Class names: AudioSet's class_labels_indices.csv, or one name per line.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// Number of classes when --labels is not given.
+    #[arg(long, default_value_t = 527)]
+    classes: usize,
+    /// Classes shown per file.
+    #[arg(long, default_value_t = 10)]
+    top_k: usize,
+    /// Output format.
+    #[arg(long, default_value = "table", value_parser = ["table", "json", "csv"])]
+    format: String,
+    /// Write float32 [n_files, n_classes] clip scores in input order.
+    #[arg(long)]
+    scores_out: Option<PathBuf>,
+    /// Window length in frames (default: the model's input length, 1056 for PSLA).
+    #[arg(long)]
+    frames: Option<usize>,
+    /// Hop between windows in frames (default: the window length).
+    #[arg(long)]
+    hop: Option<usize>,
+    /// Clip score from the window scores.
+    #[arg(long, default_value = "mean", value_parser = ["mean", "max"])]
+    pool: String,
+    /// fbank normalisation mean (PSLA AudioSet default).
+    #[arg(long, default_value_t = tympan_audio::presets::PSLA_MEAN, allow_hyphen_values = true)]
+    mean: f32,
+    /// fbank normalisation std.
+    #[arg(long, default_value_t = tympan_audio::presets::PSLA_STD)]
+    std: f32,
+    /// Resample inputs to this rate first (PSLA models: 16000).
+    #[arg(long, default_value_t = 16_000)]
+    sample_rate: u32,
+    /// Backend.
+    #[arg(long, default_value = "flex")]
+    backend: String,
+}
+
+fn read_labels(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+    if text.starts_with("index,mid,display_name") {
+        let cl = tympan_data::ClassList::load(path)?;
+        return Ok(cl.classes().iter().map(|c| c.name.clone()).collect());
+    }
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect())
+}
+
+fn load_model(a: &Args, classes: usize, device: &Device) -> Result<Tagger> {
+    let model = create(&a.arch, classes, device)?;
+    let ext = a.weights.extension().and_then(|e| e.to_str()).unwrap_or("");
+    Ok(match ext {
+        "pth" | "pt" => {
+            let mut m = model;
+            load_pytorch(&mut m, &a.weights, &TorchLoadOptions::default())?;
+            m
+        }
+        "bpk" | "mpk" => load_burnpack(model, &a.weights)?,
+        other => bail!(
+            "{}: unknown weights format {other:?} (expected .bpk or .pth)",
+            a.weights.display()
+        ),
+    })
+}
+
+/// Scores of every window of one file: `[windows, classes]`.
+fn window_scores(
+    model: &Tagger,
+    path: &Path,
+    a: &Args,
+    frames: usize,
+    hop: usize,
+    device: &Device,
+) -> Result<(Vec<Vec<f32>>, usize)> {
+    let wav = load(path, &LoadOptions::at_rate(a.sample_rate))
+        .with_context(|| path.display().to_string())?;
+    // Full-length fbank (unnormalised), then windows.
+    let total = ((wav.samples.len() as f64 / a.sample_rate as f64) * 100.0).ceil() as usize + 1;
+    let ex = Preset::Psla {
+        target_length: total.max(frames),
+        mean: 0.0,
+        std: 1.0,
+    }
+    .extractor(a.sample_rate)?;
+    let f = ex.compute(&wav.samples)?;
+    let real = ((wav.samples.len().saturating_sub(400)) / 160 + 1).min(f.frames);
+    let mut starts = vec![0usize];
+    while starts.last().is_some_and(|&s| s + frames < real) {
+        let next = starts.last().copied().unwrap_or(0) + hop;
+        starts.push(next);
+    }
+    let mut x = Vec::with_capacity(starts.len() * frames * f.bins);
+    for &s in &starts {
+        for t in s..s + frames {
+            for b in 0..f.bins {
+                let v = if t < real {
+                    f.data[t * f.bins + b]
+                } else {
+                    0.0
+                };
+                x.push((v - a.mean) / a.std);
+            }
+        }
+    }
+    let xt = Tensor::<1>::from_floats(x.as_slice(), device).reshape([starts.len(), frames, f.bins]);
+    let scores: Vec<f32> = model
+        .forward(xt)
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| anyhow!("{e:?}"))?;
+    let k = scores.len() / starts.len();
+    Ok((scores.chunks(k).map(|c| c.to_vec()).collect(), real))
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    let backend: Backend = a.backend.parse()?;
+    let device = backend.device()?;
+    let labels = match &a.labels {
+        Some(p) => read_labels(p)?,
+        None => (0..a.classes).map(|i| format!("class {i}")).collect(),
+    };
+    let info = tympan_models::info(&a.arch)?;
+    if info.input.preset != "psla" {
+        bail!(
+            "{}: `tympan tag` runs models on PSLA fbank input; this model takes {} input",
+            a.arch,
+            info.input.preset
+        );
+    }
+    let model = load_model(&a, labels.len(), &device)?;
+    let frames = a.frames.unwrap_or(info.input.frames);
+    let hop = a.hop.unwrap_or(frames).max(1);
+    let (files, _) = super::features::expand_inputs(&a.inputs)?;
+    let mut all = Vec::new();
+    let mut failed = 0;
+    let mut json = Vec::new();
+    if a.format == "csv" {
+        println!("file,rank,class,score");
+    }
+    for file in &files {
+        let (windows, _) = match window_scores(&model, file, &a, frames, hop, &device) {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("error: {}: {e:#}", file.display());
+                failed += 1;
+                all.extend(std::iter::repeat_n(f32::NAN, labels.len()));
+                continue;
+            }
+        };
+        let k = labels.len();
+        let clip: Vec<f32> = (0..k)
+            .map(|c| {
+                let it = windows.iter().map(|w| w[c]);
+                if a.pool == "max" {
+                    it.fold(f32::NEG_INFINITY, f32::max)
+                } else {
+                    it.sum::<f32>() / windows.len() as f32
+                }
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..k).collect();
+        order.sort_by(|&i, &j| clip[j].total_cmp(&clip[i]));
+        let top: Vec<(String, f32)> = order
+            .iter()
+            .take(a.top_k)
+            .map(|&i| (labels[i].clone(), clip[i]))
+            .collect();
+        match a.format.as_str() {
+            "table" => {
+                println!("{} ({} windows)", file.display(), windows.len());
+                for (name, s) in &top {
+                    println!("  {s:.4}  {name}");
+                }
+            }
+            "csv" => {
+                for (r, (name, s)) in top.iter().enumerate() {
+                    println!("{},{},\"{}\",{s:.6}", file.display(), r + 1, name.replace('"', "\"\""));
+                }
+            }
+            _ => json.push(serde_json::json!({
+                "file": file.display().to_string(),
+                "windows": windows.len(),
+                "top": top.iter().map(|(n, s)| serde_json::json!({"class": n, "score": s})).collect::<Vec<_>>(),
+            })),
+        }
+        all.extend(clip);
+    }
+    if a.format == "json" {
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    }
+    if let Some(out) = &a.scores_out {
+        npy::write(out, &all, &[files.len(), labels.len()])?;
+    }
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

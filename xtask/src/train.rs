@@ -1,0 +1,175 @@
+//! `cargo xtask train <recipe>`: run an experiment recipe from `experiments/` end to end.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use tympan_models::Backend;
+use tympan_train::{Event, Recipe, RunOptions, run};
+
+/// Arguments of `cargo xtask train`.
+pub struct TrainArgs {
+    pub recipe: String,
+    pub data_dir: Option<PathBuf>,
+    pub backend: String,
+    pub devices: Vec<usize>,
+    pub set: Vec<String>,
+    pub out: Option<PathBuf>,
+    pub resume: bool,
+}
+
+fn recipe_path(root: &Path, name: &str) -> Result<PathBuf> {
+    let p = Path::new(name);
+    if p.extension().is_some_and(|e| e == "toml") && p.is_file() {
+        return Ok(p.to_path_buf());
+    }
+    let p = root.join("experiments").join(format!("{name}.toml"));
+    if p.is_file() {
+        return Ok(p);
+    }
+    let mut known: Vec<String> = std::fs::read_dir(root.join("experiments"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    e.path()
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                })
+                .filter(|s| !s.eq_ignore_ascii_case("README"))
+                .collect()
+        })
+        .unwrap_or_default();
+    known.sort();
+    bail!("no recipe {name:?}; recipes: {}", known.join(", "))
+}
+
+pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
+    let path = recipe_path(root, &args.recipe)?;
+    let mut overrides = args.set.clone();
+    let explicit_data = args.data_dir.is_some();
+    if let Some(d) = &args.data_dir {
+        overrides.push(format!("data.data_dir={:?}", d.display().to_string()));
+    }
+    let mut recipe = Recipe::load(&path, &overrides)?;
+    if !recipe.data.data_dir.is_absolute() {
+        let base = if explicit_data {
+            std::env::current_dir()?
+        } else {
+            root.to_path_buf()
+        };
+        recipe.data.data_dir = base.join(&recipe.data.data_dir);
+    }
+    if !recipe.data.data_dir.exists() {
+        match (&recipe.data.download, explicit_data) {
+            (Some(name), false) => {
+                eprintln!(
+                    "{} not found: downloading it",
+                    recipe.data.data_dir.display()
+                );
+                crate::download::run(name, &recipe.data.data_dir, None).with_context(|| {
+                    format!("fetching {name} (or pass --data-dir to a local copy)")
+                })?;
+            }
+            (Some(name), true) => bail!(
+                "{} does not exist; fetch it with `cargo xtask download {name} --dest {}`",
+                recipe.data.data_dir.display(),
+                recipe.data.data_dir.display()
+            ),
+            (None, _) => bail!("{} does not exist", recipe.data.data_dir.display()),
+        }
+    }
+    let backend = Backend::from_str(&args.backend)?;
+    if args.devices.len() > 1 {
+        bail!(
+            "--devices with {} devices: data-parallel training is not available in this release (see docs/training.md); use one device",
+            args.devices.len()
+        );
+    }
+    let device = backend.device()?;
+    let out = args
+        .out
+        .unwrap_or_else(|| root.join("experiments/runs").join(&recipe.name));
+    eprintln!(
+        "recipe {} ({}) on {} -> {}",
+        recipe.name,
+        path.display(),
+        backend.name(),
+        out.display()
+    );
+
+    let mut bar: Option<ProgressBar> = None;
+    let mut on_event = |e: Event| match e {
+        Event::Prepared {
+            train,
+            eval,
+            classes,
+            missing,
+            split,
+            norm,
+        } => {
+            eprintln!(
+                "data: {train} train / {eval} eval clips, {classes} classes ({split}); {missing} listed but missing; fbank norm mean {:.4} std {:.4}",
+                norm.0, norm.1
+            );
+        }
+        Event::Info(s) => eprintln!("{s}"),
+        Event::EpochStart { epoch, batches } => {
+            let pb = ProgressBar::new(batches as u64);
+            pb.set_style(
+                ProgressStyle::with_template(&format!(
+                    "epoch {epoch:>3} [{{bar:30}}] {{pos}}/{{len}} {{msg}} eta {{eta}}"
+                ))
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar = Some(pb);
+        }
+        Event::Batch { loss, lr, .. } => {
+            if let Some(pb) = &bar {
+                pb.set_message(format!("loss {loss:.4} lr {lr:.2e}"));
+                pb.inc(1);
+            }
+        }
+        Event::EpochEnd(r) => {
+            if let Some(pb) = bar.take() {
+                pb.finish_and_clear();
+            }
+            eprintln!(
+                "epoch {:>3}: loss {:.4}  mAP {:.4}  AUC {:.4}  d' {:.3}  acc {:.4}  ensemble mAP {:.4}  ({:.0} s)",
+                r.epoch, r.loss, r.map, r.auc, r.d_prime, r.accuracy, r.ensemble_map, r.seconds
+            );
+        }
+    };
+    let summary = run(
+        &recipe,
+        RunOptions {
+            device,
+            out_dir: out.clone(),
+            resume: args.resume,
+            stop_after: None,
+            on_event: &mut on_event,
+        },
+    )?;
+    println!(
+        "\n{:<34} {:>8} {:>8} {:>8} {:>8}",
+        "result", "mAP", "AUC", "d'", "acc"
+    );
+    let row = |name: &str, s: &tympan_train::engine::Scores| {
+        println!(
+            "{name:<34} {:>8.4} {:>8.4} {:>8.3} {:>8.4}",
+            s.map, s.auc, s.d_prime, s.accuracy
+        );
+    };
+    row("single model, last epoch", &summary.last_epoch);
+    row("single model, mean of last 5", &summary.mean_last_5);
+    if let Some(s) = &summary.weight_averaged {
+        row("weight averaging (PSLA, BN incl.)", s);
+    }
+    if let Some(s) = &summary.weight_averaged_params_only {
+        row("weight averaging (params only)", s);
+    }
+    row("checkpoint ensemble", &summary.checkpoint_ensemble);
+    println!("\nwrote {}", out.display());
+    Ok(())
+}
