@@ -115,13 +115,13 @@ fn sha256_file(path: &Path) -> Result<String> {
 
 fn check(path: &Path, want: Option<&str>) -> Result<String> {
     let got = sha256_file(path)?;
-    if let Some(w) = want {
-        if !got.starts_with(&w.to_ascii_lowercase()) {
-            bail!(
-                "{}: checksum mismatch: expected sha256 {w}, got {got}",
-                path.display()
-            );
-        }
+    if let Some(w) = want
+        && !got.starts_with(&w.to_ascii_lowercase())
+    {
+        bail!(
+            "{}: checksum mismatch: expected sha256 {w}, got {got}",
+            path.display()
+        );
     }
     Ok(got)
 }
@@ -141,10 +141,10 @@ pub fn fetch(
     mirror: Option<&Path>,
     pb: &ProgressBar,
 ) -> Result<String> {
-    if dest.is_file() {
-        if let Ok(sum) = check(dest, sha256) {
-            return Ok(sum); // already there and intact
-        }
+    if dest.is_file()
+        && let Ok(sum) = check(dest, sha256)
+    {
+        return Ok(sum); // already there and intact
     }
     if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
@@ -192,14 +192,14 @@ pub fn fetch(
             pb.inc(n as u64);
         }
         out.sync_all().with_context(|| part.display().to_string())?;
-        if let Some(l) = len {
-            if got < l {
-                bail!(
-                    "{url}: connection closed after {} of {} bytes (run again to resume)",
-                    start + got,
-                    start + l
-                );
-            }
+        if let Some(l) = len
+            && got < l
+        {
+            bail!(
+                "{url}: connection closed after {} of {} bytes (run again to resume)",
+                start + got,
+                start + l
+            );
         }
     }
     match check(&part, sha256) {

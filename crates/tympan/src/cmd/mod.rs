@@ -5,6 +5,7 @@ pub mod ensemble;
 pub mod features;
 pub mod metrics;
 pub mod models;
+pub mod png;
 pub mod stats;
 pub mod tag;
 

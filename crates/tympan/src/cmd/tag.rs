@@ -48,6 +48,13 @@ pub struct Args {
     /// Write float32 [n_files, n_classes] clip scores in input order.
     #[arg(long)]
     scores_out: Option<PathBuf>,
+    /// Draw the top classes over time (rows: the clip's top-k classes, columns: windows) as a PNG
+    /// heat map, as in Hershey et al. Fig. 2; one input file only. The row legend is printed.
+    #[arg(long, value_name = "PNG")]
+    timeline: Option<PathBuf>,
+    /// Write each file's per-window scores `[windows, classes]` as `<DIR>/<stem>.npy`.
+    #[arg(long, value_name = "DIR")]
+    windows_out: Option<PathBuf>,
     /// Window length in frames (default: the model's input length, 1056 for PSLA).
     #[arg(long)]
     frames: Option<usize>,
@@ -170,6 +177,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let frames = a.frames.unwrap_or(info.input.frames);
     let hop = a.hop.unwrap_or(frames).max(1);
     let (files, _) = super::features::expand_inputs(&a.inputs)?;
+    if a.timeline.is_some() && files.len() != 1 {
+        bail!(
+            "--timeline draws one file; {} inputs were given",
+            files.len()
+        );
+    }
     let mut all = Vec::new();
     let mut failed = 0;
     let mut json = Vec::new();
@@ -187,6 +200,15 @@ pub fn run(a: Args) -> Result<ExitCode> {
             }
         };
         let k = labels.len();
+        if let Some(dir) = &a.windows_out {
+            std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+            let stem = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let flat: Vec<f32> = windows.iter().flatten().copied().collect();
+            npy::write(&dir.join(format!("{stem}.npy")), &flat, &[windows.len(), k])?;
+        }
         let clip: Vec<f32> = (0..k)
             .map(|c| {
                 let it = windows.iter().map(|w| w[c]);
@@ -199,6 +221,18 @@ pub fn run(a: Args) -> Result<ExitCode> {
             .collect();
         let mut order: Vec<usize> = (0..k).collect();
         order.sort_by(|&i, &j| clip[j].total_cmp(&clip[i]));
+        if let Some(png) = &a.timeline {
+            let rows: Vec<Vec<f32>> = order
+                .iter()
+                .take(a.top_k)
+                .map(|&c| windows.iter().map(|w| w[c]).collect())
+                .collect();
+            super::png::heatmap(png, &rows, [12, 12]).with_context(|| png.display().to_string())?;
+            eprintln!("timeline {} rows, top to bottom:", png.display());
+            for &c in order.iter().take(a.top_k) {
+                eprintln!("  {}", labels[c]);
+            }
+        }
         let top: Vec<(String, f32)> = order
             .iter()
             .take(a.top_k)
