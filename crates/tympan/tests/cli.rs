@@ -332,3 +332,84 @@ fn stats_match_a_direct_computation() {
         "{j}"
     );
 }
+
+/// `tympan tag` on a PSLA checkpoint (the golden B2 fixture, DataParallel keys) and a real 7 s
+/// AudioSet clip at 32 kHz (resampled to 16 kHz): top-k table, JSON, raw scores, per-window
+/// scores and the timeline PNG.
+#[test]
+fn tag_end_to_end() {
+    let Some(data) = tympan_tests::require_data("tag_end_to_end") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let weights = tympan_tests::fixtures().join("models/psla_effnet_b2_h4_527.pth");
+    let labels = data.join("audioset/class_labels_indices.csv");
+    let clip = data.join("audioset/R9_ZSCveAHg_7s.wav");
+    let scores = dir.path().join("scores.npy");
+    let png = dir.path().join("timeline.png");
+    let windows = dir.path().join("windows");
+    let o = tympan(&[
+        "tag",
+        "--arch",
+        "psla-effnet-b2",
+        "--weights",
+        s(&weights),
+        "--labels",
+        s(&labels),
+        "--top-k",
+        "5",
+        "--frames",
+        "256",
+        "--hop",
+        "128",
+        "--scores-out",
+        s(&scores),
+        "--timeline",
+        s(&png),
+        "--windows-out",
+        s(&windows),
+        s(&clip),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.lines().count(), 6, "{out}");
+    assert!(out.contains("windows)"), "{out}");
+    let sc = tympan_audio::npy::read(&scores).unwrap();
+    assert_eq!(sc.shape, vec![1, 527]);
+    let w = tympan_audio::npy::read(&windows.join("R9_ZSCveAHg_7s.npy")).unwrap();
+    // 7 s = 698 frames: windows start at 0, 128, ..., 512 (the last one reaches the end).
+    assert_eq!(w.shape, vec![5, 527]);
+    // The clip score is the mean over windows.
+    let mean0: f32 = (0..5).map(|i| w.data[i * 527]).sum::<f32>() / 5.0;
+    assert!((mean0 - sc.data[0]).abs() < 1e-6);
+    let png_bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&png_bytes[1..4], b"PNG");
+    // JSON output and a wrong architecture.
+    let o = tympan(&[
+        "tag",
+        "--arch",
+        "psla-effnet-b2",
+        "--weights",
+        s(&weights),
+        "--format",
+        "json",
+        s(&clip),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["top"].as_array().unwrap().len(), 10);
+    let o = tympan(&[
+        "tag",
+        "--arch",
+        "psla-effnet-b0",
+        "--weights",
+        s(&weights),
+        s(&clip),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("psla_effnet_b2_h4_527.pth"),
+        "{}",
+        stderr(&o)
+    );
+}
