@@ -87,12 +87,75 @@ pub const TARGETS: &[(&str, &str, &[Item])] = &[
         }],
     ),
     (
+        "efficientnet-b0",
+        "ImageNet EfficientNet-B0 (efficientnet_pytorch; sha256 prefix pinned by its file name)",
+        &[Item {
+            url: "https://github.com/lukemelas/EfficientNet-PyTorch/releases/download/1.0/efficientnet-b0-355c32eb.pth",
+            file: "efficientnet-b0-355c32eb.pth",
+            sha256: Some("355c32eb"),
+        }],
+    ),
+    (
+        "efficientnet-b1",
+        "ImageNet EfficientNet-B1 (efficientnet_pytorch; sha256 prefix pinned by its file name)",
+        &[Item {
+            url: "https://github.com/lukemelas/EfficientNet-PyTorch/releases/download/1.0/efficientnet-b1-f1951068.pth",
+            file: "efficientnet-b1-f1951068.pth",
+            sha256: Some("f1951068"),
+        }],
+    ),
+    (
         "efficientnet-b2",
-        "ImageNet EfficientNet-B2 (efficientnet_pytorch)",
+        "ImageNet EfficientNet-B2 (efficientnet_pytorch; sha256 prefix pinned by its file name)",
         &[Item {
             url: "https://github.com/lukemelas/EfficientNet-PyTorch/releases/download/1.0/efficientnet-b2-8bb594d6.pth",
             file: "efficientnet-b2-8bb594d6.pth",
             sha256: Some("8bb594d6"),
+        }],
+    ),
+    (
+        "efficientnet-b3",
+        "ImageNet EfficientNet-B3 (efficientnet_pytorch; sha256 prefix pinned by its file name)",
+        &[Item {
+            url: "https://github.com/lukemelas/EfficientNet-PyTorch/releases/download/1.0/efficientnet-b3-5fb5a3c3.pth",
+            file: "efficientnet-b3-5fb5a3c3.pth",
+            sha256: Some("5fb5a3c3"),
+        }],
+    ),
+    (
+        "efficientnet-b4",
+        "ImageNet EfficientNet-B4 (efficientnet_pytorch; sha256 prefix pinned by its file name)",
+        &[Item {
+            url: "https://github.com/lukemelas/EfficientNet-PyTorch/releases/download/1.0/efficientnet-b4-6ed6700e.pth",
+            file: "efficientnet-b4-6ed6700e.pth",
+            sha256: Some("6ed6700e"),
+        }],
+    ),
+    (
+        "efficientnet-b5",
+        "ImageNet EfficientNet-B5 (efficientnet_pytorch; sha256 prefix pinned by its file name)",
+        &[Item {
+            url: "https://github.com/lukemelas/EfficientNet-PyTorch/releases/download/1.0/efficientnet-b5-b6417697.pth",
+            file: "efficientnet-b5-b6417697.pth",
+            sha256: Some("b6417697"),
+        }],
+    ),
+    (
+        "efficientnet-b6",
+        "ImageNet EfficientNet-B6 (efficientnet_pytorch; sha256 prefix pinned by its file name)",
+        &[Item {
+            url: "https://github.com/lukemelas/EfficientNet-PyTorch/releases/download/1.0/efficientnet-b6-c76e70fd.pth",
+            file: "efficientnet-b6-c76e70fd.pth",
+            sha256: Some("c76e70fd"),
+        }],
+    ),
+    (
+        "efficientnet-b7",
+        "ImageNet EfficientNet-B7 (efficientnet_pytorch; sha256 prefix pinned by its file name)",
+        &[Item {
+            url: "https://github.com/lukemelas/EfficientNet-PyTorch/releases/download/1.0/efficientnet-b7-dcc49843.pth",
+            file: "efficientnet-b7-dcc49843.pth",
+            sha256: Some("dcc49843"),
         }],
     ),
 ];
