@@ -90,6 +90,20 @@ pub enum Tagger {
 }
 
 impl Tagger {
+    /// Set the BatchNorm momentum of an EfficientNet backbone (see
+    /// [`EfficientNet::set_bn_momentum`](crate::efficientnet::EfficientNet::set_bn_momentum)).
+    /// Returns `false`, changing nothing, for the other families, whose BatchNorms already use
+    /// PyTorch's default 0.1.
+    pub fn set_bn_momentum(&mut self, momentum: f64) -> bool {
+        match self {
+            Self::EffNet(m) => {
+                m.effnet.set_bn_momentum(momentum);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Outputs `[B, K]` (see [`OutputKind`]) for the model's input: features `[B, T, F]` or
     /// waveforms `[B, 1, N]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
@@ -130,6 +144,8 @@ enum Arch {
     Chen,
     DenseNet {
         input: DenseInput,
+        /// The reduced growth of [`DenseNetConfig::small_growth`] (CPU-scale runs).
+        small: bool,
     },
     Hershey {
         arch: HersheyArch,
@@ -140,14 +156,16 @@ fn parse(name: &str) -> Option<Arch> {
     match name {
         "psla-resnet50" => return Some(Arch::ResNet50),
         "chen-resnet" => return Some(Arch::Chen),
-        "densenet-logmel" => {
+        "densenet-logmel" | "densenet-logmel-small" => {
             return Some(Arch::DenseNet {
                 input: DenseInput::LogMel,
+                small: name.ends_with("-small"),
             });
         }
-        "densenet-wave" => {
+        "densenet-wave" | "densenet-wave-small" => {
             return Some(Arch::DenseNet {
                 input: DenseInput::Waveform,
+                small: name.ends_with("-small"),
             });
         }
         "hershey-fc" => {
@@ -268,12 +286,17 @@ fn describe(name: &str, arch: Arch) -> ModelInfo {
             wave(16_000, 160_000),
             OutputKind::Probabilities,
         ),
-        Arch::DenseNet { input } => (
+        Arch::DenseNet { input, small } => (
             format!(
-                "Jeong & Lim single-block DenseNet with SE, {} front end, 8 softmax heads",
+                "Jeong & Lim single-block DenseNet with SE, {} front end, 8 softmax heads{}",
                 match input {
                     DenseInput::LogMel => "in-graph log-mel",
                     DenseInput::Waveform => "waveform",
+                },
+                if small {
+                    " (reduced growth for CPU-scale runs)"
+                } else {
+                    ""
                 }
             ),
             "Jeong & Lim, DCASE 2018 task 2, Fig. 2",
@@ -328,6 +351,8 @@ pub fn names() -> Vec<String> {
     out.push("chen-resnet".into());
     out.push("densenet-logmel".into());
     out.push("densenet-wave".into());
+    out.push("densenet-logmel-small".into());
+    out.push("densenet-wave-small".into());
     for h in ["fc", "alexnet", "vgg", "resnet50"] {
         out.push(format!("hershey-{h}"));
     }
@@ -380,8 +405,12 @@ pub fn create(name: &str, num_classes: usize, device: &Device) -> Result<Tagger,
                 .init(device),
         ),
         Arch::Chen => Tagger::Chen(ChenNetConfig::new(num_classes).init(device)),
-        Arch::DenseNet { input } => {
-            Tagger::DenseNet(DenseNetConfig::new(num_classes, input).init(device))
+        Arch::DenseNet { input, small } => {
+            let mut cfg = DenseNetConfig::new(num_classes, input);
+            if small {
+                cfg = cfg.with_growth(Some(DenseNetConfig::small_growth(input)));
+            }
+            Tagger::DenseNet(cfg.init(device))
         }
         Arch::Hershey { arch } => {
             Tagger::Hershey(HersheyConfig::new(arch, num_classes).init(device))

@@ -14,7 +14,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use tympan_audio::augment::{
-    beta_lambda, freq_mask, psla_mix_labels, psla_mix_waveforms, should_mix, time_mask,
+    beta_lambda, freq_mask, jeong_lim_lambda, mix_training_pair, psla_mix_labels,
+    psla_mix_waveforms, scale_augment, should_mix, time_mask,
 };
 use tympan_audio::{LoadOptions, Preset};
 use tympan_data::{ClassList, Datafile, Dataset, datasets};
@@ -33,6 +34,15 @@ pub struct Item {
     pub samples: Option<Arc<Vec<f32>>>,
     /// Sample rate of `samples`.
     pub sample_rate: u32,
+    /// Whether the label was manually verified (FSDKaggle2018; `true` for curated datasets).
+    pub verified: bool,
+}
+
+impl Item {
+    /// The first positive class of the target (the class of single-label data).
+    pub fn class(&self) -> usize {
+        self.target.iter().position(|&v| v > 0.0).unwrap_or(0)
+    }
 }
 
 /// The prepared data of a recipe.
@@ -76,6 +86,8 @@ pub fn prepare(recipe: &Recipe) -> Result<PreparedData, TrainError> {
                 "esc10" => datasets::esc50(&d.data_dir, true)?,
                 "folder" => datasets::folder_per_class(&d.data_dir)?,
                 "csv" => datasets::csv_manifest(&d.data_dir)?,
+                "fsdkaggle2018" => datasets::fsdkaggle2018(&d.data_dir)?,
+                "fsd50k" => datasets::fsd50k(&d.data_dir)?,
                 other => {
                     return Err(TrainError::Recipe {
                         path: PathBuf::from(&recipe.name),
@@ -109,6 +121,7 @@ fn split_dataset(ds: &Dataset, d: &DataSection) -> Result<Split, TrainError> {
         target: ds.target(i),
         samples: None,
         sample_rate: 0,
+        verified: ds.clips[i].verified,
     };
     let (test_fold, split) = match (ds.name.as_str(), d.test_fold) {
         ("fsdd", _) => (
@@ -180,6 +193,7 @@ fn audioset(d: &DataSection) -> Result<Split, TrainError> {
                 target,
                 samples: None,
                 sample_rate: 0,
+                verified: true,
             });
         }
         Ok((items, missing))
@@ -259,6 +273,9 @@ pub enum InputKind {
     Fbank,
     /// Naranjo-Alcazar's 64-bin log-mel `[T, 64]` (8 kHz).
     Slim2d,
+    /// Hershey et al.'s 96x64 log-mel patch (VGGish input, 16 kHz): the first `target_length`
+    /// frames, zero-padded.
+    Vggish,
     /// Raw samples `[1, N]`, zero-padded or cropped to `target_length`, then normalised.
     Waveform(tympan_audio::WaveNorm),
 }
@@ -284,6 +301,37 @@ pub struct Pipeline {
     pub timem: usize,
     /// Resample rate.
     pub sample_rate: Option<u32>,
+    /// How training clips are mixed.
+    pub mix: MixKind,
+    /// Scale augmentation gain range (Jeong & Lim), applied to every training clip.
+    pub scale: Option<(f64, f64)>,
+    /// Waveform input: pad short clips at both ends (Jeong & Lim) instead of at the end.
+    pub pad_both: bool,
+}
+
+/// How a training clip is mixed with a partner (with probability `Pipeline::mixup`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MixKind {
+    /// PSLA: `lambda ~ Beta(alpha, alpha)`, waveforms and labels mixed by `lambda`, the partner
+    /// drawn uniformly.
+    Psla,
+    /// Chen et al.'s mix-training: `alpha ~ U(0.4, 0.6)`, label `sign(y_i + y_j)`.
+    MixTraining,
+    /// Jeong & Lim: `lambda ~ Beta(alpha, alpha)` folded onto `lambda > 0.5`, the partner drawn
+    /// from another class, labels mixed by `lambda`.
+    JeongLim,
+}
+
+impl std::str::FromStr for MixKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "psla" => Ok(Self::Psla),
+            "mix-training" => Ok(Self::MixTraining),
+            "jeong-lim" => Ok(Self::JeongLim),
+            o => Err(format!("must be psla, mix-training or jeong-lim, got {o:?}")),
+        }
+    }
 }
 
 /// A batch ready for the model: features `[B, T, F]` row-major and targets `[B, K]`.
@@ -301,6 +349,8 @@ pub struct HostBatch {
     pub bins: usize,
     /// Classes.
     pub classes: usize,
+    /// Whether each clip's label was manually verified (for loss masking).
+    pub verified: Vec<bool>,
 }
 
 /// Unnormalised features `[target_length, bins]` of one clip for a feature input.
@@ -310,8 +360,13 @@ fn features(
     p: &Pipeline,
 ) -> Result<tympan_audio::Features, tympan_audio::AudioError> {
     match p.input {
-        InputKind::Slim2d => {
-            let mut f = Preset::Slim2d.extractor(rate)?.compute(wave)?;
+        InputKind::Slim2d | InputKind::Vggish => {
+            let preset = if p.input == InputKind::Slim2d {
+                Preset::Slim2d
+            } else {
+                Preset::Vggish
+            };
+            let mut f = preset.extractor(rate)?.compute(wave)?;
             let (t, b) = (p.target_length, f.bins);
             f.data.resize(t * b, 0.0);
             f.frames = t;
@@ -353,22 +408,52 @@ pub fn make_batch(
             let mut rng = StdRng::seed_from_u64(sample_seed(seed.0, seed.1, seed.2, j as u64));
             let it = &items[i];
             let (samples, rate) = samples_of(it, p.sample_rate)?;
-            let (wave, target) = if train && p.mixup > 0.0 && should_mix(p.mixup, &mut rng) {
-                let partner = tympan_data::sampling::mixup_partner(items.len(), &mut rng);
+            let audio_err = |source| TrainError::Audio {
+                path: it.path.clone(),
+                source,
+            };
+            let (mut wave, target) = if train && p.mixup > 0.0 && should_mix(p.mixup, &mut rng) {
+                let partner = match p.mix {
+                    MixKind::JeongLim => other_class_partner(items, i, &mut rng),
+                    _ => tympan_data::sampling::mixup_partner(items.len(), &mut rng),
+                };
                 let other = &items[partner];
                 let (s2, _) = samples_of(other, p.sample_rate)?;
-                let lambda =
-                    beta_lambda(p.mixup_alpha, &mut rng).map_err(|source| TrainError::Audio {
-                        path: it.path.clone(),
-                        source,
-                    })?;
-                (
-                    psla_mix_waveforms(&samples, &s2, lambda),
-                    psla_mix_labels(&it.target, &other.target, lambda),
-                )
+                match p.mix {
+                    MixKind::Psla => {
+                        let lambda = beta_lambda(p.mixup_alpha, &mut rng).map_err(audio_err)?;
+                        (
+                            psla_mix_waveforms(&samples, &s2, lambda),
+                            psla_mix_labels(&it.target, &other.target, lambda),
+                        )
+                    }
+                    MixKind::JeongLim => {
+                        let lambda =
+                            jeong_lim_lambda(p.mixup_alpha, &mut rng).map_err(audio_err)?;
+                        (
+                            psla_mix_waveforms(&samples, &s2, lambda),
+                            psla_mix_labels(&it.target, &other.target, lambda),
+                        )
+                    }
+                    MixKind::MixTraining => {
+                        let (x, y, _) = mix_training_pair(
+                            &samples,
+                            &s2,
+                            &it.target,
+                            &other.target,
+                            &mut rng,
+                        );
+                        (x, y)
+                    }
+                }
             } else {
                 (samples.to_vec(), it.target.clone())
             };
+            if train {
+                if let Some((lo, hi)) = p.scale {
+                    scale_augment(&mut wave, lo, hi, &mut rng).map_err(audio_err)?;
+                }
+            }
             if let InputKind::Waveform(norm) = p.input {
                 let n = p.target_length;
                 let mut x = vec![0f32; n];
@@ -380,16 +465,23 @@ pub fn make_batch(
                         0
                     };
                     x.copy_from_slice(&wave[off..off + n]);
+                } else if p.pad_both {
+                    // Jeong & Lim: a short clip is zero-padded at both ends, at a random
+                    // position in training and centred at evaluation.
+                    let room = n - wave.len();
+                    let off = if train {
+                        rng.random_range(0..=room)
+                    } else {
+                        room / 2
+                    };
+                    x[off..off + wave.len()].copy_from_slice(&wave);
                 } else {
                     x[..wave.len()].copy_from_slice(&wave);
                 }
                 norm.apply(&mut x);
                 return Ok((x, target, n));
             }
-            let mut f = features(&wave, rate, p).map_err(|source| TrainError::Audio {
-                path: it.path.clone(),
-                source,
-            })?;
+            let mut f = features(&wave, rate, p).map_err(audio_err)?;
             if train {
                 if p.freqm > 0 {
                     freq_mask(&mut f, p.freqm, &mut rng);
@@ -424,7 +516,21 @@ pub fn make_batch(
         frames,
         bins,
         classes,
+        verified: indices.iter().map(|&i| items[i].verified).collect(),
     })
+}
+
+/// A mixup partner of another class than clip `i` (Jeong & Lim), drawn uniformly among the
+/// clips whose first class differs; any clip when all share one class.
+fn other_class_partner<R: Rng + ?Sized>(items: &[Item], i: usize, rng: &mut R) -> usize {
+    let c = items[i].class();
+    for _ in 0..64 {
+        let j = tympan_data::sampling::mixup_partner(items.len(), rng);
+        if items[j].class() != c {
+            return j;
+        }
+    }
+    tympan_data::sampling::mixup_partner(items.len(), rng)
 }
 
 /// Mean and std of the unnormalised features over (up to `limit`) training clips, as PSLA's

@@ -19,11 +19,11 @@ use tympan_models::{StemInit, Tagger, create, load_burnpack, save_burnpack};
 
 use crate::aggregate::{PredictionEnsemble, WaMode, average_models};
 use crate::data::{
-    HostBatch, InputKind, Item, Pipeline, PreparedData, balanced_weights, make_batch, norm_stats,
+    HostBatch, InputKind, Item, MixKind, Pipeline, PreparedData, balanced_weights, make_batch, norm_stats,
     prepare, resolve,
 };
 use crate::error::TrainError;
-use crate::loss::{bce_per_sample, ce_on_probs_per_sample, masked_mean};
+use crate::loss::{bce_per_sample, ce_on_probs_per_sample, jeong_lim_mask, masked_mean};
 use crate::recipe::Recipe;
 use crate::schedule::LrState;
 
@@ -129,6 +129,9 @@ pub struct EpochRow {
     /// Top-1 accuracy against the argmax of the target.
     #[serde(with = "json_f64")]
     pub accuracy: f64,
+    /// MAP@3 against the argmax of the target (DCASE 2018 task 2's metric).
+    #[serde(with = "json_f64", default)]
+    pub map_at_3: f64,
     /// mAP of the checkpoint ensemble up to this epoch.
     #[serde(with = "json_f64")]
     pub ensemble_map: f64,
@@ -152,6 +155,9 @@ pub struct Scores {
     /// Accuracy.
     #[serde(with = "json_f64")]
     pub accuracy: f64,
+    /// MAP@3 (DCASE 2018 task 2), against the argmax of the target.
+    #[serde(with = "json_f64", default)]
+    pub map_at_3: f64,
 }
 
 /// The final summary (PSLA's log: single model, weight averaging, checkpoint ensemble).
@@ -235,15 +241,16 @@ pub fn score(
             )
             .0
     };
-    let correct = (0..n)
-        .filter(|&i| argmax(p.row(i)) == argmax(t.row(i)))
-        .count();
+    let labels: Vec<usize> = (0..n).map(|i| argmax(t.row(i))).collect();
+    let correct = (0..n).filter(|&i| argmax(p.row(i)) == labels[i]).count();
+    let map3 = tympan_metrics::map_at_k(p, &labels, 3)?;
     Ok((
         Scores {
             map: report.map.unwrap_or(f64::NAN),
             auc: report.mean_auc.unwrap_or(f64::NAN),
             d_prime: report.d_prime.unwrap_or(f64::NAN),
             accuracy: correct as f64 / n.max(1) as f64,
+            map_at_3: map3,
         },
         report.classes.iter().map(|c| c.ap).collect(),
     ))
@@ -278,6 +285,20 @@ pub fn predict(
     Ok(out)
 }
 
+/// A fresh model of the recipe's architecture, with the recipe's BatchNorm momentum.
+fn new_model(recipe: &Recipe, classes: usize, device: &Device) -> Result<Tagger, TrainError> {
+    let mut model = create(&recipe.model.arch, classes, device)?;
+    if let Some(m) = recipe.model.bn_momentum {
+        if !model.set_bn_momentum(m) {
+            tracing::warn!(
+                "model.bn_momentum applies to EfficientNet backbones only; {} keeps its own",
+                recipe.model.arch
+            );
+        }
+    }
+    Ok(model)
+}
+
 fn build_model(
     recipe: &Recipe,
     classes: usize,
@@ -285,7 +306,21 @@ fn build_model(
     data_dir: &Path,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Tagger, TrainError> {
-    let mut model = create(&recipe.model.arch, classes, device)?;
+    let mut model = new_model(recipe, classes, device)?;
+    if recipe.model.init == "glorot" {
+        model = tympan_models::layers::glorot_uniform(model, recipe.train.seed);
+        on_event(Event::Info(
+            "Glorot-uniform weights, zero biases (Keras defaults)".into(),
+        ));
+    }
+    if let Some(path) = &recipe.model.init_from {
+        let model = load_burnpack(model, path)?;
+        on_event(Event::Info(format!(
+            "initialised from the trained model {}",
+            path.display()
+        )));
+        return Ok(model);
+    }
     if let Some(w) = &recipe.model.pretrained {
         let path = resolve(data_dir, w);
         if !path.is_file() && recipe.model.pretrained_optional {
@@ -350,6 +385,7 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
     let t = &recipe.train;
     let input = match recipe.features.input.as_str() {
         "slim2d" => InputKind::Slim2d,
+        "vggish" => InputKind::Vggish,
         "waveform" => InputKind::Waveform(recipe.features.wave_norm.parse().unwrap_or_default()),
         _ => InputKind::Fbank,
     };
@@ -363,6 +399,9 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
         freqm: t.freqm,
         timem: t.timem,
         sample_rate: recipe.data.sample_rate,
+        mix: t.mix.parse().unwrap_or(MixKind::Psla),
+        scale: t.scale,
+        pad_both: recipe.features.pad == "both",
     };
     let norm = match (&resumed, recipe.features.mean, recipe.features.std) {
         (Some(s), _, _) => s.norm,
@@ -383,7 +422,7 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
     let mut optim = adam(recipe);
     let (mut model, mut state) = match resumed {
         Some(s) => {
-            let template = create(&recipe.model.arch, classes, &ad)?;
+            let template = new_model(recipe, classes, &ad)?;
             let model = load_burnpack(template, &ckpt_path(&out_dir, s.epochs_done))?;
             let opath = out_dir.join("checkpoints/optimizer.bpk");
             optim = optim.load(&opath).map_err(|e| TrainError::Checkpoint {
@@ -431,7 +470,7 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
         metrics_csv.set_len(0).map_err(io_err(&out_dir))?;
         writeln!(
             metrics_csv,
-            "epoch,loss,lr,mAP,AUC,d_prime,accuracy,ensemble_mAP,seconds"
+            "epoch,loss,lr,mAP,AUC,d_prime,accuracy,MAP@3,ensemble_mAP,seconds"
         )
         .map_err(io_err(&out_dir))?;
     }
@@ -456,6 +495,21 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
                     reason,
                 },
             )?
+        } else if t.sampler == "class-balanced" {
+            let labels: Vec<usize> = data.train.iter().map(Item::class).collect();
+            let batches = t.draws_per_epoch.unwrap_or(data.train.len()) / classes;
+            tympan_data::sampling::class_balanced_batches(
+                &labels,
+                classes,
+                batches.max(1),
+                t.seed,
+                epoch as u64,
+            )
+            .map_err(|reason| TrainError::Recipe {
+                path: PathBuf::from(&recipe.name),
+                reason,
+            })?
+            .concat()
         } else {
             tympan_data::sampling::uniform_epoch(data.train.len(), t.seed, epoch as u64)
         };
@@ -490,7 +544,19 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
                 } else {
                     bce_per_sample(probs, y)
                 };
-                let loss = masked_mean(per_sample, None);
+                let mask = match t.loss_mask {
+                    Some(ratio) => {
+                        let values: Vec<f32> = per_sample
+                            .clone()
+                            .into_data()
+                            .try_to_vec()
+                            .map_err(|e| TrainError::Diverged(format!("{e:?}")))?;
+                        let m = jeong_lim_mask(&values, &hb.verified, ratio as f32);
+                        Some(Tensor::<1>::from_floats(m.as_slice(), &ad))
+                    }
+                    None => None,
+                };
+                let loss = masked_mean(per_sample, mask);
                 let value: f32 = loss.clone().into_scalar::<f32>();
                 if !value.is_finite() {
                     return Err(TrainError::Diverged(format!(
@@ -526,6 +592,7 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
             auc: s.auc,
             d_prime: s.d_prime,
             accuracy: s.accuracy,
+            map_at_3: s.map_at_3,
             ensemble_map: ens.map,
             seconds: start.elapsed().as_secs_f64(),
         };
@@ -554,7 +621,7 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
         write_atomic(&state_path, &json)?;
         writeln!(
             metrics_csv,
-            "{},{:.6},{:.3e},{:.6},{:.6},{:.6},{:.6},{:.6},{:.1}",
+            "{},{:.6},{:.3e},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.1}",
             row.epoch,
             row.loss,
             row.lr,
@@ -562,6 +629,7 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
             row.auc,
             row.d_prime,
             row.accuracy,
+            row.map_at_3,
             row.ensemble_map,
             row.seconds
         )
@@ -626,6 +694,7 @@ fn summarize(
         auc: mean(|r| r.auc),
         d_prime: mean(|r| r.d_prime),
         accuracy: mean(|r| r.accuracy),
+        map_at_3: mean(|r| r.map_at_3),
     };
     let (mut wa, mut wa_p) = (None, None);
     if let (Some(a), Some(b)) = (recipe.aggregate.wa_start, recipe.aggregate.wa_end) {

@@ -27,6 +27,22 @@ pub fn soft_cross_entropy_per_sample(logits: Tensor<2>, targets: Tensor<2>) -> T
     (targets * logp).sum_dim(1).squeeze_dim(1).neg()
 }
 
+/// Jeong & Lim's batch-wise loss masking (DCASE 2018 task 2, Sec. 3.3): clip `i` keeps its loss
+/// (mask 1) when its label is manually verified or `losses[i] < ratio * max(losses)`, and is
+/// masked (0) otherwise, so the noisiest unverified clips of each batch do not drive the update.
+/// The paper's ratio is 0.8.
+pub fn jeong_lim_mask(losses: &[f32], verified: &[bool], ratio: f32) -> Vec<f32> {
+    let max = losses.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    losses
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| {
+            let keep = verified.get(i).copied().unwrap_or(false) || l < ratio * max;
+            if keep { 1.0 } else { 0.0 }
+        })
+        .collect()
+}
+
 /// Mean of per-sample losses where `mask` is 1, or of all samples when `mask` is `None`.
 /// A fully masked batch gives 0 (and no gradient).
 pub fn masked_mean(losses: Tensor<1>, mask: Option<Tensor<1>>) -> Tensor<1> {
@@ -36,5 +52,34 @@ pub fn masked_mean(losses: Tensor<1>, mask: Option<Tensor<1>>) -> Tensor<1> {
             let kept = m.clone().sum().clamp_min(1.0);
             (losses * m).sum() / kept
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loss_mask_by_hand() {
+        // Batch max 2.0, threshold 0.8 * 2.0 = 1.6.
+        let losses = [0.5, 1.7, 2.0, 1.6, 1.59, 1.9];
+        let verified = [false, false, false, false, false, true];
+        // 0.5 kept (below); 1.7 masked; 2.0 (the max) masked; 1.6 masked (not strictly below);
+        // 1.59 kept; 1.9 kept because verified.
+        assert_eq!(
+            jeong_lim_mask(&losses, &verified, 0.8),
+            vec![1.0, 0.0, 0.0, 0.0, 1.0, 1.0]
+        );
+        // All verified: nothing masked.
+        assert_eq!(jeong_lim_mask(&losses, &[true; 6], 0.8), vec![1.0; 6]);
+        // The masked mean over the kept clips: (0.5 + 1.59 + 1.9) / 3.
+        let device = Device::default();
+        let l = Tensor::<1>::from_floats(losses.as_slice(), &device);
+        let m = Tensor::<1>::from_floats(
+            jeong_lim_mask(&losses, &verified, 0.8).as_slice(),
+            &device,
+        );
+        let v: f32 = masked_mean(l, Some(m)).into_scalar();
+        assert!((v - (0.5 + 1.59 + 1.9) / 3.0).abs() < 1e-6, "{v}");
     }
 }

@@ -71,7 +71,8 @@ pub struct DataSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeatureSection {
-    /// `fbank` (PSLA's Kaldi fbank), `slim2d` (64-bin log-mel at 8 kHz) or `waveform`.
+    /// `fbank` (PSLA's Kaldi fbank), `slim2d` (64-bin log-mel at 8 kHz), `vggish` (Hershey et
+    /// al.'s 96x64 patches at 16 kHz) or `waveform`.
     #[serde(default = "fbank")]
     pub input: String,
     /// Frames per example (PSLA: 1056 on AudioSet, 3000 on FSD50K); samples for `waveform`.
@@ -80,6 +81,10 @@ pub struct FeatureSection {
     /// Waveform normalisation: `none`, `scale-max`, `zero-mean-unit-std` (Naranjo-Alcazar).
     #[serde(default = "none")]
     pub wave_norm: String,
+    /// Waveform input: where short clips are zero-padded, `end` or `both` (Jeong & Lim: at both
+    /// ends, a random split in training, centred at evaluation).
+    #[serde(default = "end")]
+    pub pad: String,
     /// Normalisation mean; computed on the training set when absent.
     #[serde(default)]
     pub mean: Option<f32>,
@@ -94,6 +99,7 @@ impl Default for FeatureSection {
             input: fbank(),
             target_length: psla_frames(),
             wave_norm: none(),
+            pad: end(),
             mean: None,
             std: None,
         }
@@ -113,9 +119,21 @@ pub struct ModelSection {
     /// Train from scratch (and say so) when `pretrained` is absent, instead of failing.
     #[serde(default)]
     pub pretrained_optional: bool,
+    /// Weight initialisation: `default` (Burn's, Kaiming-uniform like PyTorch) or `glorot`
+    /// (Glorot-uniform weights and zero biases, as Keras; the M34-res study).
+    #[serde(default = "default_init")]
+    pub init: String,
+    /// Start from a trained tympan model (`.bpk`, e.g. stage 1 of Chen et al.'s mix-training);
+    /// a relative path is taken from the working directory.
+    #[serde(default)]
+    pub init_from: Option<PathBuf>,
     /// Stem of a pretrained model: `fresh` (PSLA) or `average-rgb`.
     #[serde(default = "fresh")]
     pub stem: String,
+    /// BatchNorm momentum of an EfficientNet backbone; `None` keeps `efficientnet_pytorch`'s 0.01
+    /// (PSLA). Small datasets need PyTorch's 0.1 for usable running statistics.
+    #[serde(default)]
+    pub bn_momentum: Option<f64>,
 }
 
 /// Optimiser settings (Adam).
@@ -145,7 +163,8 @@ pub struct TrainSection {
     pub batch_size: usize,
     /// Epochs.
     pub epochs: usize,
-    /// `balanced` (PSLA Algorithm 1) or `uniform`.
+    /// `balanced` (PSLA Algorithm 1), `uniform`, or `class-balanced` (Jeong & Lim: every batch
+    /// holds one clip of each class, so `batch_size` must equal the class count).
     pub sampler: String,
     /// Draws per epoch for the balanced sampler (default: the training-set size).
     #[serde(default)]
@@ -156,6 +175,18 @@ pub struct TrainSection {
     /// Mixup Beta(alpha, alpha) (PSLA: 10).
     #[serde(default = "ten")]
     pub mixup_alpha: f64,
+    /// How a clip is mixed: `psla`, `mix-training` (Chen et al.: `alpha ~ U(0.4, 0.6)`, label
+    /// `sign(y_i + y_j)`) or `jeong-lim` (`lambda > 0.5`, a partner of another class).
+    #[serde(default = "psla")]
+    pub mix: String,
+    /// Scale augmentation (Jeong & Lim): every training clip is multiplied by a gain drawn
+    /// uniformly in `[low, high]`.
+    #[serde(default)]
+    pub scale: Option<(f64, f64)>,
+    /// Jeong & Lim's batch-wise loss masking: a clip's loss is kept when its label is manually
+    /// verified or the loss is below `ratio` x the batch's largest loss (0.8 in the paper).
+    #[serde(default)]
+    pub loss_mask: Option<f64>,
     /// Frequency mask width (PSLA: 48).
     #[serde(default)]
     pub freqm: usize,
@@ -186,6 +217,15 @@ pub struct AggregateSection {
     pub wa_end: Option<usize>,
 }
 
+fn end() -> String {
+    "end".into()
+}
+fn default_init() -> String {
+    "default".into()
+}
+fn psla() -> String {
+    "psla".into()
+}
 fn fbank() -> String {
     "fbank".into()
 }
@@ -264,10 +304,37 @@ impl Recipe {
                 "train.batch_size, train.epochs and train.eval_batch_size must be positive".into(),
             );
         }
-        if !["balanced", "uniform"].contains(&t.sampler.as_str()) {
+        if !["balanced", "uniform", "class-balanced"].contains(&t.sampler.as_str()) {
             return Err(format!(
-                "train.sampler must be balanced or uniform, got {:?}",
+                "train.sampler must be balanced, uniform or class-balanced, got {:?}",
                 t.sampler
+            ));
+        }
+        t.mix
+            .parse::<crate::data::MixKind>()
+            .map_err(|e| format!("train.mix {e}"))?;
+        if let Some((lo, hi)) = t.scale {
+            if !(lo > 0.0 && lo <= hi) {
+                return Err(format!(
+                    "train.scale must satisfy 0 < low <= high, got [{lo}, {hi}]"
+                ));
+            }
+        }
+        if let Some(r) = t.loss_mask {
+            if !(r > 0.0 && r <= 1.0) {
+                return Err(format!("train.loss_mask is a ratio in (0, 1], got {r}"));
+            }
+        }
+        if !["end", "both"].contains(&self.features.pad.as_str()) {
+            return Err(format!(
+                "features.pad must be end or both, got {:?}",
+                self.features.pad
+            ));
+        }
+        if !["default", "glorot"].contains(&self.model.init.as_str()) {
+            return Err(format!(
+                "model.init must be default or glorot, got {:?}",
+                self.model.init
             ));
         }
         if !(0.0..=1.0).contains(&t.mixup) {
@@ -276,9 +343,9 @@ impl Recipe {
         if !["bce", "ce"].contains(&t.loss.as_str()) {
             return Err(format!("train.loss must be bce or ce, got {:?}", t.loss));
         }
-        if !["fbank", "slim2d", "waveform"].contains(&self.features.input.as_str()) {
+        if !["fbank", "slim2d", "vggish", "waveform"].contains(&self.features.input.as_str()) {
             return Err(format!(
-                "features.input must be fbank, slim2d or waveform, got {:?}",
+                "features.input must be fbank, slim2d, vggish or waveform, got {:?}",
                 self.features.input
             ));
         }
@@ -294,6 +361,11 @@ impl Recipe {
                 "model.stem must be fresh or average-rgb, got {:?}",
                 self.model.stem
             ));
+        }
+        if let Some(m) = self.model.bn_momentum {
+            if !(0.0..=1.0).contains(&m) {
+                return Err(format!("model.bn_momentum must lie in [0, 1], got {m}"));
+            }
         }
         if let (Some(s), Some(e)) = (self.aggregate.wa_start, self.aggregate.wa_end) {
             if s == 0 || s > e || e > t.epochs {

@@ -145,6 +145,16 @@ impl DenseNetConfig {
         }
     }
 
+    /// A reduced growth for CPU-scale runs (registry `densenet-logmel-small`,
+    /// `densenet-wave-small`): the paper's schedule capped at 64 channels per module, with 5
+    /// log-mel or 8 waveform modules. Not in the paper.
+    pub fn small_growth(input: DenseInput) -> Vec<usize> {
+        match input {
+            DenseInput::LogMel => vec![16, 32, 64, 64, 64],
+            DenseInput::Waveform => vec![2, 4, 8, 16, 32, 64, 64, 64],
+        }
+    }
+
     /// Build the network.
     pub fn init(&self, device: &Device) -> DenseNet {
         let growth = self

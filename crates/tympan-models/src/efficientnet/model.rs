@@ -99,6 +99,22 @@ impl EfficientNet {
         self.bn1.gamma.dims()[0]
     }
 
+    /// Set the momentum of every BatchNorm. `efficientnet_pytorch` uses 0.01, tuned for ImageNet
+    /// and AudioSet-sized runs; on a dataset of a few thousand clips the running statistics then
+    /// still carry the ImageNet ones after several epochs, and evaluation mode is wrong. Small
+    /// recipes set PyTorch's default 0.1 (`model.bn_momentum`).
+    pub fn set_bn_momentum(&mut self, momentum: f64) {
+        self.bn0.momentum = momentum;
+        self.bn1.momentum = momentum;
+        for b in &mut self.blocks {
+            if let Some(bn) = &mut b.bn0 {
+                bn.momentum = momentum;
+            }
+            b.bn1.momentum = momentum;
+            b.bn2.momentum = momentum;
+        }
+    }
+
     /// Features of the head: `[B, C_in, H, W] -> [B, head, ceil(H/32), ceil(W/32)]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let mut x = self
