@@ -158,6 +158,106 @@ pub const TARGETS: &[(&str, &str, &[Item])] = &[
             sha256: Some("dcc49843"),
         }],
     ),
+    (
+        "psla-audioset",
+        "PSLA's released AudioSet models: EfficientNet-B2, 4 heads, 527 classes; single (0.440 mAP) \
+         and weight-averaged (0.444). Use with `tympan tag --arch psla-effnet-b2 --weights ...`",
+        &[
+            Item {
+                url: "https://www.dropbox.com/s/d1z27wj30ew5qrs/as_mdl_0.pth?dl=1",
+                file: "as_mdl_0.pth",
+                sha256: None,
+            },
+            Item {
+                url: "https://www.dropbox.com/s/ieggie0ara4x26d/as_mdl_0_wa.pth?dl=1",
+                file: "as_mdl_0_wa.pth",
+                sha256: None,
+            },
+        ],
+    ),
+    (
+        "psla-fsd50k",
+        "PSLA's released FSD50K models: EfficientNet-B2, 4 heads, 200 classes; best single (0.559) \
+         and weight-averaged (0.562)",
+        &[
+            Item {
+                url: "https://www.dropbox.com/s/stzrmfty2oyqnnj/fsd_mdl_best_single.pth?dl=1",
+                file: "fsd_mdl_best_single.pth",
+                sha256: None,
+            },
+            Item {
+                url: "https://www.dropbox.com/s/5fvybrbulvhsish/fsd_mdl_wa.pth?dl=1",
+                file: "fsd_mdl_wa.pth",
+                sha256: None,
+            },
+        ],
+    ),
+    (
+        "psla-predictions",
+        "PSLA's teacher predictions for label enhancement (`tympan enhance-labels`)",
+        &[Item {
+            url: "https://www.dropbox.com/s/kd84fq9ygwmidvp/prediction_files.zip?dl=1",
+            file: "prediction_files.zip",
+            sha256: None,
+        }],
+    ),
+    (
+        "fsd50k",
+        "FSD50K from Zenodo (record 4060432, 30 GB): metadata and ground truth are extracted; the \
+         audio comes as split zips (.z01 ...) that Info-ZIP joins (the command is printed)",
+        &[
+            Item {
+                url: "https://zenodo.org/record/4060432/files/FSD50K.ground_truth.zip?download=1",
+                file: "FSD50K.ground_truth.zip",
+                sha256: None,
+            },
+            Item {
+                url: "https://zenodo.org/record/4060432/files/FSD50K.metadata.zip?download=1",
+                file: "FSD50K.metadata.zip",
+                sha256: None,
+            },
+            Item {
+                url: "https://zenodo.org/record/4060432/files/FSD50K.dev_audio.z01?download=1",
+                file: "FSD50K.dev_audio.z01",
+                sha256: None,
+            },
+            Item {
+                url: "https://zenodo.org/record/4060432/files/FSD50K.dev_audio.z02?download=1",
+                file: "FSD50K.dev_audio.z02",
+                sha256: None,
+            },
+            Item {
+                url: "https://zenodo.org/record/4060432/files/FSD50K.dev_audio.z03?download=1",
+                file: "FSD50K.dev_audio.z03",
+                sha256: None,
+            },
+            Item {
+                url: "https://zenodo.org/record/4060432/files/FSD50K.dev_audio.z04?download=1",
+                file: "FSD50K.dev_audio.z04",
+                sha256: None,
+            },
+            Item {
+                url: "https://zenodo.org/record/4060432/files/FSD50K.dev_audio.z05?download=1",
+                file: "FSD50K.dev_audio.z05",
+                sha256: None,
+            },
+            Item {
+                url: "https://zenodo.org/record/4060432/files/FSD50K.dev_audio.zip?download=1",
+                file: "FSD50K.dev_audio.split",
+                sha256: None,
+            },
+            Item {
+                url: "https://zenodo.org/record/4060432/files/FSD50K.eval_audio.z01?download=1",
+                file: "FSD50K.eval_audio.z01",
+                sha256: None,
+            },
+            Item {
+                url: "https://zenodo.org/record/4060432/files/FSD50K.eval_audio.zip?download=1",
+                file: "FSD50K.eval_audio.split",
+                sha256: None,
+            },
+        ],
+    ),
 ];
 
 fn sha256_file(path: &Path) -> Result<String> {
@@ -304,9 +404,25 @@ pub fn run(name: &str, dest: &Path, mirror: Option<&Path>) -> Result<()> {
         println!("  {} sha256 {sum} ({pinned})", item.file);
         let archive = dest.join(item.file);
         if item.file.ends_with(".zip") || item.file.ends_with(".tar.gz") {
-            let n = extract(&archive, dest)?;
-            println!("  extracted {n} files into {}", dest.display());
+            // FSD50K's archives keep their folder name (`FSD50K.ground_truth/`), which is the
+            // layout `tympan_data::datasets::fsd50k` reads.
+            let into = match item.file.strip_suffix(".zip") {
+                Some(stem) if stem.starts_with("FSD50K.") => dest.join(stem),
+                _ => dest.to_path_buf(),
+            };
+            let n = extract(&archive, &into)?;
+            println!("  extracted {n} files into {}", into.display());
         }
+    }
+    if name == "fsd50k" {
+        // The zip crate cannot read multi-disk archives (the last part is saved as `.split` so
+        // that it is not mistaken for a whole zip); Info-ZIP joins them.
+        println!(
+            "  join and extract the audio with Info-ZIP:\n    cd {} && for p in dev eval; do \
+             mv FSD50K.${{p}}_audio.split FSD50K.${{p}}_audio.zip && \
+             zip -q -s 0 FSD50K.${{p}}_audio.zip --out ${{p}}.zip && unzip -q ${{p}}.zip; done",
+            dest.display()
+        );
     }
     Ok(())
 }

@@ -149,6 +149,7 @@ enum Arch {
     },
     Hershey {
         arch: HersheyArch,
+        bottleneck: Option<usize>,
     },
 }
 
@@ -168,30 +169,25 @@ fn parse(name: &str) -> Option<Arch> {
                 small: name.ends_with("-small"),
             });
         }
-        "hershey-fc" => {
-            return Some(Arch::Hershey {
-                arch: HersheyArch::Fc {
-                    layers: 3,
-                    units: 1000,
-                },
-            });
-        }
-        "hershey-alexnet" => {
-            return Some(Arch::Hershey {
-                arch: HersheyArch::AlexNet,
-            });
-        }
-        "hershey-vgg" => {
-            return Some(Arch::Hershey {
-                arch: HersheyArch::Vgg,
-            });
-        }
-        "hershey-resnet50" => {
-            return Some(Arch::Hershey {
-                arch: HersheyArch::ResNet50,
-            });
-        }
         _ => {}
+    }
+    if let Some(rest) = name.strip_prefix("hershey-") {
+        // `-b128`: the optional 128-d bottleneck before the output (Sec. 4.4 embeddings).
+        let (base, bottleneck) = match rest.strip_suffix("-b128") {
+            Some(b) => (b, Some(128)),
+            None => (rest, None),
+        };
+        let arch = match base {
+            "fc" => HersheyArch::Fc {
+                layers: 3,
+                units: 1000,
+            },
+            "alexnet" => HersheyArch::AlexNet,
+            "vgg" => HersheyArch::Vgg,
+            "resnet50" => HersheyArch::ResNet50,
+            _ => return None,
+        };
+        return Some(Arch::Hershey { arch, bottleneck });
     }
     if let Some(rest) = name.strip_prefix("slim2d-") {
         return Some(Arch::Slim2d {
@@ -303,8 +299,15 @@ fn describe(name: &str, arch: Arch) -> ModelInfo {
             wave(44_100, 64_000),
             OutputKind::Distribution,
         ),
-        Arch::Hershey { arch } => (
-            format!("Hershey et al. {arch:?} on 96x64 log-mel patches"),
+        Arch::Hershey { arch, bottleneck } => (
+            format!(
+                "Hershey et al. {arch:?} on 96x64 log-mel patches{}",
+                if bottleneck.is_some() {
+                    ", 128-d bottleneck"
+                } else {
+                    ""
+                }
+            ),
             "Hershey et al. (ICASSP 2017), Sec. 3",
             InputSpec {
                 preset: "vggish",
@@ -355,6 +358,7 @@ pub fn names() -> Vec<String> {
     out.push("densenet-wave-small".into());
     for h in ["fc", "alexnet", "vgg", "resnet50"] {
         out.push(format!("hershey-{h}"));
+        out.push(format!("hershey-{h}-b128"));
     }
     out
 }
@@ -412,9 +416,11 @@ pub fn create(name: &str, num_classes: usize, device: &Device) -> Result<Tagger,
             }
             Tagger::DenseNet(cfg.init(device))
         }
-        Arch::Hershey { arch } => {
-            Tagger::Hershey(HersheyConfig::new(arch, num_classes).init(device))
-        }
+        Arch::Hershey { arch, bottleneck } => Tagger::Hershey(
+            HersheyConfig::new(arch, num_classes)
+                .with_bottleneck(bottleneck)
+                .init(device),
+        ),
     })
 }
 

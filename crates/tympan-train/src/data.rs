@@ -329,7 +329,9 @@ impl std::str::FromStr for MixKind {
             "psla" => Ok(Self::Psla),
             "mix-training" => Ok(Self::MixTraining),
             "jeong-lim" => Ok(Self::JeongLim),
-            o => Err(format!("must be psla, mix-training or jeong-lim, got {o:?}")),
+            o => Err(format!(
+                "must be psla, mix-training or jeong-lim, got {o:?}"
+            )),
         }
     }
 }
@@ -436,13 +438,8 @@ pub fn make_batch(
                         )
                     }
                     MixKind::MixTraining => {
-                        let (x, y, _) = mix_training_pair(
-                            &samples,
-                            &s2,
-                            &it.target,
-                            &other.target,
-                            &mut rng,
-                        );
+                        let (x, y, _) =
+                            mix_training_pair(&samples, &s2, &it.target, &other.target, &mut rng);
                         (x, y)
                     }
                 }
@@ -572,5 +569,83 @@ pub fn resolve(base: &Path, p: &Path) -> PathBuf {
         p.to_path_buf()
     } else {
         base.join(p)
+    }
+}
+
+#[cfg(test)]
+mod mix_tests {
+    use super::*;
+
+    fn item(class: usize, value: f32) -> Item {
+        let mut target = vec![0.0; 3];
+        target[class] = 1.0;
+        Item {
+            path: PathBuf::from(format!("c{class}.wav")),
+            target,
+            samples: Some(Arc::new(vec![value; 100])),
+            sample_rate: 8000,
+            verified: class != 2,
+        }
+    }
+
+    fn pipe(mix: MixKind) -> Pipeline {
+        Pipeline {
+            input: InputKind::Waveform(tympan_audio::WaveNorm::None),
+            target_length: 100,
+            mean: 0.0,
+            std: 1.0,
+            mixup: 1.0,
+            mixup_alpha: 0.4,
+            freqm: 0,
+            timem: 0,
+            sample_rate: None,
+            mix,
+            scale: None,
+            pad_both: false,
+        }
+    }
+
+    #[test]
+    fn mix_training_labels_are_the_union_and_jeong_lim_keeps_the_majority() {
+        let items = vec![item(0, 1.0), item(1, -1.0), item(2, 0.5)];
+        let idx: Vec<usize> = (0..3).cycle().take(60).collect();
+        let b = make_batch(&items, &idx, &pipe(MixKind::MixTraining), true, (1, 1, 0)).unwrap();
+        for (j, &own) in idx.iter().enumerate() {
+            let y = &b.y[j * 3..j * 3 + 3];
+            // sign(y_i + y_j): the clip's own class and its partner's, both 1.
+            assert_eq!(y[own], 1.0);
+            assert!(y.iter().all(|&v| v == 0.0 || v == 1.0));
+            // The mix weight of the clip itself lies in (0.4, 0.6) unless the partner is itself.
+            let x = b.x[j * 100];
+            let (a, c) = (items[own].samples.as_ref().unwrap()[0], x);
+            if y.iter().filter(|&&v| v == 1.0).count() == 2 {
+                let other = (0..3).find(|&k| k != own && y[k] == 1.0).unwrap();
+                let o = items[other].samples.as_ref().unwrap()[0];
+                let alpha = (c - o) / (a - o);
+                assert!((0.4..0.6).contains(&alpha), "alpha {alpha}");
+            }
+        }
+        assert_eq!(b.verified[..3], [true, true, false]);
+        let b = make_batch(&items, &idx, &pipe(MixKind::JeongLim), true, (1, 1, 0)).unwrap();
+        for (j, &own) in idx.iter().enumerate() {
+            let y = &b.y[j * 3..j * 3 + 3];
+            // lambda > 0.5 on the clip's own class, the rest on another class.
+            assert!(y[own] >= 0.5, "{y:?}");
+            assert!((y.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn both_ends_padding_is_centred_at_evaluation() {
+        let items = vec![item(0, 1.0)];
+        let mut p = pipe(MixKind::Psla);
+        p.mixup = 0.0;
+        p.target_length = 140;
+        p.pad_both = true;
+        let b = make_batch(&items, &[0], &p, false, (0, 0, 0)).unwrap();
+        assert_eq!(b.x[19], 0.0);
+        assert_eq!(b.x[20], 1.0);
+        assert_eq!(b.x[119], 1.0);
+        assert_eq!(b.x[120], 0.0);
     }
 }

@@ -19,8 +19,8 @@ use tympan_models::{StemInit, Tagger, create, load_burnpack, save_burnpack};
 
 use crate::aggregate::{PredictionEnsemble, WaMode, average_models};
 use crate::data::{
-    HostBatch, InputKind, Item, MixKind, Pipeline, PreparedData, balanced_weights, make_batch, norm_stats,
-    prepare, resolve,
+    HostBatch, InputKind, Item, MixKind, Pipeline, PreparedData, balanced_weights, make_batch,
+    norm_stats, prepare, resolve,
 };
 use crate::error::TrainError;
 use crate::loss::{bce_per_sample, ce_on_probs_per_sample, jeong_lim_mask, masked_mean};
@@ -737,6 +737,14 @@ fn summarize(
         ));
     }
     write_atomic(&out_dir.join("per_class_ap.csv"), csv.as_bytes())?;
+    write_atomic(
+        &out_dir.join("curves.svg"),
+        crate::plots::curves_svg(&state.history).as_bytes(),
+    )?;
+    write_atomic(
+        &out_dir.join("per_class_ap.svg"),
+        crate::plots::per_class_ap_svg(&summary.per_class_ap).as_bytes(),
+    )?;
     let n = last_preds.len() / classes.max(1);
     tympan_audio::npy::write(&out_dir.join("predictions.npy"), &last_preds, &[n, classes])
         .map_err(|e| TrainError::Checkpoint {

@@ -3,7 +3,7 @@
 //! The training engine of [tympan](https://github.com/tympan-audio/tympan) audio taggers on Burn:
 //! recipes ([`recipe`]), learning-rate schedules ([`schedule`]), losses ([`loss`]), the PSLA
 //! input pipeline ([`data`]), the loop with checkpoints and exact resume ([`engine`]), and PSLA's
-//! aggregation: weight averaging and ensembles ([`aggregate`]).
+//! aggregation: weight averaging and ensembles ([`aggregate`]), and SVG plots of a run ([`plots`]).
 //!
 //! The same code runs on every Burn backend compiled in (`flex` by default, `ndarray`, `wgpu`,
 //! `cuda`): pass the [`Device`](burn::prelude::Device) in [`engine::RunOptions`].
@@ -14,6 +14,7 @@ pub mod data;
 pub mod engine;
 mod error;
 pub mod loss;
+pub mod plots;
 pub mod recipe;
 pub mod schedule;
 

@@ -75,10 +75,8 @@ mod tests {
         // The masked mean over the kept clips: (0.5 + 1.59 + 1.9) / 3.
         let device = Device::default();
         let l = Tensor::<1>::from_floats(losses.as_slice(), &device);
-        let m = Tensor::<1>::from_floats(
-            jeong_lim_mask(&losses, &verified, 0.8).as_slice(),
-            &device,
-        );
+        let m =
+            Tensor::<1>::from_floats(jeong_lim_mask(&losses, &verified, 0.8).as_slice(), &device);
         let v: f32 = masked_mean(l, Some(m)).into_scalar();
         assert!((v - (0.5 + 1.59 + 1.9) / 3.0).abs() < 1e-6, "{v}");
     }

@@ -413,3 +413,66 @@ fn tag_end_to_end() {
         stderr(&o)
     );
 }
+
+/// `tympan embed` on a real 7 s clip: per-patch rows (7 patches of 960 ms) and per-clip rows
+/// that are their mean, from a saved Hershey model with a 128-d bottleneck.
+#[test]
+fn embed_patches_and_clips() {
+    let Some(data) = tympan_tests::require_data("embed_patches_and_clips") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let device = tympan_models::Backend::Flex.device().unwrap();
+    let model = tympan_models::create("hershey-fc-b128", 10, &device).unwrap();
+    let weights = dir.path().join("m.bpk");
+    tympan_models::save_burnpack(&model, &weights).unwrap();
+    let clip = data.join("audioset/R9_ZSCveAHg_7s.wav");
+    let run = |per: &str, out: &Path| {
+        let o = tympan(&[
+            "embed",
+            "--arch",
+            "hershey-fc-b128",
+            "--weights",
+            s(&weights),
+            "--classes",
+            "10",
+            "--per",
+            per,
+            "--mean",
+            "-1.0",
+            "--std",
+            "1.7",
+            s(&clip),
+            "-o",
+            s(out),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        npy::read(out).unwrap()
+    };
+    let patches = run("patch", &dir.path().join("p.npy"));
+    // 7 s at 16 kHz: 698 frames of 10 ms, 7 whole 96-frame patches.
+    assert_eq!(patches.shape, vec![7, 128]);
+    let clip_rows = run("clip", &dir.path().join("c.npy"));
+    assert_eq!(clip_rows.shape, vec![1, 128]);
+    for d in 0..128 {
+        let mean: f32 = (0..7).map(|p| patches.data[p * 128 + d]).sum::<f32>() / 7.0;
+        assert!((mean - clip_rows.data[d]).abs() < 1e-4, "dim {d}");
+    }
+    let listing = std::fs::read_to_string(dir.path().join("p.txt")).unwrap();
+    assert_eq!(listing.lines().count(), 7);
+    // Not a Hershey model: a clear error.
+    let o = tympan(&[
+        "embed",
+        "--arch",
+        "m11",
+        "--weights",
+        s(&weights),
+        "--classes",
+        "10",
+        s(&clip),
+        "-o",
+        s(&dir.path().join("x.npy")),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("Hershey"), "{}", stderr(&o));
+}

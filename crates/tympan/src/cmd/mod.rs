@@ -1,5 +1,6 @@
 //! Subcommands.
 
+pub mod embed;
 pub mod enhance;
 pub mod ensemble;
 pub mod features;

@@ -1,0 +1,129 @@
+//! `tympan embed`: embeddings of Hershey et al.'s CNNs (Sec. 4.4): the 128-d bottleneck, or the
+//! penultimate layer when the model has none, for every 960 ms patch of each file, or averaged
+//! per clip.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use burn::prelude::*;
+use tympan_audio::{LoadOptions, Preset, load::load, npy};
+use tympan_models::{Backend, Tagger, create, load_burnpack};
+
+const EXAMPLES: &str = "\
+Examples:
+  tympan embed --arch hershey-vgg-b128 --weights experiments/runs/us8k-hershey/model-last.bpk \\
+      --classes 10 --mean -1.03 --std 1.73 recordings/ -o fsdd_embeddings.npy
+  tympan embed --arch hershey-fc --weights model.bpk --classes 10 --per patch clip.wav -o e.npy
+
+Input: 16 kHz VGGish log-mel (files are resampled), cut into non-overlapping 96-frame (960 ms)
+patches; a clip shorter than one patch is zero-padded to one. --mean/--std must be the
+normalisation the model was trained with (`cargo xtask train` prints it and stores it in the
+run's state.json as `norm`). Output: float32 .npy, [files, D] with --per clip (the mean over a
+clip's patches) or [patches, D] with --per patch, plus <OUT>.txt listing the file (and patch
+index) of every row.";
+
+/// Write Hershey-CNN embeddings of audio files as .npy.
+#[derive(clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// Audio files or directories.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Registry name of a Hershey model (`hershey-*`, `-b128` for the 128-d bottleneck).
+    #[arg(long)]
+    arch: String,
+    /// Trained weights (.bpk, what `cargo xtask train` writes).
+    #[arg(long)]
+    weights: PathBuf,
+    /// Number of classes the model was trained with.
+    #[arg(long)]
+    classes: usize,
+    /// One row per clip (mean over its patches) or per patch.
+    #[arg(long, default_value = "clip", value_parser = ["clip", "patch"])]
+    per: String,
+    /// Feature normalisation mean used in training.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    mean: f32,
+    /// Feature normalisation std used in training.
+    #[arg(long, default_value_t = 1.0)]
+    std: f32,
+    /// Output .npy.
+    #[arg(short, long)]
+    out: PathBuf,
+    /// Backend.
+    #[arg(long, default_value = "flex")]
+    backend: String,
+}
+
+/// Normalised 96x64 patches of one clip, at least one.
+pub fn clip_patches(samples: &[f32], mean: f32, std: f32) -> Result<Vec<Vec<f32>>> {
+    let ex = Preset::Vggish.extractor(16_000)?;
+    let mut f = ex.compute(samples)?;
+    if f.frames < 96 {
+        f.data.resize(96 * f.bins, 0.0);
+        f.frames = 96;
+    }
+    Ok(f.patches(96, 96)
+        .into_iter()
+        .map(|p| p.data.iter().map(|v| (v - mean) / std).collect())
+        .collect())
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    if !a.arch.starts_with("hershey-") {
+        bail!(
+            "--arch {}: embeddings are defined for Hershey et al.'s models (hershey-*)",
+            a.arch
+        );
+    }
+    if a.std.is_nan() || a.std <= 0.0 {
+        bail!("--std must be positive, got {}", a.std);
+    }
+    let backend: Backend = a.backend.parse()?;
+    let device = backend.device()?;
+    let model = load_burnpack(create(&a.arch, a.classes, &device)?, &a.weights)
+        .with_context(|| a.weights.display().to_string())?;
+    let Tagger::Hershey(net) = &model else {
+        bail!("--arch {} is not a Hershey model", a.arch);
+    };
+    let (files, _) = super::features::expand_inputs(&a.inputs)?;
+    let mut rows: Vec<f32> = Vec::new();
+    let mut names = String::new();
+    let mut dim = 0;
+    for file in &files {
+        let wav = load(file, &LoadOptions::at_rate(16_000))
+            .with_context(|| file.display().to_string())?;
+        let patches = clip_patches(&wav.samples, a.mean, a.std)
+            .with_context(|| file.display().to_string())?;
+        let n = patches.len();
+        let x = Tensor::<1>::from_floats(patches.concat().as_slice(), &device).reshape([n, 96, 64]);
+        let e = net.embed(x);
+        dim = e.dims()[1];
+        let e = if a.per == "clip" { e.mean_dim(0) } else { e };
+        let values: Vec<f32> = e
+            .into_data()
+            .try_to_vec()
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        rows.extend(values);
+        if a.per == "clip" {
+            names.push_str(&format!("{}\n", file.display()));
+        } else {
+            for p in 0..n {
+                names.push_str(&format!("{}\t{p}\n", file.display()));
+            }
+        }
+    }
+    let n = rows.len() / dim.max(1);
+    npy::write(&a.out, &rows, &[n, dim]).with_context(|| a.out.display().to_string())?;
+    let list = a.out.with_extension("txt");
+    std::fs::write(&list, names).with_context(|| list.display().to_string())?;
+    eprintln!(
+        "wrote {} x {dim} embeddings of {} files to {} (rows listed in {})",
+        n,
+        files.len(),
+        a.out.display(),
+        list.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

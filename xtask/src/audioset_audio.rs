@@ -1,0 +1,245 @@
+//! `cargo xtask download-audioset`: AudioSet audio from YouTube, the way PSLA's users prepare it
+//! themselves (PSLA README, "you need to download audios from YouTube"), then a PSLA datafile.
+//!
+//! Each segment of a Google segment list is fetched with `yt-dlp` (which runs `ffmpeg`): only the
+//! segment's `[start, end]` section, as 16 kHz mono FLAC, into `<dest>/audio/Y<YTID>.flac`. A clip
+//! is written under a temporary name and renamed when complete, so an interrupted run leaves no
+//! partial clip and a rerun continues with the clips still missing. Clips that cannot be fetched
+//! (AudioSet loses about 5 % to takedowns) are listed in `<dest>/failed.tsv` with yt-dlp's reason,
+//! and the datafile (`<dest>/<list>.json`) holds the clips on disk.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use tympan_data::audioset::{Segment, build_datafile, read_segments};
+
+/// Options of one download run.
+pub struct Options {
+    /// Google segment list (`balanced_train_segments.csv`, ...).
+    pub segments: PathBuf,
+    /// Destination folder.
+    pub dest: PathBuf,
+    /// Only the first N segments.
+    pub limit: Option<usize>,
+    /// Parallel downloads.
+    pub jobs: usize,
+    /// The yt-dlp executable.
+    pub yt_dlp: PathBuf,
+}
+
+/// What a run did.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// Clips fetched now.
+    pub fetched: usize,
+    /// Clips already on disk.
+    pub skipped: usize,
+    /// Clips that failed.
+    pub failed: usize,
+    /// Entries of the written datafile.
+    pub datafile_entries: usize,
+    /// The datafile.
+    pub datafile: PathBuf,
+}
+
+fn fetch_one(seg: &Segment, audio: &Path, yt_dlp: &Path) -> Result<(), String> {
+    let tmp = audio.join(format!(".tmp-{}", seg.ytid));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+    let out = Command::new(yt_dlp)
+        .args([
+            "--quiet",
+            "--no-progress",
+            "--no-playlist",
+            "-f",
+            "bestaudio/best",
+            "--download-sections",
+            &format!("*{}-{}", seg.start, seg.end),
+            "--force-keyframes-at-cuts",
+            "-x",
+            "--audio-format",
+            "flac",
+            "--postprocessor-args",
+            "ExtractAudio:-ar 16000 -ac 1",
+            "-o",
+        ])
+        .arg(tmp.join(format!("{}.%(ext)s", seg.ytid)))
+        .arg(format!("https://www.youtube.com/watch?v={}", seg.ytid))
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", yt_dlp.display()))?;
+    let produced = tmp.join(format!("{}.flac", seg.ytid));
+    let result = if out.status.success() && produced.is_file() {
+        std::fs::rename(&produced, audio.join(format!("Y{}.flac", seg.ytid)))
+            .map_err(|e| e.to_string())
+    } else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let reason = err
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("yt-dlp produced no FLAC")
+            .replace('\t', " ");
+        Err(reason)
+    };
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
+}
+
+/// Download the segments' audio and write the datafile.
+pub fn run(o: &Options) -> Result<Outcome> {
+    match Command::new(&o.yt_dlp).arg("--version").output() {
+        Ok(out) if out.status.success() => {}
+        _ => bail!(
+            "{} not found or not working: install yt-dlp (`pip install yt-dlp`) and ffmpeg, or \
+             pass --yt-dlp PATH",
+            o.yt_dlp.display()
+        ),
+    }
+    let mut segments = read_segments(&o.segments)?;
+    if let Some(n) = o.limit {
+        segments.truncate(n);
+    }
+    let audio = o.dest.join("audio");
+    std::fs::create_dir_all(&audio).with_context(|| audio.display().to_string())?;
+    let done = |s: &Segment| audio.join(format!("Y{}.flac", s.ytid)).is_file();
+    let todo: Vec<&Segment> = segments.iter().filter(|s| !done(s)).collect();
+    let skipped = segments.len() - todo.len();
+    let pb = ProgressBar::new(todo.len() as u64);
+    pb.set_style(
+        ProgressStyle::with_template("{pos}/{len} clips [{bar:30}] {per_sec} eta {eta} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let failed_path = o.dest.join("failed.tsv");
+    let failures: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(o.jobs.max(1))
+        .build()
+        .context("thread pool")?;
+    pool.install(|| {
+        todo.par_iter().for_each(|s| {
+            if let (Err(reason), Ok(mut f)) = (fetch_one(s, &audio, &o.yt_dlp), failures.lock()) {
+                f.push((s.ytid.clone(), reason));
+                pb.set_message(format!("{} failed", f.len()));
+            }
+            pb.inc(1);
+        })
+    });
+    pb.finish_and_clear();
+    let mut failures = failures.into_inner().unwrap_or_default();
+    failures.sort();
+    let mut f =
+        std::fs::File::create(&failed_path).with_context(|| failed_path.display().to_string())?;
+    writeln!(f, "ytid\treason")?;
+    for (y, r) in &failures {
+        writeln!(f, "{y}\t{r}")?;
+    }
+    let built = build_datafile(&segments, &audio)?;
+    let stem = o
+        .segments
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("segments");
+    let datafile = o.dest.join(format!("{stem}.json"));
+    built.datafile.save(&datafile)?;
+    Ok(Outcome {
+        fetched: todo.len() - failures.len(),
+        skipped,
+        failed: failures.len(),
+        datafile_entries: built.datafile.data.len(),
+        datafile,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in for yt-dlp: writes `<ytid>.flac` where `-o` points, fails for `BADBADBAD00`,
+    /// and logs every call.
+    #[cfg(unix)]
+    fn fake_yt_dlp(dir: &Path) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join("yt-dlp");
+        let log = dir.join("calls.log");
+        std::fs::write(
+            &p,
+            format!(
+                r#"#!/bin/sh
+[ "$1" = "--version" ] && {{ echo 2025.01.01; exit 0; }}
+echo "$@" >> {log}
+out=""; prev=""
+for a in "$@"; do [ "$prev" = "-o" ] && out="$a"; prev="$a"; url="$a"; done
+id="${{url##*=}}"
+[ "$id" = "BADBADBAD00" ] && {{ echo "ERROR: [youtube] $id: Video unavailable" >&2; exit 1; }}
+f=$(echo "$out" | sed 's/%(ext)s/flac/')
+printf 'fLaC' > "$f"
+"#,
+                log = log.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fetches_sections_reports_failures_and_resumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("balanced_train_segments.csv");
+        std::fs::write(
+            &csv,
+            "# Segments csv created Sun Mar  5 10:54:31 2017\n\
+             # num_ytids=3, num_segs=3, num_unique_labels=2, num_positive_labels=4\n\
+             # YTID, start_seconds, end_seconds, positive_labels\n\
+             --PJHxphWEs, 30.000, 40.000, \"/m/09x0r,/t/dd00088\"\n\
+             BADBADBAD00, 0.000, 10.000, \"/m/09x0r\"\n\
+             --ZhevVpy1s, 50.000, 60.000, \"/m/012xff\"\n",
+        )
+        .unwrap();
+        let o = Options {
+            segments: csv,
+            dest: dir.path().join("as"),
+            limit: None,
+            jobs: 2,
+            yt_dlp: fake_yt_dlp(dir.path()),
+        };
+        let r = run(&o).unwrap();
+        assert_eq!(
+            (r.fetched, r.skipped, r.failed, r.datafile_entries),
+            (2, 0, 1, 2)
+        );
+        let calls = std::fs::read_to_string(dir.path().join("calls.log")).unwrap();
+        assert!(calls.contains("*30-40") && calls.contains("ExtractAudio:-ar 16000 -ac 1"));
+        let failed = std::fs::read_to_string(dir.path().join("as/failed.tsv")).unwrap();
+        assert!(failed.contains("BADBADBAD00\tERROR: [youtube] BADBADBAD00: Video unavailable"));
+        let df = tympan_data::Datafile::load(&r.datafile).unwrap();
+        assert_eq!(df.data[0].labels, "/m/09x0r,/t/dd00088");
+        assert!(df.data[0].wav.ends_with("Y--PJHxphWEs.flac"));
+        // No temporary folders left behind.
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("as/audio"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+            .collect();
+        assert!(left.is_empty());
+        // A rerun fetches only what is missing (the failed clip is tried again).
+        let r2 = run(&o).unwrap();
+        assert_eq!((r2.fetched, r2.skipped, r2.failed), (0, 2, 1));
+        let calls = std::fs::read_to_string(dir.path().join("calls.log")).unwrap();
+        assert_eq!(calls.lines().count(), 4);
+        // Missing yt-dlp: a clear error.
+        let bad = Options {
+            yt_dlp: dir.path().join("nope"),
+            ..o
+        };
+        let e = run(&bad).unwrap_err().to_string();
+        assert!(e.contains("pip install yt-dlp"), "{e}");
+    }
+}
