@@ -10,7 +10,8 @@
 //! - `slim2d-rb{1..6}`: Naranjo-Alcazar et al.'s slim 2D log-mel network.
 //! - `chen-resnet`: Chen et al.'s 1D ResNet-18 -> 2D ResNet-50 with multi-level attention.
 //! - `densenet-logmel`, `densenet-wave`: Jeong & Lim's DenseNet.
-//! - `hershey-fc`, `hershey-alexnet`, `hershey-vgg`, `hershey-resnet50`: Hershey et al.
+//! - `hershey-fc`, `hershey-alexnet`, `hershey-vgg`, `hershey-inception`, `hershey-resnet50`
+//!   (`-b128`: with the 128-d bottleneck): Hershey et al.
 
 use burn::module::Module;
 use burn::prelude::*;
@@ -185,6 +186,7 @@ fn parse(name: &str) -> Option<Arch> {
             "alexnet" => HersheyArch::AlexNet,
             "vgg" => HersheyArch::Vgg,
             "resnet50" => HersheyArch::ResNet50,
+            "inception" => HersheyArch::InceptionV3,
             _ => return None,
         };
         return Some(Arch::Hershey { arch, bottleneck });
@@ -356,7 +358,7 @@ pub fn names() -> Vec<String> {
     out.push("densenet-wave".into());
     out.push("densenet-logmel-small".into());
     out.push("densenet-wave-small".into());
-    for h in ["fc", "alexnet", "vgg", "resnet50"] {
+    for h in ["fc", "alexnet", "vgg", "inception", "resnet50"] {
         out.push(format!("hershey-{h}"));
         out.push(format!("hershey-{h}-b128"));
     }

@@ -1,5 +1,5 @@
 //! Hershey et al., "CNN architectures for large-scale audio classification" (ICASSP 2017): the
-//! fully connected baseline, AlexNet, VGG (configuration E) and ResNet-50 on 96x64 log-mel
+//! fully connected baseline, AlexNet, VGG (configuration E), Inception-V3 and ResNet-50 on 96x64 log-mel
 //! patches (the `vggish` preset, 960 ms each), with an optional 128-d bottleneck before the
 //! output. Outputs are logits; clip scores are the mean of the patches' sigmoids
 //! ([`clip_scores`]).
@@ -16,6 +16,9 @@ use burn::tensor::activation::{relu, sigmoid};
 use serde::{Deserialize, Serialize};
 
 use crate::resnet::{ResNet, ResNetConfig};
+
+mod inception;
+pub use inception::{BasicConv, InceptionV3, Mixed};
 
 /// Patch size: 96 frames x 64 mel bins.
 pub const PATCH: [usize; 2] = [96, 64];
@@ -36,6 +39,9 @@ pub enum HersheyArch {
     Vgg,
     /// ResNet-50 without stride on the first 7x7 conv, 6x4 average pooling.
     ResNet50,
+    /// Inception-V3 without the first four stem layers and the auxiliary head, 10x6 average
+    /// pooling.
+    InceptionV3,
 }
 
 /// conv -> BN -> ReLU.
@@ -128,6 +134,8 @@ pub struct HersheyNet {
     pub features: Vec<Layer>,
     /// ResNet-50 trunk.
     pub resnet: Option<ResNet>,
+    /// Inception-V3 trunk.
+    pub inception: Option<InceptionV3>,
     /// Hidden fully connected layers.
     pub fc: Vec<Linear>,
     /// Optional bottleneck (linear, as the embedding layer).
@@ -146,8 +154,10 @@ impl HersheyConfig {
                 stride: s,
             })
         };
+        let inception = (self.arch == HersheyArch::InceptionV3).then(|| InceptionV3::new(device));
         let (features, resnet, flat, hidden): (Vec<Layer>, Option<ResNet>, usize, Vec<usize>) =
             match self.arch {
+                HersheyArch::InceptionV3 => (vec![], None, 2048, vec![]),
                 HersheyArch::Fc { layers, units } => {
                     (vec![], None, PATCH[0] * PATCH[1], vec![units; layers])
                 }
@@ -199,6 +209,7 @@ impl HersheyConfig {
         HersheyNet {
             features,
             resnet,
+            inception,
             fc,
             bottleneck,
             out: LinearConfig::new(d, self.num_classes).init(device),
@@ -221,7 +232,9 @@ impl HersheyNet {
 
     /// The layer before the output (the 128-d bottleneck when configured).
     pub fn embed(&self, x: Tensor<3>) -> Tensor<2> {
-        let mut h: Tensor<2> = if let Some(r) = &self.resnet {
+        let mut h: Tensor<2> = if let Some(i) = &self.inception {
+            i.forward(x.unsqueeze_dim(1))
+        } else if let Some(r) = &self.resnet {
             let y = r.forward(x.unsqueeze_dim(1)); // [B, 2048, 6, 4]
             y.mean_dim(3).mean_dim(2).flatten(1, 3)
         } else if self.features.is_empty() {
@@ -261,6 +274,9 @@ impl HersheyNet {
         }
         if let Some(r) = &self.resnet {
             total += resnet_multiplies(r, PATCH);
+        }
+        if let Some(i) = &self.inception {
+            total += i.count(PATCH).1;
         }
         let lin = |l: &Linear| {
             let [i, o] = l.weight.val().dims();
@@ -328,6 +344,7 @@ mod tests {
             (HersheyArch::AlexNet, 37.3e6, 767e6, f64::INFINITY),
             (HersheyArch::Vgg, 62e6, 2.4e9, 0.15),
             (HersheyArch::ResNet50, 30e6, 1.9e9, 0.15),
+            (HersheyArch::InceptionV3, 28e6, 4.7e9, 0.15),
         ] {
             let net = HersheyConfig::new(arch, 3087).init(&device);
             let (ours_p, ours_m) = (crate::num_params(&net) as f64, net.multiplies() as f64);
@@ -345,6 +362,9 @@ mod tests {
                 [1, 3087]
             );
         }
+        // The paper's 10x6 average pooling is what is left of a 96x64 patch.
+        let inc = InceptionV3::new(&device);
+        assert_eq!(inc.count(PATCH).0, [10, 6]);
         let fc = HersheyConfig::new(
             HersheyArch::Fc {
                 layers: 3,
