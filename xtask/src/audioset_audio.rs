@@ -2,7 +2,10 @@
 //! themselves (PSLA README, "you need to download audios from YouTube"), then a PSLA datafile.
 //!
 //! Each segment of a Google segment list is fetched with `yt-dlp` (which runs `ffmpeg`): only the
-//! segment's `[start, end]` section, as 16 kHz mono FLAC, into `<dest>/audio/Y<YTID>.flac`. A clip
+//! segment's `[start, end]` section, as 16 kHz mono FLAC, into `<dest>/audio/Y<YTID>.flac`. Or,
+//! with `--mirror URL`, from a mirror that serves the segments (`{ytid}`, `{start}` and `{end}` in
+//! the pattern are replaced; downloads resume like `cargo xtask download`), converted to 16 kHz
+//! mono FLAC by `ffmpeg`. A clip
 //! is written under a temporary name and renamed when complete, so an interrupted run leaves no
 //! partial clip and a rerun continues with the clips still missing. Clips that cannot be fetched
 //! (AudioSet loses about 5 % to takedowns) are listed in `<dest>/failed.tsv` with yt-dlp's reason,
@@ -28,8 +31,56 @@ pub struct Options {
     pub limit: Option<usize>,
     /// Parallel downloads.
     pub jobs: usize,
-    /// The yt-dlp executable.
-    pub yt_dlp: PathBuf,
+    /// Where clips come from.
+    pub source: Source,
+}
+
+/// Where clips come from.
+pub enum Source {
+    /// `yt-dlp` (the executable), cutting the segment from the YouTube video.
+    YtDlp(PathBuf),
+    /// A URL pattern of a mirror serving the segments, and the `ffmpeg` executable that converts
+    /// them.
+    Mirror {
+        /// e.g. `https://host/audioset/{ytid}_{start}.wav`.
+        pattern: String,
+        /// ffmpeg executable.
+        ffmpeg: PathBuf,
+    },
+}
+
+fn last_line(stderr: &[u8], default: &str) -> String {
+    let err = String::from_utf8_lossy(stderr);
+    err.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(default)
+        .replace('\t', " ")
+}
+
+fn fetch_mirror(seg: &Segment, audio: &Path, pattern: &str, ffmpeg: &Path) -> Result<(), String> {
+    let url = pattern
+        .replace("{ytid}", &seg.ytid)
+        .replace("{start}", &format!("{}", seg.start))
+        .replace("{end}", &format!("{}", seg.end));
+    let raw = audio.join(format!(".tmp-{}.download", seg.ytid));
+    crate::download::fetch(&url, &raw, None, None, &ProgressBar::hidden())
+        .map_err(|e| format!("{url}: {e:#}"))?;
+    let tmp = audio.join(format!(".tmp-{}.flac", seg.ytid));
+    let out = Command::new(ffmpeg)
+        .args(["-nostdin", "-y", "-loglevel", "error", "-i"])
+        .arg(&raw)
+        .args(["-ar", "16000", "-ac", "1"])
+        .arg(&tmp)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", ffmpeg.display()));
+    let _ = std::fs::remove_file(&raw);
+    let out = out?;
+    if !out.status.success() || !tmp.is_file() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(last_line(&out.stderr, "ffmpeg produced no FLAC"));
+    }
+    std::fs::rename(&tmp, audio.join(format!("Y{}.flac", seg.ytid))).map_err(|e| e.to_string())
 }
 
 /// What a run did.
@@ -77,14 +128,7 @@ fn fetch_one(seg: &Segment, audio: &Path, yt_dlp: &Path) -> Result<(), String> {
         std::fs::rename(&produced, audio.join(format!("Y{}.flac", seg.ytid)))
             .map_err(|e| e.to_string())
     } else {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let reason = err
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("yt-dlp produced no FLAC")
-            .replace('\t', " ");
-        Err(reason)
+        Err(last_line(&out.stderr, "yt-dlp produced no FLAC"))
     };
     let _ = std::fs::remove_dir_all(&tmp);
     result
@@ -92,13 +136,19 @@ fn fetch_one(seg: &Segment, audio: &Path, yt_dlp: &Path) -> Result<(), String> {
 
 /// Download the segments' audio and write the datafile.
 pub fn run(o: &Options) -> Result<Outcome> {
-    match Command::new(&o.yt_dlp).arg("--version").output() {
-        Ok(out) if out.status.success() => {}
-        _ => bail!(
-            "{} not found or not working: install yt-dlp (`pip install yt-dlp`) and ffmpeg, or \
-             pass --yt-dlp PATH",
-            o.yt_dlp.display()
+    let (tool, flag, hint) = match &o.source {
+        Source::YtDlp(p) => (
+            p,
+            "--version",
+            "install yt-dlp (`pip install yt-dlp`) and ffmpeg, or pass --yt-dlp PATH",
         ),
+        Source::Mirror { ffmpeg, .. } => {
+            (ffmpeg, "-version", "install ffmpeg, or pass --ffmpeg PATH")
+        }
+    };
+    match Command::new(tool).arg(flag).output() {
+        Ok(out) if out.status.success() => {}
+        _ => bail!("{} not found or not working: {hint}", tool.display()),
     }
     let mut segments = read_segments(&o.segments)?;
     if let Some(n) = o.limit {
@@ -123,7 +173,11 @@ pub fn run(o: &Options) -> Result<Outcome> {
         .context("thread pool")?;
     pool.install(|| {
         todo.par_iter().for_each(|s| {
-            if let (Err(reason), Ok(mut f)) = (fetch_one(s, &audio, &o.yt_dlp), failures.lock()) {
+            let r = match &o.source {
+                Source::YtDlp(y) => fetch_one(s, &audio, y),
+                Source::Mirror { pattern, ffmpeg } => fetch_mirror(s, &audio, pattern, ffmpeg),
+            };
+            if let (Err(reason), Ok(mut f)) = (r, failures.lock()) {
                 f.push((s.ytid.clone(), reason));
                 pb.set_message(format!("{} failed", f.len()));
             }
@@ -208,7 +262,7 @@ printf 'fLaC' > "$f"
             dest: dir.path().join("as"),
             limit: None,
             jobs: 2,
-            yt_dlp: fake_yt_dlp(dir.path()),
+            source: Source::YtDlp(fake_yt_dlp(dir.path())),
         };
         let r = run(&o).unwrap();
         assert_eq!(
@@ -236,10 +290,61 @@ printf 'fLaC' > "$f"
         assert_eq!(calls.lines().count(), 4);
         // Missing yt-dlp: a clear error.
         let bad = Options {
-            yt_dlp: dir.path().join("nope"),
+            source: Source::YtDlp(dir.path().join("nope")),
             ..o
         };
         let e = run(&bad).unwrap_err().to_string();
         assert!(e.contains("pip install yt-dlp"), "{e}");
+    }
+
+    /// The mirror source: segments served over HTTP (a real server on 127.0.0.1), converted by a
+    /// stand-in for ffmpeg that checks the 16 kHz mono arguments and copies its input.
+    #[cfg(unix)]
+    #[test]
+    fn mirror_source_downloads_and_converts() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let ffmpeg = dir.path().join("ffmpeg");
+        std::fs::write(
+            &ffmpeg,
+            r#"#!/bin/sh
+[ "$1" = "-version" ] && exit 0
+case "$*" in *"-ar 16000 -ac 1"*) ;; *) echo "bad args: $*" >&2; exit 1;; esac
+in=""; prev=""
+for a in "$@"; do [ "$prev" = "-i" ] && in="$a"; prev="$a"; out="$a"; done
+cp "$in" "$out"
+"#,
+        )
+        .unwrap();
+        std::fs::set_permissions(&ffmpeg, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let csv = dir.path().join("eval_segments.csv");
+        std::fs::write(
+            &csv,
+            "# YTID, start_seconds, end_seconds, positive_labels\n\
+             --4gqARaEJE, 0.000, 10.000, \"/m/068hy,/m/07q6cd_\"\n\
+             --BfvyPmVMo, 20.000, 30.000, \"/m/03l9g\"\n",
+        )
+        .unwrap();
+        let base = crate::download::tests::serve(b"RIFF-fake-clip".to_vec(), None, 2);
+        let o = Options {
+            segments: csv,
+            dest: dir.path().join("as"),
+            limit: None,
+            jobs: 1,
+            source: Source::Mirror {
+                pattern: format!("{base}/{{ytid}}_{{start}}.wav"),
+                ffmpeg,
+            },
+        };
+        let r = run(&o).unwrap();
+        assert_eq!((r.fetched, r.failed, r.datafile_entries), (2, 0, 2));
+        let clip = dir.path().join("as/audio/Y--4gqARaEJE.flac");
+        assert_eq!(std::fs::read(&clip).unwrap(), b"RIFF-fake-clip");
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("as/audio"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+            .collect();
+        assert!(left.is_empty());
     }
 }

@@ -472,14 +472,14 @@ pub fn extract(archive: &Path, dest: &Path) -> Result<usize> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::{BufRead, BufReader};
     use std::net::TcpListener;
 
     /// A one-file HTTP server on 127.0.0.1 honouring `Range`; `cut_after` closes the connection
     /// after that many body bytes (once), as a dropped connection does.
-    fn serve(body: Vec<u8>, cut_after: Option<usize>, requests: usize) -> String {
+    pub(crate) fn serve(body: Vec<u8>, cut_after: Option<usize>, requests: usize) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         std::thread::spawn(move || {
