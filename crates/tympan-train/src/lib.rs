@@ -15,6 +15,7 @@ pub mod engine;
 mod error;
 pub mod loss;
 pub mod plots;
+pub mod probe;
 pub mod recipe;
 pub mod schedule;
 

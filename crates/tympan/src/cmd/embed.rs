@@ -31,14 +31,18 @@ pub struct Args {
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// Registry name of a Hershey model (`hershey-*`, `-b128` for the 128-d bottleneck).
-    #[arg(long)]
-    arch: String,
+    #[arg(long, required_unless_present = "raw")]
+    arch: Option<String>,
     /// Trained weights (.bpk, what `cargo xtask train` writes).
-    #[arg(long)]
-    weights: PathBuf,
+    #[arg(long, required_unless_present = "raw")]
+    weights: Option<PathBuf>,
     /// Number of classes the model was trained with.
-    #[arg(long)]
-    classes: usize,
+    #[arg(long, required_unless_present = "raw")]
+    classes: Option<usize>,
+    /// No model: write the normalised 96x64 patches themselves (6,144 values), the raw log-mel
+    /// baseline of Hershey et al. Sec. 4.4.
+    #[arg(long, conflicts_with_all = ["arch", "weights", "classes"])]
+    raw: bool,
     /// One row per clip (mean over its patches) or per patch.
     #[arg(long, default_value = "clip", value_parser = ["clip", "patch"])]
     per: String,
@@ -71,21 +75,26 @@ pub fn clip_patches(samples: &[f32], mean: f32, std: f32) -> Result<Vec<Vec<f32>
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
-    if !a.arch.starts_with("hershey-") {
-        bail!(
-            "--arch {}: embeddings are defined for Hershey et al.'s models (hershey-*)",
-            a.arch
-        );
-    }
     if a.std.is_nan() || a.std <= 0.0 {
         bail!("--std must be positive, got {}", a.std);
     }
     let backend: Backend = a.backend.parse()?;
     let device = backend.device()?;
-    let model = load_burnpack(create(&a.arch, a.classes, &device)?, &a.weights)
-        .with_context(|| a.weights.display().to_string())?;
-    let Tagger::Hershey(net) = &model else {
-        bail!("--arch {} is not a Hershey model", a.arch);
+    let model = match (&a.arch, &a.weights, a.classes) {
+        (Some(arch), Some(weights), Some(classes)) => {
+            if !arch.starts_with("hershey-") {
+                bail!(
+                    "--arch {arch}: embeddings are defined for Hershey et al.'s models (hershey-*)"
+                );
+            }
+            let m = load_burnpack(create(arch, classes, &device)?, weights)
+                .with_context(|| weights.display().to_string())?;
+            let Tagger::Hershey(net) = m else {
+                bail!("--arch {arch} is not a Hershey model");
+            };
+            Some(net)
+        }
+        _ => None,
     };
     let (files, _) = super::features::expand_inputs(&a.inputs)?;
     let mut rows: Vec<f32> = Vec::new();
@@ -98,7 +107,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
             .with_context(|| file.display().to_string())?;
         let n = patches.len();
         let x = Tensor::<1>::from_floats(patches.concat().as_slice(), &device).reshape([n, 96, 64]);
-        let e = net.embed(x);
+        let e = match &model {
+            Some(net) => net.embed(x),
+            None => x.reshape([n, 96 * 64]),
+        };
         dim = e.dims()[1];
         let e = if a.per == "clip" { e.mean_dim(0) } else { e };
         let values: Vec<f32> = e

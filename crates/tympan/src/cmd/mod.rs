@@ -7,6 +7,7 @@ pub mod features;
 pub mod metrics;
 pub mod models;
 pub mod png;
+pub mod probe;
 pub mod stats;
 pub mod tag;
 
