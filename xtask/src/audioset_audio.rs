@@ -214,6 +214,16 @@ pub fn run(o: &Options) -> Result<Outcome> {
 mod tests {
     use super::*;
 
+    fn assert_no_temporaries(audio: &Path) {
+        let left: Vec<_> = std::fs::read_dir(audio)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
     /// A stand-in for yt-dlp: writes `<ytid>.flac` where `-o` points, fails for `BADBADBAD00`,
     /// and logs every call.
     #[cfg(unix)]
@@ -276,13 +286,7 @@ printf 'fLaC' > "$f"
         let df = tympan_data::Datafile::load(&r.datafile).unwrap();
         assert_eq!(df.data[0].labels, "/m/09x0r,/t/dd00088");
         assert!(df.data[0].wav.ends_with("Y--PJHxphWEs.flac"));
-        // No temporary folders left behind.
-        let left: Vec<_> = std::fs::read_dir(dir.path().join("as/audio"))
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
-            .collect();
-        assert!(left.is_empty());
+        assert_no_temporaries(&dir.path().join("as/audio"));
         // A rerun fetches only what is missing (the failed clip is tried again).
         let r2 = run(&o).unwrap();
         assert_eq!((r2.fetched, r2.skipped, r2.failed), (0, 2, 1));
@@ -340,11 +344,6 @@ cp "$in" "$out"
         assert_eq!((r.fetched, r.failed, r.datafile_entries), (2, 0, 2));
         let clip = dir.path().join("as/audio/Y--4gqARaEJE.flac");
         assert_eq!(std::fs::read(&clip).unwrap(), b"RIFF-fake-clip");
-        let left: Vec<_> = std::fs::read_dir(dir.path().join("as/audio"))
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
-            .collect();
-        assert!(left.is_empty());
+        assert_no_temporaries(&dir.path().join("as/audio"));
     }
 }
