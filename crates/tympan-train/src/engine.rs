@@ -177,6 +177,11 @@ pub struct Summary {
     pub checkpoint_ensemble: Scores,
     /// Per-class AP of the last epoch (`None` when the class has no positive).
     pub per_class_ap: Vec<(String, Option<f64>)>,
+    /// The epoch of `model-best.bpk` and its evaluation score (accuracy for single-label data,
+    /// else mAP). Choosing by the evaluation split is optimistic unless that split is a
+    /// validation split.
+    #[serde(default)]
+    pub best_epoch: Option<(usize, f64)>,
 }
 
 /// Persistent state, written last in every checkpoint (the commit point).
@@ -188,6 +193,9 @@ struct State {
     norm: (f32, f32),
     history: Vec<EpochRow>,
     ensemble: PredictionEnsemble,
+    /// Best validation score so far and its epoch (accuracy for single-label data, else mAP).
+    #[serde(default)]
+    best: Option<(usize, f64)>,
 }
 
 /// Run options.
@@ -451,6 +459,7 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
                     norm,
                     history: Vec::new(),
                     ensemble: PredictionEnsemble::default(),
+                    best: None,
                 },
             )
         }
@@ -605,6 +614,15 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
             .end_epoch(if single_label { s.accuracy } else { s.map });
         // Checkpoint: model, optimizer, then the state file (the commit point).
         save_burnpack(&model, &ckpt_path(&out_dir, epoch))?;
+        // Keep the best model so far (Jeong & Lim keep the best on validation).
+        let current = if single_label { s.accuracy } else { s.map };
+        if state.best.is_none_or(|(_, b)| current > b) {
+            let best = out_dir.join("model-best.bpk");
+            let tmp = out_dir.join("model-best.bpk.partial");
+            std::fs::copy(ckpt_path(&out_dir, epoch), &tmp).map_err(io_err(&tmp))?;
+            std::fs::rename(&tmp, &best).map_err(io_err(&best))?;
+            state.best = Some((epoch, current));
+        }
         let opath = out_dir.join("checkpoints/optimizer.bpk");
         let otmp = out_dir.join("checkpoints/optimizer.bpk.partial");
         optim.save(&otmp).map_err(|e| TrainError::Checkpoint {
@@ -722,6 +740,7 @@ fn summarize(
         weight_averaged_params_only: wa_p,
         checkpoint_ensemble: ens,
         per_class_ap: data.classes.iter().cloned().zip(per_class).collect(),
+        best_epoch: state.best,
     };
     let json = serde_json::to_vec_pretty(&summary).map_err(|e| TrainError::Checkpoint {
         path: out_dir.join("summary.json"),
