@@ -770,6 +770,13 @@ fn summarize(
             path: out_dir.join("predictions.npy"),
             reason: e.to_string(),
         })?;
+    // The evaluation targets in the same row order, for `tympan metrics` and `tympan ensemble`.
+    tympan_audio::npy::write(&out_dir.join("targets.npy"), targets, &[n, classes]).map_err(
+        |e| TrainError::Checkpoint {
+            path: out_dir.join("targets.npy"),
+            reason: e.to_string(),
+        },
+    )?;
     let last_ckpt = ckpt_path(out_dir, state.epochs_done);
     std::fs::copy(&last_ckpt, out_dir.join("model-last.bpk")).map_err(io_err(&last_ckpt))?;
     Ok(summary)
