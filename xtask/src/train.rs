@@ -44,49 +44,82 @@ fn recipe_path(root: &Path, name: &str) -> Result<PathBuf> {
     bail!("no recipe {name:?}; recipes: {}", known.join(", "))
 }
 
+/// The dataset folder of a recipe: `--data-dir` (relative to the current directory) or the
+/// recipe's (relative to the workspace root), fetched with `cargo xtask download` when absent and
+/// the recipe names a download (only for the recipe's own folder: a `--data-dir` that does not
+/// exist is an error with the command that fetches it).
+fn ensure_data(root: &Path, dir: &Path, download: Option<&str>, explicit: bool) -> Result<PathBuf> {
+    let dir = if dir.is_absolute() {
+        dir.to_path_buf()
+    } else if explicit {
+        std::env::current_dir()?.join(dir)
+    } else {
+        root.join(dir)
+    };
+    if !dir.exists() {
+        match (download, explicit) {
+            (Some(name), false) => {
+                eprintln!("{} not found: downloading it", dir.display());
+                crate::download::run(name, &dir, None).with_context(|| {
+                    format!("fetching {name} (or pass --data-dir to a local copy)")
+                })?;
+            }
+            (Some(name), true) => bail!(
+                "{} does not exist; fetch it with `cargo xtask download {name} --dest {}`",
+                dir.display(),
+                dir.display()
+            ),
+            (None, _) => bail!("{} does not exist", dir.display()),
+        }
+    }
+    Ok(dir)
+}
+
 pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
     let path = recipe_path(root, &args.recipe)?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    if crate::probe::is_probe(&text) {
+        if !args.set.is_empty() || args.resume || args.devices.len() > 1 {
+            bail!(
+                "{}: probe recipes take no --set, --resume or --devices",
+                path.display()
+            );
+        }
+        let r: crate::probe::ProbeRecipe =
+            toml::from_str(&text).with_context(|| format!("probe recipe {}", path.display()))?;
+        let data_dir = ensure_data(
+            root,
+            args.data_dir.as_deref().unwrap_or(&r.data.data_dir),
+            r.data.download.as_deref(),
+            args.data_dir.is_some(),
+        )?;
+        return crate::probe::run(root, &path, &text, data_dir, &args.backend, args.out);
+    }
     let mut overrides = args.set.clone();
     let explicit_data = args.data_dir.is_some();
     if let Some(d) = &args.data_dir {
         overrides.push(format!("data.data_dir={:?}", d.display().to_string()));
     }
     let mut recipe = Recipe::load(&path, &overrides)?;
-    if !recipe.data.data_dir.is_absolute() {
-        let base = if explicit_data {
-            std::env::current_dir()?
-        } else {
-            root.to_path_buf()
-        };
-        recipe.data.data_dir = base.join(&recipe.data.data_dir);
-    }
-    if !recipe.data.data_dir.exists() {
-        match (&recipe.data.download, explicit_data) {
-            (Some(name), false) => {
-                eprintln!(
-                    "{} not found: downloading it",
-                    recipe.data.data_dir.display()
-                );
-                crate::download::run(name, &recipe.data.data_dir, None).with_context(|| {
-                    format!("fetching {name} (or pass --data-dir to a local copy)")
-                })?;
-            }
-            (Some(name), true) => bail!(
-                "{} does not exist; fetch it with `cargo xtask download {name} --dest {}`",
-                recipe.data.data_dir.display(),
-                recipe.data.data_dir.display()
-            ),
-            (None, _) => bail!("{} does not exist", recipe.data.data_dir.display()),
-        }
-    }
+    recipe.data.data_dir = ensure_data(
+        root,
+        &recipe.data.data_dir,
+        recipe.data.download.as_deref(),
+        explicit_data,
+    )?;
     let backend = Backend::from_str(&args.backend)?;
-    if args.devices.len() > 1 {
-        bail!(
-            "--devices with {} devices: data-parallel training is not available in this release (see docs/training.md); use one device",
-            args.devices.len()
-        );
+    let mut devices = Vec::new();
+    for &i in &args.devices {
+        if devices.iter().any(|(j, _)| *j == i) {
+            bail!("--devices lists device {i} twice");
+        }
+        devices.push((i, backend.device_at(i)?));
     }
-    let device = backend.device()?;
+    let Some((_, device)) = devices.first().cloned() else {
+        bail!("--devices is empty");
+    };
+    let data_parallel: Vec<_> = devices.into_iter().skip(1).map(|(_, d)| d).collect();
     let out = args
         .out
         .unwrap_or_else(|| root.join("experiments/runs").join(&recipe.name));
@@ -145,6 +178,7 @@ pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
         &recipe,
         RunOptions {
             device,
+            data_parallel,
             out_dir: out.clone(),
             resume: args.resume,
             stop_after: None,

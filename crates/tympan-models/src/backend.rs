@@ -31,6 +31,14 @@ pub enum BackendError {
     /// Unknown backend name.
     #[error("unknown backend {0:?} (expected flex, ndarray, wgpu or cuda)")]
     Unknown(String),
+    /// A device index the backend does not have.
+    #[error("backend {name} has no device {index} (the CPU backends have one device, 0)")]
+    NoSuchDevice {
+        /// The backend's name.
+        name: &'static str,
+        /// The index asked for.
+        index: usize,
+    },
     /// Known backend, but its cargo feature was not enabled at build time.
     #[error(
         "backend {name} is not compiled into this build; rebuild with `--features {name}` (compiled in: {available})"
@@ -84,6 +92,27 @@ impl Backend {
             return Some(Backend::Flex);
         }
         Self::available().into_iter().next()
+    }
+
+    /// Device `index` of this backend, for data-parallel training (`--devices 0,1`): the
+    /// index-th CUDA device, or the index-th discrete GPU for wgpu (0: wgpu's default adapter).
+    /// The CPU backends have one device, index 0.
+    pub fn device_at(self, index: usize) -> Result<Device, BackendError> {
+        if index == 0 {
+            return self.device();
+        }
+        match self {
+            Backend::Flex | Backend::NdArray => Err(BackendError::NoSuchDevice {
+                name: self.name(),
+                index,
+            }),
+            #[cfg(feature = "wgpu")]
+            Backend::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(index))),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => Ok(Device::cuda(index)),
+            #[allow(unreachable_patterns)]
+            _ => self.device(),
+        }
     }
 
     /// The device of this backend (device 0 for GPUs).
@@ -158,6 +187,14 @@ mod tests {
             let d = Backend::Flex.device().unwrap();
             let t = Tensor::<1>::from_floats([1.0, 2.0, 3.0], &d);
             assert_eq!(t.sum().into_scalar::<f32>(), 6.0);
+            assert!(Backend::Flex.device_at(0).is_ok());
+            assert_eq!(
+                Backend::Flex.device_at(1).unwrap_err(),
+                BackendError::NoSuchDevice {
+                    name: "flex",
+                    index: 1
+                }
+            );
         }
     }
 }

@@ -6,7 +6,8 @@
 //! - `psla-effnet-b{0..7}-att1`: single-head attention; `psla-effnet-b{0..7}-mean`: mean pooling.
 //! - `psla-effnet-lite{0..4}` (and `-att1`, `-mean`): the same heads on EfficientNet-Lite.
 //! - `psla-resnet50`: PSLA `ResNetAttention`.
-//! - `m3`, `m5`, `m11`, `m18`, `m34-res-rb{1..6}`: Dai et al.'s raw-waveform networks.
+//! - `m3`, `m5`, `m11`, `m18`, `m34-res-rb{1..6}`: Dai et al.'s raw-waveform networks;
+//!   `m10-res-rb{1..6}`: M34-res's widths with one block per stage (tympan's CPU-scale variant).
 //! - `slim2d-rb{1..6}`: Naranjo-Alcazar et al.'s slim 2D log-mel network.
 //! - `chen-resnet`: Chen et al.'s 1D ResNet-18 -> 2D ResNet-50 with multi-level attention.
 //! - `densenet-logmel`, `densenet-wave`: Jeong & Lim's DenseNet.
@@ -202,6 +203,12 @@ fn parse(name: &str) -> Option<Arch> {
             block: ResidualKind::from_name(rest)?,
         });
     }
+    if let Some(rest) = name.strip_prefix("m10-res-") {
+        return Some(Arch::MNet {
+            variant: MVariant::M10Res,
+            block: ResidualKind::from_name(rest)?,
+        });
+    }
     if let Some(v) = ["m3", "m5", "m11", "m18"].iter().find(|v| **v == name) {
         return Some(Arch::MNet {
             variant: MVariant::from_name(v)?,
@@ -256,6 +263,10 @@ fn describe(name: &str, arch: Arch) -> ModelInfo {
             match variant {
                 MVariant::M34Res => format!(
                     "Dai et al. M34-res with residual block {}",
+                    block.name().to_uppercase()
+                ),
+                MVariant::M10Res => format!(
+                    "M34-res reduced to one block per stage (tympan) with residual block {}",
                     block.name().to_uppercase()
                 ),
                 v => format!("Dai et al. {v:?} (plain conv layers)"),
@@ -349,6 +360,9 @@ pub fn names() -> Vec<String> {
     }
     for k in ResidualKind::ALL {
         out.push(format!("m34-res-{}", k.name()));
+    }
+    for k in ResidualKind::ALL {
+        out.push(format!("m10-res-{}", k.name()));
     }
     for k in ResidualKind::ALL {
         out.push(format!("slim2d-{}", k.name()));
@@ -505,6 +519,24 @@ mod tests {
         }
         let m = MNetConfig::new(MVariant::M34Res, 10).init(&device);
         let x = Tensor::<3>::zeros([2, 1, 32_000], &device);
+        assert_eq!(m.forward(x).dims(), [2, 10]);
+    }
+
+    /// M10-res (one RB1 block per stage) by hand, Keras-style (BN: 4 values per channel; the
+    /// zero-padding shortcut has no weights): first conv 80*48+48, its BN 4*48; a block
+    /// (cin -> cout) is 3*cin*cout+cout + 3*cout*cout+cout + 2*4*cout; classifier 384*10+10.
+    /// 3,888 + 192 + 14,304 + 42,432 + 167,808 + 667,392 + 3,850 = 899,866. The same formula
+    /// gives M34-res's 3,989,914 above.
+    #[test]
+    fn m10_res_parameter_count_matches_the_hand_count() {
+        use crate::rawwave::{MNetConfig, MVariant, ResidualKind};
+        let device = Device::flex();
+        let m = MNetConfig::new(MVariant::M10Res, 10)
+            .with_block(ResidualKind::Rb1)
+            .init(&device);
+        assert_eq!(keras_param_count(&m), 899_866);
+        let m = create("m10-res-rb3", 10, &device).expect("registered");
+        let x = Tensor::<3>::zeros([2, 1, 8_000], &device);
         assert_eq!(m.forward(x).dims(), [2, 10]);
     }
 }

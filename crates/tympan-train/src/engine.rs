@@ -202,6 +202,13 @@ struct State {
 pub struct RunOptions<'a> {
     /// Device to train on (the autodiff wrapper is added here).
     pub device: Device,
+    /// Further devices for data-parallel training (`--devices 0,1,...`): each batch is split
+    /// into contiguous shards, one per device (`device` first); every shard runs forward and
+    /// backward on its own device with its loss weighted by its share of the batch, and the
+    /// gradients are summed on `device`, so the update is the full batch's. BatchNorm running
+    /// statistics follow the first shard (as PyTorch DDP broadcasts rank 0's buffers). Empty:
+    /// one device.
+    pub data_parallel: Vec<Device>,
     /// Experiment folder.
     pub out_dir: PathBuf,
     /// Continue from the last complete checkpoint in `out_dir`.
@@ -270,6 +277,85 @@ fn to_tensors(b: &HostBatch, device: &Device) -> (Tensor<3>, Tensor<2>) {
     (x, y)
 }
 
+/// Loss of one shard `[lo, hi)` of a host batch on `device` (autodiff), weighted by `weight`.
+fn shard_loss(
+    model: &Tagger,
+    hb: &HostBatch,
+    (lo, hi): (usize, usize),
+    device: &Device,
+    weight: f32,
+    t: &crate::recipe::TrainSection,
+) -> Result<Tensor<1>, TrainError> {
+    let n = hi - lo;
+    let per_x = hb.frames * hb.bins;
+    let x = Tensor::<1>::from_floats(&hb.x[lo * per_x..hi * per_x], device)
+        .reshape([n, hb.frames, hb.bins]);
+    let y = Tensor::<1>::from_floats(&hb.y[lo * hb.classes..hi * hb.classes], device)
+        .reshape([n, hb.classes]);
+    let probs = model.forward(x);
+    let per_sample = if t.loss == "ce" {
+        ce_on_probs_per_sample(probs, y)
+    } else {
+        bce_per_sample(probs, y)
+    };
+    let mask = match t.loss_mask {
+        Some(ratio) => {
+            let values: Vec<f32> = per_sample
+                .clone()
+                .into_data()
+                .try_to_vec()
+                .map_err(|e| TrainError::Diverged(format!("{e:?}")))?;
+            let m = jeong_lim_mask(&values, &hb.verified[lo..hi], ratio as f32);
+            Some(Tensor::<1>::from_floats(m.as_slice(), device))
+        }
+        None => None,
+    };
+    let loss = masked_mean(per_sample, mask);
+    Ok(if weight == 1.0 { loss } else { loss * weight })
+}
+
+/// Loss value and gradients (on `device`) of one batch. With `replicas`, the batch is split into
+/// contiguous shards, the first on `device` and one on each replica (a copy of the model forked
+/// there); each shard's loss is weighted by its share of the batch, so the summed gradients are
+/// those of the whole batch (exactly so for a mean loss without BatchNorm; with BatchNorm each
+/// shard normalises by its own statistics, as in PyTorch DDP). Shards run one after another
+/// from this thread; GPU backends queue their kernels asynchronously.
+fn batch_grads(
+    model: &Tagger,
+    hb: &HostBatch,
+    device: &Device,
+    replicas: &[Device],
+    t: &crate::recipe::TrainSection,
+) -> Result<(f32, GradientsParams), TrainError> {
+    if replicas.is_empty() {
+        let loss = shard_loss(model, hb, (0, hb.batch), device, 1.0, t)?;
+        let value: f32 = loss.clone().into_scalar::<f32>();
+        return Ok((value, GradientsParams::from_grads(loss.backward(), model)));
+    }
+    let per = hb.batch.div_ceil(replicas.len() + 1);
+    let mut acc = burn::optim::GradientsAccumulator::<Tagger>::new();
+    let mut value = 0.0f32;
+    for (i, dev) in std::iter::once(device).chain(replicas).enumerate() {
+        let (lo, hi) = (i * per, ((i + 1) * per).min(hb.batch));
+        if lo >= hi {
+            break;
+        }
+        let weight = (hi - lo) as f32 / hb.batch as f32;
+        let grads = if i == 0 {
+            let loss = shard_loss(model, hb, (lo, hi), dev, weight, t)?;
+            value += loss.clone().into_scalar::<f32>();
+            GradientsParams::from_grads(loss.backward(), model)
+        } else {
+            let replica = model.clone().fork(dev);
+            let loss = shard_loss(&replica, hb, (lo, hi), dev, weight, t)?;
+            value += loss.clone().into_scalar::<f32>();
+            GradientsParams::from_grads(loss.backward(), &replica).to_device(device, &replica)
+        };
+        acc.accumulate(model, grads);
+    }
+    Ok((value, acc.grads()))
+}
+
 /// Predictions `[N, K]` of `model` (evaluation mode) on `items`.
 pub fn predict(
     model: &Tagger,
@@ -330,6 +416,12 @@ fn build_model(
         return Ok(model);
     }
     if let Some(w) = &recipe.model.pretrained {
+        if w.as_os_str() == "none" {
+            on_event(Event::Info(
+                "model.pretrained = \"none\": training from scratch".into(),
+            ));
+            return Ok(model);
+        }
         let path = resolve(data_dir, w);
         if !path.is_file() && recipe.model.pretrained_optional {
             on_event(Event::Info(format!(
@@ -370,6 +462,7 @@ fn adam(recipe: &Recipe) -> ModuleOptimizer {
 pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError> {
     let RunOptions {
         device,
+        data_parallel,
         out_dir,
         resume,
         stop_after,
@@ -427,6 +520,14 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
     });
     write_atomic(&out_dir.join("config.toml"), recipe.to_toml().as_bytes())?;
     let ad = device.clone().autodiff();
+    let replicas: Vec<Device> = data_parallel.iter().map(|d| d.clone().autodiff()).collect();
+    if !replicas.is_empty() {
+        on_event(Event::Info(format!(
+            "data-parallel over {} devices: {} clips per device per batch",
+            replicas.len() + 1,
+            t.batch_size.div_ceil(replicas.len() + 1)
+        )));
+    }
     let mut optim = adam(recipe);
     let (mut model, mut state) = match resumed {
         Some(s) => {
@@ -483,6 +584,27 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
         )
         .map_err(io_err(&out_dir))?;
     }
+    let single_label = data
+        .eval
+        .iter()
+        .all(|i| i.target.iter().filter(|v| **v > 0.0).count() == 1);
+    let validation_path = out_dir.join("validation.csv");
+    let mut validation_csv = match t.validate_every {
+        Some(_) => {
+            let fresh = state.epochs_done == 0 || !validation_path.is_file();
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&validation_path)
+                .map_err(io_err(&validation_path))?;
+            if fresh {
+                f.set_len(0).map_err(io_err(&validation_path))?;
+                writeln!(f, "step,epoch,mAP,accuracy,MAP@3").map_err(io_err(&validation_path))?;
+            }
+            Some(f)
+        }
+        None => None,
+    };
     let mut ran = 0;
     let mut last_preds = Vec::new();
     while state.epochs_done < t.epochs {
@@ -546,37 +668,42 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
                 let hb = rx
                     .recv()
                     .map_err(|e| TrainError::Diverged(e.to_string()))??;
-                let (x, y) = to_tensors(&hb, &ad);
-                let probs = model.forward(x);
-                let per_sample = if t.loss == "ce" {
-                    ce_on_probs_per_sample(probs, y)
-                } else {
-                    bce_per_sample(probs, y)
-                };
-                let mask = match t.loss_mask {
-                    Some(ratio) => {
-                        let values: Vec<f32> = per_sample
-                            .clone()
-                            .into_data()
-                            .try_to_vec()
-                            .map_err(|e| TrainError::Diverged(format!("{e:?}")))?;
-                        let m = jeong_lim_mask(&values, &hb.verified, ratio as f32);
-                        Some(Tensor::<1>::from_floats(m.as_slice(), &ad))
-                    }
-                    None => None,
-                };
-                let loss = masked_mean(per_sample, mask);
-                let value: f32 = loss.clone().into_scalar::<f32>();
+                let (value, grads) = batch_grads(&model, &hb, &ad, &replicas, t)?;
                 if !value.is_finite() {
                     return Err(TrainError::Diverged(format!(
                         "loss {value} at epoch {epoch}, batch {b}"
                     )));
                 }
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
                 lr = state.lr.lr(state.global_step, epoch);
                 model = optim.step(lr, model.clone(), grads);
                 state.global_step += 1;
                 loss_sum += value as f64;
+                // Jeong & Lim: validate every N iterations, keep the best model. The epoch's
+                // last batch is left to the end-of-epoch evaluation below.
+                if let (Some(n), Some(csv)) = (t.validate_every, validation_csv.as_mut())
+                    && state.global_step % n == 0
+                    && b + 1 < chunks.len()
+                {
+                    let preds = predict(
+                        &model.valid(),
+                        &data.eval,
+                        &pipe,
+                        t.eval_batch_size,
+                        &device,
+                    )?;
+                    let (s, _) = score(&preds, &eval_targets, classes)?;
+                    writeln!(
+                        csv,
+                        "{},{epoch},{:.6},{:.6},{:.6}",
+                        state.global_step, s.map, s.accuracy, s.map_at_3
+                    )
+                    .map_err(io_err(&validation_path))?;
+                    let current = if single_label { s.accuracy } else { s.map };
+                    if state.best.is_none_or(|(_, best)| current > best) {
+                        save_burnpack(&model, &out_dir.join("model-best.bpk"))?;
+                        state.best = Some((epoch, current));
+                    }
+                }
                 on_event(Event::Batch {
                     epoch,
                     batch: b,
@@ -605,10 +732,6 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
             ensemble_map: ens.map,
             seconds: start.elapsed().as_secs_f64(),
         };
-        let single_label = data
-            .eval
-            .iter()
-            .all(|i| i.target.iter().filter(|v| **v > 0.0).count() == 1);
         state
             .lr
             .end_epoch(if single_label { s.accuracy } else { s.map });

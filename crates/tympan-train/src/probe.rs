@@ -211,6 +211,84 @@ pub fn fit(
     })
 }
 
+/// Normalised 96x64 VGGish log-mel patches (Hershey et al.: 960 ms, non-overlapping) of one
+/// 16 kHz clip, at least one: a clip shorter than a patch is zero-padded to one.
+pub fn clip_patches(
+    samples: &[f32],
+    mean: f32,
+    std: f32,
+) -> Result<Vec<Vec<f32>>, tympan_audio::AudioError> {
+    let ex = tympan_audio::Preset::Vggish.extractor(16_000)?;
+    let mut f = ex.compute(samples)?;
+    if f.frames < 96 {
+        f.data.resize(96 * f.bins, 0.0);
+        f.frames = 96;
+    }
+    Ok(f.patches(96, 96)
+        .into_iter()
+        .map(|p| p.data.iter().map(|v| (v - mean) / std).collect())
+        .collect())
+}
+
+/// Embedding rows of audio files (`tympan embed`, the probe recipe).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    /// Row-major `[rows, dim]`.
+    pub rows: Vec<f32>,
+    /// Row width.
+    pub dim: usize,
+    /// Per row, its file (and `\t<patch>` for per-patch rows).
+    pub names: Vec<String>,
+}
+
+/// Embeddings of `files` (resampled to 16 kHz, features normalised with `mean`/`std` as in
+/// training): `net`'s [`embed`](tympan_models::hershey::HersheyNet::embed) output (its 128-d
+/// bottleneck or penultimate layer), or with `net = None` the normalised patches themselves
+/// (6,144 values, Hershey et al. Sec. 4.4's raw baseline). One row per clip (the mean over its
+/// patches) when `per_clip`, else one per patch.
+pub fn embed_files(
+    net: Option<&tympan_models::hershey::HersheyNet>,
+    files: &[std::path::PathBuf],
+    (mean, std): (f32, f32),
+    per_clip: bool,
+    device: &Device,
+) -> Result<Embeddings, TrainError> {
+    let mut out = Embeddings {
+        rows: Vec::new(),
+        dim: 0,
+        names: Vec::new(),
+    };
+    for file in files {
+        let audio_err = |source| TrainError::Audio {
+            path: file.clone(),
+            source,
+        };
+        let wav = tympan_audio::load::load(file, &tympan_audio::LoadOptions::at_rate(16_000))
+            .map_err(audio_err)?;
+        let patches = clip_patches(&wav.samples, mean, std).map_err(audio_err)?;
+        let n = patches.len();
+        let x = Tensor::<1>::from_floats(patches.concat().as_slice(), device).reshape([n, 96, 64]);
+        let e = match net {
+            Some(net) => net.embed(x),
+            None => x.reshape([n, 96 * 64]),
+        };
+        out.dim = e.dims()[1];
+        let e = if per_clip { e.mean_dim(0) } else { e };
+        let values: Vec<f32> = e
+            .into_data()
+            .try_to_vec()
+            .map_err(|e| TrainError::Diverged(format!("{e:?}")))?;
+        out.rows.extend(values);
+        if per_clip {
+            out.names.push(file.display().to_string());
+        } else {
+            out.names
+                .extend((0..n).map(|p| format!("{}\t{p}", file.display())));
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

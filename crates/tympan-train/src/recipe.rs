@@ -113,7 +113,8 @@ pub struct ModelSection {
     /// Registry name, e.g. `psla-effnet-b2`.
     pub arch: String,
     /// ImageNet weights (`efficientnet_pytorch` state dict); a relative path is taken from
-    /// `data.data_dir`.
+    /// `data.data_dir`. `"none"` trains from scratch (the pretraining ablation:
+    /// `--set model.pretrained=none`).
     #[serde(default)]
     pub pretrained: Option<PathBuf>,
     /// Train from scratch (and say so) when `pretrained` is absent, instead of failing.
@@ -203,6 +204,11 @@ pub struct TrainSection {
     /// Evaluation batch size.
     #[serde(default = "eval_batch")]
     pub eval_batch_size: usize,
+    /// Also evaluate every this many iterations inside an epoch (Jeong & Lim validate every
+    /// 1,000 iterations and keep the best model): each such evaluation is a row of
+    /// `validation.csv` and may replace `model-best.bpk`. Unset: once per epoch only.
+    #[serde(default)]
+    pub validate_every: Option<u64>,
 }
 
 /// Aggregation (PSLA Sec. VI).
@@ -298,6 +304,9 @@ impl Recipe {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if self.train.validate_every == Some(0) {
+            return Err("train.validate_every must be at least 1 (or left out)".into());
+        }
         let t = &self.train;
         if t.batch_size == 0 || t.epochs == 0 || t.eval_batch_size == 0 {
             return Err(

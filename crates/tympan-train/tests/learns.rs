@@ -52,6 +52,7 @@ epochs = 5
 sampler = "uniform"
 loss = "bce"
 seed = 3
+validate_every = 40
 "#,
         manifest.display().to_string()
     );
@@ -62,6 +63,7 @@ seed = 3
         &recipe,
         RunOptions {
             device: Device::flex(),
+            data_parallel: Vec::new(),
             out_dir: out.clone(),
             resume: false,
             stop_after: None,
@@ -80,5 +82,15 @@ seed = 3
     let acc = summary.last_epoch.accuracy;
     assert!(acc > 0.4, "held-out accuracy {acc} (chance 0.1)\n{metrics}");
     assert!(out.join("curves.svg").is_file() && out.join("per_class_ap.svg").is_file());
+    // 19 batches an epoch, 95 steps: mid-epoch validations at steps 40 and 80 (Jeong & Lim's
+    // "validate every N iterations"), each a row of validation.csv; a best model is kept.
+    let validation = std::fs::read_to_string(out.join("validation.csv")).unwrap();
+    let steps: Vec<&str> = validation
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(steps, ["40", "80"], "{validation}");
+    assert!(out.join("model-best.bpk").is_file());
     eprintln!("losses {losses:?}, held-out accuracy {acc}");
 }

@@ -69,6 +69,7 @@ fn train(
         recipe,
         RunOptions {
             device: Device::flex(),
+            data_parallel: Vec::new(),
             out_dir: out.to_path_buf(),
             resume,
             stop_after,

@@ -29,6 +29,10 @@ pub enum MVariant {
     M18,
     /// 34 layers with residual blocks.
     M34Res,
+    /// tympan's reduced M34-res for CPU-scale block studies: M34-res's widths with one residual
+    /// block per stage (first conv + 4 blocks x 2 convs + classifier = 10 layers). Not in Dai et
+    /// al.; used for Naranjo-Alcazar et al.'s Table II where M34-res does not fit the budget.
+    M10Res,
 }
 
 impl MVariant {
@@ -40,10 +44,16 @@ impl MVariant {
             Self::M11 => (64, &[(64, 2), (128, 2), (256, 3), (512, 2)]),
             Self::M18 => (64, &[(64, 4), (128, 4), (256, 4), (512, 4)]),
             Self::M34Res => (48, &[(48, 3), (96, 4), (192, 6), (384, 3)]),
+            Self::M10Res => (48, &[(48, 1), (96, 1), (192, 1), (384, 1)]),
         }
     }
 
-    /// Parse `m3`, `m5`, `m11`, `m18`, `m34-res`.
+    /// Whether the stages are residual blocks (M34-res, M10-res) rather than plain convs.
+    pub fn is_residual(self) -> bool {
+        matches!(self, Self::M34Res | Self::M10Res)
+    }
+
+    /// Parse `m3`, `m5`, `m11`, `m18`, `m34-res`, `m10-res`.
     pub fn from_name(s: &str) -> Option<Self> {
         Some(match s {
             "m3" => Self::M3,
@@ -51,6 +61,7 @@ impl MVariant {
             "m11" => Self::M11,
             "m18" => Self::M18,
             "m34-res" | "m34" => Self::M34Res,
+            "m10-res" => Self::M10Res,
             _ => return None,
         })
     }
@@ -95,7 +106,7 @@ pub struct MNetConfig {
     pub variant: MVariant,
     /// Classes.
     pub num_classes: usize,
-    /// Residual block of M34-res (ignored by the plain networks).
+    /// Residual block of M34-res / M10-res (ignored by the plain networks).
     #[config(default = "ResidualKind::Rb6")]
     pub block: ResidualKind,
 }
@@ -125,7 +136,7 @@ impl MNetConfig {
             let mut stage = Vec::new();
             for i in 0..n {
                 let inp = if i == 0 { cin } else { c };
-                stage.push(if self.variant == MVariant::M34Res {
+                stage.push(if self.variant.is_residual() {
                     MLayer::Residual(ResidualBlock1d::new(self.block, inp, c, device))
                 } else {
                     MLayer::Plain(ConvBnRelu1d::new(inp, c, device))

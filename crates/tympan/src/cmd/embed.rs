@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use burn::prelude::*;
-use tympan_audio::{LoadOptions, Preset, load::load, npy};
+use tympan_audio::npy;
 use tympan_models::{Backend, Tagger, create, load_burnpack};
+use tympan_train::probe::embed_files;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -60,20 +60,6 @@ pub struct Args {
     backend: String,
 }
 
-/// Normalised 96x64 patches of one clip, at least one.
-pub fn clip_patches(samples: &[f32], mean: f32, std: f32) -> Result<Vec<Vec<f32>>> {
-    let ex = Preset::Vggish.extractor(16_000)?;
-    let mut f = ex.compute(samples)?;
-    if f.frames < 96 {
-        f.data.resize(96 * f.bins, 0.0);
-        f.frames = 96;
-    }
-    Ok(f.patches(96, 96)
-        .into_iter()
-        .map(|p| p.data.iter().map(|v| (v - mean) / std).collect())
-        .collect())
-}
-
 pub fn run(a: Args) -> Result<ExitCode> {
     if a.std.is_nan() || a.std <= 0.0 {
         bail!("--std must be positive, got {}", a.std);
@@ -97,35 +83,16 @@ pub fn run(a: Args) -> Result<ExitCode> {
         _ => None,
     };
     let (files, _) = super::features::expand_inputs(&a.inputs)?;
-    let mut rows: Vec<f32> = Vec::new();
-    let mut names = String::new();
-    let mut dim = 0;
-    for file in &files {
-        let wav = load(file, &LoadOptions::at_rate(16_000))
-            .with_context(|| file.display().to_string())?;
-        let patches = clip_patches(&wav.samples, a.mean, a.std)
-            .with_context(|| file.display().to_string())?;
-        let n = patches.len();
-        let x = Tensor::<1>::from_floats(patches.concat().as_slice(), &device).reshape([n, 96, 64]);
-        let e = match &model {
-            Some(net) => net.embed(x),
-            None => x.reshape([n, 96 * 64]),
-        };
-        dim = e.dims()[1];
-        let e = if a.per == "clip" { e.mean_dim(0) } else { e };
-        let values: Vec<f32> = e
-            .into_data()
-            .try_to_vec()
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        rows.extend(values);
-        if a.per == "clip" {
-            names.push_str(&format!("{}\n", file.display()));
-        } else {
-            for p in 0..n {
-                names.push_str(&format!("{}\t{p}\n", file.display()));
-            }
-        }
-    }
+    let e = embed_files(
+        model.as_ref(),
+        &files,
+        (a.mean, a.std),
+        a.per == "clip",
+        &device,
+    )?;
+    let (rows, dim) = (e.rows, e.dim);
+    let mut names = e.names.join("\n");
+    names.push('\n');
     let n = rows.len() / dim.max(1);
     npy::write(&a.out, &rows, &[n, dim]).with_context(|| a.out.display().to_string())?;
     let list = a.out.with_extension("txt");

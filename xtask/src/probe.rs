@@ -1,0 +1,255 @@
+//! Probe recipes (`kind = "probe"`, e.g. `cargo xtask train hershey-probe`): Hershey et al.'s
+//! Sec. 4.4 experiment. Embeddings of a model trained by an earlier `cargo xtask train` run feed a
+//! shallow fully connected classifier on another dataset, beside the same classifier on the raw
+//! 96x64 log-mel patches.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use tympan_models::{Backend, Tagger, create, load_burnpack};
+use tympan_train::probe::{ProbeConfig, ProbeResult, Rows, embed_files, fit};
+
+/// A probe recipe.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeRecipe {
+    /// Recipe name (the default experiment folder).
+    pub name: String,
+    /// `"probe"`.
+    pub kind: String,
+    /// One line for humans.
+    #[serde(default)]
+    pub description: String,
+    /// Where the embeddings come from.
+    pub embedding: EmbeddingSection,
+    /// The dataset the classifier is trained and tested on.
+    pub data: ProbeData,
+    /// The classifier.
+    #[serde(default)]
+    pub probe: ProbeSection,
+}
+
+/// The embedding model: a finished run of a Hershey recipe.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddingSection {
+    /// Its experiment folder (`model-last.bpk` and `state.json`, whose `norm` is the feature
+    /// normalisation it was trained with); relative to the workspace root.
+    pub run: PathBuf,
+    /// Its registry name (`hershey-*`; `-b128` for the 128-d bottleneck).
+    pub arch: String,
+    /// Its number of classes.
+    pub classes: usize,
+}
+
+/// The probe's dataset.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeData {
+    /// `fsdd` (official split: takes 0-4 test).
+    pub dataset: String,
+    /// Dataset folder (relative to the workspace root; `--data-dir` overrides).
+    pub data_dir: PathBuf,
+    /// `cargo xtask download` target fetching it when absent.
+    #[serde(default)]
+    pub download: Option<String>,
+}
+
+/// The shallow classifier.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbeSection {
+    /// Hidden ReLU layer widths.
+    pub hidden: Vec<usize>,
+    /// Epochs.
+    pub epochs: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl Default for ProbeSection {
+    fn default() -> Self {
+        let d = ProbeConfig::default();
+        Self {
+            hidden: d.hidden,
+            epochs: d.epochs,
+            lr: d.lr,
+            seed: d.seed,
+        }
+    }
+}
+
+/// Whether a recipe file's text is a probe recipe.
+pub fn is_probe(text: &str) -> bool {
+    text.parse::<toml::Table>()
+        .ok()
+        .and_then(|t| t.get("kind").and_then(|k| k.as_str().map(|s| s == "probe")))
+        .unwrap_or(false)
+}
+
+fn norm_of(run: &Path) -> Result<(f32, f32)> {
+    let p = run.join("state.json");
+    let text = std::fs::read_to_string(&p).with_context(|| {
+        format!(
+            "{}: the embedding run is missing (run its recipe first, e.g. `cargo xtask train us8k-hershey`)",
+            p.display()
+        )
+    })?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
+    match (v["norm"][0].as_f64(), v["norm"][1].as_f64()) {
+        (Some(m), Some(s)) if s > 0.0 => Ok((m as f32, s as f32)),
+        _ => bail!("{}: no usable \"norm\": [mean, std]", p.display()),
+    }
+}
+
+/// Run a probe recipe: embed the dataset's train and test clips with the run's model and as raw
+/// patches, fit the classifier on each, print and write `probe.md` and `probe.json` in `out`.
+pub fn run(
+    root: &Path,
+    path: &Path,
+    text: &str,
+    data_dir: PathBuf,
+    backend: &str,
+    out: Option<PathBuf>,
+) -> Result<()> {
+    let r: ProbeRecipe =
+        toml::from_str(text).with_context(|| format!("probe recipe {}", path.display()))?;
+    if r.kind != "probe" {
+        bail!(
+            "{}: kind must be \"probe\", got {:?}",
+            path.display(),
+            r.kind
+        );
+    }
+    if !r.description.is_empty() {
+        eprintln!("{}: {}", r.name, r.description);
+    }
+    if r.data.dataset != "fsdd" {
+        bail!(
+            "{}: probe recipes support data.dataset = \"fsdd\", got {:?}",
+            path.display(),
+            r.data.dataset
+        );
+    }
+    if !r.embedding.arch.starts_with("hershey-") {
+        bail!(
+            "{}: embedding.arch must be a Hershey model (hershey-*), got {:?}",
+            path.display(),
+            r.embedding.arch
+        );
+    }
+    let device = backend.parse::<Backend>()?.device()?;
+    let run_dir = root.join(&r.embedding.run);
+    let norm = norm_of(&run_dir)?;
+    let weights = run_dir.join("model-last.bpk");
+    let model = load_burnpack(
+        create(&r.embedding.arch, r.embedding.classes, &device)?,
+        &weights,
+    )
+    .with_context(|| weights.display().to_string())?;
+    let Tagger::Hershey(net) = model else {
+        bail!("{} is not a Hershey model", r.embedding.arch);
+    };
+    let ds = tympan_data::datasets::fsdd(&data_dir)?;
+    let (test, train) = ds.split_fold(0);
+    let files = |clips: &[&tympan_data::Clip]| -> Vec<PathBuf> {
+        clips.iter().map(|c| c.path.clone()).collect()
+    };
+    let labels = |clips: &[&tympan_data::Clip]| -> Vec<usize> {
+        clips.iter().map(|c| c.labels[0]).collect()
+    };
+    let (ytr, yte) = (labels(&train), labels(&test));
+    let cfg = ProbeConfig {
+        hidden: r.probe.hidden.clone(),
+        epochs: r.probe.epochs,
+        lr: r.probe.lr,
+        seed: r.probe.seed,
+        ..ProbeConfig::default()
+    };
+    eprintln!(
+        "probe {}: {} train / {} test clips of {}, embeddings from {} ({}), norm {:.4} / {:.4}",
+        r.name,
+        train.len(),
+        test.len(),
+        data_dir.display(),
+        r.embedding.arch,
+        run_dir.display(),
+        norm.0,
+        norm.1
+    );
+    let mut results: Vec<(String, usize, ProbeResult)> = Vec::new();
+    for (label, net) in [
+        (format!("{} embeddings", r.embedding.arch), Some(&net)),
+        ("raw log-mel patches".to_string(), None),
+    ] {
+        let etr = embed_files(net, &files(&train), norm, true, &device)?;
+        let ete = embed_files(net, &files(&test), norm, true, &device)?;
+        let res = fit(
+            Rows {
+                x: &etr.rows,
+                labels: &ytr,
+            },
+            Rows {
+                x: &ete.rows,
+                labels: &yte,
+            },
+            etr.dim,
+            ds.classes.len(),
+            &cfg,
+            &device,
+        )?;
+        eprintln!(
+            "{label}: dimension {}, train accuracy {:.4}, test accuracy {:.4}",
+            etr.dim, res.train_accuracy, res.test_accuracy
+        );
+        results.push((label, etr.dim, res));
+    }
+    let out = out.unwrap_or_else(|| root.join("experiments/runs").join(&r.name));
+    std::fs::create_dir_all(&out).with_context(|| out.display().to_string())?;
+    let mut md = String::from(
+        "| classifier input | dimension | train accuracy | test accuracy |\n|---|---|---|---|\n",
+    );
+    let mut json = Vec::new();
+    for (label, dim, res) in &results {
+        md.push_str(&format!(
+            "| {label} | {dim} | {:.3} | {:.3} |\n",
+            res.train_accuracy, res.test_accuracy
+        ));
+        json.push(serde_json::json!({
+            "input": label, "dimension": dim,
+            "train_accuracy": res.train_accuracy, "test_accuracy": res.test_accuracy,
+        }));
+    }
+    println!("\n{md}");
+    std::fs::write(out.join("probe.md"), &md)?;
+    std::fs::write(
+        out.join("probe.json"),
+        serde_json::to_vec_pretty(&serde_json::json!({ "recipe": r.name, "results": json }))?,
+    )?;
+    println!("wrote {}", out.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_probe_recipe_parses() {
+        let p = crate::workspace_root().join("experiments/hershey-probe.toml");
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(is_probe(&text));
+        let r: ProbeRecipe = toml::from_str(&text).unwrap();
+        assert_eq!(r.name, "hershey-probe");
+        assert_eq!(r.embedding.arch, "hershey-fc-b128");
+        assert_eq!(r.probe.hidden, [256]);
+        assert!(!is_probe("name = \"x\"\n[data]\ndataset = \"fsdd\""));
+        assert!(
+            toml::from_str::<ProbeRecipe>("name = \"x\"\nkind = \"probe\"\nbogus = 1").is_err()
+        );
+    }
+}
