@@ -6,11 +6,33 @@
 use std::path::{Path, PathBuf};
 
 /// The workspace root.
+///
+/// Found from the `CARGO_MANIFEST_DIR` that `cargo test` sets at run time (the package under
+/// test), walking up to the `Cargo.toml` with a `[workspace]` table. The compile-time value is the
+/// fallback: it names the checkout that built the binary, which is stale when a build cache is
+/// shared between checkouts.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits inside the workspace")
-        .to_path_buf()
+    let runtime = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    let compiled = Path::new(env!("CARGO_MANIFEST_DIR"));
+    runtime
+        .as_deref()
+        .and_then(find_workspace_root)
+        .or_else(|| find_workspace_root(compiled))
+        .unwrap_or_else(|| {
+            compiled
+                .parent()
+                .expect("tests/ sits inside the workspace")
+                .to_path_buf()
+        })
+}
+
+fn find_workspace_root(start: &Path) -> Option<PathBuf> {
+    start.ancestors().find_map(|dir| {
+        let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+        text.lines()
+            .any(|l| l.trim() == "[workspace]")
+            .then(|| dir.to_path_buf())
+    })
 }
 
 /// `tests/fixtures/`.

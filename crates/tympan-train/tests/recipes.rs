@@ -1,14 +1,12 @@
 //! Every recipe shipped in `experiments/` parses and validates, and the PSLA recipes carry the
 //! settings of PSLA's `egs/*/run.sh`.
 
-use std::path::Path;
-
 use tympan_train::Recipe;
 use tympan_train::schedule::Schedule;
 
 #[test]
 fn shipped_recipes_parse() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+    let dir = tympan_tests::workspace_root().join("experiments");
     let mut n = 0;
     for e in std::fs::read_dir(&dir).unwrap() {
         let p = e.unwrap().path();
