@@ -190,3 +190,77 @@ pub fn write_toy_audioset(dir: &Path) -> (PathBuf, PathBuf, PathBuf, Vec<f32>) {
     ];
     (o, c, d, preds)
 }
+
+/// Writes `manifest.csv` (`path,label,fold`) into `dir` for the real FSDD recordings
+/// `<data>/fsdd/recordings/{digit}_{speaker}_{take}.wav`, digit-major then speaker then take;
+/// fold 1 (train) where `train(take)`, fold 0 (test) otherwise. Returns its path.
+pub fn fsdd_manifest(
+    data: &Path,
+    dir: &Path,
+    digits: std::ops::Range<u32>,
+    speakers: &[&str],
+    takes: &[u32],
+    train: impl Fn(u32) -> bool,
+) -> PathBuf {
+    let mut csv = String::from("path,label,fold\n");
+    for d in digits {
+        for s in speakers {
+            for &take in takes {
+                let p = data.join(format!("fsdd/recordings/{d}_{s}_{take}.wav"));
+                csv.push_str(&format!("{},{d},{}\n", p.display(), u32::from(train(take))));
+            }
+        }
+    }
+    let path = dir.join("manifest.csv");
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
+/// A recipe training Hershey et al.'s fully connected baseline on one VGGish patch per clip of
+/// the CSV `manifest` (fold 0 tests): Adam 1e-3 at a constant rate, BCE, uniform sampling.
+/// `[train]` is the last table, so callers may append train keys.
+pub fn hershey_fc_recipe(
+    name: &str,
+    manifest: &Path,
+    batch_size: usize,
+    epochs: usize,
+    seed: u64,
+) -> String {
+    format!(
+        r#"
+name = "{name}"
+[data]
+dataset = "csv"
+data_dir = {:?}
+test_fold = 0
+sample_rate = 16000
+[features]
+input = "vggish"
+target_length = 96
+[model]
+arch = "hershey-fc"
+[optim]
+lr = 1e-3
+betas = [0.9, 0.999]
+weight_decay = 0.0
+warmup_iters = 0
+schedule = {{ kind = "constant" }}
+[train]
+batch_size = {batch_size}
+epochs = {epochs}
+sampler = "uniform"
+loss = "bce"
+seed = {seed}
+"#,
+        manifest.display().to_string()
+    )
+}
+
+/// The training loss of every epoch, from a run's `metrics.csv` text (second column).
+pub fn epoch_losses(metrics_csv: &str) -> Vec<f64> {
+    metrics_csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect()
+}

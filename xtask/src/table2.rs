@@ -19,20 +19,28 @@ use crate::train::{TrainArgs, run_train};
 pub const NORMS: [&str; 3] = ["none", "scale-max", "zero-mean-unit-std"];
 
 /// Arguments of `cargo xtask table2`.
+#[derive(clap::Args)]
 pub struct Table2Args {
-    /// `fsdd` or `us8k`: picks the `<dataset>-m34-res` and `<dataset>-slim2d` recipes.
+    /// fsdd (recipes fsdd-m34-res, fsdd-slim2d) or us8k (us8k-m34-res, us8k-slim2d).
+    #[arg(long, default_value = "fsdd")]
     pub dataset: String,
-    /// Dataset folder passed to every run.
+    /// Dataset folder for every run.
+    #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// 1D network family: `m34-res` (the paper's) or `m10-res` (one block per stage).
+    /// 1D network: m34-res (the paper's) or m10-res (one block per stage, for CPU budgets).
+    #[arg(long, default_value = "m34-res")]
     pub arch_1d: String,
-    /// Which half of the grid: `all`, `1d` or `2d`.
+    /// Which part of the grid to run: all, 1d or 2d.
+    #[arg(long, default_value = "all")]
     pub part: String,
-    /// Overrides for every run (e.g. `train.epochs=2`).
+    /// Override a recipe value in every run, e.g. --set train.epochs=2 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Burn backend.
+    /// Burn backend: flex, ndarray, wgpu or cuda.
+    #[arg(long, default_value = "flex")]
     pub backend: String,
-    /// Grid folder (default `experiments/runs/table2-<dataset>-<arch_1d>`).
+    /// Grid folder (default: experiments/runs/table2-<dataset>-<arch-1d>).
+    #[arg(long)]
     pub out: Option<PathBuf>,
 }
 

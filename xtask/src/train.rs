@@ -9,13 +9,27 @@ use tympan_models::Backend;
 use tympan_train::{Event, Recipe, RunOptions, run};
 
 /// Arguments of `cargo xtask train`.
+#[derive(clap::Args)]
 pub struct TrainArgs {
+    /// Recipe name (experiments/<name>.toml) or a path to a recipe file.
     pub recipe: String,
+    /// Dataset folder (default: the recipe's; fetched with `cargo xtask download` when absent).
+    #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Burn backend: flex, ndarray, wgpu or cuda.
+    #[arg(long, default_value = "flex")]
     pub backend: String,
+    /// Device indices; several (e.g. 0,1) train data-parallel, each batch split across them.
+    #[arg(long, value_delimiter = ',', default_value = "0")]
     pub devices: Vec<usize>,
+    /// Override a recipe value, e.g. --set train.epochs=2 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Experiment folder (default: experiments/runs/<recipe>).
+    #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Continue from the last checkpoint in the experiment folder.
+    #[arg(long)]
     pub resume: bool,
 }
 

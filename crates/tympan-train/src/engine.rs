@@ -271,9 +271,13 @@ pub fn score(
     ))
 }
 
-fn to_tensors(b: &HostBatch, device: &Device) -> (Tensor<3>, Tensor<2>) {
-    let x = Tensor::<1>::from_floats(b.x.as_slice(), device).reshape([b.batch, b.frames, b.bins]);
-    let y = Tensor::<1>::from_floats(b.y.as_slice(), device).reshape([b.batch, b.classes]);
+/// Inputs `[n, frames, bins]` and targets `[n, classes]` of the clips `[lo, hi)` of a host batch.
+fn to_tensors(b: &HostBatch, (lo, hi): (usize, usize), device: &Device) -> (Tensor<3>, Tensor<2>) {
+    let (n, per_x) = (hi - lo, b.frames * b.bins);
+    let x = Tensor::<1>::from_floats(&b.x[lo * per_x..hi * per_x], device)
+        .reshape([n, b.frames, b.bins]);
+    let y = Tensor::<1>::from_floats(&b.y[lo * b.classes..hi * b.classes], device)
+        .reshape([n, b.classes]);
     (x, y)
 }
 
@@ -286,12 +290,7 @@ fn shard_loss(
     weight: f32,
     t: &crate::recipe::TrainSection,
 ) -> Result<Tensor<1>, TrainError> {
-    let n = hi - lo;
-    let per_x = hb.frames * hb.bins;
-    let x = Tensor::<1>::from_floats(&hb.x[lo * per_x..hi * per_x], device)
-        .reshape([n, hb.frames, hb.bins]);
-    let y = Tensor::<1>::from_floats(&hb.y[lo * hb.classes..hi * hb.classes], device)
-        .reshape([n, hb.classes]);
+    let (x, y) = to_tensors(hb, (lo, hi), device);
     let probs = model.forward(x);
     let per_sample = if t.loss == "ce" {
         ce_on_probs_per_sample(probs, y)
@@ -341,15 +340,21 @@ fn batch_grads(
             break;
         }
         let weight = (hi - lo) as f32 / hb.batch as f32;
-        let grads = if i == 0 {
-            let loss = shard_loss(model, hb, (lo, hi), dev, weight, t)?;
-            value += loss.clone().into_scalar::<f32>();
-            GradientsParams::from_grads(loss.backward(), model)
+        // Shard 0 trains `model` itself; the others a copy forked onto their device.
+        let forked;
+        let shard_model = if i == 0 {
+            model
         } else {
-            let replica = model.clone().fork(dev);
-            let loss = shard_loss(&replica, hb, (lo, hi), dev, weight, t)?;
-            value += loss.clone().into_scalar::<f32>();
-            GradientsParams::from_grads(loss.backward(), &replica).to_device(device, &replica)
+            forked = model.clone().fork(dev);
+            &forked
+        };
+        let loss = shard_loss(shard_model, hb, (lo, hi), dev, weight, t)?;
+        value += loss.clone().into_scalar::<f32>();
+        let grads = GradientsParams::from_grads(loss.backward(), shard_model);
+        let grads = if i == 0 {
+            grads
+        } else {
+            grads.to_device(device, shard_model)
         };
         acc.accumulate(model, grads);
     }
@@ -368,7 +373,7 @@ pub fn predict(
     let mut out = Vec::new();
     for (b, chunk) in idx.chunks(batch).enumerate() {
         let hb = make_batch(items, chunk, p, false, (0, 0, b as u64))?;
-        let (x, _) = to_tensors(&hb, device);
+        let (x, _) = to_tensors(&hb, (0, hb.batch), device);
         let probs: Vec<f32> = model
             .forward(x)
             .into_data()
@@ -584,10 +589,13 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
         )
         .map_err(io_err(&out_dir))?;
     }
+    // The score that picks the best model and drives ReduceLROnPlateau: accuracy for
+    // single-label data, mAP otherwise.
     let single_label = data
         .eval
         .iter()
         .all(|i| i.target.iter().filter(|v| **v > 0.0).count() == 1);
+    let selection_score = |s: &Scores| if single_label { s.accuracy } else { s.map };
     let validation_path = out_dir.join("validation.csv");
     let mut validation_csv = match t.validate_every {
         Some(_) => {
@@ -698,7 +706,7 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
                         state.global_step, s.map, s.accuracy, s.map_at_3
                     )
                     .map_err(io_err(&validation_path))?;
-                    let current = if single_label { s.accuracy } else { s.map };
+                    let current = selection_score(&s);
                     if state.best.is_none_or(|(_, best)| current > best) {
                         save_burnpack(&model, &out_dir.join("model-best.bpk"))?;
                         state.best = Some((epoch, current));
@@ -732,13 +740,11 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
             ensemble_map: ens.map,
             seconds: start.elapsed().as_secs_f64(),
         };
-        state
-            .lr
-            .end_epoch(if single_label { s.accuracy } else { s.map });
+        let current = selection_score(&s);
+        state.lr.end_epoch(current);
         // Checkpoint: model, optimizer, then the state file (the commit point).
         save_burnpack(&model, &ckpt_path(&out_dir, epoch))?;
         // Keep the best model so far (Jeong & Lim keep the best on validation).
-        let current = if single_label { s.accuracy } else { s.map };
         if state.best.is_none_or(|(_, b)| current > b) {
             let best = out_dir.join("model-best.bpk");
             let tmp = out_dir.join("model-best.bpk.partial");

@@ -18,43 +18,15 @@ fn data_parallel_training_matches_one_device() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut csv = String::from("path,label,fold\n");
-    for d in 0..10 {
-        for take in [0, 5, 6, 7, 8, 9] {
-            let p = data.join(format!("fsdd/recordings/{d}_jackson_{take}.wav"));
-            csv.push_str(&format!("{},{d},{}\n", p.display(), u32::from(take >= 5)));
-        }
-    }
-    let manifest = dir.path().join("manifest.csv");
-    std::fs::write(&manifest, csv).unwrap();
-    let text = format!(
-        r#"
-name = "data-parallel"
-[data]
-dataset = "csv"
-data_dir = {:?}
-test_fold = 0
-sample_rate = 16000
-[features]
-input = "vggish"
-target_length = 96
-[model]
-arch = "hershey-fc"
-[optim]
-lr = 1e-3
-betas = [0.9, 0.999]
-weight_decay = 0.0
-warmup_iters = 0
-schedule = {{ kind = "constant" }}
-[train]
-batch_size = 10
-epochs = 2
-sampler = "uniform"
-loss = "bce"
-seed = 5
-"#,
-        manifest.display().to_string()
+    let manifest = tympan_tests::fsdd_manifest(
+        &data,
+        dir.path(),
+        0..10,
+        &["jackson"],
+        &[0, 5, 6, 7, 8, 9],
+        |t| t >= 5,
     );
+    let text = tympan_tests::hershey_fc_recipe("data-parallel", &manifest, 10, 2, 5);
     let recipe = Recipe::from_toml(&text, Path::new("dp.toml"), &[]).unwrap();
     let train = |out: &Path, data_parallel: Vec<Device>| {
         let mut sink = |_e| {};
@@ -71,11 +43,7 @@ seed = 5
         )
         .unwrap();
         let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
-        let losses: Vec<f64> = metrics
-            .lines()
-            .skip(1)
-            .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
-            .collect();
+        let losses = tympan_tests::epoch_losses(&metrics);
         let preds = std::fs::read(out.join("predictions.npy")).unwrap();
         let preds: Vec<f32> = preds[preds.len() - 10 * 10 * 4..]
             .chunks(4)

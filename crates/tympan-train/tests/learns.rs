@@ -16,46 +16,11 @@ fn a_short_fsdd_run_learns() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut csv = String::from("path,label,fold\n");
-    for d in 0..10 {
-        for s in SPEAKERS {
-            for take in (0..2).chain(5..10) {
-                let p = data.join(format!("fsdd/recordings/{d}_{s}_{take}.wav"));
-                csv.push_str(&format!("{},{d},{}\n", p.display(), u32::from(take >= 5)));
-            }
-        }
-    }
-    let manifest = dir.path().join("manifest.csv");
-    std::fs::write(&manifest, csv).unwrap();
-    let text = format!(
-        r#"
-name = "learns"
-[data]
-dataset = "csv"
-data_dir = {:?}
-test_fold = 0
-sample_rate = 16000
-[features]
-input = "vggish"
-target_length = 96
-[model]
-arch = "hershey-fc"
-[optim]
-lr = 1e-3
-betas = [0.9, 0.999]
-weight_decay = 0.0
-warmup_iters = 0
-schedule = {{ kind = "constant" }}
-[train]
-batch_size = 16
-epochs = 5
-sampler = "uniform"
-loss = "bce"
-seed = 3
-validate_every = 40
-"#,
-        manifest.display().to_string()
-    );
+    let takes: Vec<u32> = (0..2).chain(5..10).collect();
+    let manifest =
+        tympan_tests::fsdd_manifest(&data, dir.path(), 0..10, &SPEAKERS, &takes, |t| t >= 5);
+    let text =
+        tympan_tests::hershey_fc_recipe("learns", &manifest, 16, 5, 3) + "validate_every = 40\n";
     let recipe = Recipe::from_toml(&text, Path::new("learns.toml"), &[]).unwrap();
     let out = dir.path().join("run");
     let mut sink = |_e| {};
@@ -72,11 +37,7 @@ validate_every = 40
     )
     .unwrap();
     let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
-    let losses: Vec<f64> = metrics
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
-        .collect();
+    let losses = tympan_tests::epoch_losses(&metrics);
     assert_eq!(losses.len(), 5, "{metrics}");
     assert!(losses[4] < 0.7 * losses[0], "loss did not fall: {losses:?}");
     let acc = summary.last_epoch.accuracy;

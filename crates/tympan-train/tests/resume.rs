@@ -13,16 +13,7 @@ use tympan_train::{Recipe, RunOptions, Summary, TrainError, run};
 
 fn manifest(data: &Path, dir: &Path) -> PathBuf {
     // 3 digits x (3 train + 1 test) real recordings; fold 0 = test.
-    let mut csv = String::from("path,label,fold\n");
-    for d in 0..3 {
-        for take in [0, 10, 11, 12] {
-            let p = data.join(format!("fsdd/recordings/{d}_jackson_{take}.wav"));
-            csv.push_str(&format!("{},{d},{}\n", p.display(), u32::from(take != 0)));
-        }
-    }
-    let path = dir.join("manifest.csv");
-    std::fs::write(&path, csv).unwrap();
-    path
+    tympan_tests::fsdd_manifest(data, dir, 0..3, &["jackson"], &[0, 10, 11, 12], |t| t != 0)
 }
 
 fn recipe(manifest: &Path) -> Recipe {
