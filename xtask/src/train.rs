@@ -45,12 +45,9 @@ fn recipe_path(root: &Path, name: &str) -> Result<PathBuf> {
     let mut known: Vec<String> = std::fs::read_dir(root.join("experiments"))
         .map(|d| {
             d.filter_map(|e| e.ok())
-                .filter_map(|e| {
-                    e.path()
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                })
-                .filter(|s| !s.eq_ignore_ascii_case("README"))
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
                 .collect()
         })
         .unwrap_or_default();
