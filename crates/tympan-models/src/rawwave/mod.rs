@@ -40,4 +40,39 @@ mod tests {
         assert_eq!(levels.len(), 3);
         assert!(levels.iter().all(|l| l.dims() == [1, 5]));
     }
+
+    /// Trainable parameters (PyTorch's count, BatchNorm running statistics excluded), 10 classes.
+    /// Dai et al.'s Table 1 gives one decimal (M3 0.2M, M5 0.5M, M11 1.8M, M18 3.7M); ours are
+    /// within 0.1M of each and pinned exactly here from the hand count (conv weights and biases,
+    /// BN scale and shift, classifier). M34-res and m10-res are checked against the papers' exact
+    /// Keras counts in `registry.rs`.
+    #[test]
+    fn parameter_counts() {
+        let device = Device::flex();
+        for (v, ours, paper) in [
+            (MVariant::M3, 221_194, 0.2e6),
+            (MVariant::M5, 559_114, 0.5e6),
+            (MVariant::M11, 1_786_442, 1.8e6),
+            (MVariant::M18, 3_683_786, 3.7e6),
+        ] {
+            let n = crate::num_params(&MNetConfig::new(v, 10).init(&device));
+            assert_eq!(n, ours, "{v:?}");
+            assert!((n as f64 - paper).abs() < 0.1e6, "{v:?}: {n} vs {paper}");
+        }
+        // Slim 2D (Table I of Naranjo-Alcazar et al., who give no count): RB5's first BN sees
+        // the block's input channels, RB6 adds a BN after the addition, RB2 moves one.
+        for (kind, ours) in [
+            (ResidualKind::Rb1, 4_162_234),
+            (ResidualKind::Rb2, 4_162_234),
+            (ResidualKind::Rb5, 4_161_562),
+            (ResidualKind::Rb6, 4_164_634),
+        ] {
+            let m = Slim2dConfig::new(10).with_block(kind).init(&device);
+            assert_eq!(crate::num_params(&m), ours, "slim2d {kind:?}");
+        }
+        // Chen et al. give no count; pinned from this implementation (1D ResNet-18 front end,
+        // 1-channel ResNet-50, three attention levels), so that a change to it is noticed.
+        let chen = crate::num_params(&ChenNetConfig::new(527).init(&device));
+        assert_eq!(chen, 34_449_671, "Chen et al. (527 classes)");
+    }
 }

@@ -196,3 +196,104 @@ residual_block!(
             .init(device)
     }
 );
+
+#[cfg(test)]
+mod tests {
+    //! Layer-order tests: every design on a hand-built block whose outputs were worked by hand.
+    use super::*;
+    use burn::module::Param;
+
+    /// The input, one channel of four samples (negative values exercise every ReLU).
+    const X: [f32; 4] = [-2.0, -0.5, 1.0, 3.0];
+
+    /// Expected outputs for the hand-built weights of [`hand_built`]. Worked example, RB1 at
+    /// x = -2: conv1 -2.5, BN1 0.25, ReLU 0.25, conv2 1.25, BN2 2.875, + x 0.875, ReLU 0.875.
+    /// RB5 at x = -2: BN1 0.5, ReLU 0.5, conv1 1.25, BN2 2.875, ReLU 2.875, conv2 -1.375,
+    /// + x -3.375. Any two designs differ in at least one sample, so a swapped layer shows.
+    const EXPECTED: [(ResidualKind, [f32; 4]); 6] = [
+        (ResidualKind::Rb1, [0.875, 0.6875, 0.5, 0.25]),
+        (ResidualKind::Rb2, [1.625, 1.8125, 2.0, 2.25]),
+        (ResidualKind::Rb3, [0.875, 0.6875, 1.0, 3.0]),
+        (ResidualKind::Rb4, [-1.375, 0.125, 0.5, 0.25]),
+        (ResidualKind::Rb5, [-3.375, -3.5625, -3.75, -4.0]),
+        (ResidualKind::Rb6, [2.4375, 2.34375, 2.25, 2.125]),
+    ];
+
+    /// A kernel that is zero except for its centre tap `a`: with "same" padding the conv is the
+    /// pointwise map `a x + bias`.
+    fn centre_tap<const D: usize>(w: &Param<Tensor<D>>, a: f32) -> Param<Tensor<D>> {
+        w.clone().map(|t| {
+            let dims = t.dims();
+            let n = dims.iter().product::<usize>();
+            let mut v = vec![0.0f32; n];
+            v[n / 2] = a;
+            Tensor::<1>::from_floats(v.as_slice(), &t.device()).reshape(dims)
+        })
+    }
+
+    fn constant(p: &Param<Tensor<1>>, c: f32) -> Param<Tensor<1>> {
+        p.clone().map(|t| t.zeros_like().add_scalar(c))
+    }
+
+    /// Inference-mode BatchNorm (running mean 0, variance 1) as the affine map `g x + b`.
+    fn affine(bn: &mut Option<BatchNorm>, g: f32, b: f32) {
+        if let Some(bn) = bn {
+            bn.gamma = constant(&bn.gamma, g);
+            bn.beta = constant(&bn.beta, b);
+        }
+    }
+
+    /// conv1 = 1.5x + 0.5, conv2 = -x + 1.5, BN1 = 0.5x + 1.5, BN2 = 1.5x + 1, BN after the
+    /// addition = 0.5x + 2 (BatchNorm's epsilon 1e-5 scales each by 1/sqrt(1 + 1e-5)).
+    macro_rules! hand_built {
+        ($block:ident, $kind:expr, $device:expr) => {{
+            let mut b = $block::new($kind, 1, 1, $device);
+            b.conv1.weight = centre_tap(&b.conv1.weight, 1.5);
+            b.conv1.bias = b.conv1.bias.as_ref().map(|p| constant(p, 0.5));
+            b.conv2.weight = centre_tap(&b.conv2.weight, -1.0);
+            b.conv2.bias = b.conv2.bias.as_ref().map(|p| constant(p, 1.5));
+            affine(&mut b.bn1, 0.5, 1.5);
+            affine(&mut b.bn2, 1.5, 1.0);
+            affine(&mut b.bn_out, 0.5, 2.0);
+            b
+        }};
+    }
+
+    fn check(kind: ResidualKind, got: Tensor<1>, want: [f32; 4], rank: &str) {
+        let got: Vec<f32> = got.into_data().try_to_vec().expect("f32 output");
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                (g - w).abs() < 1e-4,
+                "{kind:?} {rank}: got {got:?}, want {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_design_applies_its_layers_in_the_papers_order_1d() {
+        let device = Device::flex();
+        for (kind, want) in EXPECTED {
+            let block = hand_built!(ResidualBlock1d, kind, &device);
+            let x = Tensor::<1>::from_floats(X.as_slice(), &device).reshape([1, 1, 4]);
+            check(kind, block.forward(x).reshape([4]), want, "1D");
+        }
+    }
+
+    #[test]
+    fn each_design_applies_its_layers_in_the_papers_order_2d() {
+        let device = Device::flex();
+        for (kind, want) in EXPECTED {
+            let block = hand_built!(ResidualBlock2d, kind, &device);
+            let x = Tensor::<1>::from_floats(X.as_slice(), &device).reshape([1, 1, 2, 2]);
+            check(kind, block.forward(x).reshape([4]), want, "2D");
+        }
+    }
+
+    #[test]
+    fn widening_pads_the_identity_with_zero_channels() {
+        let device = Device::flex();
+        let x = Tensor::<1>::from_floats([1.0, -2.0].as_slice(), &device).reshape([1, 1, 2]);
+        let got: Vec<f32> = pad_channels(x, 3).into_data().try_to_vec().expect("f32");
+        assert_eq!(got, vec![1.0, -2.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+}
