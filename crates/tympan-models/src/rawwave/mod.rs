@@ -16,29 +16,42 @@ mod tests {
     use super::*;
     use burn::prelude::*;
 
+    /// Every model of the family builds and runs on every CPU backend compiled into this build
+    /// (flex, and ndarray under `cargo test --workspace`); the GPU backends are compile-checked
+    /// by CI (`cargo check --features wgpu`) and need a GPU to run.
     #[test]
     fn every_model_builds_and_runs() {
-        let device = Device::flex();
-        for v in [MVariant::M3, MVariant::M5, MVariant::M11, MVariant::M18] {
-            let m = MNetConfig::new(v, 10).init(&device);
-            assert_eq!(
-                m.forward(Tensor::zeros([1, 1, 8_000], &device)).dims(),
-                [1, 10],
-                "{v:?}"
-            );
+        let cpu = [crate::Backend::Flex, crate::Backend::NdArray];
+        for backend in cpu.into_iter().filter(|b| b.is_compiled()) {
+            let device = backend.device().expect("compiled-in CPU backend");
+            let on = backend.name();
+            for v in [
+                MVariant::M3,
+                MVariant::M5,
+                MVariant::M11,
+                MVariant::M18,
+                MVariant::M34Res,
+            ] {
+                let m = MNetConfig::new(v, 10).init(&device);
+                assert_eq!(
+                    m.forward(Tensor::zeros([1, 1, 8_000], &device)).dims(),
+                    [1, 10],
+                    "{v:?} on {on}"
+                );
+            }
+            for kind in ResidualKind::ALL {
+                let m = Slim2dConfig::new(10).with_block(kind).init(&device);
+                assert_eq!(
+                    m.forward(Tensor::zeros([2, 1, 64, 200], &device)).dims(),
+                    [2, 10],
+                    "{kind:?} on {on}"
+                );
+            }
+            let chen = ChenNetConfig::new(5).init(&device);
+            let levels = chen.forward_levels(Tensor::zeros([1, 1, 16_000], &device));
+            assert_eq!(levels.len(), 3, "{on}");
+            assert!(levels.iter().all(|l| l.dims() == [1, 5]), "{on}");
         }
-        for kind in ResidualKind::ALL {
-            let m = Slim2dConfig::new(10).with_block(kind).init(&device);
-            assert_eq!(
-                m.forward(Tensor::zeros([2, 1, 64, 200], &device)).dims(),
-                [2, 10],
-                "{kind:?}"
-            );
-        }
-        let chen = ChenNetConfig::new(5).init(&device);
-        let levels = chen.forward_levels(Tensor::zeros([1, 1, 16_000], &device));
-        assert_eq!(levels.len(), 3);
-        assert!(levels.iter().all(|l| l.dims() == [1, 5]));
     }
 
     /// Trainable parameters (PyTorch's count, BatchNorm running statistics excluded), 10 classes.
