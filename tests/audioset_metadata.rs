@@ -213,3 +213,39 @@ fn psla_weights_match_gen_weight_file() {
         assert!(((a - *b as f64) / a).abs() < 1e-6, "clip {i}: {a} vs {b}");
     }
 }
+
+/// PSLA's datafile names for the Google lists, and the full list as balanced + unbalanced with
+/// each clip once (first occurrence kept, order preserved).
+#[test]
+fn datafile_names_and_full_list_merge() {
+    use tympan_data::audioset::datafile_name;
+    for (list, name) in [
+        ("balanced_train_segments.csv", "balanced_train_data.json"),
+        (
+            "unbalanced_train_segments.csv",
+            "unbalanced_train_data.json",
+        ),
+        ("eval_segments.csv", "eval_data.json"),
+        ("my_list.csv", "my_list_data.json"),
+    ] {
+        assert_eq!(datafile_name(std::path::Path::new(list)), name);
+    }
+    let e = |w: &str, l: &str| DatafileEntry {
+        wav: w.into(),
+        labels: l.into(),
+    };
+    let balanced = tympan_data::Datafile {
+        data: vec![e("a.flac", "/m/1"), e("b.flac", "/m/2")],
+    };
+    let unbalanced = tympan_data::Datafile {
+        data: vec![
+            e("c.flac", "/m/3"),
+            e("a.flac", "/m/1"),
+            e("d.flac", "/m/1"),
+        ],
+    };
+    let (full, dropped) = tympan_data::Datafile::merge(&[&balanced, &unbalanced]);
+    assert_eq!(dropped, 1);
+    let wavs: Vec<&str> = full.data.iter().map(|x| x.wav.as_str()).collect();
+    assert_eq!(wavs, ["a.flac", "b.flac", "c.flac", "d.flac"]);
+}

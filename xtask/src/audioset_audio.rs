@@ -8,8 +8,14 @@
 //! mono FLAC by `ffmpeg`. A clip
 //! is written under a temporary name and renamed when complete, so an interrupted run leaves no
 //! partial clip and a rerun continues with the clips still missing. Clips that cannot be fetched
-//! (AudioSet loses about 5 % to takedowns) are listed in `<dest>/failed.tsv` with yt-dlp's reason,
-//! and the datafile (`<dest>/<list>.json`) holds the clips on disk.
+//! (AudioSet loses about 5 % to takedowns) are listed in `<dest>/failed.tsv` (one row per list
+//! and clip, with yt-dlp's or the mirror's reason) and skipped: the datafile
+//! (`<dest>/datafiles/<list>_data.json`, PSLA's names: `balanced_train_data.json`,
+//! `unbalanced_train_data.json`, `eval_data.json`) holds the clips on disk.
+//!
+//! Once both training lists have datafiles, PSLA's full training list
+//! (`datafiles/full_train_data.json`: balanced + unbalanced, duplicates removed) is written too;
+//! `cargo xtask audioset-datafiles` rebuilds every datafile from the clips on disk.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,7 +25,8 @@ use std::sync::Mutex;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-use tympan_data::audioset::{Segment, build_datafile, read_segments};
+use tympan_data::Datafile;
+use tympan_data::audioset::{Segment, build_datafile, datafile_name, read_segments};
 
 /// Options of one download run.
 pub struct Options {
@@ -96,6 +103,128 @@ pub struct Outcome {
     pub datafile_entries: usize,
     /// The datafile.
     pub datafile: PathBuf,
+    /// PSLA's full training list, when both training lists have datafiles now.
+    pub full: Option<FullList>,
+}
+
+/// `datafiles/full_train_data.json`: the balanced and unbalanced lists together.
+#[derive(Debug, PartialEq, Eq)]
+pub struct FullList {
+    /// Its path.
+    pub path: PathBuf,
+    /// Entries.
+    pub entries: usize,
+    /// Duplicates dropped (clips in both lists).
+    pub duplicates: usize,
+}
+
+/// Where the datafiles of a download folder live.
+pub fn datafiles_dir(dest: &Path) -> PathBuf {
+    dest.join("datafiles")
+}
+
+/// Writes `datafiles/full_train_data.json` from `balanced_train_data.json` and
+/// `unbalanced_train_data.json` when both exist (PSLA: the full set is both training lists).
+pub fn write_full_list(dest: &Path) -> Result<Option<FullList>> {
+    let dir = datafiles_dir(dest);
+    let (b, u) = (
+        dir.join("balanced_train_data.json"),
+        dir.join("unbalanced_train_data.json"),
+    );
+    if !(b.is_file() && u.is_file()) {
+        return Ok(None);
+    }
+    let (b, u) = (Datafile::load(&b)?, Datafile::load(&u)?);
+    let (full, duplicates) = Datafile::merge(&[&b, &u]);
+    let path = dir.join("full_train_data.json");
+    full.save(&path)?;
+    Ok(Some(FullList {
+        path,
+        entries: full.data.len(),
+        duplicates,
+    }))
+}
+
+/// Rewrites `failed.tsv` (`list`, `ytid`, `reason`) with this list's failures, keeping the rows
+/// of the other lists.
+fn write_failures(path: &Path, list: &str, failures: &[(String, String)]) -> Result<()> {
+    let mut rows: Vec<String> = match std::fs::read_to_string(path) {
+        Ok(text) => text
+            .lines()
+            .skip(1)
+            .filter(|l| l.split('\t').next() != Some(list) && l.split('\t').count() == 3)
+            .map(String::from)
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    rows.extend(failures.iter().map(|(y, r)| format!("{list}\t{y}\t{r}")));
+    let tmp = path.with_extension("tsv.tmp");
+    let mut f = std::fs::File::create(&tmp).with_context(|| tmp.display().to_string())?;
+    writeln!(f, "list\tytid\treason")?;
+    for r in &rows {
+        writeln!(f, "{r}")?;
+    }
+    drop(f);
+    std::fs::rename(&tmp, path).with_context(|| path.display().to_string())?;
+    Ok(())
+}
+
+/// What `cargo xtask audioset-datafiles` wrote for one segment list.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ListReport {
+    /// The segment list's file name.
+    pub list: String,
+    /// Segments listed.
+    pub listed: usize,
+    /// Clips on disk (the datafile's entries).
+    pub present: usize,
+    /// The datafile written.
+    pub datafile: PathBuf,
+}
+
+/// `cargo xtask audioset-datafiles --dir D`: the datafile of every Google segment list in `D`
+/// (balanced, unbalanced, eval) from the clips in `D/audio`, then the full training list.
+pub fn rebuild_datafiles(dest: &Path) -> Result<(Vec<ListReport>, Option<FullList>)> {
+    let audio = dest.join("audio");
+    if !audio.is_dir() {
+        bail!(
+            "{} does not exist: fetch the clips first with `cargo xtask download-audioset --segments {}/<list>.csv --dest {}`",
+            audio.display(),
+            dest.display(),
+            dest.display()
+        );
+    }
+    let dir = datafiles_dir(dest);
+    std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
+    let mut reports = Vec::new();
+    for list in [
+        "balanced_train_segments.csv",
+        "unbalanced_train_segments.csv",
+        "eval_segments.csv",
+    ] {
+        let path = dest.join(list);
+        if !path.is_file() {
+            continue;
+        }
+        let segments = read_segments(&path)?;
+        let built = build_datafile(&segments, &audio)?;
+        let datafile = dir.join(datafile_name(&path));
+        built.datafile.save(&datafile)?;
+        reports.push(ListReport {
+            list: list.to_string(),
+            listed: segments.len(),
+            present: built.datafile.data.len(),
+            datafile,
+        });
+    }
+    if reports.is_empty() {
+        bail!(
+            "no segment list in {}: `cargo xtask download audioset-meta --dest {}` fetches them",
+            dest.display(),
+            dest.display()
+        );
+    }
+    Ok((reports, write_full_list(dest)?))
 }
 
 fn fetch_one(seg: &Segment, audio: &Path, yt_dlp: &Path) -> Result<(), String> {
@@ -166,6 +295,12 @@ pub fn run(o: &Options) -> Result<Outcome> {
             .progress_chars("=> "),
     );
     let failed_path = o.dest.join("failed.tsv");
+    let list = o
+        .segments
+        .file_name()
+        .and_then(|s| s.to_str())
+        .unwrap_or("segments")
+        .to_string();
     let failures: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(o.jobs.max(1))
@@ -187,19 +322,11 @@ pub fn run(o: &Options) -> Result<Outcome> {
     pb.finish_and_clear();
     let mut failures = failures.into_inner().unwrap_or_default();
     failures.sort();
-    let mut f =
-        std::fs::File::create(&failed_path).with_context(|| failed_path.display().to_string())?;
-    writeln!(f, "ytid\treason")?;
-    for (y, r) in &failures {
-        writeln!(f, "{y}\t{r}")?;
-    }
+    write_failures(&failed_path, &list, &failures)?;
     let built = build_datafile(&segments, &audio)?;
-    let stem = o
-        .segments
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("segments");
-    let datafile = o.dest.join(format!("{stem}.json"));
+    let dir = datafiles_dir(&o.dest);
+    std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
+    let datafile = dir.join(datafile_name(&o.segments));
     built.datafile.save(&datafile)?;
     Ok(Outcome {
         fetched: todo.len() - failures.len(),
@@ -207,6 +334,7 @@ pub fn run(o: &Options) -> Result<Outcome> {
         failed: failures.len(),
         datafile_entries: built.datafile.data.len(),
         datafile,
+        full: write_full_list(&o.dest)?,
     })
 }
 
@@ -282,7 +410,11 @@ printf 'fLaC' > "$f"
         let calls = std::fs::read_to_string(dir.path().join("calls.log")).unwrap();
         assert!(calls.contains("*30-40") && calls.contains("ExtractAudio:-ar 16000 -ac 1"));
         let failed = std::fs::read_to_string(dir.path().join("as/failed.tsv")).unwrap();
-        assert!(failed.contains("BADBADBAD00\tERROR: [youtube] BADBADBAD00: Video unavailable"));
+        assert!(failed.contains(
+            "balanced_train_segments.csv\tBADBADBAD00\tERROR: [youtube] BADBADBAD00: Video unavailable"
+        ));
+        assert!(r.datafile.ends_with("datafiles/balanced_train_data.json"));
+        assert_eq!(r.full, None, "no unbalanced list yet");
         let df = tympan_data::Datafile::load(&r.datafile).unwrap();
         assert_eq!(df.data[0].labels, "/m/09x0r,/t/dd00088");
         assert!(df.data[0].wav.ends_with("Y--PJHxphWEs.flac"));

@@ -86,6 +86,41 @@ fn ensure_data(root: &Path, dir: &Path, download: Option<&str>, explicit: bool) 
     Ok(dir)
 }
 
+/// An AudioSet recipe whose datafiles are missing stops here with the commands that make them
+/// (docs/training.md, "AudioSet from an empty folder").
+fn check_audioset_datafiles(d: &tympan_train::recipe::DataSection) -> Result<()> {
+    let dir = &d.data_dir;
+    for json in [&d.train_json, &d.eval_json].into_iter().flatten() {
+        let path = dir.join(json);
+        if path.is_file() {
+            continue;
+        }
+        let name = json.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let how = match name {
+            "full_train_data.json" => format!(
+                "fetch both training lists' clips (`cargo xtask download-audioset --segments {d}/balanced_train_segments.csv --dest {d}`, \
+                 then the same with unbalanced_train_segments.csv); the full list (balanced + unbalanced) is written after the second, \
+                 or rebuilt with `cargo xtask audioset-datafiles --dir {d}`",
+                d = dir.display()
+            ),
+            "balanced_train_data.json" | "unbalanced_train_data.json" | "eval_data.json" => {
+                let list = name.trim_end_matches("_data.json");
+                format!(
+                    "fetch its clips with `cargo xtask download-audioset --segments {d}/{list}_segments.csv --dest {d}`",
+                    d = dir.display()
+                )
+            }
+            _ => "build it from a downloaded list (see docs/training.md: `tympan enhance-labels` writes the enhanced-label datafiles)".to_string(),
+        };
+        bail!(
+            "{} not found: {how} (the segment lists come from `cargo xtask download audioset-meta --dest {}`)",
+            path.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
     let path = recipe_path(root, &args.recipe)?;
     let text =
@@ -119,6 +154,9 @@ pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
         recipe.data.download.as_deref(),
         explicit_data,
     )?;
+    if recipe.data.dataset == "audioset" {
+        check_audioset_datafiles(&recipe.data)?;
+    }
     let backend = Backend::from_str(&args.backend)?;
     let mut devices = Vec::new();
     for &i in &args.devices {
@@ -152,6 +190,9 @@ pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
             split,
             norm,
         } => {
+            if missing > 0 {
+                eprintln!("{missing} clips listed but not on disk: skipped");
+            }
             eprintln!(
                 "data: {train} train / {eval} eval clips, {classes} classes ({split}); {missing} listed but missing; fbank norm mean {:.4} std {:.4}",
                 norm.0, norm.1
@@ -215,6 +256,50 @@ pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
         row("weight averaging (params only)", s);
     }
     row("checkpoint ensemble", &summary.checkpoint_ensemble);
+    if let Some(c) = &summary.clips {
+        println!(
+            "\nclips present: train {} of {} listed, eval {} of {} listed",
+            c.train.present, c.train.listed, c.eval.present, c.eval.listed
+        );
+    }
     println!("\nwrote {}", out.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+
+    /// Every recipe's `data.download` names a target of `cargo xtask download`, and every
+    /// `cargo xtask download <name>` a recipe mentions in its comments exists too.
+    #[test]
+    fn recipes_name_existing_downloads() {
+        let root = crate::workspace_root();
+        let mut checked = 0;
+        for e in std::fs::read_dir(root.join("experiments")).unwrap() {
+            let path = e.unwrap().path();
+            if path.extension().is_none_or(|x| x != "toml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let table: toml::Table = text.parse().unwrap();
+            let download = table
+                .get("data")
+                .and_then(|d| d.get("download"))
+                .and_then(|d| d.as_str());
+            let mentioned = text
+                .split("cargo xtask download ")
+                .skip(1)
+                .filter_map(|rest| rest.split_whitespace().next())
+                .map(|n| n.trim_matches(|c: char| c == '`' || c == ')' || c == ','));
+            for name in download.into_iter().chain(mentioned) {
+                assert!(
+                    crate::download::TARGETS.iter().any(|(n, _, _)| *n == name),
+                    "{}: download {name:?} does not exist",
+                    path.display()
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 10, "only {checked} downloads named");
+    }
 }

@@ -209,6 +209,38 @@ impl Datafile {
     }
 }
 
+impl Datafile {
+    /// Concatenates datafiles, keeping the first entry of each clip (by `wav` path) and dropping
+    /// later duplicates: PSLA's full training list is the balanced and the unbalanced lists
+    /// together (`egs/audioset`, `full_train_data.json`). Returns the merged datafile and the
+    /// number of duplicates dropped.
+    pub fn merge(parts: &[&Datafile]) -> (Datafile, usize) {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Datafile::default();
+        let mut dropped = 0;
+        for e in parts.iter().flat_map(|d| &d.data) {
+            if seen.insert(e.wav.as_str()) {
+                out.data.push(e.clone());
+            } else {
+                dropped += 1;
+            }
+        }
+        (out, dropped)
+    }
+}
+
+/// The PSLA datafile name of a Google segment list: `balanced_train_segments.csv` ->
+/// `balanced_train_data.json`, `eval_segments.csv` -> `eval_data.json` (PSLA's
+/// `egs/audioset/datafiles/` names); any other list `<stem>.csv` -> `<stem>_data.json`.
+pub fn datafile_name(segments: &Path) -> String {
+    let stem = segments
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("segments");
+    let base = stem.strip_suffix("_segments").unwrap_or(stem);
+    format!("{base}_data.json")
+}
+
 /// PSLA's balanced-sampling weights (Algorithm 1, `egs/audioset/gen_weight_file.py`): with
 /// `c_k` the number of clips labelled `k`, clip `i` weighs `sum_{k in labels(i)} 1000 / (c_k + 0.01)`.
 /// Labels missing from the class list are errors.

@@ -40,14 +40,14 @@ pub enum BackendError {
         index: usize,
     },
     /// Known backend, but its cargo feature was not enabled at build time.
-    #[error(
-        "backend {name} is not compiled into this build; rebuild with `--features {name}` (compiled in: {available})"
-    )]
+    #[error("backend {name} is not compiled into this build (compiled in: {available}); {hint}")]
     NotCompiled {
         /// The backend's name (also its cargo feature).
         name: &'static str,
         /// The backends this build has.
         available: String,
+        /// The commands that build it in.
+        hint: String,
     },
 }
 
@@ -67,6 +67,21 @@ impl Backend {
             Backend::NdArray => "ndarray",
             Backend::Wgpu => "wgpu",
             Backend::Cuda => "cuda",
+        }
+    }
+
+    /// The commands that compile this backend in: the task runner's alias (GPU backends) and the
+    /// CLI's feature.
+    pub fn build_hint(self) -> String {
+        let n = self.name();
+        match self {
+            Backend::Wgpu | Backend::Cuda => format!(
+                "compile it in with `cargo xtask-{n} ...` (task runner, see .cargo/config.toml) or \
+                 `cargo install tympan --features {n}` / `cargo run -p tympan --features {n} -- ...` (CLI)"
+            ),
+            Backend::Flex | Backend::NdArray => format!(
+                "compile it in with `cargo install tympan --features {n}` / `cargo run -p tympan --features {n} -- ...`"
+            ),
         }
     }
 
@@ -125,6 +140,7 @@ impl Backend {
                     .map(|b| b.name())
                     .collect::<Vec<_>>()
                     .join(", "),
+                hint: self.build_hint(),
             })
     }
 
@@ -188,6 +204,13 @@ mod tests {
             let t = Tensor::<1>::from_floats([1.0, 2.0, 3.0], &d);
             assert_eq!(t.sum().into_scalar::<f32>(), 6.0);
             assert!(Backend::Flex.device_at(0).is_ok());
+            if !Backend::Wgpu.is_compiled() {
+                let e = Backend::Wgpu.device().unwrap_err().to_string();
+                assert!(
+                    e.contains("cargo xtask-wgpu") && e.contains("--features wgpu"),
+                    "{e}"
+                );
+            }
             assert_eq!(
                 Backend::Flex.device_at(1).unwrap_err(),
                 BackendError::NoSuchDevice {

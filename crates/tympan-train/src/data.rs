@@ -13,6 +13,7 @@ use std::sync::Arc;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 use tympan_audio::augment::{
     beta_lambda, freq_mask, jeong_lim_lambda, mix_training_pair, psla_mix_labels,
     psla_mix_waveforms, scale_augment, should_mix, time_mask,
@@ -56,6 +57,9 @@ pub struct PreparedData {
     pub eval: Vec<Item>,
     /// Files listed by the metadata but absent on disk.
     pub missing: usize,
+    /// Listed and present clips of each split, where the metadata lists them per split
+    /// (AudioSet datafiles).
+    pub presence: Option<Presence>,
     /// Description of the split, for the log.
     pub split: String,
 }
@@ -76,8 +80,13 @@ pub fn prepare(recipe: &Recipe) -> Result<PreparedData, TrainError> {
             hint,
         });
     }
+    let mut presence = None;
     let (classes, train, eval, missing, split) = match d.dataset.as_str() {
-        "audioset" => audioset(d)?,
+        "audioset" => {
+            let (split, p) = audioset(d)?;
+            presence = Some(p);
+            split
+        }
         name => {
             let ds = match name {
                 "fsdd" => datasets::fsdd(&d.data_dir)?,
@@ -109,8 +118,27 @@ pub fn prepare(recipe: &Recipe) -> Result<PreparedData, TrainError> {
         train,
         eval,
         missing,
+        presence,
         split,
     })
+}
+
+/// How many clips of a split were listed and how many were on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitPresence {
+    /// Clips the datafile lists.
+    pub listed: usize,
+    /// Clips found on disk (the ones used).
+    pub present: usize,
+}
+
+/// [`SplitPresence`] of the training and the evaluation split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    /// The training split.
+    pub train: SplitPresence,
+    /// The evaluation split.
+    pub eval: SplitPresence,
 }
 
 type Split = (Vec<String>, Vec<Item>, Vec<Item>, usize, String);
@@ -161,7 +189,7 @@ fn split_dataset(ds: &Dataset, d: &DataSection) -> Result<Split, TrainError> {
     Ok((ds.classes.clone(), train, eval, ds.missing.len(), split))
 }
 
-fn audioset(d: &DataSection) -> Result<Split, TrainError> {
+fn audioset(d: &DataSection) -> Result<(Split, Presence), TrainError> {
     let need = |p: &Option<PathBuf>, key: &str| {
         p.as_ref()
             .map(|p| d.data_dir.join(p))
@@ -201,7 +229,20 @@ fn audioset(d: &DataSection) -> Result<Split, TrainError> {
     let (train, m1) = read(need(&d.train_json, "train_json")?)?;
     let (eval, m2) = read(need(&d.eval_json, "eval_json")?)?;
     let names = classes.classes().iter().map(|c| c.name.clone()).collect();
-    Ok((names, train, eval, m1 + m2, "AudioSet datafiles".into()))
+    let presence = Presence {
+        train: SplitPresence {
+            listed: train.len() + m1,
+            present: train.len(),
+        },
+        eval: SplitPresence {
+            listed: eval.len() + m2,
+            present: eval.len(),
+        },
+    };
+    Ok((
+        (names, train, eval, m1 + m2, "AudioSet datafiles".into()),
+        presence,
+    ))
 }
 
 fn decode_all(items: &mut [Item], rate: Option<u32>) -> Result<(), TrainError> {

@@ -106,6 +106,25 @@ mod json_f64 {
     }
 }
 
+const METRICS_HEADER: &str = "epoch,loss,lr,mAP,AUC,d_prime,accuracy,MAP@3,ensemble_mAP,seconds\n";
+
+/// The `metrics.csv` line of an epoch.
+fn metrics_line(row: &EpochRow) -> String {
+    format!(
+        "{},{:.6},{:.3e},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.1}\n",
+        row.epoch,
+        row.loss,
+        row.lr,
+        row.map,
+        row.auc,
+        row.d_prime,
+        row.accuracy,
+        row.map_at_3,
+        row.ensemble_map,
+        row.seconds
+    )
+}
+
 /// One line of `metrics.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochRow {
@@ -182,6 +201,10 @@ pub struct Summary {
     /// validation split.
     #[serde(default)]
     pub best_epoch: Option<(usize, f64)>,
+    /// Clips listed and present in each split, where the data lists them per split (AudioSet
+    /// datafiles: clips that could not be downloaded are listed but absent, and skipped).
+    #[serde(default)]
+    pub clips: Option<crate::data::Presence>,
 }
 
 /// Persistent state, written last in every checkpoint (the commit point).
@@ -313,12 +336,28 @@ fn shard_loss(
     Ok(if weight == 1.0 { loss } else { loss * weight })
 }
 
+/// Where a data-parallel shard is, for [`ShardProbe`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ShardPhase {
+    /// Its forward pass is done (its thread has started and computed the loss).
+    Forward,
+    /// Its backward pass is done.
+    Backward,
+}
+
+/// Observes the shards of a data-parallel step from their own threads (tests use it to show
+/// that the shards overlap).
+pub(crate) type ShardProbe<'p> = &'p (dyn Fn(usize, ShardPhase) + Sync);
+
 /// Loss value and gradients (on `device`) of one batch. With `replicas`, the batch is split into
 /// contiguous shards, the first on `device` and one on each replica (a copy of the model forked
 /// there); each shard's loss is weighted by its share of the batch, so the summed gradients are
 /// those of the whole batch (exactly so for a mean loss without BatchNorm; with BatchNorm each
-/// shard normalises by its own statistics, as in PyTorch DDP). Shards run one after another
-/// from this thread; GPU backends queue their kernels asynchronously.
+/// shard normalises by its own statistics, as in PyTorch DDP).
+///
+/// Each shard runs forward and backward on its own thread, all at the same time, as burn-train's
+/// multi-device strategy does; the gradients are then moved to `device` and summed there
+/// (burn-train's `MultiDeviceOptim::OptimMainDevice`).
 fn batch_grads(
     model: &Tagger,
     hb: &HostBatch,
@@ -326,36 +365,83 @@ fn batch_grads(
     replicas: &[Device],
     t: &crate::recipe::TrainSection,
 ) -> Result<(f32, GradientsParams), TrainError> {
+    batch_grads_observed(model, hb, device, replicas, t, &|_, _| {})
+}
+
+pub(crate) fn batch_grads_observed(
+    model: &Tagger,
+    hb: &HostBatch,
+    device: &Device,
+    replicas: &[Device],
+    t: &crate::recipe::TrainSection,
+    probe: ShardProbe<'_>,
+) -> Result<(f32, GradientsParams), TrainError> {
     if replicas.is_empty() {
         let loss = shard_loss(model, hb, (0, hb.batch), device, 1.0, t)?;
+        probe(0, ShardPhase::Forward);
         let value: f32 = loss.clone().into_scalar::<f32>();
-        return Ok((value, GradientsParams::from_grads(loss.backward(), model)));
+        let grads = GradientsParams::from_grads(loss.backward(), model);
+        probe(0, ShardPhase::Backward);
+        return Ok((value, grads));
     }
     let per = hb.batch.div_ceil(replicas.len() + 1);
+    let shards: Vec<(usize, Device, (usize, usize))> = std::iter::once(device)
+        .chain(replicas)
+        .enumerate()
+        .map(|(i, d)| (i, d.clone(), (i * per, ((i + 1) * per).min(hb.batch))))
+        .filter(|(_, _, (lo, hi))| lo < hi)
+        .collect();
+    let results: Vec<Result<(f32, GradientsParams), TrainError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = shards
+            .iter()
+            .map(|(i, dev, range)| {
+                // Shard 0 trains a clone of `model` itself (same parameter ids, same device);
+                // the others a copy forked onto their device.
+                let shard_model = if *i == 0 {
+                    model.clone()
+                } else {
+                    model.clone().fork(dev)
+                };
+                scope.spawn(move || {
+                    let weight = (range.1 - range.0) as f32 / hb.batch as f32;
+                    let loss = shard_loss(&shard_model, hb, *range, dev, weight, t)?;
+                    probe(*i, ShardPhase::Forward);
+                    let value = loss.clone().into_scalar::<f32>();
+                    let grads = GradientsParams::from_grads(loss.backward(), &shard_model);
+                    probe(*i, ShardPhase::Backward);
+                    let grads = if *i == 0 {
+                        grads
+                    } else {
+                        grads.to_device(device, &shard_model)
+                    };
+                    Ok((value, grads))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(&shards)
+            .map(|(h, (i, dev, _))| {
+                h.join().unwrap_or_else(|panic| {
+                    let reason = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "panicked".into());
+                    Err(TrainError::Shard {
+                        shard: *i,
+                        device: format!("{dev:?}"),
+                        reason,
+                    })
+                })
+            })
+            .collect()
+    });
     let mut acc = burn::optim::GradientsAccumulator::<Tagger>::new();
     let mut value = 0.0f32;
-    for (i, dev) in std::iter::once(device).chain(replicas).enumerate() {
-        let (lo, hi) = (i * per, ((i + 1) * per).min(hb.batch));
-        if lo >= hi {
-            break;
-        }
-        let weight = (hi - lo) as f32 / hb.batch as f32;
-        // Shard 0 trains `model` itself; the others a copy forked onto their device.
-        let forked;
-        let shard_model = if i == 0 {
-            model
-        } else {
-            forked = model.clone().fork(dev);
-            &forked
-        };
-        let loss = shard_loss(shard_model, hb, (lo, hi), dev, weight, t)?;
-        value += loss.clone().into_scalar::<f32>();
-        let grads = GradientsParams::from_grads(loss.backward(), shard_model);
-        let grads = if i == 0 {
-            grads
-        } else {
-            grads.to_device(device, shard_model)
-        };
+    for r in results {
+        let (v, grads) = r?;
+        value += v;
         acc.accumulate(model, grads);
     }
     Ok((value, acc.grads()))
@@ -576,19 +662,18 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
         .iter()
         .flat_map(|i| i.target.iter().copied())
         .collect();
-    let mut metrics_csv = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(out_dir.join("metrics.csv"))
-        .map_err(io_err(&out_dir.join("metrics.csv")))?;
-    if state.epochs_done == 0 {
-        metrics_csv.set_len(0).map_err(io_err(&out_dir))?;
-        writeln!(
-            metrics_csv,
-            "epoch,loss,lr,mAP,AUC,d_prime,accuracy,MAP@3,ensemble_mAP,seconds"
-        )
-        .map_err(io_err(&out_dir))?;
+    // metrics.csv is rewritten from the committed state (state.json's history), so a run killed
+    // at any point, then resumed, has exactly one row per committed epoch.
+    let metrics_path = out_dir.join("metrics.csv");
+    let mut committed = String::from(METRICS_HEADER);
+    for row in &state.history {
+        committed.push_str(&metrics_line(row));
     }
+    write_atomic(&metrics_path, committed.as_bytes())?;
+    let mut metrics_csv = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&metrics_path)
+        .map_err(io_err(&metrics_path))?;
     // The score that picks the best model and drives ReduceLROnPlateau: accuracy for
     // single-label data, mAP otherwise.
     let single_label = data
@@ -599,16 +684,25 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
     let validation_path = out_dir.join("validation.csv");
     let mut validation_csv = match t.validate_every {
         Some(_) => {
-            let fresh = state.epochs_done == 0 || !validation_path.is_file();
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
+            // Only the rows of committed epochs survive a resume: those of an epoch that was
+            // killed before its checkpoint are written again when it is rerun.
+            let mut kept = String::from("step,epoch,mAP,accuracy,MAP@3\n");
+            if state.epochs_done > 0
+                && let Ok(text) = std::fs::read_to_string(&validation_path)
+            {
+                for line in text.lines().skip(1) {
+                    let epoch = line.split(',').nth(1).and_then(|e| e.parse::<usize>().ok());
+                    if epoch.is_some_and(|e| e <= state.epochs_done) {
+                        kept.push_str(line);
+                        kept.push('\n');
+                    }
+                }
+            }
+            write_atomic(&validation_path, kept.as_bytes())?;
+            let f = std::fs::OpenOptions::new()
                 .append(true)
                 .open(&validation_path)
                 .map_err(io_err(&validation_path))?;
-            if fresh {
-                f.set_len(0).map_err(io_err(&validation_path))?;
-                writeln!(f, "step,epoch,mAP,accuracy,MAP@3").map_err(io_err(&validation_path))?;
-            }
             Some(f)
         }
         None => None,
@@ -766,21 +860,9 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
             reason: e.to_string(),
         })?;
         write_atomic(&state_path, &json)?;
-        writeln!(
-            metrics_csv,
-            "{},{:.6},{:.3e},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.1}",
-            row.epoch,
-            row.loss,
-            row.lr,
-            row.map,
-            row.auc,
-            row.d_prime,
-            row.accuracy,
-            row.map_at_3,
-            row.ensemble_map,
-            row.seconds
-        )
-        .map_err(io_err(&out_dir))?;
+        metrics_csv
+            .write_all(metrics_line(&row).as_bytes())
+            .map_err(io_err(&metrics_path))?;
         // Keep only checkpoints needed later: the weight-averaging window and the latest.
         if epoch > 1 {
             let prev = epoch - 1;
@@ -870,6 +952,7 @@ fn summarize(
         checkpoint_ensemble: ens,
         per_class_ap: data.classes.iter().cloned().zip(per_class).collect(),
         best_epoch: state.best,
+        clips: data.presence,
     };
     let json = serde_json::to_vec_pretty(&summary).map_err(|e| TrainError::Checkpoint {
         path: out_dir.join("summary.json"),
@@ -909,4 +992,76 @@ fn summarize(
     let last_ckpt = ckpt_path(out_dir, state.epochs_done);
     std::fs::copy(&last_ckpt, out_dir.join("model-last.bpk")).map_err(io_err(&last_ckpt))?;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::{Condvar, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+
+    /// The shards of a data-parallel step run at the same time, each on its own thread: every
+    /// shard, once its forward pass is done, waits until all shards have reached that point. Run
+    /// one after another, the first shard would wait alone and time out; the event log shows
+    /// both forwards before either backward.
+    #[test]
+    fn data_parallel_shards_overlap() {
+        let recipe = Recipe::from_toml(
+            &tympan_tests::hershey_fc_recipe("overlap", Path::new("unused.csv"), 4, 1, 0),
+            Path::new("overlap.toml"),
+            &[],
+        )
+        .unwrap();
+        let device = Device::flex();
+        let ad = device.clone().autodiff();
+        let model = create("hershey-fc", 3, &ad).unwrap();
+        let (batch, frames, bins, classes) = (4, 96, 64, 3);
+        let hb = HostBatch {
+            x: (0..batch * frames * bins)
+                .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+                .collect(),
+            y: (0..batch * classes)
+                .map(|i| if i % (classes + 1) == 0 { 1.0 } else { 0.0 })
+                .collect(),
+            batch,
+            frames,
+            bins,
+            classes,
+            verified: vec![true; batch],
+        };
+        let log: Mutex<Vec<(usize, ShardPhase)>> = Mutex::new(Vec::new());
+        let arrived = (Mutex::new(0usize), Condvar::new());
+        let saw_other: Mutex<Vec<bool>> = Mutex::new(Vec::new());
+        let probe = |shard: usize, phase: ShardPhase| {
+            log.lock().unwrap().push((shard, phase));
+            if phase == ShardPhase::Forward {
+                let (count, cv) = &arrived;
+                let mut n = count.lock().unwrap();
+                *n += 1;
+                cv.notify_all();
+                let (n, timeout) = cv
+                    .wait_timeout_while(n, Duration::from_secs(120), |n| *n < 2)
+                    .unwrap();
+                saw_other
+                    .lock()
+                    .unwrap()
+                    .push(*n >= 2 && !timeout.timed_out());
+            }
+        };
+        let replicas = vec![Device::flex().autodiff()];
+        let (value, _grads) =
+            batch_grads_observed(&model, &hb, &ad, &replicas, &recipe.train, &probe).unwrap();
+        assert!(value.is_finite());
+        assert_eq!(*saw_other.lock().unwrap(), vec![true, true]);
+        let log = log.into_inner().unwrap();
+        assert_eq!(log.len(), 4, "{log:?}");
+        assert!(
+            log[..2].iter().all(|(_, p)| *p == ShardPhase::Forward),
+            "both forwards come before any backward: {log:?}"
+        );
+        let shards: std::collections::BTreeSet<usize> = log[..2].iter().map(|(s, _)| *s).collect();
+        assert_eq!(shards.len(), 2, "{log:?}");
+    }
 }

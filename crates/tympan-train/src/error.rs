@@ -57,4 +57,14 @@ pub enum TrainError {
     /// Training diverged.
     #[error("training diverged: {0}")]
     Diverged(String),
+    /// The thread of a data-parallel shard panicked (a backend error on that device).
+    #[error("data-parallel shard {shard} (on {device}) failed: {reason}")]
+    Shard {
+        /// Shard index (0: the main device).
+        shard: usize,
+        /// The device, as Burn prints it.
+        device: String,
+        /// The panic message.
+        reason: String,
+    },
 }
