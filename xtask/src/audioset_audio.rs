@@ -118,9 +118,32 @@ pub struct FullList {
     pub duplicates: usize,
 }
 
+impl std::fmt::Display for FullList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "full training list {} with {} clips ({} duplicates removed)",
+            self.path.display(),
+            self.entries,
+            self.duplicates
+        )
+    }
+}
+
 /// Where the datafiles of a download folder live.
 pub fn datafiles_dir(dest: &Path) -> PathBuf {
     dest.join("datafiles")
+}
+
+/// Writes the PSLA datafile of the segment list `list` (`<dest>/datafiles/<list>_data.json`)
+/// from the clips in `<dest>/audio`; returns its path and its number of entries.
+fn write_list_datafile(dest: &Path, list: &Path, segments: &[Segment]) -> Result<(PathBuf, usize)> {
+    let built = build_datafile(segments, &dest.join("audio"))?;
+    let dir = datafiles_dir(dest);
+    std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
+    let datafile = dir.join(datafile_name(list));
+    built.datafile.save(&datafile)?;
+    Ok((datafile, built.datafile.data.len()))
 }
 
 /// Writes `datafiles/full_train_data.json` from `balanced_train_data.json` and
@@ -194,8 +217,6 @@ pub fn rebuild_datafiles(dest: &Path) -> Result<(Vec<ListReport>, Option<FullLis
             dest.display()
         );
     }
-    let dir = datafiles_dir(dest);
-    std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
     let mut reports = Vec::new();
     for list in [
         "balanced_train_segments.csv",
@@ -207,13 +228,11 @@ pub fn rebuild_datafiles(dest: &Path) -> Result<(Vec<ListReport>, Option<FullLis
             continue;
         }
         let segments = read_segments(&path)?;
-        let built = build_datafile(&segments, &audio)?;
-        let datafile = dir.join(datafile_name(&path));
-        built.datafile.save(&datafile)?;
+        let (datafile, present) = write_list_datafile(dest, &path, &segments)?;
         reports.push(ListReport {
             list: list.to_string(),
             listed: segments.len(),
-            present: built.datafile.data.len(),
+            present,
             datafile,
         });
     }
@@ -323,16 +342,12 @@ pub fn run(o: &Options) -> Result<Outcome> {
     let mut failures = failures.into_inner().unwrap_or_default();
     failures.sort();
     write_failures(&failed_path, &list, &failures)?;
-    let built = build_datafile(&segments, &audio)?;
-    let dir = datafiles_dir(&o.dest);
-    std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
-    let datafile = dir.join(datafile_name(&o.segments));
-    built.datafile.save(&datafile)?;
+    let (datafile, datafile_entries) = write_list_datafile(&o.dest, &o.segments, &segments)?;
     Ok(Outcome {
         fetched: todo.len() - failures.len(),
         skipped,
         failed: failures.len(),
-        datafile_entries: built.datafile.data.len(),
+        datafile_entries,
         datafile,
         full: write_full_list(&o.dest)?,
     })

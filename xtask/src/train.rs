@@ -190,11 +190,8 @@ pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
             split,
             norm,
         } => {
-            if missing > 0 {
-                eprintln!("{missing} clips listed but not on disk: skipped");
-            }
             eprintln!(
-                "data: {train} train / {eval} eval clips, {classes} classes ({split}); {missing} listed but missing; fbank norm mean {:.4} std {:.4}",
+                "data: {train} train / {eval} eval clips, {classes} classes ({split}); {missing} listed but missing (skipped); fbank norm mean {:.4} std {:.4}",
                 norm.0, norm.1
             );
         }
@@ -268,7 +265,6 @@ pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-
     /// Every recipe's `data.download` names a target of `cargo xtask download`, and every
     /// `cargo xtask download <name>` a recipe mentions in its comments exists too.
     #[test]

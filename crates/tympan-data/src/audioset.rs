@@ -207,9 +207,7 @@ impl Datafile {
         std::fs::write(&tmp, text).map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)
     }
-}
 
-impl Datafile {
     /// Concatenates datafiles, keeping the first entry of each clip (by `wav` path) and dropping
     /// later duplicates: PSLA's full training list is the balanced and the unbalanced lists
     /// together (`egs/audioset`, `full_train_data.json`). Returns the merged datafile and the

@@ -368,6 +368,35 @@ fn batch_grads(
     batch_grads_observed(model, hb, device, replicas, t, &|_, _| {})
 }
 
+/// Loss value and gradients (moved to `main`) of shard `i`, the clips `range` of a host batch, on
+/// `dev` with `model` already there.
+#[allow(clippy::too_many_arguments)]
+fn shard_grads(
+    i: usize,
+    model: &Tagger,
+    hb: &HostBatch,
+    range: (usize, usize),
+    dev: &Device,
+    main: &Device,
+    t: &crate::recipe::TrainSection,
+    probe: ShardProbe<'_>,
+) -> Result<(f32, GradientsParams), TrainError> {
+    let weight = (range.1 - range.0) as f32 / hb.batch as f32;
+    let loss = shard_loss(model, hb, range, dev, weight, t)?;
+    probe(i, ShardPhase::Forward);
+    let value = loss.clone().into_scalar::<f32>();
+    let grads = GradientsParams::from_grads(loss.backward(), model);
+    probe(i, ShardPhase::Backward);
+    Ok((
+        value,
+        if i == 0 {
+            grads
+        } else {
+            grads.to_device(main, model)
+        },
+    ))
+}
+
 pub(crate) fn batch_grads_observed(
     model: &Tagger,
     hb: &HostBatch,
@@ -377,12 +406,7 @@ pub(crate) fn batch_grads_observed(
     probe: ShardProbe<'_>,
 ) -> Result<(f32, GradientsParams), TrainError> {
     if replicas.is_empty() {
-        let loss = shard_loss(model, hb, (0, hb.batch), device, 1.0, t)?;
-        probe(0, ShardPhase::Forward);
-        let value: f32 = loss.clone().into_scalar::<f32>();
-        let grads = GradientsParams::from_grads(loss.backward(), model);
-        probe(0, ShardPhase::Backward);
-        return Ok((value, grads));
+        return shard_grads(0, model, hb, (0, hb.batch), device, device, t, probe);
     }
     let per = hb.batch.div_ceil(replicas.len() + 1);
     let shards: Vec<(usize, Device, (usize, usize))> = std::iter::once(device)
@@ -402,20 +426,8 @@ pub(crate) fn batch_grads_observed(
                 } else {
                     model.clone().fork(dev)
                 };
-                scope.spawn(move || {
-                    let weight = (range.1 - range.0) as f32 / hb.batch as f32;
-                    let loss = shard_loss(&shard_model, hb, *range, dev, weight, t)?;
-                    probe(*i, ShardPhase::Forward);
-                    let value = loss.clone().into_scalar::<f32>();
-                    let grads = GradientsParams::from_grads(loss.backward(), &shard_model);
-                    probe(*i, ShardPhase::Backward);
-                    let grads = if *i == 0 {
-                        grads
-                    } else {
-                        grads.to_device(device, &shard_model)
-                    };
-                    Ok((value, grads))
-                })
+                scope
+                    .spawn(move || shard_grads(*i, &shard_model, hb, *range, dev, device, t, probe))
             })
             .collect();
         handles
