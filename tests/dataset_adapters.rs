@@ -1,8 +1,8 @@
 //! Dataset adapters on the real files in `../shared/data`.
 
 use tympan_data::datasets::{
-    SPLIT_TEST, SPLIT_TRAIN, SPLIT_VAL, csv_manifest, esc50, folder_per_class, fsd50k, fsdd,
-    fsdkaggle2018, map_to_audioset, read_mapping, urbansound8k,
+    Mapping, SPLIT_TEST, SPLIT_TRAIN, SPLIT_VAL, csv_manifest, esc50, folder_per_class, fsd50k,
+    fsdd, fsdkaggle2018, map_to_audioset, read_mapping, urbansound8k,
 };
 use tympan_data::{ClassList, Ontology};
 use tympan_tests::{require_data, workspace_root};
@@ -54,8 +54,11 @@ fn urbansound8k_maps_into_audioset_with_ancestors() {
     };
     let onto = Ontology::load(&data.join("audioset/ontology.json")).unwrap();
     let classes = ClassList::load(&data.join("audioset/class_labels_indices.csv")).unwrap();
-    let mapping =
-        read_mapping(&workspace_root().join("datasets/urbansound8k_audioset.csv")).unwrap();
+    let mapping = Mapping::UrbanSound8k.table().unwrap();
+    // The compiled-in table is the file in the crate, read as a user's own table would be.
+    let file = workspace_root().join("crates/tympan-data/mappings/urbansound8k_audioset.csv");
+    assert_eq!(read_mapping(&file).unwrap(), mapping);
+    assert_eq!(mapping.len(), 10);
     let us = urbansound8k(&data.join("urbansound8k/UrbanSound8K")).unwrap();
     let mapped = map_to_audioset(&us, &mapping, &onto, &classes).unwrap();
     assert_eq!(mapped.classes.len(), 527);
@@ -223,7 +226,7 @@ fn esc50_mapping_table_covers_all_50_classes() {
     };
     let onto = Ontology::load(&data.join("audioset/ontology.json")).unwrap();
     let classes = ClassList::load(&data.join("audioset/class_labels_indices.csv")).unwrap();
-    let mapping = read_mapping(&workspace_root().join("datasets/esc50_audioset.csv")).unwrap();
+    let mapping = Mapping::Esc50.table().unwrap();
     assert_eq!(mapping.len(), 50);
     for (cat, mid) in &mapping {
         assert!(

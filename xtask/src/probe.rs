@@ -6,89 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
 use tympan_models::{Backend, Tagger, create, load_burnpack};
 use tympan_train::probe::{ProbeConfig, ProbeResult, Rows, embed_files, fit};
-
-/// A probe recipe.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProbeRecipe {
-    /// Recipe name (the default experiment folder).
-    pub name: String,
-    /// `"probe"`.
-    pub kind: String,
-    /// One line for humans.
-    #[serde(default)]
-    pub description: String,
-    /// Where the embeddings come from.
-    pub embedding: EmbeddingSection,
-    /// The dataset the classifier is trained and tested on.
-    pub data: ProbeData,
-    /// The classifier.
-    #[serde(default)]
-    pub probe: ProbeSection,
-}
-
-/// The embedding model: a finished run of a Hershey recipe.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EmbeddingSection {
-    /// Its experiment folder (`model-last.bpk` and `state.json`, whose `norm` is the feature
-    /// normalisation it was trained with); relative to the workspace root.
-    pub run: PathBuf,
-    /// Its registry name (`hershey-*`; `-b128` for the 128-d bottleneck).
-    pub arch: String,
-    /// Its number of classes.
-    pub classes: usize,
-}
-
-/// The probe's dataset.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProbeData {
-    /// `fsdd` (official split: takes 0-4 test).
-    pub dataset: String,
-    /// Dataset folder (relative to the workspace root; `--data-dir` overrides).
-    pub data_dir: PathBuf,
-    /// `cargo xtask download` target fetching it when absent.
-    #[serde(default)]
-    pub download: Option<String>,
-}
-
-/// The shallow classifier.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ProbeSection {
-    /// Hidden ReLU layer widths.
-    pub hidden: Vec<usize>,
-    /// Epochs.
-    pub epochs: usize,
-    /// Adam learning rate.
-    pub lr: f64,
-    /// Seed.
-    pub seed: u64,
-}
-
-impl Default for ProbeSection {
-    fn default() -> Self {
-        let d = ProbeConfig::default();
-        Self {
-            hidden: d.hidden,
-            epochs: d.epochs,
-            lr: d.lr,
-            seed: d.seed,
-        }
-    }
-}
-
-/// Whether a recipe file's text is a probe recipe.
-pub fn is_probe(text: &str) -> bool {
-    text.parse::<toml::Table>()
-        .ok()
-        .and_then(|t| t.get("kind").and_then(|k| k.as_str().map(|s| s == "probe")))
-        .unwrap_or(false)
-}
+use tympan_train::recipe::{Dataset, ProbeRecipe};
 
 fn norm_of(run: &Path) -> Result<(f32, f32)> {
     let p = run.join("state.json");
@@ -111,26 +31,17 @@ fn norm_of(run: &Path) -> Result<(f32, f32)> {
 pub fn run(
     root: &Path,
     path: &Path,
-    text: &str,
+    r: &ProbeRecipe,
     data_dir: PathBuf,
     backend: &str,
     out: Option<PathBuf>,
 ) -> Result<()> {
-    let r: ProbeRecipe =
-        toml::from_str(text).with_context(|| format!("probe recipe {}", path.display()))?;
-    if r.kind != "probe" {
-        bail!(
-            "{}: kind must be \"probe\", got {:?}",
-            path.display(),
-            r.kind
-        );
-    }
     if !r.description.is_empty() {
         eprintln!("{}: {}", r.name, r.description);
     }
-    if r.data.dataset != "fsdd" {
+    if r.data.dataset != Dataset::Fsdd {
         bail!(
-            "{}: probe recipes support data.dataset = \"fsdd\", got {:?}",
+            "{}: probe recipes support data.dataset = \"fsdd\", got \"{}\"",
             path.display(),
             r.data.dataset
         );
@@ -237,19 +148,29 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tympan_train::recipe::Experiment;
 
     #[test]
     fn the_shipped_probe_recipe_parses() {
         let p = crate::workspace_root().join("experiments/hershey-probe.toml");
-        let text = std::fs::read_to_string(&p).unwrap();
-        assert!(is_probe(&text));
-        let r: ProbeRecipe = toml::from_str(&text).unwrap();
+        let Experiment::Probe(r) = Experiment::load(&p, &[]).unwrap() else {
+            panic!("hershey-probe is not read as a probe recipe");
+        };
         assert_eq!(r.name, "hershey-probe");
         assert_eq!(r.embedding.arch, "hershey-fc-b128");
         assert_eq!(r.probe.hidden, [256]);
-        assert!(!is_probe("name = \"x\"\n[data]\ndataset = \"fsdd\""));
-        assert!(
-            toml::from_str::<ProbeRecipe>("name = \"x\"\nkind = \"probe\"\nbogus = 1").is_err()
-        );
+        let src = Path::new("x.toml");
+        let e = Experiment::from_toml("name = \"x\"\nkind = \"probe\"\nbogus = 1", src, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bogus"), "{e}");
+        let e = Experiment::from_toml("name = \"x\"\nkind = \"sweep\"", src, &[])
+            .unwrap_err()
+            .to_string();
+        for part in ["kind", "sweep", "train", "probe"] {
+            assert!(e.contains(part), "{part} missing from: {e}");
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(Experiment::from_toml(&text, &p, &["probe.epochs=2".into()]).is_err());
     }
 }

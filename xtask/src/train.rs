@@ -6,7 +6,8 @@ use std::str::FromStr;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use tympan_models::Backend;
-use tympan_train::{Event, Recipe, RunOptions, run};
+use tympan_train::recipe::Experiment;
+use tympan_train::{Event, RunOptions, run};
 
 /// Arguments of `cargo xtask train`.
 #[derive(clap::Args)]
@@ -123,38 +124,35 @@ fn check_audioset_datafiles(d: &tympan_train::recipe::DataSection) -> Result<()>
 
 pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
     let path = recipe_path(root, &args.recipe)?;
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    if crate::probe::is_probe(&text) {
-        if !args.set.is_empty() || args.resume || args.devices.len() > 1 {
-            bail!(
-                "{}: probe recipes take no --set, --resume or --devices",
-                path.display()
-            );
-        }
-        let r: crate::probe::ProbeRecipe =
-            toml::from_str(&text).with_context(|| format!("probe recipe {}", path.display()))?;
-        let data_dir = ensure_data(
-            root,
-            args.data_dir.as_deref().unwrap_or(&r.data.data_dir),
-            r.data.download.as_deref(),
-            args.data_dir.is_some(),
-        )?;
-        return crate::probe::run(root, &path, &text, data_dir, &args.backend, args.out);
-    }
-    let mut overrides = args.set.clone();
     let explicit_data = args.data_dir.is_some();
+    let mut recipe = match Experiment::load(&path, &args.set)? {
+        Experiment::Train(recipe) => recipe,
+        Experiment::Probe(r) => {
+            if args.resume || args.devices.len() > 1 {
+                bail!(
+                    "{}: probe recipes take no --resume or --devices",
+                    path.display()
+                );
+            }
+            let data_dir = ensure_data(
+                root,
+                args.data_dir.as_deref().unwrap_or(&r.data.data_dir),
+                r.data.download.as_deref(),
+                explicit_data,
+            )?;
+            return crate::probe::run(root, &path, &r, data_dir, &args.backend, args.out);
+        }
+    };
     if let Some(d) = &args.data_dir {
-        overrides.push(format!("data.data_dir={:?}", d.display().to_string()));
+        recipe.data.data_dir = d.clone();
     }
-    let mut recipe = Recipe::load(&path, &overrides)?;
     recipe.data.data_dir = ensure_data(
         root,
         &recipe.data.data_dir,
         recipe.data.download.as_deref(),
         explicit_data,
     )?;
-    if recipe.data.dataset == "audioset" {
+    if recipe.data.dataset == tympan_train::recipe::Dataset::Audioset {
         check_audioset_datafiles(&recipe.data)?;
     }
     let backend = Backend::from_str(&args.backend)?;
@@ -219,7 +217,14 @@ pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
             }
             eprintln!(
                 "epoch {:>3}: loss {:.4}  mAP {:.4}  AUC {:.4}  d' {:.3}  acc {:.4}  ensemble mAP {:.4}  ({:.0} s)",
-                r.epoch, r.loss, r.map, r.auc, r.d_prime, r.accuracy, r.ensemble_map, r.seconds
+                r.epoch,
+                r.loss,
+                r.scores.map,
+                r.scores.auc,
+                r.scores.d_prime,
+                r.scores.accuracy,
+                r.ensemble_map,
+                r.seconds
             );
         }
     };

@@ -38,3 +38,8 @@ pub use fbank::{Fbank, FbankOptions, WindowType};
 pub use features::Features;
 pub use load::{ChannelPolicy, LoadOptions, Waveform};
 pub use presets::{Extractor, Preset, WaveNorm};
+
+/// The README's examples, compiled (and run unless marked `no_run`) as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -164,13 +164,13 @@ pub fn decode_all_channels(path: &Path) -> Result<(Vec<Vec<f32>>, u32)> {
             reason: "no audio samples (header only?)".into(),
         });
     }
-    if let Some(n) = expected_frames {
-        if (frames as u64) < n {
-            return Err(AudioError::Corrupt {
-                path: p(),
-                reason: format!("header announces {n} frames but only {frames} could be read"),
-            });
-        }
+    if let Some(n) = expected_frames
+        && (frames as u64) < n
+    {
+        return Err(AudioError::Corrupt {
+            path: p(),
+            reason: format!("header announces {n} frames but only {frames} could be read"),
+        });
     }
     check_finite(path, &channels)?;
     Ok((channels, rate))

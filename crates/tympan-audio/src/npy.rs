@@ -85,9 +85,19 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<NpyArray, NpyError> {
                 .map_err(|_| bad(format!("bad shape ({shape_s})")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let n: usize = shape.iter().product();
+    let n = shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| {
+            bad(format!(
+                "shape {shape:?} has more elements than memory can hold"
+            ))
+        })?;
     let body = &bytes[hstart + hlen..];
-    let width = match &descr[1..] {
+    // The type code after the byte-order character (`<f4`); fuzzing found an empty `descr`
+    // slicing out of bounds here.
+    let code = descr.get(1..).unwrap_or_default();
+    let width = match code {
         "f4" | "i4" | "u4" => 4,
         "f8" | "i8" | "u8" => 8,
         "i2" | "u2" => 2,
@@ -97,15 +107,14 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<NpyArray, NpyError> {
     if width > 1 && descr.starts_with('>') {
         return Err(bad(format!("big-endian dtype {descr:?} is not supported")));
     }
-    if body.len() != n * width {
+    if n.checked_mul(width) != Some(body.len()) {
         return Err(bad(format!(
-            "expected {} data bytes for shape {shape:?}, found {}",
-            n * width,
+            "expected {n} x {width} data bytes for shape {shape:?}, found {}",
             body.len()
         )));
     }
     let c = body.chunks_exact(width);
-    let data: Vec<f32> = match &descr[1..] {
+    let data: Vec<f32> = match code {
         "f4" => c
             .map(|b| f32::from_le_bytes(b.try_into().unwrap_or_default()))
             .collect(),

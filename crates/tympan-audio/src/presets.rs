@@ -87,12 +87,12 @@ impl Preset {
 
     /// Build a reusable extractor for waveforms at `sample_rate` Hz.
     pub fn extractor(&self, sample_rate: u32) -> Result<Extractor> {
-        if let Some(expected) = self.sample_rate() {
-            if expected != sample_rate {
-                return Err(AudioError::InvalidOptions(format!(
-                    "this preset needs {expected} Hz audio, got {sample_rate} Hz (load with LoadOptions::at_rate({expected}))"
-                )));
-            }
+        if let Some(expected) = self.sample_rate()
+            && expected != sample_rate
+        {
+            return Err(AudioError::InvalidOptions(format!(
+                "this preset needs {expected} Hz audio, got {sample_rate} Hz (load with LoadOptions::at_rate({expected}))"
+            )));
         }
         let kind = match *self {
             Preset::Psla { .. } => Kind::Fbank(Fbank::new(psla_fbank_options(sample_rate))?),

@@ -86,10 +86,7 @@ impl ClassList {
         self.by_mid.get(mid).copied()
     }
     /// Multi-hot target of a label list; unknown mids are returned as errors.
-    pub fn multi_hot<'a>(
-        &self,
-        mids: impl IntoIterator<Item = &'a str>,
-    ) -> Result<Vec<f32>, String> {
+    pub fn multi_hot<'a>(&self, mids: impl IntoIterator<Item = &'a str>) -> Result<Vec<f32>> {
         let mut t = vec![0.0; self.len()];
         for m in mids {
             let i = self
@@ -242,7 +239,7 @@ pub fn datafile_name(segments: &Path) -> String {
 /// PSLA's balanced-sampling weights (Algorithm 1, `egs/audioset/gen_weight_file.py`): with
 /// `c_k` the number of clips labelled `k`, clip `i` weighs `sum_{k in labels(i)} 1000 / (c_k + 0.01)`.
 /// Labels missing from the class list are errors.
-pub fn psla_sample_weights(data: &Datafile, classes: &ClassList) -> Result<Vec<f64>, String> {
+pub fn psla_sample_weights(data: &Datafile, classes: &ClassList) -> Result<Vec<f64>> {
     let mut counts = vec![0.0f64; classes.len()];
     let mut labels = Vec::with_capacity(data.data.len());
     for (i, e) in data.data.iter().enumerate() {
@@ -294,10 +291,9 @@ pub fn build_datafile(segments: &[Segment], audio_dir: &Path) -> Result<BuiltDat
             } else if p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
                 ["wav", "flac", "mp3", "ogg", "m4a", "opus"]
                     .contains(&x.to_ascii_lowercase().as_str())
-            }) {
-                if let Some(stem) = p.file_stem().and_then(|s| s.to_str()) {
-                    by_stem.entry(stem.to_string()).or_insert_with(|| p.clone());
-                }
+            }) && let Some(stem) = p.file_stem().and_then(|s| s.to_str())
+            {
+                by_stem.entry(stem.to_string()).or_insert_with(|| p.clone());
             }
         }
     }

@@ -1,6 +1,10 @@
-//! A small CSV field splitter for the AudioSet/ESC/UrbanSound metadata files: comma separated,
-//! double-quoted fields may hold commas, `""` is an escaped quote, whitespace around unquoted
-//! fields is trimmed (Google's segment lists put a space after each comma).
+//! The field splitter of AudioSet's metadata (the segment lists, `class_labels_indices.csv`): comma
+//! separated, double-quoted fields may hold commas, `""` is an escaped quote, whitespace around
+//! unquoted fields is trimmed. Google's lists put a space after each comma, also before a quoted
+//! label list (`--PJHxphWEs, 30.000, 40.000, "/m/09x0r,/t/dd00088"`), which the `csv` crate reads
+//! as an unquoted field and splits at the inner comma (BurntSushi/rust-csv#337, closed wontfix),
+//! as Python's `csv` does without `skipinitialspace=True`. Every other table goes through the
+//! `csv` crate (`datasets.rs`).
 
 /// Splits one line into fields; `Err` explains an unterminated quote.
 pub(crate) fn split(line: &str) -> Result<Vec<String>, String> {

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::ClassList;
-use crate::csv::split;
 use crate::error::{DataError, Result, read_text};
 use crate::ontology::Ontology;
 
@@ -156,27 +155,50 @@ pub fn urbansound8k(root: &Path) -> Result<Dataset> {
     Ok(b.finish("urbansound8k"))
 }
 
+/// The class -> AudioSet ontology id tables shipped inside this crate (`mappings/`, compiled in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mapping {
+    /// UrbanSound8K's ten classes.
+    UrbanSound8k,
+    /// ESC-50's fifty classes.
+    Esc50,
+}
+
+impl Mapping {
+    /// The table: class name -> AudioSet ontology id.
+    pub fn table(self) -> Result<HashMap<String, String>> {
+        let (name, text) = match self {
+            Self::UrbanSound8k => (
+                "mappings/urbansound8k_audioset.csv",
+                include_str!("../mappings/urbansound8k_audioset.csv"),
+            ),
+            Self::Esc50 => (
+                "mappings/esc50_audioset.csv",
+                include_str!("../mappings/esc50_audioset.csv"),
+            ),
+        };
+        parse_mapping(text, Path::new(name))
+    }
+}
+
 /// A table mapping a single-label dataset's class names to AudioSet ontology ids
-/// (`class,audioset_mid,audioset_name` CSV with `#` comments, as shipped in `datasets/`).
+/// (`class,audioset_mid,audioset_name` CSV with `#` comments; the shipped ones are [`Mapping`]).
 pub fn read_mapping(path: &Path) -> Result<HashMap<String, String>> {
-    let text = read_text(path)?;
+    parse_mapping(&read_text(path)?, path)
+}
+
+fn parse_mapping(text: &str, path: &Path) -> Result<HashMap<String, String>> {
     let mut map = HashMap::new();
-    for (n, line) in text.lines().enumerate() {
-        if line.starts_with('#')
-            || line.trim().is_empty()
-            || line.starts_with("class,")
-            || line.starts_with("category,")
-        {
+    for (line, f) in headerless_rows(text, path)? {
+        if f[0] == "class" || f[0] == "category" {
             continue;
         }
-        let bad = |reason: String| DataError::Line {
-            path: path.to_path_buf(),
-            line: n + 1,
-            reason,
-        };
-        let f = split(line).map_err(bad)?;
         if f.len() < 2 {
-            return Err(bad("expected class,audioset_mid[,audioset_name]".into()));
+            return Err(DataError::Line {
+                path: path.to_path_buf(),
+                line,
+                reason: "expected class,audioset_mid[,audioset_name]".into(),
+            });
         }
         map.insert(f[0].clone(), f[1].clone());
     }
@@ -192,7 +214,7 @@ pub fn map_to_audioset(
     mapping: &HashMap<String, String>,
     onto: &Ontology,
     classes: &ClassList,
-) -> Result<Dataset, String> {
+) -> Result<Dataset> {
     let mut per_class = Vec::with_capacity(ds.classes.len());
     for c in &ds.classes {
         let mid = mapping
@@ -232,43 +254,67 @@ pub fn map_to_audioset(
 /// CSV rows as (1-based line number, fields).
 type Rows = Vec<(usize, Vec<String>)>;
 
-/// Reads a CSV with a header line into rows of fields (header names returned separately).
+/// A `csv` crate error as a [`DataError::Line`] naming the file and the line.
+fn csv_error(path: &Path, e: csv::Error) -> DataError {
+    DataError::Line {
+        path: path.to_path_buf(),
+        line: e.position().map_or(0, |p| p.line() as usize),
+        reason: match e.kind() {
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            } => format!("{len} fields, the header has {expected_len}"),
+            _ => e.to_string(),
+        },
+    }
+}
+
+/// Every record of a CSV reader as (1-based line, trimmed fields).
+fn records(path: &Path, reader: &mut csv::Reader<&[u8]>) -> Result<Rows> {
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| csv_error(path, e))?;
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        rows.push((line, record.iter().map(String::from).collect()));
+    }
+    Ok(rows)
+}
+
+/// Reads a CSV with a header line into rows of fields (header names returned separately), with
+/// the `csv` crate; fields are trimmed and blank lines skipped. A row whose field count differs
+/// from the header's is an error naming the file and the line.
 fn read_rows(path: &Path) -> Result<(Vec<String>, Rows)> {
     let text = read_text(path)?;
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let header = match lines.next() {
-        Some((n, l)) => split(l).map_err(|reason| DataError::Line {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| csv_error(path, e))?
+        .iter()
+        .map(String::from)
+        .collect();
+    if header.iter().all(String::is_empty) {
+        return Err(DataError::Invalid {
             path: path.to_path_buf(),
-            line: n + 1,
-            reason,
-        })?,
-        None => {
-            return Err(DataError::Invalid {
-                path: path.to_path_buf(),
-                reason: "empty file".into(),
-            });
-        }
-    };
-    let mut rows = Vec::new();
-    for (n, l) in lines {
-        let f = split(l).map_err(|reason| DataError::Line {
-            path: path.to_path_buf(),
-            line: n + 1,
-            reason,
-        })?;
-        if f.len() != header.len() {
-            return Err(DataError::Line {
-                path: path.to_path_buf(),
-                line: n + 1,
-                reason: format!("{} fields, the header has {}", f.len(), header.len()),
-            });
-        }
-        rows.push((n + 1, f));
+            reason: "empty file".into(),
+        });
     }
-    Ok((header, rows))
+    Ok((header, records(path, &mut reader)?))
+}
+
+/// Reads a CSV without a header, `#` lines being comments, rows of any length.
+fn read_headerless(path: &Path) -> Result<Rows> {
+    headerless_rows(&read_text(path)?, path)
+}
+
+fn headerless_rows(text: &str, path: &Path) -> Result<Rows> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .comment(Some(b'#'))
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    records(path, &mut reader)
 }
 
 fn column(header: &[String], name: &str, path: &Path) -> Result<usize> {
@@ -461,21 +507,14 @@ pub fn fsdkaggle2018(root: &Path) -> Result<Dataset> {
 pub fn fsd50k(root: &Path) -> Result<Dataset> {
     let gt = root.join("FSD50K.ground_truth");
     let vocab = gt.join("vocabulary.csv");
-    let text = read_text(&vocab)?;
     let mut names = Vec::new();
-    for (n, l) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let bad = |reason: String| DataError::Line {
-            path: vocab.clone(),
-            line: n + 1,
-            reason,
-        };
-        let f = split(l).map_err(bad)?;
+    for (line, f) in read_headerless(&vocab)? {
         if f.len() != 3 || f[0].parse::<usize>() != Ok(names.len()) {
-            return Err(bad(format!("expected `{},label,mid`", names.len())));
+            return Err(DataError::Line {
+                path: vocab.clone(),
+                line,
+                reason: format!("expected `{},label,mid`", names.len()),
+            });
         }
         names.push(f[1].clone());
     }

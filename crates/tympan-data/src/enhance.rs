@@ -10,6 +10,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::error::{DataError, Result};
 use crate::{ClassList, Datafile, DatafileEntry, Ontology};
 
 /// The per-class threshold statistic.
@@ -24,8 +25,8 @@ pub enum Threshold {
 }
 
 impl std::str::FromStr for Threshold {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = DataError;
+    fn from_str(s: &str) -> Result<Self> {
         match s {
             "mean" => Ok(Self::Mean),
             "median" => Ok(Self::Median),
@@ -36,7 +37,9 @@ impl std::str::FromStr for Threshold {
                 .filter(|v| (0.0..=100.0).contains(v))
                 .map(Self::Percentile)
                 .ok_or_else(|| {
-                    format!("threshold {s:?}: expected mean, median or a percentile like 25, 10, 5")
+                    DataError::Mismatch(format!(
+                        "threshold {s:?}: expected mean, median or a percentile like 25, 10, 5"
+                    ))
                 }),
         }
     }
@@ -71,12 +74,15 @@ fn percentile(sorted: &[f32], p: f64) -> f32 {
     (sorted[lo] as f64 + (sorted[hi] as f64 - sorted[lo] as f64) * frac) as f32
 }
 
-fn labels_of(e: &DatafileEntry, classes: &ClassList, i: usize) -> Result<Vec<usize>, String> {
+fn labels_of(e: &DatafileEntry, classes: &ClassList, i: usize) -> Result<Vec<usize>> {
     e.label_list()
         .map(|m| {
-            classes
-                .index_of(m)
-                .ok_or_else(|| format!("entry {i} ({}): label {m} not in the class list", e.wav))
+            classes.index_of(m).ok_or_else(|| {
+                DataError::Mismatch(format!(
+                    "entry {i} ({}): label {m} not in the class list",
+                    e.wav
+                ))
+            })
         })
         .collect()
 }
@@ -88,14 +94,14 @@ pub fn thresholds(
     preds: &[f32],
     classes: &ClassList,
     kind: Threshold,
-) -> Result<Vec<Option<f32>>, String> {
+) -> Result<Vec<Option<f32>>> {
     let c = classes.len();
     if preds.len() != data.data.len() * c {
-        return Err(format!(
+        return Err(DataError::Mismatch(format!(
             "predictions hold {} values, expected {} clips x {c} classes",
             preds.len(),
             data.data.len()
-        ));
+        )));
     }
     let mut per_class: Vec<Vec<f32>> = vec![Vec::new(); c];
     for (i, e) in data.data.iter().enumerate() {
@@ -130,10 +136,12 @@ pub fn enhance(
     onto: &Ontology,
     thresholds: &[Option<f32>],
     kind: EnhanceType,
-) -> Result<(Datafile, EnhanceReport), String> {
+) -> Result<(Datafile, EnhanceReport)> {
     let c = classes.len();
     if preds.len() != data.data.len() * c || thresholds.len() != c {
-        return Err("predictions or thresholds do not match the datafile and class list".into());
+        return Err(DataError::Mismatch(
+            "predictions or thresholds do not match the datafile and class list".into(),
+        ));
     }
     let mut report = EnhanceReport {
         added_per_class: vec![0; c],

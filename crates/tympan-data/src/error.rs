@@ -36,6 +36,13 @@ pub enum DataError {
         /// The parser's message.
         reason: String,
     },
+    /// Inputs that do not fit together, with no file involved: predictions of the wrong size,
+    /// labels missing from a class list, a class without clips, invalid sampling weights.
+    #[error("{0}")]
+    Mismatch(String),
+    /// A worker thread could not be started.
+    #[error("cannot start a worker thread: {0}")]
+    Thread(String),
     /// Content that parses but is inconsistent (unknown ids, duplicates...).
     #[error("{path}: {reason}")]
     Invalid {
@@ -62,5 +69,13 @@ pub(crate) fn json_error(path: &std::path::Path, e: serde_json::Error) -> DataEr
         line: e.line(),
         column: e.column(),
         reason: e.to_string(),
+    }
+}
+
+/// Messages of mismatched inputs (`Err(format!(...))?` inside the crate) become
+/// [`DataError::Mismatch`].
+impl From<String> for DataError {
+    fn from(reason: String) -> Self {
+        Self::Mismatch(reason)
     }
 }

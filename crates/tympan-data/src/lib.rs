@@ -15,8 +15,6 @@
 //!   statistics (PSLA's `get_norm_stats`).
 //!
 //! Malformed files give a [`DataError`] naming the file and, for CSV, the line.
-//!
-//! **Status:** in progress. Downloads (`cargo xtask download`) land next.
 #![warn(missing_docs)]
 
 pub mod audioset;
@@ -35,3 +33,8 @@ pub use audioset::{
 pub use datasets::{Clip, Dataset};
 pub use error::{DataError, Result};
 pub use ontology::{Node, Ontology};
+
+/// The README's examples, compiled (and run unless marked `no_run`) as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

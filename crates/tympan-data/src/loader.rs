@@ -10,6 +10,8 @@ use std::thread::JoinHandle;
 use rand::{SeedableRng, rngs::StdRng};
 use rayon::prelude::*;
 
+use crate::error::DataError;
+
 /// Loader settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoaderConfig {
@@ -53,18 +55,18 @@ fn item_seed(seed: u64, epoch: u64, position: usize) -> u64 {
 impl<T: Send + 'static, E: Send + 'static> Loader<T, E> {
     /// Starts loading `order` (dataset indices, e.g. from [`crate::sampling`]) with `work(index,
     /// rng)`. An item error ends the stream after being yielded.
-    pub fn new<W>(order: Vec<usize>, cfg: LoaderConfig, work: W) -> Result<Self, String>
+    pub fn new<W>(order: Vec<usize>, cfg: LoaderConfig, work: W) -> Result<Self, DataError>
     where
         W: Fn(usize, &mut StdRng) -> Result<T, E> + Send + Sync + 'static,
     {
         if cfg.batch_size == 0 {
-            return Err("batch_size must be positive".into());
+            return Err(DataError::Mismatch("batch_size must be positive".into()));
         }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(cfg.workers.max(1))
             .thread_name(|i| format!("tympan-loader-{i}"))
             .build()
-            .map_err(|e| format!("cannot start loader workers: {e}"))?;
+            .map_err(|e| DataError::Thread(format!("loader workers: {e}")))?;
         let (tx, rx) = sync_channel(cfg.prefetch.max(1));
         let handle = std::thread::Builder::new()
             .name("tympan-loader".into())
@@ -97,7 +99,7 @@ impl<T: Send + 'static, E: Send + 'static> Loader<T, E> {
                     }
                 }
             })
-            .map_err(|e| format!("cannot start loader thread: {e}"))?;
+            .map_err(|e| DataError::Thread(format!("loader thread: {e}")))?;
         Ok(Self {
             rx: Some(rx),
             handle: Some(handle),

@@ -52,18 +52,18 @@ impl Ontology {
     pub fn load(path: &Path) -> Result<Self> {
         let nodes: Vec<Node> =
             serde_json::from_str(&read_text(path)?).map_err(|e| json_error(path, e))?;
-        Self::from_nodes(nodes).map_err(|reason| DataError::Invalid {
+        Self::from_nodes(nodes).map_err(|e| DataError::Invalid {
             path: path.to_path_buf(),
-            reason,
+            reason: e.to_string(),
         })
     }
 
     /// Builds the graph from nodes; `Err` names the inconsistency.
-    pub fn from_nodes(nodes: Vec<Node>) -> Result<Self, String> {
+    pub fn from_nodes(nodes: Vec<Node>) -> Result<Self> {
         let mut index = HashMap::with_capacity(nodes.len());
         for (i, n) in nodes.iter().enumerate() {
             if index.insert(n.id.clone(), i).is_some() {
-                return Err(format!("duplicate node id {}", n.id));
+                return Err(DataError::Mismatch(format!("duplicate node id {}", n.id)));
             }
         }
         let mut parents = vec![Vec::new(); nodes.len()];

@@ -5,6 +5,8 @@ use rand::distr::{Distribution, weighted::WeightedIndex};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
+use crate::error::{DataError, Result};
+
 fn epoch_rng(seed: u64, epoch: u64) -> StdRng {
     // Distinct, well-mixed streams per epoch (SplitMix64 constant).
     StdRng::seed_from_u64(seed ^ epoch.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
@@ -19,12 +21,7 @@ pub fn uniform_epoch(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
 
 /// PSLA's balanced sampling (`WeightedRandomSampler(weights, num_samples, replacement=True)` over
 /// the weights of [`crate::psla_sample_weights`]): `draws` multinomial draws with replacement.
-pub fn weighted_epoch(
-    weights: &[f64],
-    draws: usize,
-    seed: u64,
-    epoch: u64,
-) -> Result<Vec<usize>, String> {
+pub fn weighted_epoch(weights: &[f64], draws: usize, seed: u64, epoch: u64) -> Result<Vec<usize>> {
     let dist = WeightedIndex::new(weights).map_err(|e| format!("invalid sampling weights: {e}"))?;
     let mut rng = epoch_rng(seed, epoch);
     Ok((0..draws).map(|_| dist.sample(&mut rng)).collect())
@@ -39,7 +36,7 @@ pub fn class_balanced_batches(
     batches: usize,
     seed: u64,
     epoch: u64,
-) -> Result<Vec<Vec<usize>>, String> {
+) -> Result<Vec<Vec<usize>>> {
     let mut pools: Vec<Vec<usize>> = vec![Vec::new(); num_classes];
     for (i, &l) in labels.iter().enumerate() {
         pools
@@ -48,7 +45,7 @@ pub fn class_balanced_batches(
             .push(i);
     }
     if let Some(c) = pools.iter().position(Vec::is_empty) {
-        return Err(format!("class {c} has no clips"));
+        return Err(DataError::Mismatch(format!("class {c} has no clips")));
     }
     let mut rng = epoch_rng(seed, epoch);
     let mut cursors = vec![0usize; num_classes];

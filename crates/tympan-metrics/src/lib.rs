@@ -98,3 +98,8 @@ impl<'a> Matrix<'a> {
             .collect()
     }
 }
+
+/// The README's examples, compiled (and run unless marked `no_run`) as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -44,5 +44,10 @@ pub use registry::{
     InputSpec, ModelInfo, OutputKind, Tagger, create, info, keras_param_count, list, num_params,
 };
 pub use weights::{
-    LoadReport, StemInit, TorchLoadOptions, load_burnpack, load_pytorch, save_burnpack,
+    LoadReport, StemInit, TorchLoadOptions, load_burnpack, load_pytorch, save_burnpack, weight_bits,
 };
+
+/// The README's examples, compiled (and run unless marked `no_run`) as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

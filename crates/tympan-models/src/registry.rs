@@ -119,6 +119,16 @@ impl Tagger {
             Self::Hershey(m) => sigmoid(m.forward(x)),
         }
     }
+
+    /// The outputs the training loss reads, each `[B, K]` as [`Tagger::forward`]'s: the three
+    /// levels of Chen et al.'s network, whose loss is the mean of the per-level losses (their
+    /// eq. (3) and Sec. 3.2), and the one output of every other model.
+    pub fn forward_train(&self, x: Tensor<3>) -> Vec<Tensor<2>> {
+        match self {
+            Self::Chen(m) => m.forward_levels(x),
+            _ => vec![self.forward(x)],
+        }
+    }
 }
 
 const PSLA_INPUT: InputSpec = InputSpec {
@@ -495,6 +505,36 @@ mod tests {
         assert!(parse("psla-effnet-b8").is_none());
         assert!(parse("psla-effnet-lite5").is_none());
         assert!(info("nope").is_err());
+    }
+
+    /// Chen et al. train on each level (the loss is the mean of the per-level losses); the
+    /// network's output is the mean of the levels' probabilities.
+    #[test]
+    fn chen_trains_three_levels_whose_mean_is_the_output() {
+        let device = Device::flex();
+        let Tagger::Chen(net) = create("chen-resnet", 3, &device).unwrap() else {
+            panic!("chen-resnet is not Chen's network");
+        };
+        let model = Tagger::Chen(net);
+        let wave = Tensor::<3>::random(
+            [2, 1, 4096],
+            burn::tensor::Distribution::Uniform(-1.0, 1.0),
+            &device,
+        );
+        let levels = model.forward_train(wave.clone());
+        assert_eq!(levels.len(), 3);
+        let mean: Vec<f32> = (levels[0].clone() + levels[1].clone() + levels[2].clone())
+            .div_scalar(3.0)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let out: Vec<f32> = model.forward(wave).into_data().try_to_vec::<f32>().unwrap();
+        for (a, b) in mean.iter().zip(&out) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        let other = create("hershey-fc", 3, &device).unwrap();
+        let patch = Tensor::<3>::zeros([1, 96, 64], &device);
+        assert_eq!(other.forward_train(patch).len(), 1);
     }
 
     /// Naranjo-Alcazar et al. quote Keras counts for M34-res on 10 classes: 4,001,242 for Dai's

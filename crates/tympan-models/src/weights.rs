@@ -113,7 +113,7 @@ pub fn load_pytorch<M: Module + ModuleSnapshot>(
         store = store.with_key_remapping(*from, *to);
     }
     for ex in &options.exclude {
-        let pattern = format!("^{}$", regex_escape(ex));
+        let pattern = format!("^{}$", regex::escape(ex));
         store = store.with_key_remapping(&pattern, format!("__excluded__.{ex}"));
     }
     if let Some(prefix) = &options.target_prefix {
@@ -146,17 +146,6 @@ pub fn load_pytorch<M: Module + ModuleSnapshot>(
         return Err(err(format!("key mismatch: {report}")));
     }
     Ok(report)
-}
-
-fn regex_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if "\\.+*?()|[]{}^$".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Read one tensor of a PyTorch file (after the `module.` / underscore rules), as f32 data.
@@ -252,4 +241,24 @@ pub fn load_burnpack<M: Module>(template: M, path: &Path) -> Result<M, ModelErro
         return Err(err("file not found".into()));
     }
     template.try_load_file(path).map_err(|e| err(e.to_string()))
+}
+
+/// Every float tensor of `model` (parameters and BatchNorm running statistics) in module order,
+/// as the bits of its f32 values: what "the same weights, bit for bit" means. Two burnpack files
+/// of equal weights can still differ as files: each also records its parameters' ids, which a
+/// process draws afresh.
+pub fn weight_bits<M: Module>(model: &M) -> Vec<u32> {
+    struct Bits(Vec<u32>);
+    impl burn::module::ModuleVisitor for Bits {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+            let data = param.val().into_data();
+            match data.try_to_vec::<f32>() {
+                Ok(v) => self.0.extend(v.into_iter().map(f32::to_bits)),
+                Err(_) => self.0.push(u32::MAX),
+            }
+        }
+    }
+    let mut bits = Bits(Vec::new());
+    model.visit(&mut bits);
+    bits.0
 }

@@ -23,6 +23,7 @@ use tympan_data::{ClassList, Datafile, Dataset, datasets};
 
 use crate::error::TrainError;
 use crate::recipe::{DataSection, Recipe};
+use crate::recipe::{Dataset as RecipeDataset, Mix};
 
 /// One example: where it is, its target, and its samples when cached.
 #[derive(Debug, Clone)]
@@ -81,28 +82,23 @@ pub fn prepare(recipe: &Recipe) -> Result<PreparedData, TrainError> {
         });
     }
     let mut presence = None;
-    let (classes, train, eval, missing, split) = match d.dataset.as_str() {
-        "audioset" => {
+    let (classes, train, eval, missing, split) = match d.dataset {
+        RecipeDataset::Audioset => {
             let (split, p) = audioset(d)?;
             presence = Some(p);
             split
         }
-        name => {
-            let ds = match name {
-                "fsdd" => datasets::fsdd(&d.data_dir)?,
-                "urbansound8k" => datasets::urbansound8k(&d.data_dir)?,
-                "esc50" => datasets::esc50(&d.data_dir, false)?,
-                "esc10" => datasets::esc50(&d.data_dir, true)?,
-                "folder" => datasets::folder_per_class(&d.data_dir)?,
-                "csv" => datasets::csv_manifest(&d.data_dir)?,
-                "fsdkaggle2018" => datasets::fsdkaggle2018(&d.data_dir)?,
-                "fsd50k" => datasets::fsd50k(&d.data_dir)?,
-                other => {
-                    return Err(TrainError::Recipe {
-                        path: PathBuf::from(&recipe.name),
-                        reason: format!("unknown dataset {other:?}"),
-                    });
-                }
+        other => {
+            let ds = match other {
+                RecipeDataset::Fsdd => datasets::fsdd(&d.data_dir)?,
+                RecipeDataset::Urbansound8k => datasets::urbansound8k(&d.data_dir)?,
+                RecipeDataset::Esc50 => datasets::esc50(&d.data_dir, false)?,
+                RecipeDataset::Esc10 => datasets::esc50(&d.data_dir, true)?,
+                RecipeDataset::Folder => datasets::folder_per_class(&d.data_dir)?,
+                RecipeDataset::Csv => datasets::csv_manifest(&d.data_dir)?,
+                RecipeDataset::Fsdkaggle2018 => datasets::fsdkaggle2018(&d.data_dir)?,
+                RecipeDataset::Fsd50k => datasets::fsd50k(&d.data_dir)?,
+                RecipeDataset::Audioset => unreachable!("matched above"),
             };
             split_dataset(&ds, d)?
         }
@@ -209,13 +205,12 @@ fn audioset(d: &DataSection) -> Result<(Split, Presence), TrainError> {
                 missing += 1;
                 continue;
             }
-            let target =
-                classes
-                    .multi_hot(e.label_list())
-                    .map_err(|reason| TrainError::Recipe {
-                        path: file.clone(),
-                        reason,
-                    })?;
+            let target = classes
+                .multi_hot(e.label_list())
+                .map_err(|e| TrainError::Recipe {
+                    path: file.clone(),
+                    reason: e.to_string(),
+                })?;
             items.push(Item {
                 path,
                 target,
@@ -343,36 +338,37 @@ pub struct Pipeline {
     /// Resample rate.
     pub sample_rate: Option<u32>,
     /// How training clips are mixed.
-    pub mix: MixKind,
+    pub mix: Mix,
     /// Scale augmentation gain range (Jeong & Lim), applied to every training clip.
     pub scale: Option<(f64, f64)>,
     /// Waveform input: pad short clips at both ends (Jeong & Lim) instead of at the end.
     pub pad_both: bool,
 }
 
-/// How a training clip is mixed with a partner (with probability `Pipeline::mixup`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MixKind {
-    /// PSLA: `lambda ~ Beta(alpha, alpha)`, waveforms and labels mixed by `lambda`, the partner
-    /// drawn uniformly.
-    Psla,
-    /// Chen et al.'s mix-training: `alpha ~ U(0.4, 0.6)`, label `sign(y_i + y_j)`.
-    MixTraining,
-    /// Jeong & Lim: `lambda ~ Beta(alpha, alpha)` folded onto `lambda > 0.5`, the partner drawn
-    /// from another class, labels mixed by `lambda`.
-    JeongLim,
-}
-
-impl std::str::FromStr for MixKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "psla" => Ok(Self::Psla),
-            "mix-training" => Ok(Self::MixTraining),
-            "jeong-lim" => Ok(Self::JeongLim),
-            o => Err(format!(
-                "must be psla, mix-training or jeong-lim, got {o:?}"
-            )),
+impl Pipeline {
+    /// The pipeline a recipe describes, with the normalisation left at (0, 1) for the caller to
+    /// set (from the recipe, the training set or a resumed run).
+    pub fn for_recipe(recipe: &crate::recipe::Recipe) -> Self {
+        use crate::recipe::{Input, Pad};
+        let (f, t) = (&recipe.features, &recipe.train);
+        Self {
+            input: match f.input {
+                Input::Fbank => InputKind::Fbank,
+                Input::Slim2d => InputKind::Slim2d,
+                Input::Vggish => InputKind::Vggish,
+                Input::Waveform => InputKind::Waveform(f.wave_norm),
+            },
+            target_length: f.target_length,
+            mean: 0.0,
+            std: 1.0,
+            mixup: t.mixup,
+            mixup_alpha: t.mixup_alpha,
+            freqm: t.freqm,
+            timem: t.timem,
+            sample_rate: recipe.data.sample_rate,
+            mix: t.mix,
+            scale: t.scale,
+            pad_both: f.pad == Pad::Both,
         }
     }
 }
@@ -457,20 +453,20 @@ pub fn make_batch(
             };
             let (mut wave, target) = if train && p.mixup > 0.0 && should_mix(p.mixup, &mut rng) {
                 let partner = match p.mix {
-                    MixKind::JeongLim => other_class_partner(items, i, &mut rng),
+                    Mix::JeongLim => other_class_partner(items, i, &mut rng),
                     _ => tympan_data::sampling::mixup_partner(items.len(), &mut rng),
                 };
                 let other = &items[partner];
                 let (s2, _) = samples_of(other, p.sample_rate)?;
                 match p.mix {
-                    MixKind::Psla => {
+                    Mix::Psla => {
                         let lambda = beta_lambda(p.mixup_alpha, &mut rng).map_err(audio_err)?;
                         (
                             psla_mix_waveforms(&samples, &s2, lambda),
                             psla_mix_labels(&it.target, &other.target, lambda),
                         )
                     }
-                    MixKind::JeongLim => {
+                    Mix::JeongLim => {
                         let lambda =
                             jeong_lim_lambda(p.mixup_alpha, &mut rng).map_err(audio_err)?;
                         (
@@ -478,7 +474,7 @@ pub fn make_batch(
                             psla_mix_labels(&it.target, &other.target, lambda),
                         )
                     }
-                    MixKind::MixTraining => {
+                    Mix::MixTraining => {
                         let (x, y, _) =
                             mix_training_pair(&samples, &s2, &it.target, &other.target, &mut rng);
                         (x, y)
@@ -487,10 +483,8 @@ pub fn make_batch(
             } else {
                 (samples.to_vec(), it.target.clone())
             };
-            if train {
-                if let Some((lo, hi)) = p.scale {
-                    scale_augment(&mut wave, lo, hi, &mut rng).map_err(audio_err)?;
-                }
+            if train && let Some((lo, hi)) = p.scale {
+                scale_augment(&mut wave, lo, hi, &mut rng).map_err(audio_err)?;
             }
             if let InputKind::Waveform(norm) = p.input {
                 let n = p.target_length;
@@ -629,7 +623,7 @@ mod mix_tests {
         }
     }
 
-    fn pipe(mix: MixKind) -> Pipeline {
+    fn pipe(mix: Mix) -> Pipeline {
         Pipeline {
             input: InputKind::Waveform(tympan_audio::WaveNorm::None),
             target_length: 100,
@@ -650,7 +644,7 @@ mod mix_tests {
     fn mix_training_labels_are_the_union_and_jeong_lim_keeps_the_majority() {
         let items = vec![item(0, 1.0), item(1, -1.0), item(2, 0.5)];
         let idx: Vec<usize> = (0..3).cycle().take(60).collect();
-        let b = make_batch(&items, &idx, &pipe(MixKind::MixTraining), true, (1, 1, 0)).unwrap();
+        let b = make_batch(&items, &idx, &pipe(Mix::MixTraining), true, (1, 1, 0)).unwrap();
         for (j, &own) in idx.iter().enumerate() {
             let y = &b.y[j * 3..j * 3 + 3];
             // sign(y_i + y_j): the clip's own class and its partner's, both 1.
@@ -667,7 +661,7 @@ mod mix_tests {
             }
         }
         assert_eq!(b.verified[..3], [true, true, false]);
-        let b = make_batch(&items, &idx, &pipe(MixKind::JeongLim), true, (1, 1, 0)).unwrap();
+        let b = make_batch(&items, &idx, &pipe(Mix::JeongLim), true, (1, 1, 0)).unwrap();
         for (j, &own) in idx.iter().enumerate() {
             let y = &b.y[j * 3..j * 3 + 3];
             // lambda > 0.5 on the clip's own class, the rest on another class.
@@ -679,7 +673,7 @@ mod mix_tests {
     #[test]
     fn both_ends_padding_is_centred_at_evaluation() {
         let items = vec![item(0, 1.0)];
-        let mut p = pipe(MixKind::Psla);
+        let mut p = pipe(Mix::Psla);
         p.mixup = 0.0;
         p.target_length = 140;
         p.pad_both = true;

@@ -54,9 +54,36 @@ pub enum TrainError {
         /// Why.
         source: std::io::Error,
     },
-    /// Training diverged.
-    #[error("training diverged: {0}")]
-    Diverged(String),
+    /// The loss became non-finite.
+    #[error("training diverged: loss {loss} at epoch {epoch}, batch {batch}")]
+    Diverged {
+        /// The loss value (NaN or infinite).
+        loss: f32,
+        /// 1-based epoch.
+        epoch: usize,
+        /// 0-based batch within the epoch.
+        batch: usize,
+    },
+    /// A tensor could not be read back from the device.
+    #[error("reading a tensor back from the device: {0}")]
+    ReadBack(String),
+    /// The batch-building thread ended without sending a batch.
+    #[error("the batch loader stopped: {0}")]
+    Loader(String),
+    /// A probe's inputs do not fit together.
+    #[error("probe: {0}")]
+    Probe(String),
+    /// The run stopped on request (`RunOptions::stop_after`) before its last epoch; the
+    /// experiment folder holds a resumable state.
+    #[error("{out_dir}: stopped after epoch {done} of {epochs} (resume with --resume)")]
+    Stopped {
+        /// Experiment folder.
+        out_dir: PathBuf,
+        /// Epochs completed and checkpointed.
+        done: usize,
+        /// Epochs of the recipe.
+        epochs: usize,
+    },
     /// The thread of a data-parallel shard panicked (a backend error on that device).
     #[error("data-parallel shard {shard} (on {device}) failed: {reason}")]
     Shard {

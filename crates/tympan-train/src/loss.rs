@@ -27,6 +27,27 @@ pub fn soft_cross_entropy_per_sample(logits: Tensor<2>, targets: Tensor<2>) -> T
     (targets * logp).sum_dim(1).squeeze_dim(1).neg()
 }
 
+/// Per-sample loss `[B]` of a model's training outputs (each `[B, K]` probabilities, as
+/// `Tagger::forward_train` gives them) under `kind`: the mean over the outputs of each output's
+/// loss. One output for most models; Chen et al.'s three levels, whose loss is the mean of the
+/// per-level losses (their eq. (3)).
+pub fn outputs_loss_per_sample(
+    outputs: Vec<Tensor<2>>,
+    targets: Tensor<2>,
+    kind: crate::recipe::Loss,
+) -> Tensor<1> {
+    use crate::recipe::Loss;
+    let n = outputs.len();
+    let per_output = outputs.into_iter().map(|probs| match kind {
+        Loss::Ce => ce_on_probs_per_sample(probs, targets.clone()),
+        Loss::Bce => bce_per_sample(probs, targets.clone()),
+    });
+    let sum = per_output
+        .reduce(|a, b| a + b)
+        .expect("Tagger::forward_train gives at least one output");
+    if n > 1 { sum / n as f64 } else { sum }
+}
+
 /// Jeong & Lim's batch-wise loss masking (DCASE 2018 task 2, Sec. 3.3): clip `i` keeps its loss
 /// (mask 1) when its label is manually verified or `losses[i] < ratio * max(losses)`, and is
 /// masked (0) otherwise, so the noisiest unverified clips of each batch do not drive the update.

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::engine::EpochRow;
+use crate::report::EpochRow;
 
 const W: f64 = 640.0;
 const H: f64 = 360.0;
@@ -149,12 +149,12 @@ pub fn curves_svg(history: &[EpochRow]) -> String {
             Series {
                 name: "mAP",
                 colour: "#1f77b4",
-                points: pts(|r| r.map),
+                points: pts(|r| r.scores.map),
             },
             Series {
                 name: "accuracy",
                 colour: "#2ca02c",
-                points: pts(|r| r.accuracy),
+                points: pts(|r| r.scores.accuracy),
             },
             Series {
                 name: "ensemble mAP",
@@ -211,11 +211,13 @@ mod tests {
             epoch,
             loss: 1.0 / epoch as f64,
             lr: 1e-3,
-            map,
-            auc: 0.9,
-            d_prime: 2.0,
-            accuracy: map,
-            map_at_3: map,
+            scores: crate::report::Scores {
+                map,
+                auc: 0.9,
+                d_prime: 2.0,
+                accuracy: map,
+                map_at_3: map,
+            },
             ensemble_map: map,
             seconds: 1.0,
         }

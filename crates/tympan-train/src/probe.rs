@@ -107,7 +107,7 @@ pub fn fit(
     cfg: &ProbeConfig,
     device: &Device,
 ) -> Result<ProbeResult, TrainError> {
-    let bad = |reason: String| TrainError::Diverged(format!("probe: {reason}"));
+    let bad = TrainError::Probe;
     let (train, train_labels, test, test_labels) = (train.x, train.labels, test.x, test.labels);
     if dim == 0 || train.len() != train_labels.len() * dim || test.len() != test_labels.len() * dim
     {
@@ -277,7 +277,7 @@ pub fn embed_files(
         let values: Vec<f32> = e
             .into_data()
             .try_to_vec()
-            .map_err(|e| TrainError::Diverged(format!("{e:?}")))?;
+            .map_err(|e| TrainError::ReadBack(format!("{e:?}")))?;
         out.rows.extend(values);
         if per_clip {
             out.names.push(file.display().to_string());

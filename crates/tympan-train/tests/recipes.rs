@@ -2,28 +2,31 @@
 //! settings of PSLA's `egs/*/run.sh`.
 
 use tympan_train::Recipe;
+use tympan_train::recipe::Experiment;
 use tympan_train::schedule::Schedule;
 
 #[test]
 fn shipped_recipes_parse() {
     let dir = tympan_tests::workspace_root().join("experiments");
-    let mut n = 0;
+    let (mut n, mut probes) = (0, 0);
     for e in std::fs::read_dir(&dir).unwrap() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "toml") {
-            // Probe recipes (`kind = "probe"`) are xtask's, tested there.
-            let text = std::fs::read_to_string(&p).unwrap();
-            if text.lines().any(|l| l.trim() == "kind = \"probe\"") {
-                continue;
-            }
-            let r = Recipe::load(&p, &[]).unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(
-                Some(r.name.as_str()),
-                p.file_stem().and_then(|s| s.to_str())
-            );
-            n += 1;
+            // Every recipe is one of the experiment kinds, each named as its file.
+            let name = match Experiment::load(&p, &[]).unwrap_or_else(|e| panic!("{e}")) {
+                Experiment::Train(r) => {
+                    n += 1;
+                    r.name
+                }
+                Experiment::Probe(r) => {
+                    probes += 1;
+                    r.name
+                }
+            };
+            assert_eq!(Some(name.as_str()), p.file_stem().and_then(|s| s.to_str()));
         }
     }
+    assert_eq!(probes, 1, "hershey-probe is the one probe recipe");
     assert!(n >= 7, "{n} recipes");
     // (recipe, lr, batch, epochs, decay from, sampler, WA, frames)
     for (name, lr, batch, epochs, from, sampler, wa, frames) in [
@@ -55,7 +58,7 @@ fn shipped_recipes_parse() {
                 gamma: 0.5
             }
         );
-        assert_eq!(r.train.sampler, sampler);
+        assert_eq!(r.train.sampler.as_str(), sampler);
         assert_eq!(
             (r.aggregate.wa_start, r.aggregate.wa_end),
             (Some(wa.0), Some(wa.1))

@@ -82,6 +82,10 @@ fn resumed_run_equals_uninterrupted_run() {
 
     let b = dir.path().join("b");
     let err = train(&r, &b, false, Some(1)).unwrap_err();
+    assert!(
+        matches!(err, tympan_train::TrainError::Stopped { done: 1, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("--resume"), "{err}");
     let resumed = train(&r, &b, true, None).unwrap();
 

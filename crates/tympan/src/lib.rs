@@ -7,9 +7,9 @@
 //! |---|---|---|
 //! | [`audio`] | `tympan-audio` | decoding, resampling, Kaldi fbank, presets, augmentations |
 //! | [`metrics`] | `tympan-metrics` | sklearn-exact AP/AUC, mAP, d-prime, MAP@3 |
-//! | [`models`] | `tympan-models` | backend selection (model zoo in progress) |
+//! | [`models`] | `tympan-models` | the model zoo, PyTorch weight import, backend selection |
 //! | [`data`] | `tympan-data` | AudioSet metadata, datasets, sampling, label enhancement |
-//! | [`train`] | `tympan-train` | training loop (in progress) |
+//! | [`train`] | `tympan-train` | typed recipes, the training engine, checkpoints, weight averaging |
 #![warn(missing_docs)]
 
 pub use tympan_audio as audio;
@@ -17,3 +17,8 @@ pub use tympan_data as data;
 pub use tympan_metrics as metrics;
 pub use tympan_models as models;
 pub use tympan_train as train;
+
+/// The README's examples, compiled (and run unless marked `no_run`) as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

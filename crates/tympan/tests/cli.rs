@@ -346,7 +346,7 @@ fn tag_end_to_end() {
     let labels = data.join("audioset/class_labels_indices.csv");
     let clip = data.join("audioset/R9_ZSCveAHg_7s.wav");
     let scores = dir.path().join("scores.npy");
-    let png = dir.path().join("timeline.png");
+    let svg = dir.path().join("timeline.svg");
     let windows = dir.path().join("windows");
     let o = tympan(&[
         "tag",
@@ -365,7 +365,7 @@ fn tag_end_to_end() {
         "--scores-out",
         s(&scores),
         "--timeline",
-        s(&png),
+        s(&svg),
         "--windows-out",
         s(&windows),
         s(&clip),
@@ -382,8 +382,24 @@ fn tag_end_to_end() {
     // The clip score is the mean over windows.
     let mean0: f32 = (0..5).map(|i| w.data[i * 527]).sum::<f32>() / 5.0;
     assert!((mean0 - sc.data[0]).abs() < 1e-6);
-    let png_bytes = std::fs::read(&png).unwrap();
-    assert_eq!(&png_bytes[1..4], b"PNG");
+    // The timeline is a figure a person reads: the file as title, the top classes by name (those
+    // printed above), seconds on the x axis, a colour scale.
+    let figure = std::fs::read_to_string(&svg).unwrap();
+    assert!(figure.starts_with("<svg") && figure.trim_end().ends_with("</svg>"));
+    for part in ["R9_ZSCveAHg_7s.wav", "time (s)", ">score<"] {
+        assert!(figure.contains(part), "{part} missing from the timeline");
+    }
+    for line in out.lines().skip(1) {
+        let name = line.trim().split_once("  ").map_or("", |(_, n)| n.trim());
+        let escaped = name
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        assert!(
+            figure.contains(&format!(">{escaped}<")),
+            "class {name:?} not labelled"
+        );
+    }
     // JSON output and a wrong architecture.
     let o = tympan(&[
         "tag",

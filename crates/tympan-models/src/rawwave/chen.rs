@@ -7,7 +7,8 @@
 //! has two attention modules (Kong et al.'s decision-level attention, as PSLA's `Attention`):
 //! one directly on the block output and one after two fully connected layers of 600 ReLU units;
 //! their outputs are concatenated and mapped to the classes. The network outputs the mean of the
-//! levels' probabilities; training uses the mean of the levels' losses ([`ChenNet::forward_levels`]).
+//! levels' probabilities; training uses the mean of the levels' losses ([`ChenNet::forward_levels`],
+//! read by `Tagger::forward_train` and the training engine).
 //!
 //! The paper does not give the 1D ResNet-18's kernel sizes; we use a 7-wide stride-4 stem and
 //! basic blocks of 3-wide convs with widths (32, 64, 96, 128) and strides (1, 2, 2, 4).

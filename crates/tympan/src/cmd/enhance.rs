@@ -45,7 +45,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
-    let threshold: Threshold = a.threshold.parse().map_err(anyhow::Error::msg)?;
+    let threshold: Threshold = a.threshold.parse()?;
     let kind = match a.kind.as_str() {
         "1" => EnhanceType::TypeI,
         "2" => EnhanceType::TypeII,
@@ -68,12 +68,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
         );
     }
     let ctx = || format!("{}", a.datafile.display());
-    let t = thresholds(&data, &preds.data, &classes, threshold)
-        .map_err(anyhow::Error::msg)
-        .with_context(ctx)?;
-    let (out, report) = enhance(&data, &preds.data, &classes, &onto, &t, kind)
-        .map_err(anyhow::Error::msg)
-        .with_context(ctx)?;
+    let t = thresholds(&data, &preds.data, &classes, threshold).with_context(ctx)?;
+    let (out, report) = enhance(&data, &preds.data, &classes, &onto, &t, kind).with_context(ctx)?;
     out.save(&a.output)?;
     let original: usize = data.data.iter().map(|e| e.label_list().count()).sum();
     println!(

@@ -42,15 +42,15 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 arr.shape
             );
         }
-        if let Some(s) = &shape {
-            if *s != arr.shape {
-                bail!(
-                    "{}: shape {:?} differs from {:?}",
-                    p.display(),
-                    arr.shape,
-                    s
-                );
-            }
+        if let Some(s) = &shape
+            && *s != arr.shape
+        {
+            bail!(
+                "{}: shape {:?} differs from {:?}",
+                p.display(),
+                arr.shape,
+                s
+            );
         }
         shape = Some(arr.shape.clone());
         preds.push(arr.data);

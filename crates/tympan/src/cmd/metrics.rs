@@ -74,27 +74,42 @@ fn read_table(path: &Path) -> Result<Table> {
     }
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read", path.display()))?;
+    // Comma, tab or semicolon separated, whichever the first line uses most; read by the csv crate.
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    let delimiter = [b',', b'\t', b';']
+        .into_iter()
+        .max_by_key(|&d| first.bytes().filter(|&b| b == d).count())
+        .unwrap_or(b',');
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
     let mut data = Vec::new();
     let (mut rows, mut cols) = (0usize, None);
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = line.split([',', '\t', ';']).map(str::trim).collect();
-        let parsed: Result<Vec<f32>, _> = fields.iter().map(|f| f.parse::<f32>()).collect();
+    for record in reader.records() {
+        let record = record.with_context(|| format!("{}: not CSV", path.display()))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let parsed: Result<Vec<f32>, _> = record.iter().map(|f| f.parse::<f32>()).collect();
         let values = match parsed {
             Ok(v) => v,
             Err(_) if rows == 0 && data.is_empty() => continue, // header
-            Err(e) => bail!("{}: line {}: {e} in {line:?}", path.display(), i + 1),
+            Err(e) => bail!(
+                "{}: line {line}: {e} in {:?}",
+                path.display(),
+                record.iter().collect::<Vec<_>>()
+            ),
         };
         match cols {
             None => cols = Some(values.len()),
             Some(c) if c != values.len() => {
                 bail!(
-                    "{}: line {} has {} values, earlier lines {c}",
+                    "{}: line {line} has {} values, earlier lines {c}",
                     path.display(),
-                    i + 1,
                     values.len()
                 )
             }
@@ -107,25 +122,6 @@ fn read_table(path: &Path) -> Result<Table> {
         bail!("{}: no numeric rows", path.display())
     };
     Ok(Table { rows, cols, data })
-}
-
-fn read_names(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    let mut names = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        // AudioSet: index,mid,"display name, maybe with commas"
-        let mut parts = line.splitn(3, ',');
-        let (a, b, c) = (parts.next(), parts.next(), parts.next());
-        match (a, b, c) {
-            (Some(idx), Some(_mid), Some(name)) if idx.trim().parse::<usize>().is_ok() => {
-                names.push(name.trim().trim_matches('"').to_string())
-            }
-            (Some(idx), Some(_), Some(_)) if idx.trim() == "index" => {}
-            _ => names.push(line.trim().to_string()),
-        }
-    }
-    Ok(names)
 }
 
 #[derive(Serialize)]
@@ -208,16 +204,20 @@ pub fn run(a: Args) -> Result<ExitCode> {
         ),
         None => (None, None, None),
     };
-    let names = a.class_names.as_deref().map(read_names).transpose()?;
-    if let Some(n) = &names {
-        if n.len() != s.cols {
-            bail!(
-                "{}: {} class names for {} classes",
-                a.class_names.unwrap_or_default().display(),
-                n.len(),
-                s.cols
-            );
-        }
+    let names = a
+        .class_names
+        .as_deref()
+        .map(super::read_class_names)
+        .transpose()?;
+    if let Some(n) = &names
+        && n.len() != s.cols
+    {
+        bail!(
+            "{}: {} class names for {} classes",
+            a.class_names.unwrap_or_default().display(),
+            n.len(),
+            s.cols
+        );
     }
     if a.json {
         let out = Output {

@@ -75,7 +75,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let pb = super::progress(n as u64, "stats");
     let start = Instant::now();
     let mut acc = NormAccumulator::default();
-    for batch in Loader::new((0..n).collect(), cfg, work).map_err(|e| anyhow!(e))? {
+    for batch in Loader::new((0..n).collect(), cfg, work)? {
         let batch = batch.map_err(|e| anyhow!(e))?;
         let flat: Vec<f32> = batch.items.concat();
         acc.add_batch(&flat);

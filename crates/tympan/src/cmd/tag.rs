@@ -48,9 +48,9 @@ pub struct Args {
     /// Write float32 [n_files, n_classes] clip scores in input order.
     #[arg(long)]
     scores_out: Option<PathBuf>,
-    /// Draw the top classes over time (rows: the clip's top-k classes, columns: windows) as a PNG
-    /// heat map, as in Hershey et al. Fig. 2; one input file only. The row legend is printed.
-    #[arg(long, value_name = "PNG")]
+    /// Draw the top classes over time as an SVG figure (rows: the clip's top-k classes by name,
+    /// x: seconds, with a colour scale), as in Hershey et al. Fig. 2; one input file only.
+    #[arg(long, value_name = "SVG")]
     timeline: Option<PathBuf>,
     /// Write each file's per-window scores `[windows, classes]` as `<DIR>/<stem>.npy`.
     #[arg(long, value_name = "DIR")]
@@ -76,20 +76,6 @@ pub struct Args {
     /// Backend.
     #[arg(long, default_value = "flex")]
     backend: String,
-}
-
-fn read_labels(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
-    if text.starts_with("index,mid,display_name") {
-        let cl = tympan_data::ClassList::load(path)?;
-        return Ok(cl.classes().iter().map(|c| c.name.clone()).collect());
-    }
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect())
 }
 
 fn load_model(a: &Args, classes: usize, device: &Device) -> Result<Tagger> {
@@ -162,7 +148,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let backend: Backend = a.backend.parse()?;
     let device = backend.device()?;
     let labels = match &a.labels {
-        Some(p) => read_labels(p)?,
+        Some(p) => super::read_class_names(p)?,
         None => (0..a.classes).map(|i| format!("class {i}")).collect(),
     };
     let info = tympan_models::info(&a.arch)?;
@@ -186,8 +172,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let mut all = Vec::new();
     let mut failed = 0;
     let mut json = Vec::new();
-    if a.format == "csv" {
-        println!("file,rank,class,score");
+    let mut csv_out = (a.format == "csv").then(|| csv::Writer::from_writer(std::io::stdout()));
+    if let Some(w) = &mut csv_out {
+        w.write_record(["file", "rank", "class", "score"])?;
     }
     for file in &files {
         let (windows, _) = match window_scores(&model, file, &a, frames, hop, &device) {
@@ -221,17 +208,22 @@ pub fn run(a: Args) -> Result<ExitCode> {
             .collect();
         let mut order: Vec<usize> = (0..k).collect();
         order.sort_by(|&i, &j| clip[j].total_cmp(&clip[i]));
-        if let Some(png) = &a.timeline {
-            let rows: Vec<Vec<f32>> = order
-                .iter()
-                .take(a.top_k)
-                .map(|&c| windows.iter().map(|w| w[c]).collect())
-                .collect();
-            super::png::heatmap(png, &rows, [12, 12]).with_context(|| png.display().to_string())?;
-            eprintln!("timeline {} rows, top to bottom:", png.display());
-            for &c in order.iter().take(a.top_k) {
-                eprintln!("  {}", labels[c]);
-            }
+        if let Some(svg) = &a.timeline {
+            let top_k: Vec<usize> = order.iter().take(a.top_k).copied().collect();
+            let title = file.file_name().map(|n| n.to_string_lossy().into_owned());
+            // Kaldi fbank frames are 10 ms apart.
+            let figure = super::timeline::Timeline {
+                title: title.as_deref().unwrap_or_default(),
+                classes: top_k.iter().map(|&c| labels[c].as_str()).collect(),
+                scores: top_k
+                    .iter()
+                    .map(|&c| windows.iter().map(|w| w[c]).collect())
+                    .collect(),
+                hop_s: hop as f64 * 0.010,
+                window_s: frames as f64 * 0.010,
+            };
+            std::fs::write(svg, figure.svg()).with_context(|| svg.display().to_string())?;
+            eprintln!("wrote {}", svg.display());
         }
         let top: Vec<(String, f32)> = order
             .iter()
@@ -246,8 +238,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 }
             }
             "csv" => {
-                for (r, (name, s)) in top.iter().enumerate() {
-                    println!("{},{},\"{}\",{s:.6}", file.display(), r + 1, name.replace('"', "\"\""));
+                if let Some(w) = &mut csv_out {
+                    let f = file.display().to_string();
+                    for (r, (name, s)) in top.iter().enumerate() {
+                        w.write_record([&f, &(r + 1).to_string(), name, &format!("{s:.6}")])?;
+                    }
+                    w.flush()?;
                 }
             }
             _ => json.push(serde_json::json!({

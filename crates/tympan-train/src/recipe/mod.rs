@@ -8,6 +8,13 @@ use serde::{Deserialize, Serialize};
 use crate::error::TrainError;
 use crate::schedule::Schedule;
 
+mod choices;
+mod probe;
+
+pub use choices::{Dataset, Init, Input, Loss, Mix, Pad, Pretrained, Sampler, Stem};
+pub use probe::{EmbeddingSection, ProbeData, ProbeRecipe, ProbeSection};
+pub use tympan_audio::WaveNorm;
+
 /// A full experiment description.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,8 +44,8 @@ pub struct Recipe {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataSection {
-    /// `fsdd`, `urbansound8k`, `esc50`, `audioset`, `folder`, `csv`.
-    pub dataset: String,
+    /// Which reader lists the clips.
+    pub dataset: Dataset,
     /// Dataset root (overridden by `--data-dir`).
     pub data_dir: PathBuf,
     /// `cargo xtask download <name>` that fetches it, for the error message when it is absent.
@@ -73,18 +80,18 @@ pub struct DataSection {
 pub struct FeatureSection {
     /// `fbank` (PSLA's Kaldi fbank), `slim2d` (64-bin log-mel at 8 kHz), `vggish` (Hershey et
     /// al.'s 96x64 patches at 16 kHz) or `waveform`.
-    #[serde(default = "fbank")]
-    pub input: String,
+    #[serde(default)]
+    pub input: Input,
     /// Frames per example (PSLA: 1056 on AudioSet, 3000 on FSD50K); samples for `waveform`.
     #[serde(default = "psla_frames")]
     pub target_length: usize,
     /// Waveform normalisation: `none`, `scale-max`, `zero-mean-unit-std` (Naranjo-Alcazar).
-    #[serde(default = "none")]
-    pub wave_norm: String,
+    #[serde(default)]
+    pub wave_norm: WaveNorm,
     /// Waveform input: where short clips are zero-padded, `end` or `both` (Jeong & Lim: at both
     /// ends, a random split in training, centred at evaluation).
-    #[serde(default = "end")]
-    pub pad: String,
+    #[serde(default)]
+    pub pad: Pad,
     /// Normalisation mean; computed on the training set when absent.
     #[serde(default)]
     pub mean: Option<f32>,
@@ -96,10 +103,10 @@ pub struct FeatureSection {
 impl Default for FeatureSection {
     fn default() -> Self {
         Self {
-            input: fbank(),
+            input: Input::default(),
             target_length: psla_frames(),
-            wave_norm: none(),
-            pad: end(),
+            wave_norm: WaveNorm::default(),
+            pad: Pad::default(),
             mean: None,
             std: None,
         }
@@ -116,21 +123,21 @@ pub struct ModelSection {
     /// `data.data_dir`. `"none"` trains from scratch (the pretraining ablation:
     /// `--set model.pretrained=none`).
     #[serde(default)]
-    pub pretrained: Option<PathBuf>,
+    pub pretrained: Option<Pretrained>,
     /// Train from scratch (and say so) when `pretrained` is absent, instead of failing.
     #[serde(default)]
     pub pretrained_optional: bool,
     /// Weight initialisation: `default` (Burn's, Kaiming-uniform like PyTorch) or `glorot`
     /// (Glorot-uniform weights and zero biases, as Keras; the M34-res study).
-    #[serde(default = "default_init")]
-    pub init: String,
+    #[serde(default)]
+    pub init: Init,
     /// Start from a trained tympan model (`.bpk`, e.g. stage 1 of Chen et al.'s mix-training);
     /// a relative path is taken from the working directory.
     #[serde(default)]
     pub init_from: Option<PathBuf>,
     /// Stem of a pretrained model: `fresh` (PSLA) or `average-rgb`.
-    #[serde(default = "fresh")]
-    pub stem: String,
+    #[serde(default)]
+    pub stem: Stem,
     /// BatchNorm momentum of an EfficientNet backbone; `None` keeps `efficientnet_pytorch`'s 0.01
     /// (PSLA). Small datasets need PyTorch's 0.1 for usable running statistics.
     #[serde(default)]
@@ -166,7 +173,7 @@ pub struct TrainSection {
     pub epochs: usize,
     /// `balanced` (PSLA Algorithm 1), `uniform`, or `class-balanced` (Jeong & Lim: every batch
     /// holds one clip of each class, so `batch_size` must equal the class count).
-    pub sampler: String,
+    pub sampler: Sampler,
     /// Draws per epoch for the balanced sampler (default: the training-set size).
     #[serde(default)]
     pub draws_per_epoch: Option<usize>,
@@ -178,8 +185,8 @@ pub struct TrainSection {
     pub mixup_alpha: f64,
     /// How a clip is mixed: `psla`, `mix-training` (Chen et al.: `alpha ~ U(0.4, 0.6)`, label
     /// `sign(y_i + y_j)`) or `jeong-lim` (`lambda > 0.5`, a partner of another class).
-    #[serde(default = "psla")]
-    pub mix: String,
+    #[serde(default)]
+    pub mix: Mix,
     /// Scale augmentation (Jeong & Lim): every training clip is multiplied by a gain drawn
     /// uniformly in `[low, high]`.
     #[serde(default)]
@@ -196,8 +203,8 @@ pub struct TrainSection {
     pub timem: usize,
     /// `bce` (multi-label, on clamped probabilities as PSLA) or `ce` (cross-entropy on the
     /// probabilities of softmax models).
-    #[serde(default = "bce")]
-    pub loss: String,
+    #[serde(default)]
+    pub loss: Loss,
     /// Seed of every random choice.
     #[serde(default)]
     pub seed: u64,
@@ -223,29 +230,11 @@ pub struct AggregateSection {
     pub wa_end: Option<usize>,
 }
 
-fn end() -> String {
-    "end".into()
-}
-fn default_init() -> String {
-    "default".into()
-}
-fn psla() -> String {
-    "psla".into()
-}
-fn fbank() -> String {
-    "fbank".into()
-}
-fn none() -> String {
-    "none".into()
-}
 fn yes() -> bool {
     true
 }
 fn psla_frames() -> usize {
     1056
-}
-fn fresh() -> String {
-    "fresh".into()
 }
 fn psla_betas() -> (f32, f32) {
     (0.95, 0.999)
@@ -259,43 +248,122 @@ fn psla_warmup() -> u64 {
 fn ten() -> f64 {
     10.0
 }
-fn bce() -> String {
-    "bce".into()
-}
 fn eval_batch() -> usize {
     32
 }
 
-impl Recipe {
-    /// Parse a recipe from TOML text, applying `section.key=value` overrides.
+/// What a recipe file describes, by its top-level `kind` (`"train"` when absent).
+// One value per run, parsed once: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Experiment {
+    /// A training run (`kind = "train"`, the default).
+    Train(Recipe),
+    /// A probe of a trained run's embeddings (`kind = "probe"`).
+    Probe(ProbeRecipe),
+}
+
+/// The top-level `kind` key of a recipe file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Kind {
+    #[default]
+    Train,
+    Probe,
+}
+
+impl Experiment {
+    /// Read and parse a recipe file of either kind; `overrides` apply to training recipes only.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, TrainError> {
+        Self::from_toml(&read_recipe(path)?, path, overrides)
+    }
+
+    /// Parse recipe text of either kind.
     pub fn from_toml(text: &str, source: &Path, overrides: &[String]) -> Result<Self, TrainError> {
-        let bad = |reason: String| TrainError::Recipe {
-            path: source.to_path_buf(),
-            reason,
-        };
-        let mut value: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| bad(e.to_string()))?;
+        let mut table = parse_table(text, source)?;
+        match take_kind(&mut table, source)? {
+            Kind::Train => Recipe::from_table(table, source, overrides).map(Self::Train),
+            Kind::Probe if !overrides.is_empty() => Err(recipe_error(
+                source,
+                "probe recipes take no --set overrides".into(),
+            )),
+            Kind::Probe => typed(table, source).map(Self::Probe),
+        }
+    }
+}
+
+fn recipe_error(source: &Path, reason: String) -> TrainError {
+    TrainError::Recipe {
+        path: source.to_path_buf(),
+        reason,
+    }
+}
+
+fn read_recipe(path: &Path) -> Result<String, TrainError> {
+    std::fs::read_to_string(path).map_err(|e| recipe_error(path, e.to_string()))
+}
+
+fn parse_table(text: &str, source: &Path) -> Result<toml::Table, TrainError> {
+    text.parse()
+        .map_err(|e: toml::de::Error| recipe_error(source, e.to_string()))
+}
+
+fn take_kind(table: &mut toml::Table, source: &Path) -> Result<Kind, TrainError> {
+    match table.remove("kind") {
+        None => Ok(Kind::Train),
+        Some(v) => Kind::deserialize(v)
+            .map_err(|e: toml::de::Error| recipe_error(source, format!("kind: {e}"))),
+    }
+}
+
+/// A table as `T`. serde_path_to_error names the key of a bad value (`train.sampler: unknown
+/// variant "weird", expected one of ...`); toml's value deserializer alone gives no position once
+/// `--set` overrides have been merged into the table.
+fn typed<T: serde::de::DeserializeOwned>(
+    table: toml::Table,
+    source: &Path,
+) -> Result<T, TrainError> {
+    serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(
+        |e: serde_path_to_error::Error<toml::de::Error>| {
+            recipe_error(source, format!("{}: {}", e.path(), e.inner()))
+        },
+    )
+}
+
+impl Recipe {
+    /// Parse a training recipe from TOML text, applying `section.key=value` overrides.
+    pub fn from_toml(text: &str, source: &Path, overrides: &[String]) -> Result<Self, TrainError> {
+        let mut table = parse_table(text, source)?;
+        match take_kind(&mut table, source)? {
+            Kind::Train => Self::from_table(table, source, overrides),
+            Kind::Probe => Err(recipe_error(
+                source,
+                "kind = \"probe\": a probe recipe, not a training one (Experiment::load reads both)"
+                    .into(),
+            )),
+        }
+    }
+
+    fn from_table(
+        mut value: toml::Table,
+        source: &Path,
+        overrides: &[String],
+    ) -> Result<Self, TrainError> {
+        let bad = |reason: String| recipe_error(source, reason);
         for o in overrides {
             let (key, raw) = o
                 .split_once('=')
                 .ok_or_else(|| bad(format!("override `{o}` is not key=value")))?;
             set_path(&mut value, key.trim(), raw.trim()).map_err(bad)?;
         }
-        let recipe: Recipe = value
-            .try_into()
-            .map_err(|e: toml::de::Error| bad(e.to_string()))?;
+        let recipe: Recipe = typed(value, source)?;
         recipe.validate().map_err(bad)?;
         Ok(recipe)
     }
 
-    /// Read and parse a recipe file.
+    /// Read and parse a training recipe file.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, TrainError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TrainError::Recipe {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        Self::from_toml(&text, path, overrides)
+        Self::from_toml(&read_recipe(path)?, path, overrides)
     }
 
     /// Serialise (the config snapshot of an experiment folder).
@@ -313,76 +381,36 @@ impl Recipe {
                 "train.batch_size, train.epochs and train.eval_batch_size must be positive".into(),
             );
         }
-        if !["balanced", "uniform", "class-balanced"].contains(&t.sampler.as_str()) {
+        if let Some((lo, hi)) = t.scale
+            && !(lo > 0.0 && lo <= hi)
+        {
             return Err(format!(
-                "train.sampler must be balanced, uniform or class-balanced, got {:?}",
-                t.sampler
+                "train.scale must satisfy 0 < low <= high, got [{lo}, {hi}]"
             ));
         }
-        t.mix
-            .parse::<crate::data::MixKind>()
-            .map_err(|e| format!("train.mix {e}"))?;
-        if let Some((lo, hi)) = t.scale {
-            if !(lo > 0.0 && lo <= hi) {
-                return Err(format!(
-                    "train.scale must satisfy 0 < low <= high, got [{lo}, {hi}]"
-                ));
-            }
-        }
-        if let Some(r) = t.loss_mask {
-            if !(r > 0.0 && r <= 1.0) {
-                return Err(format!("train.loss_mask is a ratio in (0, 1], got {r}"));
-            }
-        }
-        if !["end", "both"].contains(&self.features.pad.as_str()) {
-            return Err(format!(
-                "features.pad must be end or both, got {:?}",
-                self.features.pad
-            ));
-        }
-        if !["default", "glorot"].contains(&self.model.init.as_str()) {
-            return Err(format!(
-                "model.init must be default or glorot, got {:?}",
-                self.model.init
-            ));
+        if let Some(r) = t.loss_mask
+            && !(r > 0.0 && r <= 1.0)
+        {
+            return Err(format!("train.loss_mask is a ratio in (0, 1], got {r}"));
         }
         if !(0.0..=1.0).contains(&t.mixup) {
             return Err(format!("train.mixup is a rate in [0, 1], got {}", t.mixup));
         }
-        if !["bce", "ce"].contains(&t.loss.as_str()) {
-            return Err(format!("train.loss must be bce or ce, got {:?}", t.loss));
-        }
-        if !["fbank", "slim2d", "vggish", "waveform"].contains(&self.features.input.as_str()) {
-            return Err(format!(
-                "features.input must be fbank, slim2d, vggish or waveform, got {:?}",
-                self.features.input
-            ));
-        }
-        self.features
-            .wave_norm
-            .parse::<tympan_audio::WaveNorm>()
-            .map_err(|e| format!("features.wave_norm: {e}"))?;
         if self.optim.lr.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return Err("optim.lr must be positive".into());
         }
-        if !["fresh", "average-rgb"].contains(&self.model.stem.as_str()) {
+        if let Some(m) = self.model.bn_momentum
+            && !(0.0..=1.0).contains(&m)
+        {
+            return Err(format!("model.bn_momentum must lie in [0, 1], got {m}"));
+        }
+        if let (Some(s), Some(e)) = (self.aggregate.wa_start, self.aggregate.wa_end)
+            && (s == 0 || s > e || e > t.epochs)
+        {
             return Err(format!(
-                "model.stem must be fresh or average-rgb, got {:?}",
-                self.model.stem
+                "aggregate.wa_start..wa_end must lie within 1..={}, got {s}..{e}",
+                t.epochs
             ));
-        }
-        if let Some(m) = self.model.bn_momentum {
-            if !(0.0..=1.0).contains(&m) {
-                return Err(format!("model.bn_momentum must lie in [0, 1], got {m}"));
-            }
-        }
-        if let (Some(s), Some(e)) = (self.aggregate.wa_start, self.aggregate.wa_end) {
-            if s == 0 || s > e || e > t.epochs {
-                return Err(format!(
-                    "aggregate.wa_start..wa_end must lie within 1..={}, got {s}..{e}",
-                    t.epochs
-                ));
-            }
         }
         Ok(())
     }
@@ -455,11 +483,24 @@ sampler = "uniform"
     #[test]
     fn rejects_bad_values_with_the_path() {
         let e = Recipe::from_toml(R, Path::new("t.toml"), &["train.sampler=\"weird\"".into()])
-            .unwrap_err();
-        assert!(
-            e.to_string().contains("t.toml") && e.to_string().contains("sampler"),
-            "{e}"
-        );
+            .unwrap_err()
+            .to_string();
+        // The file, the key, the value and the allowed values.
+        for part in [
+            "t.toml",
+            "train.sampler",
+            "weird",
+            "uniform",
+            "class-balanced",
+        ] {
+            assert!(e.contains(part), "{part} missing from: {e}");
+        }
+        let e = Recipe::from_toml(R, Path::new("t.toml"), &["features.input=\"mfcc\"".into()])
+            .unwrap_err()
+            .to_string();
+        for part in ["features.input", "mfcc", "fbank", "waveform"] {
+            assert!(e.contains(part), "{part} missing from: {e}");
+        }
         let e = Recipe::from_toml(R, Path::new("t.toml"), &["train.typo=1".into()]).unwrap_err();
         assert!(e.to_string().contains("typo"), "{e}");
     }

@@ -1,0 +1,127 @@
+//! Evaluation: a model's predictions on the evaluation split, and the end of a run (PSLA
+//! Sec. VI): the last epoch's scores, the mean of the last five, the weight-averaged model (with
+//! and without its averaged BatchNorm statistics) and the checkpoint ensemble.
+
+use burn::prelude::*;
+use tympan_models::{Tagger, create, load_burnpack, save_burnpack};
+
+use super::checkpoint::{Checkpoints, State};
+use super::step::to_tensors;
+use crate::aggregate::{WaMode, average_models};
+use crate::data::{Item, Pipeline, PreparedData, make_batch};
+use crate::error::TrainError;
+use crate::recipe::Recipe;
+use crate::report::{EpochRow, Scores, Summary, score, write_outputs};
+
+/// Predictions `[N, K]` of `model` (evaluation mode) on `items`.
+pub fn predict(
+    model: &Tagger,
+    items: &[Item],
+    p: &Pipeline,
+    batch: usize,
+    device: &Device,
+) -> Result<Vec<f32>, TrainError> {
+    let idx: Vec<usize> = (0..items.len()).collect();
+    let mut out = Vec::new();
+    for (b, chunk) in idx.chunks(batch).enumerate() {
+        let hb = make_batch(items, chunk, p, false, (0, 0, b as u64))?;
+        let (x, _) = to_tensors(&hb, (0, hb.batch), device);
+        let probs: Vec<f32> = model
+            .forward(x)
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .map_err(|e| TrainError::ReadBack(format!("{e:?}")))?;
+        out.extend(probs);
+    }
+    Ok(out)
+}
+
+/// The mean of each score over the last (up to) five epochs, as PSLA reports.
+fn mean_last_5(history: &[EpochRow]) -> Scores {
+    let tail: Vec<&Scores> = history.iter().rev().take(5).map(|r| &r.scores).collect();
+    let mean =
+        |f: fn(&Scores) -> f64| tail.iter().map(|s| f(s)).sum::<f64>() / tail.len().max(1) as f64;
+    Scores {
+        map: mean(|s| s.map),
+        auc: mean(|s| s.auc),
+        d_prime: mean(|s| s.d_prime),
+        accuracy: mean(|s| s.accuracy),
+        map_at_3: mean(|s| s.map_at_3),
+    }
+}
+
+/// Everything a finished run evaluates, in the order of PSLA's log.
+pub(crate) struct Finish<'a> {
+    pub recipe: &'a Recipe,
+    pub data: &'a PreparedData,
+    pub pipe: &'a Pipeline,
+    pub device: &'a Device,
+    pub checkpoints: &'a Checkpoints,
+    pub out_dir: &'a std::path::Path,
+    pub state: &'a State,
+    pub targets: &'a [f32],
+}
+
+impl Finish<'_> {
+    /// Scores the last epoch (`last_preds`, or its checkpoint when this invocation trained no
+    /// epoch), the weight-averaged models and the ensemble; writes the summary and its files.
+    pub fn summarize(&self, mut last_preds: Vec<f32>) -> Result<Summary, TrainError> {
+        let Self {
+            recipe,
+            data,
+            pipe,
+            device,
+            checkpoints,
+            out_dir,
+            state,
+            targets,
+        } = *self;
+        let classes = data.classes.len();
+        let bs = recipe.train.eval_batch_size;
+        let template = || create(&recipe.model.arch, classes, device);
+        if last_preds.is_empty() {
+            let m = load_burnpack(template()?, &checkpoints.epoch_model(state.epochs_done))?;
+            last_preds = predict(&m, &data.eval, pipe, bs, device)?;
+        }
+        let (last, per_class) = score(&last_preds, targets, classes)?;
+        let (mut wa, mut wa_p) = (None, None);
+        if let (Some(a), Some(b)) = (recipe.aggregate.wa_start, recipe.aggregate.wa_end) {
+            for (mode, slot) in [(WaMode::All, &mut wa), (WaMode::ParamsOnly, &mut wa_p)] {
+                // Fresh copies for every average: Burn shares BatchNorm running state between
+                // module clones, and averaging may write through it.
+                let models = (a..=b)
+                    .map(|e| load_burnpack(template()?, &checkpoints.epoch_model(e)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let base = load_burnpack(template()?, &checkpoints.epoch_model(b))?;
+                let avg = average_models(&models, base, mode);
+                let p = predict(&avg, &data.eval, pipe, bs, device)?;
+                *slot = Some(score(&p, targets, classes)?.0);
+                if mode == WaMode::All {
+                    save_burnpack(&avg, &out_dir.join("model-wa.bpk"))?;
+                }
+            }
+        }
+        let (ens, _) = score(&state.ensemble.mean(), targets, classes)?;
+        let summary = Summary {
+            recipe: recipe.name.clone(),
+            last_epoch: last,
+            mean_last_5: mean_last_5(&state.history),
+            weight_averaged: wa,
+            weight_averaged_params_only: wa_p,
+            checkpoint_ensemble: ens,
+            per_class_ap: data.classes.iter().cloned().zip(per_class).collect(),
+            best_epoch: state.best,
+            clips: data.presence,
+        };
+        write_outputs(
+            out_dir,
+            &summary,
+            &state.history,
+            &last_preds,
+            targets,
+            classes,
+        )?;
+        checkpoints.publish_last(state.epochs_done)?;
+        Ok(summary)
+    }
+}

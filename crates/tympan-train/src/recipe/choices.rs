@@ -1,0 +1,237 @@
+//! The closed choices of a recipe, as types. Each is a serde enum spelled in kebab-case in the
+//! TOML, so an unknown value fails when the recipe is parsed, with the key, the value and the
+//! allowed values in the message (`unknown variant "weird", expected one of ...`), and the engine
+//! matches on variants instead of comparing strings.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Writes the kebab-case spelling a variant has in a recipe (for messages and summaries).
+macro_rules! spelled {
+    ($ty:ty { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $ty {
+            /// The spelling in a recipe.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+/// `data.dataset`: which reader lists the clips (`tympan_data::datasets`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dataset {
+    /// Free Spoken Digit Dataset (official split: takes 0-4 test).
+    Fsdd,
+    /// UrbanSound8K (ten folds; `data.test_fold` held out).
+    Urbansound8k,
+    /// ESC-50 (five folds).
+    Esc50,
+    /// ESC-10, the ten-class subset of ESC-50.
+    Esc10,
+    /// AudioSet from PSLA datafiles (`data.train_json`, `data.eval_json`, `data.class_csv`).
+    Audioset,
+    /// A folder of `<class>/*.wav`.
+    Folder,
+    /// A CSV manifest `path,label[,fold]`.
+    Csv,
+    /// FSDKaggle2018 (train.csv with the manually-verified flag, test_post_competition.csv).
+    Fsdkaggle2018,
+    /// FSD50K (official dev/eval split).
+    Fsd50k,
+}
+spelled!(Dataset {
+    Fsdd => "fsdd",
+    Urbansound8k => "urbansound8k",
+    Esc50 => "esc50",
+    Esc10 => "esc10",
+    Audioset => "audioset",
+    Folder => "folder",
+    Csv => "csv",
+    Fsdkaggle2018 => "fsdkaggle2018",
+    Fsd50k => "fsd50k",
+});
+
+/// `features.input`: what the model reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Input {
+    /// PSLA's Kaldi fbank `[T, 128]`.
+    #[default]
+    Fbank,
+    /// Naranjo-Alcazar et al.'s 64-bin log-mel at 8 kHz.
+    Slim2d,
+    /// Hershey et al.'s 96x64 log-mel patches at 16 kHz.
+    Vggish,
+    /// Raw samples (normalised by `features.wave_norm`).
+    Waveform,
+}
+spelled!(Input {
+    Fbank => "fbank",
+    Slim2d => "slim2d",
+    Vggish => "vggish",
+    Waveform => "waveform",
+});
+
+/// `features.pad`: where a short waveform is zero-padded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pad {
+    /// After the clip.
+    #[default]
+    End,
+    /// At both ends (Jeong & Lim): a random split in training, centred at evaluation.
+    Both,
+}
+spelled!(Pad { End => "end", Both => "both" });
+
+/// `model.init`: weight initialisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Init {
+    /// Burn's defaults (Kaiming-uniform, as PyTorch).
+    #[default]
+    Default,
+    /// Glorot-uniform weights and zero biases (Keras; the M34-res study).
+    Glorot,
+}
+spelled!(Init { Default => "default", Glorot => "glorot" });
+
+/// `model.stem`: the first convolution of an ImageNet-initialised model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stem {
+    /// A fresh one-channel stem (PSLA).
+    #[default]
+    Fresh,
+    /// The ImageNet stem averaged over its RGB channels.
+    AverageRgb,
+}
+spelled!(Stem { Fresh => "fresh", AverageRgb => "average-rgb" });
+
+/// `train.sampler`: the order of an epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sampler {
+    /// PSLA Algorithm 1: draws weighted by inverse label frequency.
+    Balanced,
+    /// A seeded permutation of the training set.
+    Uniform,
+    /// Jeong & Lim: every batch holds one clip of each class (`batch_size` = class count).
+    ClassBalanced,
+}
+spelled!(Sampler {
+    Balanced => "balanced",
+    Uniform => "uniform",
+    ClassBalanced => "class-balanced",
+});
+
+/// `train.mix`: how a training clip is mixed with a partner (with probability `train.mixup`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mix {
+    /// PSLA: `lambda ~ Beta(alpha, alpha)`, waveforms and labels mixed by `lambda`, the partner
+    /// drawn uniformly.
+    #[default]
+    Psla,
+    /// Chen et al.'s mix-training: `alpha ~ U(0.4, 0.6)`, label `sign(y_i + y_j)`.
+    MixTraining,
+    /// Jeong & Lim: `lambda ~ Beta(alpha, alpha)` folded onto `lambda > 0.5`, the partner drawn
+    /// from another class, labels mixed by `lambda`.
+    JeongLim,
+}
+spelled!(Mix {
+    Psla => "psla",
+    MixTraining => "mix-training",
+    JeongLim => "jeong-lim",
+});
+
+/// `train.loss`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Loss {
+    /// Binary cross-entropy on clamped probabilities (multi-label, PSLA).
+    #[default]
+    Bce,
+    /// Cross-entropy on the probabilities of a softmax model.
+    Ce,
+}
+spelled!(Loss { Bce => "bce", Ce => "ce" });
+
+/// `model.pretrained`: ImageNet weights, or `"none"` to train from scratch.
+///
+/// In TOML it is one string: `"none"`, or a path (an `efficientnet_pytorch` state dict; relative
+/// paths are taken from `data.data_dir`). A file really called `none` is written `"./none"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Pretrained {
+    /// Train from scratch (the pretraining ablation: `--set model.pretrained=none`).
+    None,
+    /// Load these weights.
+    Weights(PathBuf),
+}
+
+impl TryFrom<String> for Pretrained {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "none" => Ok(Self::None),
+            "" => {
+                Err("model.pretrained is \"none\" or a path to ImageNet weights, got \"\"".into())
+            }
+            _ => Ok(Self::Weights(PathBuf::from(s))),
+        }
+    }
+}
+
+impl From<Pretrained> for String {
+    fn from(p: Pretrained) -> String {
+        match p {
+            Pretrained::None => "none".into(),
+            Pretrained::Weights(p) => p.display().to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize, Serialize, PartialEq)]
+    struct T {
+        sampler: Sampler,
+        mix: Mix,
+        pretrained: Pretrained,
+    }
+
+    #[test]
+    fn spellings_round_trip_and_unknown_values_name_the_choices() {
+        let t: T = toml::from_str(
+            "sampler = \"class-balanced\"\nmix = \"mix-training\"\npretrained = \"w/x.pth\"",
+        )
+        .unwrap();
+        assert_eq!(t.sampler, Sampler::ClassBalanced);
+        assert_eq!(t.mix.as_str(), "mix-training");
+        assert_eq!(t.pretrained, Pretrained::Weights("w/x.pth".into()));
+        let back: T = toml::from_str(&toml::to_string(&t).unwrap()).unwrap();
+        assert_eq!(back, t);
+        let none: T =
+            toml::from_str("sampler = \"uniform\"\nmix = \"psla\"\npretrained = \"none\"").unwrap();
+        assert_eq!(none.pretrained, Pretrained::None);
+        let e = toml::from_str::<T>("sampler = \"weird\"\nmix = \"psla\"\npretrained = \"none\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("weird") && e.contains("balanced") && e.contains("class-balanced"),
+            "{e}"
+        );
+    }
+}

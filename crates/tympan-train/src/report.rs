@@ -1,0 +1,329 @@
+//! What a run reports: the scores of a set of predictions, one row per epoch (`metrics.csv`),
+//! the final summary (`summary.json`, PSLA's log), and the files written beside them.
+//! [`crate::plots`] draws from these rows; the engine fills them.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use tympan_metrics::{Matrix, evaluate};
+
+use crate::data::Presence;
+use crate::error::TrainError;
+
+/// JSON has no infinities or NaN (d-prime is infinite when AUC is 1): such values are written as
+/// the strings `"inf"`, `"-inf"` and `"nan"`.
+mod json_f64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else if v.is_nan() {
+            s.serialize_str("nan")
+        } else if *v > 0.0 {
+            s.serialize_str("inf")
+        } else {
+            s.serialize_str("-inf")
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Num(f64),
+        Str(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        match Repr::deserialize(d)? {
+            Repr::Num(v) => Ok(v),
+            Repr::Str(s) => match s.as_str() {
+                "inf" => Ok(f64::INFINITY),
+                "-inf" => Ok(f64::NEG_INFINITY),
+                "nan" => Ok(f64::NAN),
+                o => Err(serde::de::Error::custom(format!("not a number: {o}"))),
+            },
+        }
+    }
+}
+
+pub(crate) const METRICS_HEADER: &str =
+    "epoch,loss,lr,mAP,AUC,d_prime,accuracy,MAP@3,ensemble_mAP,seconds\n";
+
+/// The `metrics.csv` line of an epoch.
+pub(crate) fn metrics_line(row: &EpochRow) -> String {
+    format!(
+        "{},{:.6},{:.3e},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.1}\n",
+        row.epoch,
+        row.loss,
+        row.lr,
+        row.scores.map,
+        row.scores.auc,
+        row.scores.d_prime,
+        row.scores.accuracy,
+        row.scores.map_at_3,
+        row.ensemble_map,
+        row.seconds
+    )
+}
+
+/// One line of `metrics.csv` (and of `state.json`'s history).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRow {
+    /// Epoch (1-based).
+    pub epoch: usize,
+    /// Mean training loss.
+    #[serde(with = "json_f64")]
+    pub loss: f64,
+    /// Learning rate at the end of the epoch.
+    #[serde(with = "json_f64")]
+    pub lr: f64,
+    /// Scores of the epoch's model on the evaluation split.
+    #[serde(flatten)]
+    pub scores: Scores,
+    /// mAP of the checkpoint ensemble up to this epoch.
+    #[serde(with = "json_f64")]
+    pub ensemble_map: f64,
+    /// Seconds spent on the epoch.
+    #[serde(with = "json_f64")]
+    pub seconds: f64,
+}
+
+/// Evaluation summary of one set of predictions.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    /// mAP.
+    #[serde(with = "json_f64")]
+    pub map: f64,
+    /// Mean AUC.
+    #[serde(with = "json_f64")]
+    pub auc: f64,
+    /// d-prime.
+    #[serde(with = "json_f64")]
+    pub d_prime: f64,
+    /// Accuracy.
+    #[serde(with = "json_f64")]
+    pub accuracy: f64,
+    /// MAP@3 (DCASE 2018 task 2), against the argmax of the target.
+    #[serde(with = "json_f64", default)]
+    pub map_at_3: f64,
+}
+
+/// The final summary (PSLA's log: single model, weight averaging, checkpoint ensemble).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Recipe name.
+    pub recipe: String,
+    /// Last epoch.
+    pub last_epoch: Scores,
+    /// Mean over the last (up to) 5 epochs, as PSLA reports.
+    pub mean_last_5: Scores,
+    /// Weight-averaged model (PSLA: state dicts averaged, BN statistics included).
+    pub weight_averaged: Option<Scores>,
+    /// Weight-averaged parameters with the last epoch's BN statistics.
+    pub weight_averaged_params_only: Option<Scores>,
+    /// Checkpoint ensemble over all epochs.
+    pub checkpoint_ensemble: Scores,
+    /// Per-class AP of the last epoch (`None` when the class has no positive).
+    pub per_class_ap: Vec<(String, Option<f64>)>,
+    /// The epoch of `model-best.bpk` and its evaluation score (accuracy for single-label data,
+    /// else mAP). Choosing by the evaluation split is optimistic unless that split is a
+    /// validation split.
+    #[serde(default)]
+    pub best_epoch: Option<(usize, f64)>,
+    /// Clips listed and present in each split, where the data lists them per split (AudioSet
+    /// datafiles: clips that could not be downloaded are listed but absent, and skipped).
+    #[serde(default)]
+    pub clips: Option<Presence>,
+}
+
+/// Score predictions `[N, K]` against targets: the [`Scores`] and the per-class AP.
+pub fn score(
+    pred: &[f32],
+    targets: &[f32],
+    classes: usize,
+) -> Result<(Scores, Vec<Option<f64>>), TrainError> {
+    let n = pred.len() / classes.max(1);
+    let p = Matrix::new(pred, n, classes)?;
+    let t = Matrix::new(targets, n, classes)?;
+    let report = evaluate(p, t)?;
+    let argmax = |row: &[f32]| {
+        row.iter()
+            .enumerate()
+            .fold(
+                (0, f32::NEG_INFINITY),
+                |b, (i, &v)| if v > b.1 { (i, v) } else { b },
+            )
+            .0
+    };
+    let labels: Vec<usize> = (0..n).map(|i| argmax(t.row(i))).collect();
+    let correct = (0..n).filter(|&i| argmax(p.row(i)) == labels[i]).count();
+    let map3 = tympan_metrics::map_at_k(p, &labels, 3)?;
+    Ok((
+        Scores {
+            map: report.map.unwrap_or(f64::NAN),
+            auc: report.mean_auc.unwrap_or(f64::NAN),
+            d_prime: report.d_prime.unwrap_or(f64::NAN),
+            accuracy: correct as f64 / n.max(1) as f64,
+            map_at_3: map3,
+        },
+        report.classes.iter().map(|c| c.ap).collect(),
+    ))
+}
+
+/// Writes `bytes` to `path` through a `.partial` file and a rename, so `path` is whole or absent.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+pub(crate) fn io_err(path: &Path) -> impl Fn(std::io::Error) -> TrainError + '_ {
+    move |source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn npy_err(path: &Path) -> impl Fn(tympan_audio::npy::NpyError) -> TrainError + '_ {
+    move |e| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// Writes the files of a finished run beside its checkpoints: `summary.json`,
+/// `per_class_ap.csv`, `curves.svg`, `per_class_ap.svg`, and the last epoch's `predictions.npy`
+/// with the evaluation `targets.npy` in the same row order (for `tympan metrics` and
+/// `tympan ensemble`).
+pub(crate) fn write_outputs(
+    out_dir: &Path,
+    summary: &Summary,
+    history: &[EpochRow],
+    predictions: &[f32],
+    targets: &[f32],
+    classes: usize,
+) -> Result<(), TrainError> {
+    let json = serde_json::to_vec_pretty(summary).map_err(|e| TrainError::Checkpoint {
+        path: out_dir.join("summary.json"),
+        reason: e.to_string(),
+    })?;
+    write_atomic(&out_dir.join("summary.json"), &json)?;
+    let ap_path = out_dir.join("per_class_ap.csv");
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    let csv_err = |e: csv::Error| TrainError::Checkpoint {
+        path: ap_path.clone(),
+        reason: e.to_string(),
+    };
+    csv.write_record(["class", "AP"]).map_err(csv_err)?;
+    for (c, ap) in &summary.per_class_ap {
+        let ap = ap.map(|v| format!("{v:.6}")).unwrap_or_default();
+        csv.write_record([c.as_str(), ap.as_str()])
+            .map_err(csv_err)?;
+    }
+    let bytes = csv
+        .into_inner()
+        .map_err(|e| csv_err(e.into_error().into()))?;
+    write_atomic(&ap_path, &bytes)?;
+    write_atomic(
+        &out_dir.join("curves.svg"),
+        crate::plots::curves_svg(history).as_bytes(),
+    )?;
+    write_atomic(
+        &out_dir.join("per_class_ap.svg"),
+        crate::plots::per_class_ap_svg(&summary.per_class_ap).as_bytes(),
+    )?;
+    let n = predictions.len() / classes.max(1);
+    let p = out_dir.join("predictions.npy");
+    tympan_audio::npy::write(&p, predictions, &[n, classes]).map_err(npy_err(&p))?;
+    let t = out_dir.join("targets.npy");
+    tympan_audio::npy::write(&t, targets, &[n, classes]).map_err(npy_err(&t))?;
+    Ok(())
+}
+
+/// `metrics.csv` (one row per committed epoch) and, with `train.validate_every`,
+/// `validation.csv` (one row per evaluation inside an epoch), appended as the run goes.
+///
+/// Both are rewritten from the committed state when a run starts, so a run killed at any point,
+/// then resumed, has exactly the rows an uninterrupted run has: the rows of an epoch that was
+/// killed before its commit are dropped and written again when it is rerun.
+pub(crate) struct RunLog {
+    metrics_path: std::path::PathBuf,
+    metrics: std::fs::File,
+    validation_path: std::path::PathBuf,
+    validation: Option<std::fs::File>,
+}
+
+impl RunLog {
+    /// Opens the logs of `out_dir` for a run that has committed `history`.
+    pub fn open(out_dir: &Path, history: &[EpochRow], validate: bool) -> Result<Self, TrainError> {
+        let append = |path: &Path| {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .map_err(io_err(path))
+        };
+        let metrics_path = out_dir.join("metrics.csv");
+        let mut committed = String::from(METRICS_HEADER);
+        for row in history {
+            committed.push_str(&metrics_line(row));
+        }
+        write_atomic(&metrics_path, committed.as_bytes())?;
+        let metrics = append(&metrics_path)?;
+        let validation_path = out_dir.join("validation.csv");
+        let validation = if validate {
+            let done = history.last().map_or(0, |r| r.epoch);
+            let mut kept = String::from(VALIDATION_HEADER);
+            if done > 0
+                && let Ok(text) = std::fs::read_to_string(&validation_path)
+            {
+                for line in text.lines().skip(1) {
+                    let epoch = line.split(',').nth(1).and_then(|e| e.parse::<usize>().ok());
+                    if epoch.is_some_and(|e| e <= done) {
+                        kept.push_str(line);
+                        kept.push('\n');
+                    }
+                }
+            }
+            write_atomic(&validation_path, kept.as_bytes())?;
+            Some(append(&validation_path)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            metrics_path,
+            metrics,
+            validation_path,
+            validation,
+        })
+    }
+
+    /// Whether in-epoch evaluations are logged (`train.validate_every` is set).
+    pub fn validates(&self) -> bool {
+        self.validation.is_some()
+    }
+
+    /// Appends a committed epoch's row to `metrics.csv`.
+    pub fn epoch(&mut self, row: &EpochRow) -> Result<(), TrainError> {
+        use std::io::Write;
+        self.metrics
+            .write_all(metrics_line(row).as_bytes())
+            .map_err(io_err(&self.metrics_path))
+    }
+
+    /// Appends an in-epoch evaluation to `validation.csv`.
+    pub fn validation(&mut self, step: u64, epoch: usize, s: &Scores) -> Result<(), TrainError> {
+        use std::io::Write;
+        match &mut self.validation {
+            Some(f) => writeln!(
+                f,
+                "{step},{epoch},{:.6},{:.6},{:.6}",
+                s.map, s.accuracy, s.map_at_3
+            )
+            .map_err(io_err(&self.validation_path)),
+            None => Ok(()),
+        }
+    }
+}
+
+const VALIDATION_HEADER: &str = "step,epoch,mAP,accuracy,MAP@3\n";

@@ -1,0 +1,126 @@
+//! A real kill loses nothing: `cargo xtask train` is stopped with SIGKILL in the middle of an
+//! epoch, during an evaluation and while a checkpoint is being written, then rerun with
+//! `--resume`; every time its `metrics.csv` (apart from the seconds column), `summary.json`,
+//! `predictions.npy` and weight-averaged model equal, byte for byte, those of a run that was
+//! never interrupted.
+//!
+//! The process waits at the chosen point (`TYMPAN_PAUSE_AT`, see `engine/pause.rs`) and is
+//! killed from here with SIGKILL (`Child::kill`), so nothing of it runs after the signal.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const RECIPE: &str = "fsdd-hershey";
+/// Three epochs, weight averaging over the last two, an in-epoch validation every 30 steps.
+const SET: [&str; 4] = [
+    "train.epochs=3",
+    "aggregate.wa_start=2",
+    "aggregate.wa_end=3",
+    "train.validate_every=30",
+];
+
+fn train(data: &Path, out: &Path, resume: bool, pause: Option<(&str, &Path)>) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    c.args(["train", RECIPE, "--data-dir"])
+        .arg(data)
+        .arg("--out")
+        .arg(out);
+    for s in SET {
+        c.args(["--set", s]);
+    }
+    if resume {
+        c.arg("--resume");
+    }
+    if let Some((at, file)) = pause {
+        c.env("TYMPAN_PAUSE_AT", at).env("TYMPAN_PAUSE_FILE", file);
+    }
+    c.stdout(Stdio::null()).stderr(Stdio::piped());
+    c
+}
+
+fn run_to_end(mut c: Command) {
+    let out = c.output().expect("run xtask");
+    assert!(
+        out.status.success(),
+        "xtask failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Starts a run that pauses at `at`, waits until it is there, and kills it with SIGKILL.
+fn kill_at(data: &Path, out: &Path, at: &str) {
+    let flag = out.with_extension("paused");
+    let mut child = train(data, out, false, Some((at, &flag)))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start xtask");
+    let start = Instant::now();
+    while !flag.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("{at}: the run ended ({status}) before reaching the pause point");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(900),
+            "{at}: not reached in 15 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().expect("SIGKILL");
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "{at}: killed run reported success");
+}
+
+/// Every float of a saved fsdd-hershey model, as bits.
+fn weights(path: &Path) -> Vec<u32> {
+    let device = burn::prelude::Device::flex();
+    let template = tympan_models::create("hershey-fc", 10, &device).unwrap();
+    let model = tympan_models::load_burnpack(template, path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    tympan_models::weight_bits(&model)
+}
+
+/// `metrics.csv` without its last (seconds) column.
+fn metrics_rows(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit_once(',').map_or(l, |(a, _)| a).to_string())
+        .collect()
+}
+
+#[test]
+fn sigkill_at_any_point_then_resume_equals_the_uninterrupted_run() {
+    let Some(data) = tympan_tests::require_data("sigkill_then_resume") else {
+        return;
+    };
+    let fsdd = data.join("fsdd");
+    let tmp = tempfile::tempdir().unwrap();
+    let reference = tmp.path().join("reference");
+    run_to_end(train(&fsdd, &reference, false, None));
+    let want_rows = metrics_rows(&reference);
+    assert_eq!(want_rows.len(), 4, "header + 3 epochs: {want_rows:?}");
+    let read = |dir: &Path, f: &str| {
+        std::fs::read(dir.join(f)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(f).display()))
+    };
+    for at in ["batch@2:40", "evaluate@2", "checkpoint@2"] {
+        let dir = tmp.path().join(at.replace(['@', ':'], "-"));
+        kill_at(&fsdd, &dir, at);
+        assert!(
+            !dir.join("summary.json").exists(),
+            "{at}: the killed run got to the end"
+        );
+        run_to_end(train(&fsdd, &dir, true, None));
+        assert_eq!(metrics_rows(&dir), want_rows, "{at}: metrics.csv");
+        for f in ["summary.json", "predictions.npy", "validation.csv"] {
+            assert!(read(&dir, f) == read(&reference, f), "{at}: {f} differs");
+        }
+        // Models: the same weights bit for bit (the files also hold per-process parameter ids).
+        for f in ["model-wa.bpk", "model-last.bpk", "model-best.bpk"] {
+            assert!(
+                weights(&dir.join(f)) == weights(&reference.join(f)),
+                "{at}: {f} differs"
+            );
+        }
+    }
+}
