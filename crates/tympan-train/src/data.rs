@@ -264,7 +264,7 @@ fn decode_all(items: &mut [Item], rate: Option<u32>) -> Result<(), TrainError> {
     Ok(())
 }
 
-fn samples_of(it: &Item, rate: Option<u32>) -> Result<(Arc<Vec<f32>>, u32), TrainError> {
+pub(crate) fn samples_of(it: &Item, rate: Option<u32>) -> Result<(Arc<Vec<f32>>, u32), TrainError> {
     if let Some(s) = &it.samples {
         return Ok((s.clone(), it.sample_rate));
     }

@@ -17,6 +17,7 @@ pub mod engine;
 mod error;
 pub mod learner;
 pub mod loss;
+mod patches;
 pub mod plots;
 pub mod probe;
 pub mod recipe;

@@ -13,8 +13,26 @@ use crate::error::TrainError;
 use crate::recipe::Recipe;
 use crate::report::{EpochRow, Scores, Summary, score, write_outputs};
 
-/// Predictions `[N, K]` of `model` (evaluation mode) on `items`.
+/// Predictions `[N, K]` of `model` (evaluation mode) on the clips `items`. With VGGish input a
+/// clip's row is the mean over its 960 ms patches (Hershey et al.; `crate::patches`).
 pub fn predict(
+    model: &Tagger,
+    items: &[Item],
+    p: &Pipeline,
+    batch: usize,
+    device: &Device,
+) -> Result<Vec<f32>, TrainError> {
+    let (examples, clip) = crate::patches::examples(items, p)?;
+    let scores = predict_examples(model, &examples, p, batch, device)?;
+    if examples.len() == items.len() {
+        return Ok(scores);
+    }
+    let k = scores.len() / examples.len().max(1);
+    Ok(crate::patches::clip_means(&scores, &clip, items.len(), k))
+}
+
+/// Model outputs `[examples, K]`, one row per example.
+fn predict_examples(
     model: &Tagger,
     items: &[Item],
     p: &Pipeline,

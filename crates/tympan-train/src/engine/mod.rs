@@ -110,7 +110,7 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
         on_event,
     } = opts;
     let checkpoints = Checkpoints::open(&out_dir)?;
-    let data: PreparedData = prepare(recipe)?;
+    let mut data: PreparedData = prepare(recipe)?;
     let classes = data.classes.len();
     let resumed: Option<State> = if resume {
         checkpoints.committed()?
@@ -119,6 +119,8 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
     };
     let t = &recipe.train;
     let mut pipe = Pipeline::for_recipe(recipe);
+    // Hershey et al.: every 960 ms patch of a training clip is an example with the clip's labels.
+    data.train = crate::patches::examples(&data.train, &pipe)?.0;
     let norm = match (&resumed, recipe.features.mean, recipe.features.std) {
         (Some(s), _, _) => s.norm,
         (None, Some(m), Some(s)) => (m, s),

@@ -55,7 +55,7 @@ impl Timeline<'_> {
     pub fn svg(&self) -> String {
         let windows = self.scores.first().map_or(0, Vec::len);
         let longest = self.classes.iter().map(|c| c.chars().count()).max();
-        let left = 16.0 + 6.5 * longest.unwrap_or(4).min(40) as f64;
+        let left = 24.0 + 7.2 * longest.unwrap_or(4).min(40) as f64;
         let rows = self.classes.len() as f64;
         let (w, h) = (left + PLOT_W + RIGHT, TOP + rows * ROW + BOTTOM);
         let span = ((windows.max(1) - 1) as f64 * self.hop_s + self.window_s).max(1e-3);
@@ -63,7 +63,7 @@ impl Timeline<'_> {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0}" height="{h:.0}" font-family="sans-serif" font-size="12">
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0}" height="{h:.0}" font-family="sans-serif" font-size="12" shape-rendering="crispEdges">
 <rect width="100%" height="100%" fill="white"/>
 <text x="{cx:.1}" y="22" text-anchor="middle" font-size="14">{title}</text>"#,
             cx = left + PLOT_W / 2.0,
