@@ -21,6 +21,14 @@ pub enum TrainError {
         /// How to fetch it.
         hint: String,
     },
+    /// The ImageNet weights a recipe asks for are not there; `hint` says where to get them.
+    #[error("ImageNet weights not found at {path}: {hint}")]
+    MissingWeights {
+        /// Expected location.
+        path: PathBuf,
+        /// How to get them.
+        hint: String,
+    },
     /// Data could not be prepared.
     #[error(transparent)]
     Data(#[from] tympan_data::DataError),

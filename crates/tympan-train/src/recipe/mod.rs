@@ -124,9 +124,6 @@ pub struct ModelSection {
     /// `--set model.pretrained=none`).
     #[serde(default)]
     pub pretrained: Option<Pretrained>,
-    /// Train from scratch (and say so) when `pretrained` is absent, instead of failing.
-    #[serde(default)]
-    pub pretrained_optional: bool,
     /// Weight initialisation: `default` (Burn's, Kaiming-uniform like PyTorch) or `glorot`
     /// (Glorot-uniform weights and zero biases, as Keras; the M34-res study).
     #[serde(default)]
