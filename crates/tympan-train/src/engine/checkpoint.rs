@@ -72,8 +72,13 @@ impl Checkpoints {
             .join(format!("model-epoch{epoch:03}.bpk"))
     }
 
-    fn optimizer(&self) -> PathBuf {
-        self.out_dir.join("checkpoints/optimizer.bpk")
+    /// Adam's state after `epoch`. One file per epoch, like the models: a commit that stops
+    /// after writing it but before `state.json` must leave the committed epoch's optimizer in
+    /// place (a single `optimizer.bpk` was overwritten there; the failed-write test found it).
+    fn optimizer(&self, epoch: usize) -> PathBuf {
+        self.out_dir
+            .join("checkpoints")
+            .join(format!("optimizer-epoch{epoch:03}.bpk"))
     }
 
     fn state_path(&self) -> PathBuf {
@@ -95,9 +100,13 @@ impl Checkpoints {
             })
     }
 
-    /// The optimizer of the committed state.
-    pub fn load_optimizer(&self, optim: ModuleOptimizer) -> Result<ModuleOptimizer, TrainError> {
-        let path = self.optimizer();
+    /// The optimizer of the committed epoch `epoch`.
+    pub fn load_optimizer(
+        &self,
+        optim: ModuleOptimizer,
+        epoch: usize,
+    ) -> Result<ModuleOptimizer, TrainError> {
+        let path = self.optimizer(epoch);
         optim.load(&path).map_err(|e| TrainError::Checkpoint {
             path: path.clone(),
             reason: e.to_string(),
@@ -122,8 +131,8 @@ impl Checkpoints {
             std::fs::copy(&epoch_file, &tmp).map_err(io_err(&tmp))?;
             std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
         }
-        let path = self.optimizer();
-        let tmp = self.out_dir.join("checkpoints/optimizer.bpk.partial");
+        let path = self.optimizer(state.epochs_done);
+        let tmp = path.with_extension("bpk.partial");
         optim.save(&tmp).map_err(|e| TrainError::Checkpoint {
             path: path.clone(),
             reason: e.to_string(),
@@ -141,11 +150,13 @@ impl Checkpoints {
         Ok(save_burnpack(model, &self.out_dir.join("model-best.bpk"))?)
     }
 
-    /// Remove the model file of the epoch before `epoch` unless weight averaging reads it.
+    /// Remove the epoch before `epoch`'s optimizer, and its model file unless weight averaging
+    /// reads it.
     pub fn prune_before(&self, epoch: usize, aggregate: &AggregateSection) {
         let Some(prev) = epoch.checked_sub(1).filter(|&p| p > 0) else {
             return;
         };
+        let _ = std::fs::remove_file(self.optimizer(prev));
         let in_wa = matches!(
             (aggregate.wa_start, aggregate.wa_end),
             (Some(a), Some(b)) if (a..=b).contains(&prev)

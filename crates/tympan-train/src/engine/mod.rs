@@ -149,7 +149,7 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
         Some(state) => {
             let template = new_model(recipe, classes, &ad)?;
             let model = load_burnpack(template, &checkpoints.epoch_model(state.epochs_done))?;
-            let optim = checkpoints.load_optimizer(adam(recipe))?;
+            let optim = checkpoints.load_optimizer(adam(recipe), state.epochs_done)?;
             on_event(Event::Info(format!(
                 "resumed after epoch {} (step {})",
                 state.epochs_done, state.global_step
