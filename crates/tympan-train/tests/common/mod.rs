@@ -1,0 +1,65 @@
+//! The small real-data run shared by the resume tests (each test binary is its own process: Burn's
+//! device RNG is process-wide).
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::Device;
+use tympan_train::{Recipe, RunOptions, Summary, TrainError, run};
+
+/// 3 digits x (3 train + 1 test) real FSDD recordings as a CSV manifest; fold 0 = test.
+pub fn manifest(data: &Path, dir: &Path) -> PathBuf {
+    tympan_tests::fsdd_manifest(data, dir, 0..3, &["jackson"], &[0, 10, 11, 12], |t| t != 0)
+}
+
+pub fn recipe(manifest: &Path) -> Recipe {
+    let text = format!(
+        r#"
+name = "resume-test"
+[data]
+dataset = "csv"
+data_dir = {:?}
+test_fold = 0
+[features]
+target_length = 4000
+input = "waveform"
+[model]
+arch = "m3"
+[optim]
+lr = 1e-3
+warmup_iters = 2
+schedule = {{ kind = "multistep", from_epoch = 1, every = 1, gamma = 0.5 }}
+[train]
+batch_size = 3
+epochs = 3
+sampler = "balanced"
+mixup = 0.5
+seed = 7
+eval_batch_size = 4
+[aggregate]
+wa_start = 2
+wa_end = 3
+"#,
+        manifest.display().to_string()
+    );
+    Recipe::from_toml(&text, Path::new("resume-test.toml"), &[]).unwrap()
+}
+
+pub fn train(
+    recipe: &Recipe,
+    out: &Path,
+    resume: bool,
+    stop_after: Option<usize>,
+) -> Result<Summary, TrainError> {
+    let mut sink = |_e| {};
+    run(
+        recipe,
+        RunOptions {
+            device: Device::flex(),
+            data_parallel: Vec::new(),
+            out_dir: out.to_path_buf(),
+            resume,
+            stop_after,
+            on_event: &mut sink,
+        },
+    )
+}
