@@ -15,12 +15,19 @@ References:
   presets/psla*    PSLA's dataloader eval path (src/dataloaders/audioset_dataset.py, _wav2fbank)
   presets/slim2d, presets/dcase-densenet
                    torchaudio.transforms.MelSpectrogram(norm="slaney", mel_scale="slaney",
-                   center=True, pad_mode="constant") + 10*log10(max(x, 1e-10)), which equals
-                   librosa.feature.melspectrogram + power_to_db(top_db=None)
+                   center=True (dcase-densenet) / False (slim2d), pad_mode="constant")
+                   + 10*log10(max(x, 1e-10)), which equals librosa.feature.melspectrogram
+                   + power_to_db(top_db=None)
   presets/vggish   a numpy transcription of VGGish's mel_features.py / vggish_input.py
   audio/           WAV/FLAC/OGG/MP3 written with soundfile; expected samples as torchaudio.load
   metrics.json     sklearn average_precision_score / roc_auc_score, scipy norm.ppf
   sampling/        PSLA's src/gen_weight_file.py (Algorithm 1) on the real balanced segment list
+  models/rawwave*  M34-res and the slim 2D network (RB1, RB5, RB6) as PyTorch transcriptions of the
+                   papers (_rawwave_nets), random weights, on a real UrbanSound8K clip
+  models/densenet* densenet-logmel-small-16k against a PyTorch transcription (_densenet) with
+                   torchaudio's log-mel, on a real clip's samples
+  enhance/         PSLA's src/label_enhancement/fix_type2.py (Type II) on the real ontology.json and
+                   balanced segment list, with a synthetic teacher the Rust test recomputes
   models/          PSLA's EffNetAttention (its own src/models/Models.py, from --psla-src) on
                    efficientnet_pytorch 0.7.1: state dict, input fbanks, features and scores
 """
@@ -189,13 +196,13 @@ def psla_eval(path, dtype, target_length=1056, mean=-4.6476, std=4.5699, exact_b
     return fbank.numpy()
 
 
-def slaney_db(wav, sr, n_fft, win, hop, n_mels):
+def slaney_db(wav, sr, n_fft, win, hop, n_mels, center=True):
     import torch
     import torchaudio
 
     mel = torchaudio.transforms.MelSpectrogram(
         sample_rate=sr, n_fft=n_fft, win_length=win, hop_length=hop, f_min=0.0, f_max=sr / 2,
-        n_mels=n_mels, window_fn=torch.hann_window, power=2.0, center=True, pad_mode="constant",
+        n_mels=n_mels, window_fn=torch.hann_window, power=2.0, center=center, pad_mode="constant",
         norm="slaney", mel_scale="slaney").double()
     x = mel(torch.from_numpy(wav.astype(np.float64)))
     return (10.0 * torch.log10(torch.clamp(x, min=1e-10))).T.numpy()
@@ -243,10 +250,10 @@ def gen_presets(data):
             entries.append(dict(preset="psla", clip=clip, file=file, dtype=dtype_name,
                                 tolerance_abs=tol + sensitivity,
                                 bank_rounding_sensitivity=sensitivity))
-    # slim2d: 8 kHz clip as is.
+    # slim2d: 8 kHz clip as is; 320-point frames without centring (4 s -> the paper's 64 x 199).
     clip = "urbansound8k/UrbanSound8K/audio/fold1/101415-3-0-2.wav"
     wav, sr = read_wav_pcm16(data / clip)
-    x = slaney_db(wav[0], sr, 512, 320, 160, 64)
+    x = slaney_db(wav[0], sr, 320, 320, 160, 64, center=False)
     x = (x - x.mean(axis=0)) / x.std(axis=0)
     save(FIX / "presets/slim2d__us8k.npy", x)
     entries.append(dict(preset="slim2d", clip=clip, file="presets/slim2d__us8k.npy", tolerance_abs=1e-3))
@@ -343,7 +350,7 @@ def gen_metrics():
 
 
 # ---------------------------------------------------------------------------------------- models
-def _compact_params(model, torch, big_numel=4096, pool=1 << 20, scale=0.1, seed=0):
+def _compact_params(model, torch, big_numel=4096, pool=1 << 20, scale=0.1, seed=0, storage=None):
     """Make every large weight a window of one shared random storage.
 
     torch.save writes a storage once however many tensors view it, so a full-size B2 state dict
@@ -351,13 +358,244 @@ def _compact_params(model, torch, big_numel=4096, pool=1 << 20, scale=0.1, seed=
     offset, so every tensor still holds different, non-trivial values.
     """
     g = torch.Generator().manual_seed(seed)
-    storage = (torch.rand(pool, generator=g) * 2 - 1) * scale
+    if storage is None:
+        storage = (torch.rand(pool, generator=g) * 2 - 1) * scale
+    pool = storage.numel()
     for _, p in model.named_parameters():
         n = p.numel()
         if n > big_numel:
             assert n <= pool, n
             off = int(torch.randint(0, pool - n + 1, (1,), generator=g))
             p.data = storage[off:off + n].view_as(p.data)
+
+
+def _rawwave_nets(torch):
+    """PyTorch transcriptions of Naranjo-Alcazar et al.'s residual blocks RB1-RB6 (their Fig. 3),
+    Dai et al.'s M34-res (Table 1) and the slim 2D network (Naranjo-Alcazar et al. Table I),
+    written from the papers with tympan's module names so the state dict loads by name."""
+    nn, F = torch.nn, torch.nn.functional
+    # (bn1, bn2, bn_out) per block
+    norms = {1: (1, 1, 0), 2: (1, 0, 1), 3: (1, 1, 0), 4: (1, 1, 0), 5: (1, 1, 0), 6: (1, 1, 1)}
+
+    class RB(nn.Module):
+        def __init__(self, kind, cin, cout, dim):
+            super().__init__()
+            Conv, BN = (nn.Conv1d, nn.BatchNorm1d) if dim == 1 else (nn.Conv2d, nn.BatchNorm2d)
+            self.kind, self.cout = kind, cout
+            self.conv1, self.conv2 = Conv(cin, cout, 3, padding=1), Conv(cout, cout, 3, padding=1)
+            n1, n2, n3 = norms[kind]
+            self.bn1 = BN(cin if kind == 5 else cout) if n1 else None
+            self.bn2 = BN(cout) if n2 else None
+            self.bn_out = BN(cout) if n3 else None
+
+        def forward(self, x):
+            pad = [0, 0] * (x.dim() - 2) + [0, self.cout - x.shape[1]]
+            skip = F.pad(x, pad)  # zero-padded identity (He et al.'s option A)
+            k, r = self.kind, F.relu
+            if k == 1:
+                return r(self.bn2(self.conv2(r(self.bn1(self.conv1(x))))) + skip)
+            if k == 2:
+                return r(self.bn_out(self.conv2(r(self.bn1(self.conv1(x)))) + skip))
+            if k == 3:
+                return r(self.bn2(self.conv2(r(self.bn1(self.conv1(x)))))) + skip
+            if k == 4:
+                return self.bn2(self.conv2(r(self.bn1(self.conv1(r(x)))))) + skip
+            if k == 5:
+                return self.conv2(r(self.bn2(self.conv1(r(self.bn1(x)))))) + skip
+            return r(self.bn_out(self.bn2(self.conv2(r(self.bn1(self.conv1(x))))) + skip))
+
+    def stages(kind, widths, first, dim):
+        out, cin = nn.ModuleList(), first
+        for c, n in widths:
+            out.append(nn.ModuleList([RB(kind, cin if i == 0 else c, c, dim) for i in range(n)]))
+            cin = c
+        return out
+
+    class M34Res(nn.Module):
+        def __init__(self, kind, classes=10):
+            super().__init__()
+            self.conv0 = nn.Conv1d(1, 48, 80, stride=4, padding=38)
+            self.bn0 = nn.BatchNorm1d(48)
+            self.stages = stages(kind, [(48, 3), (96, 4), (192, 6), (384, 3)], 48, 1)
+            self.fc = nn.Linear(384, classes)
+
+        def forward(self, x):
+            x = F.max_pool1d(F.relu(self.bn0(self.conv0(x))), 4)
+            for s, stage in enumerate(self.stages):
+                for b in stage:
+                    x = b(x)
+                if s < len(self.stages) - 1:
+                    x = F.max_pool1d(x, 4)
+            return self.fc(x.mean(dim=2))
+
+    def pool(x, k):
+        k = [max(1, min(k[0], x.shape[2])), max(1, min(k[1], x.shape[3]))]
+        return x if k == [1, 1] else F.max_pool2d(x, k, k)
+
+    class Slim2d(nn.Module):
+        def __init__(self, kind, classes=10):
+            super().__init__()
+            self.conv0 = nn.Conv2d(1, 48, (1, 80))  # "same" along time: 39 left, 40 right
+            self.bn0 = nn.BatchNorm2d(48)
+            self.stages = stages(kind, [(48, 1), (96, 2), (192, 3), (384, 1)], 48, 2)
+            self.fc = nn.Linear(384, classes)
+
+        def forward(self, x):  # [B, 1, F, T]
+            x = pool(F.relu(self.bn0(self.conv0(F.pad(x, (39, 40, 0, 0))))), [1, 4])
+            for s, stage in enumerate(self.stages):
+                for b in stage:
+                    x = b(x)
+                if s < len(self.stages) - 1:
+                    x = pool(x, [4, 4])
+            return self.fc(x.mean(dim=3).mean(dim=2))
+
+    return M34Res, Slim2d
+
+
+def gen_rawwave(data):
+    """Golden forwards of M34-res and the slim 2D network with RB1, RB5 and RB6 (every layout
+    switch: BN on the block input, BN after the addition) in eval mode, random weights and
+    BatchNorm statistics, on a real UrbanSound8K clip: its 4 s of 8 kHz samples (M34-res) and its
+    `slim2d` features (64 x 199, the preset fixture). All six state dicts go into one file whose
+    large weights are windows of one shared storage (`_compact_params`)."""
+    import torch
+
+    M34Res, Slim2d = _rawwave_nets(torch)
+    clip = "urbansound8k/UrbanSound8K/audio/fold1/101415-3-0-2.wav"
+    wav, sr = read_wav_pcm16(data / clip)
+    assert sr == 8000, sr
+    wave = np.zeros(32000, dtype=np.float32)
+    n = min(32000, wav.shape[1])
+    wave[:n] = wav[0, :n]
+    feats = np.load(FIX / "presets/slim2d__us8k.npy").astype(np.float32)  # [T, F]
+    inputs = dict(m34=torch.from_numpy(wave).view(1, 1, -1),
+                  slim2d=torch.from_numpy(np.ascontiguousarray(feats.T)).view(1, 1, 64, -1))
+    g = torch.Generator().manual_seed(1)
+    shared = (torch.rand(3 << 19, generator=g) * 2 - 1) * 0.05
+    dicts, logits = {}, {}
+    for fam, cls in [("m34", M34Res), ("slim2d", Slim2d)]:
+        for kind in (1, 5, 6):
+            torch.manual_seed(kind)
+            m = cls(kind)
+            _compact_params(m, torch, seed=kind, storage=shared)
+            for mod in m.modules():
+                if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                    c = mod.num_features
+                    mod.running_mean.copy_((torch.rand(c, generator=g) - 0.5) * 0.2)
+                    mod.running_var.copy_(torch.rand(c, generator=g) + 0.5)
+                    mod.weight.data.copy_(torch.rand(c, generator=g) + 0.5)
+                    mod.bias.data.copy_((torch.rand(c, generator=g) - 0.5) * 0.2)
+            m.eval()
+            with torch.no_grad():
+                y = m(inputs[fam])
+            name = f"{fam}_rb{kind}"
+            dicts[name] = m.state_dict()
+            logits[name] = y[0].tolist()
+    out = FIX / "models"
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(dicts, out / "rawwave_rb156.pth")
+    save(out / "m34__input.npy", wave)
+    (out / "rawwave_manifest.json").write_text(json.dumps(dict(
+        reference="PyTorch transcriptions in scripts/generate_reference.py (_rawwave_nets) of "
+                  "Naranjo-Alcazar et al. Fig. 3 / Table I and Dai et al. Table 1, eval mode",
+        clip=clip, weights="models/rawwave_rb156.pth (one state dict per top-level key)",
+        inputs=dict(m34="models/m34__input.npy", slim2d="presets/slim2d__us8k.npy (transposed)"),
+        logits=logits, tolerance="1e-4 x max(1, max |logit|)"), indent=1))
+
+
+def _densenet(torch, growth, classes, heads, sr):
+    """A PyTorch transcription of Jeong & Lim's log-mel DenseNet (their Fig. 2a, Sec. 2) with
+    tympan's module names: BN on the waveform, the librosa-style log-mel (torchaudio), BN, a 3x3
+    stem conv concatenated with its input, DenseNet modules (BN-ReLU-1x1, BN-ReLU-3x3, SE with
+    ratio 16, concatenation, 2x2 max pooling clamped to the axis), BN-ReLU, global average
+    pooling and the mean of the heads' softmax outputs."""
+    import torchaudio
+    nn, F = torch.nn, torch.nn.functional
+
+    class SE(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            r = max(c // 16, 1)
+            self.fc1, self.fc2 = nn.Linear(c, r), nn.Linear(r, c)
+
+        def forward(self, x):
+            s = torch.sigmoid(self.fc2(F.relu(self.fc1(x.mean(dim=(2, 3))))))
+            return x * s[:, :, None, None]
+
+    class Dense(nn.Module):
+        def __init__(self, cin, k):
+            super().__init__()
+            self.bn1, self.conv1 = nn.BatchNorm2d(cin), nn.Conv2d(cin, k, 1, bias=False)
+            self.bn2, self.conv2 = nn.BatchNorm2d(k), nn.Conv2d(k, k, 3, padding=1, bias=False)
+            self.se = SE(k)
+
+        def forward(self, x):
+            y = self.se(self.conv2(F.relu(self.bn2(self.conv1(F.relu(self.bn1(x)))))))
+            x = torch.cat([x, y], 1)
+            k = [max(1, min(2, x.shape[2])), max(1, min(2, x.shape[3]))]
+            return x if k == [1, 1] else F.max_pool2d(x, k, k)
+
+    class DenseNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mel = torchaudio.transforms.MelSpectrogram(
+                sample_rate=sr, n_fft=1024, win_length=1024, hop_length=128, f_min=0.0,
+                f_max=sr / 2, n_mels=64, window_fn=torch.hann_window, power=2.0, center=True,
+                pad_mode="constant", norm="slaney", mel_scale="slaney")
+            self.wave_bn, self.mel_bn = nn.BatchNorm1d(1), nn.BatchNorm2d(1)
+            self.stem = nn.Conv2d(1, 16, 3, padding=1)
+            c, mods = 17, []
+            for k in growth:
+                mods.append(Dense(c, k))
+                c += k
+            self._modules["modules"] = nn.ModuleList(mods)  # tympan's field name (shadows a method)
+            self.final_bn = nn.BatchNorm2d(c)
+            self.heads = nn.ModuleList([nn.Linear(c, classes) for _ in range(heads)])
+
+        def forward(self, wave):  # [B, 1, N]
+            m = 10.0 * torch.log10(torch.clamp(self.mel(self.wave_bn(wave)), min=1e-10))
+            x = self.mel_bn(m).transpose(2, 3)  # [B, 1, T, mels]
+            x = torch.cat([x, self.stem(x)], 1)
+            for d in self._modules["modules"]:
+                x = d(x)
+            x = F.relu(self.final_bn(x)).mean(dim=(2, 3))
+            return torch.stack([F.softmax(h(x), 1) for h in self.heads]).mean(0)
+
+    return DenseNet()
+
+
+def gen_densenet(data):
+    """Golden forward of `densenet-logmel-small-16k` (growth 16, 32, 64, 64, 64; 8 heads; 41
+    classes) against `_densenet`, eval mode, random weights and BatchNorm statistics, on 2 s of a
+    real UrbanSound8K clip's samples read at 16 kHz."""
+    import torch
+
+    torch.manual_seed(3)
+    net = _densenet(torch, [16, 32, 64, 64, 64], 41, 8, 16000)
+    g = torch.Generator().manual_seed(4)
+    for mod in net.modules():
+        if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            c = mod.num_features
+            mod.running_mean.copy_((torch.rand(c, generator=g) - 0.5) * 0.2)
+            mod.running_var.copy_(torch.rand(c, generator=g) + 0.5)
+            mod.weight.data.copy_(torch.rand(c, generator=g) + 0.5)
+            mod.bias.data.copy_((torch.rand(c, generator=g) - 0.5) * 0.2)
+    net.eval()
+    clip = "urbansound8k/UrbanSound8K/audio/fold1/101415-3-0-2.wav"
+    wav, _ = read_wav_pcm16(data / clip)
+    x = np.ascontiguousarray(wav[0, :32000], dtype=np.float32)
+    with torch.no_grad():
+        y = net(torch.from_numpy(x).view(1, 1, -1))
+    # The log-mel's window and filter bank are constants, not weights (tympan builds them).
+    sd = {k: v for k, v in net.state_dict().items() if not k.startswith("mel.")}
+    out = FIX / "models"
+    torch.save(sd, out / "densenet_logmel_small_16k_41.pth")
+    save(out / "densenet__input.npy", x)
+    (out / "densenet_manifest.json").write_text(json.dumps(dict(
+        reference="PyTorch transcription in scripts/generate_reference.py (_densenet) of Jeong & "
+                  "Lim Fig. 2a with torchaudio's Slaney log-mel, eval mode",
+        arch="densenet-logmel-small-16k", classes=41, clip=clip,
+        probabilities=y[0].tolist(), tolerance="2e-5 absolute on the probabilities"), indent=1))
 
 
 def gen_models(data, psla_src):
@@ -421,6 +659,73 @@ def _pkg_version(name):
     return version(name)
 
 
+# --------------------------------------------------------------------------- label enhancement
+def synthetic_teacher(n, c):
+    """A deterministic 'teacher' in [0, 1): integer arithmetic the Rust test repeats exactly."""
+    i = np.arange(n, dtype=np.int64)[:, None]
+    k = np.arange(c, dtype=np.int64)[None, :]
+    return (((i * 7919 + k * 104729 + (i * k) % 65521) % 1000003) / 1000003.0).astype(np.float32)
+
+
+def gen_enhance(data, psla_src):
+    """PSLA label enhancement Type II by PSLA's own src/label_enhancement/fix_type2.py
+    (generate_parent_dict, dfs_dict, enhance_label_type2, and its 'mean' thresholds) on the real
+    ontology.json and balanced_train_segments.csv, with synthetic_teacher() predictions."""
+    import importlib.util
+    import os
+    import tempfile
+
+    rows = []
+    for line in (data / "audioset/balanced_train_segments.csv").read_text().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        ytid, _, _, labels = [c.strip() for c in line.split(",", 3)]
+        rows.append(dict(wav=f"{ytid}.wav", labels=labels.strip('"')))
+    lines = (data / "audioset/class_labels_indices.csv").read_text().splitlines()[1:]
+    codes = [l.split(",")[1] for l in lines]
+    code2idx = {c: i for i, c in enumerate(codes)}
+    n, c = len(rows), len(codes)
+    pred = synthetic_teacher(n, c).astype(np.float64)  # PSLA reads predictions with np.loadtxt
+    target = np.zeros((n, c))
+    for i, r in enumerate(rows):
+        for l in r["labels"].split(","):
+            target[i, code2idx[l]] = 1
+    mean_score = [np.mean(pred[np.where(target[:, j] == 1)[0], j]) for j in range(c)]
+    spec = importlib.util.spec_from_file_location(
+        "fix_type2", Path(psla_src) / "src" / "label_enhancement" / "fix_type2.py")
+    fix = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fix)
+    fix.code2idx = code2idx  # the script defines it under __main__
+    with tempfile.TemporaryDirectory() as tmp:
+        # generate_parent_dict reads ../utilities/ontology.json
+        (Path(tmp) / "utilities").mkdir()
+        (Path(tmp) / "utilities" / "ontology.json").write_bytes((data / "audioset/ontology.json").read_bytes())
+        work = Path(tmp) / "work"
+        work.mkdir()
+        cwd = os.getcwd()
+        os.chdir(work)
+        try:
+            par = fix.dfs_dict(fix.generate_parent_dict())
+        finally:
+            os.chdir(cwd)
+        src, dst = Path(tmp) / "in.json", Path(tmp) / "out.json"
+        src.write_text(json.dumps(dict(data=rows)))
+        fix.enhance_label_type2(str(src), str(dst), par, codes, mean_score, pred, "audioset")
+        out = json.loads(dst.read_text())["data"]
+    changed = {str(i): sorted(o["labels"].split(",")) for i, (r, o) in enumerate(zip(rows, out))
+               if sorted(set(r["labels"].split(","))) != sorted(o["labels"].split(","))}
+    dest = FIX / "enhance"
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "psla_type2_balanced.json").write_text(json.dumps(dict(
+        reference="PSLA src/label_enhancement/fix_type2.py (generate_parent_dict, dfs_dict, "
+                  "enhance_label_type2) on audioset/ontology.json and balanced_train_segments.csv",
+        teacher="synthetic_teacher() in scripts/generate_reference.py",
+        threshold="mean", clips=n, thresholds=mean_score, changed=changed,
+        added=int(sum(len(v) for v in changed.values()) - sum(
+            len(set(rows[int(i)]["labels"].split(","))) for i in changed)),
+        tolerance="labels exact; thresholds 1e-6 absolute"), indent=0))
+
+
 # -------------------------------------------------------------------------------------- sampling
 def gen_sampling(data, psla_src):
     """PSLA Algorithm 1 by PSLA's own src/gen_weight_file.py, on a datafile of every segment of the
@@ -453,16 +758,19 @@ def gen_sampling(data, psla_src):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--only", choices=["fbank", "presets", "audio", "metrics", "models", "sampling"])
+    ap.add_argument("--only", choices=["fbank", "presets", "audio", "metrics", "models", "sampling", "enhance", "rawwave", "densenet"])
     ap.add_argument("--psla-src", type=Path, default=None,
                     help="a checkout of github.com/YuanGongND/psla (for the model fixtures)")
     args = ap.parse_args()
     steps = dict(fbank=lambda: gen_fbank(args.data_dir), presets=lambda: gen_presets(args.data_dir),
                  audio=lambda: gen_audio(args.data_dir), metrics=gen_metrics,
                  models=lambda: gen_models(args.data_dir, args.psla_src),
-                 sampling=lambda: gen_sampling(args.data_dir, args.psla_src))
+                 sampling=lambda: gen_sampling(args.data_dir, args.psla_src),
+                 enhance=lambda: gen_enhance(args.data_dir, args.psla_src),
+                 rawwave=lambda: gen_rawwave(args.data_dir),
+                 densenet=lambda: gen_densenet(args.data_dir))
     for name, step in steps.items():
-        if name in ("models", "sampling") and args.psla_src is None:
+        if name in ("models", "sampling", "enhance") and args.psla_src is None:
             if args.only == name:
                 ap.error("--psla-src is required for the model fixtures")
             print(f"skipping {name}: pass --psla-src")

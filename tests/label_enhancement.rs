@@ -1,4 +1,5 @@
-//! PSLA label enhancement (Algorithm 2) on a hand-computed case.
+//! PSLA label enhancement (Algorithm 2): a hand-computed case, and Type II against PSLA's own
+//! `fix_type2.py` on the real ontology and balanced segment list.
 
 use tympan_data::enhance::{EnhanceType, Threshold, enhance, thresholds};
 use tympan_data::{ClassList, Datafile, Ontology};
@@ -57,4 +58,87 @@ fn type_one_two_and_both_by_hand() {
     );
     assert_eq!((r3.total_added, r3.clips_changed), (2, 2));
     assert_eq!(d3.data[3].labels, "/m");
+}
+
+/// The synthetic teacher of `scripts/generate_reference.py` (`synthetic_teacher`), recomputed
+/// with the same integer arithmetic: `[clips, classes]` in [0, 1).
+fn synthetic_teacher(n: usize, c: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(n * c);
+    for i in 0..n as i64 {
+        for k in 0..c as i64 {
+            let v = (i * 7919 + k * 104729 + (i * k) % 65521) % 1000003;
+            out.push((v as f64 / 1000003.0) as f32);
+        }
+    }
+    out
+}
+
+/// Type II exactly as PSLA's own `fix_type2.py` (run by `scripts/generate_reference.py` on the
+/// real `ontology.json` and `balanced_train_segments.csv`, 22,160 clips, a synthetic teacher and
+/// PSLA's mean thresholds): the same labels on every clip (exact), and the same thresholds
+/// (1e-6 absolute; PSLA computes them in float64).
+#[test]
+fn type2_matches_psla_fix_type2_on_the_real_balanced_list() {
+    let Some(data) = tympan_tests::require_data("type2_matches_psla") else {
+        return;
+    };
+    let fixture = tympan_tests::fixture_json("enhance/psla_type2_balanced.json");
+    let onto = Ontology::load(&data.join("audioset/ontology.json")).unwrap();
+    let classes = ClassList::load(&data.join("audioset/class_labels_indices.csv")).unwrap();
+    let segments =
+        tympan_data::read_segments(&data.join("audioset/balanced_train_segments.csv")).unwrap();
+    let df = Datafile {
+        data: segments
+            .iter()
+            .map(|s| tympan_data::DatafileEntry {
+                wav: format!("{}.wav", s.ytid),
+                labels: s.labels.join(","),
+            })
+            .collect(),
+    };
+    assert_eq!(df.data.len(), fixture["clips"].as_u64().unwrap() as usize);
+    let preds = synthetic_teacher(df.data.len(), classes.len());
+    let t = thresholds(&df, &preds, &classes, Threshold::Mean).unwrap();
+    for (k, want) in fixture["thresholds"].as_array().unwrap().iter().enumerate() {
+        let ours = t[k].expect("every class has a labelled clip in the balanced set") as f64;
+        assert!((ours - want.as_f64().unwrap()).abs() < 1e-6, "class {k}");
+    }
+    let (out, report) = enhance(&df, &preds, &classes, &onto, &t, EnhanceType::TypeII).unwrap();
+    let changed = fixture["changed"].as_object().unwrap();
+    let mut differ = Vec::new();
+    for (i, (before, after)) in df.data.iter().zip(&out.data).enumerate() {
+        let mut ours: Vec<&str> = after.label_list().collect();
+        ours.sort_unstable();
+        let want: Vec<&str> = match changed.get(&i.to_string()) {
+            Some(v) => v
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m.as_str().unwrap())
+                .collect(),
+            None => {
+                let mut v: Vec<&str> = before.label_list().collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            }
+        };
+        if ours != want {
+            differ.push(format!(
+                "clip {i} ({}): ours {ours:?}, PSLA {want:?}",
+                before.wav
+            ));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "{} clips differ from PSLA's fix_type2.py, e.g. {:?}",
+        differ.len(),
+        &differ[..differ.len().min(3)]
+    );
+    assert_eq!(
+        report.total_added as u64,
+        fixture["added"].as_u64().unwrap()
+    );
+    assert_eq!(report.clips_changed, changed.len());
 }

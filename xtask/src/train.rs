@@ -182,14 +182,15 @@ pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
     let mut on_event = |e: Event| match e {
         Event::Prepared {
             train,
-            eval,
+            valid,
+            test,
             classes,
             missing,
             split,
             norm,
         } => {
             eprintln!(
-                "data: {train} train / {eval} eval clips, {classes} classes ({split}); {missing} listed but missing (skipped); fbank norm mean {:.4} std {:.4}",
+                "data: {train} train / {valid} validation / {test} test clips, {classes} classes ({split}); {missing} listed but missing (skipped); feature norm mean {:.4} std {:.4}",
                 norm.0, norm.1
             );
         }
@@ -216,9 +217,11 @@ pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
                 pb.finish_and_clear();
             }
             eprintln!(
-                "epoch {:>3}: loss {:.4}  mAP {:.4}  AUC {:.4}  d' {:.3}  acc {:.4}  ensemble mAP {:.4}  ({:.0} s)",
+                "epoch {:>3}: loss {:.4}  validation mAP {:.4} acc {:.4} | test mAP {:.4}  AUC {:.4}  d' {:.3}  acc {:.4}  ensemble mAP {:.4}  ({:.0} s)",
                 r.epoch,
                 r.loss,
+                r.valid.map,
+                r.valid.accuracy,
                 r.scores.map,
                 r.scores.auc,
                 r.scores.d_prime,
@@ -239,9 +242,10 @@ pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
             on_event: &mut on_event,
         },
     )?;
+    println!("\nsplit: {}", summary.split);
     println!(
         "\n{:<34} {:>8} {:>8} {:>8} {:>8}",
-        "result", "mAP", "AUC", "d'", "acc"
+        "test split", "mAP", "AUC", "d'", "acc"
     );
     let row = |name: &str, s: &tympan_train::engine::Scores| {
         println!(
@@ -249,6 +253,9 @@ pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
             s.map, s.auc, s.d_prime, s.accuracy
         );
     };
+    if let (Some(s), Some((epoch, _))) = (&summary.selected, summary.best_epoch) {
+        row(&format!("chosen on validation (epoch {epoch})"), s);
+    }
     row("single model, last epoch", &summary.last_epoch);
     row("single model, mean of last 5", &summary.mean_last_5);
     if let Some(s) = &summary.weight_averaged {
@@ -259,8 +266,12 @@ pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
     }
     row("checkpoint ensemble", &summary.checkpoint_ensemble);
     if let Some(c) = &summary.clips {
+        let valid = c
+            .valid
+            .map(|v| format!(", validation {} of {} listed", v.present, v.listed))
+            .unwrap_or_default();
         println!(
-            "\nclips present: train {} of {} listed, eval {} of {} listed",
+            "\nclips present: train {} of {} listed{valid}, eval {} of {} listed",
             c.train.present, c.train.listed, c.eval.present, c.eval.listed
         );
     }

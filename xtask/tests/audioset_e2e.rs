@@ -272,6 +272,18 @@ fn audioset_psla_full_end_to_end() {
     let map = last["map"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&map), "mAP {map}");
     assert_eq!(summary["clips"]["train"]["present"], 29);
+    // psla-full validates on a stratified 1% of the training list: one clip here (at least
+    // one); the eval list is the test split.
+    assert_eq!(
+        summary["sizes"],
+        serde_json::json!([28, 1, 11]),
+        "{summary}"
+    );
+    assert!(
+        summary["selected"]["map"]
+            .as_f64()
+            .is_some_and(|m| (0.0..=1.0).contains(&m))
+    );
     assert_eq!(summary["clips"]["eval"]["present"], 11);
     // One prediction row per eval clip, over the 527 classes.
     let preds = std::fs::read(out_dir.join("predictions.npy")).unwrap();

@@ -125,8 +125,20 @@ pub fn jeong_lim_lambda<R: Rng + ?Sized>(alpha: f64, rng: &mut R) -> Result<f64>
     Ok(l.max(1.0 - l))
 }
 
+/// `x / max|x|` (Jeong & Lim's eq. (2) normalises each clip to its peak before mixing and
+/// scaling); a silent clip is returned as it is.
+pub fn peak_normalized(x: &[f32]) -> Vec<f32> {
+    let peak = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if peak > 0.0 && peak.is_finite() {
+        x.iter().map(|v| v / peak).collect()
+    } else {
+        x.to_vec()
+    }
+}
+
 /// Scale augmentation applied to a mixed clip: multiply by a gain drawn uniformly in
-/// `[low, high]`. Returns the gain.
+/// `[low, high]`. Returns the gain. With [`peak_normalized`] clips this is Jeong & Lim's
+/// eq. (2): `w (lambda x1 / max|x1| + (1 - lambda) x2 / max|x2|)`.
 pub fn scale_augment<R: Rng + ?Sized>(
     x: &mut [f32],
     low: f64,
@@ -212,5 +224,12 @@ mod tests {
         assert!((x[1] + 2.0 * g as f32).abs() < 1e-6);
         assert!(scale_augment(&mut x, 0.0, 1.0, &mut r).is_err());
         assert!(beta_lambda(-1.0, &mut r).is_err());
+    }
+
+    #[test]
+    fn peak_normalized_has_unit_peak_and_keeps_silence() {
+        let x = peak_normalized(&[0.1, -0.4, 0.2]);
+        assert_eq!(x, vec![0.25, -1.0, 0.5]);
+        assert_eq!(peak_normalized(&[0.0, 0.0]), vec![0.0, 0.0]);
     }
 }

@@ -38,8 +38,9 @@ pub enum Preset {
     /// Jeong & Lim (DCASE 2018 task 2): 44.1 kHz, 1024-sample window and FFT, 128-sample hop,
     /// 64 Slaney mel bins, power spectrum in dB (librosa `melspectrogram` + `power_to_db`).
     DcaseDensenet,
-    /// Naranjo-Alcazar's slim 2D network: 8 kHz, 40 ms periodic Hann window with 50 % overlap,
-    /// 64 Slaney mel bins in dB, each frequency channel standardised over the clip.
+    /// Naranjo-Alcazar's slim 2D network: 8 kHz, 40 ms periodic Hann window with 50 % overlap
+    /// (320-point frames, no centring padding), 64 Slaney mel bins in dB, each frequency channel
+    /// standardised over the clip: a 4 s clip is the paper's 64 x 199 input.
     Slim2d,
 }
 
@@ -126,8 +127,8 @@ impl Preset {
                 sample_rate,
                 win_length: 320,
                 hop_length: 160,
-                n_fft: 512,
-                center: true,
+                n_fft: 320,
+                center: false,
                 power: 2,
                 n_mels: 64,
                 f_min: 0.0,
@@ -282,6 +283,20 @@ impl WaveNorm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Naranjo-Alcazar et al.: 4 s at 8 kHz is a 64 x 199 input.
+    #[test]
+    fn slim2d_input_of_four_seconds_is_64_by_199() {
+        let x: Vec<f32> = (0..32_000)
+            .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+            .collect();
+        let f = Preset::Slim2d
+            .extractor(8_000)
+            .unwrap()
+            .compute(&x)
+            .unwrap();
+        assert_eq!((f.bins, f.frames), (64, 199));
+    }
 
     #[test]
     fn wave_norms() {

@@ -52,6 +52,19 @@ impl Dataset {
         }
         t
     }
+    /// The source recording clip `i` was cut from, where the layout names it: UrbanSound8K's
+    /// `fsID` (`{fsID}-{classID}-{occurrence}-{slice}.wav`) and ESC-50's source clip
+    /// (`{fold}-{clip}-{take}.wav`). Clips of one source are near-duplicates, which a carved
+    /// validation split keeps on one side ([`crate::split::holdout`]).
+    pub fn source(&self, i: usize) -> Option<String> {
+        let stem = self.clips.get(i)?.path.file_stem()?.to_str()?;
+        let mut parts = stem.split('-');
+        match self.name.as_str() {
+            "urbansound8k" => parts.next().map(str::to_string),
+            "esc50" | "esc10" => parts.nth(1).map(str::to_string),
+            _ => None,
+        }
+    }
     /// Clips of `fold` and the others (leave-one-fold-out split).
     pub fn split_fold(&self, fold: u32) -> (Vec<&Clip>, Vec<&Clip>) {
         self.clips.iter().partition(|c| c.fold == fold)

@@ -6,9 +6,14 @@
 //! - Type I: for each original label, add each direct child (in the class list) whose score
 //!   passes its threshold.
 //! - Type II: for each original label, add each ancestor (in the class list) whose score passes.
+//!   Ancestors are walked as PSLA's `fix_type2.py` walks them (`generate_parent_dict`,
+//!   `dfs_dict`): a parent link comes only from a node whose restrictions are not exactly
+//!   `["abstract"]`, so the walk stops below an abstract grouping node instead of passing through
+//!   it to the classes above (checked against PSLA's own script on the real ontology and
+//!   balanced list: `tests/label_enhancement.rs`).
 //! - Both: the union of the two.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::error::{DataError, Result};
 use crate::{ClassList, Datafile, DatafileEntry, Ontology};
@@ -127,6 +132,35 @@ pub fn thresholds(
         .collect())
 }
 
+/// PSLA's `generate_parent_dict`: each node's parents, counting only links from nodes whose
+/// restrictions are not exactly `["abstract"]` (a node restricted both abstract and blacklisted
+/// still counts, as in PSLA's list comparison).
+fn psla_parents(onto: &Ontology) -> HashMap<&str, Vec<&str>> {
+    let mut parents: HashMap<&str, Vec<&str>> = HashMap::new();
+    for n in onto.nodes() {
+        if n.restrictions == ["abstract"] {
+            continue;
+        }
+        for c in &n.child_ids {
+            parents.entry(c.as_str()).or_default().push(n.id.as_str());
+        }
+    }
+    parents
+}
+
+/// PSLA's `dfs_dict` for one class: every node reachable through [`psla_parents`] links,
+/// without the class itself.
+fn psla_ancestors<'a>(parents: &HashMap<&'a str, Vec<&'a str>>, id: &str) -> Vec<&'a str> {
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut stack: Vec<&str> = parents.get(id).cloned().unwrap_or_default();
+    while let Some(p) = stack.pop() {
+        if p != id && seen.insert(p) {
+            stack.extend(parents.get(p).into_iter().flatten().copied());
+        }
+    }
+    seen.into_iter().collect()
+}
+
 /// Applies the enhancement; returns the enhanced datafile (original labels first, in order, then
 /// the added ones) and a report.
 pub fn enhance(
@@ -147,6 +181,7 @@ pub fn enhance(
         added_per_class: vec![0; c],
         ..Default::default()
     };
+    let parents = psla_parents(onto);
     let mut out = Datafile::default();
     for (i, e) in data.data.iter().enumerate() {
         let original = labels_of(e, classes, i)?;
@@ -160,7 +195,7 @@ pub fn enhance(
                 candidates.extend(onto.children(mid));
             }
             if matches!(kind, EnhanceType::TypeII | EnhanceType::Both) {
-                candidates.extend(onto.ancestors(mid));
+                candidates.extend(psla_ancestors(&parents, mid));
             }
             for k in candidates.into_iter().filter_map(|m| classes.index_of(m)) {
                 if !have.contains(&k) && passes(k) {

@@ -10,6 +10,8 @@
 //!   CSV-manifest adapters (official layouts, missing files reported), and
 //!   the mapping of single-label datasets into the AudioSet ontology with ancestors.
 //! - [`sampling`]: seeded uniform, PSLA-weighted and class-balanced epoch orders, mixup partners.
+//! - [`split`]: validation splits carved from training clips (seeded, stratified, recordings
+//!   kept whole).
 //! - [`enhance`]: PSLA label enhancement (Algorithm 2): thresholds, Type I / II / both.
 //! - [`loader`]: a streaming, deterministic, bounded-prefetch batch loader and normalisation
 //!   statistics (PSLA's `get_norm_stats`).
@@ -25,6 +27,7 @@ pub mod error;
 pub mod loader;
 pub mod ontology;
 pub mod sampling;
+pub mod split;
 
 pub use audioset::{
     BuiltDatafile, Class, ClassList, Datafile, DatafileEntry, Segment, build_datafile,

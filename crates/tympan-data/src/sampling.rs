@@ -67,6 +67,54 @@ pub fn class_balanced_batches(
     Ok(out)
 }
 
+/// Balanced draws on multi-label data (Chen et al.: "each class equally frequent in a batch"):
+/// draw `t` takes class `order[t]`, where `order` runs through all classes with clips in a fresh
+/// random order each round, and then the next clip of that class's shuffled pool (reshuffled
+/// when it runs out). A clip with several labels sits in the pool of each, so in any run of
+/// `classes` consecutive draws every class comes up exactly once. `labels[i]` are clip `i`'s
+/// classes; clips without labels are never drawn. Errors when no clip has a label.
+pub fn label_balanced_epoch(
+    labels: &[Vec<usize>],
+    num_classes: usize,
+    draws: usize,
+    seed: u64,
+    epoch: u64,
+) -> Result<Vec<usize>> {
+    let mut pools: Vec<Vec<usize>> = vec![Vec::new(); num_classes];
+    for (i, ls) in labels.iter().enumerate() {
+        for &l in ls {
+            pools
+                .get_mut(l)
+                .ok_or_else(|| format!("clip {i} has class {l} >= {num_classes}"))?
+                .push(i);
+        }
+    }
+    let classes: Vec<usize> = (0..num_classes).filter(|&c| !pools[c].is_empty()).collect();
+    if classes.is_empty() {
+        return Err(DataError::Mismatch("no clip has a label".into()));
+    }
+    let mut rng = epoch_rng(seed, epoch);
+    pools.iter_mut().for_each(|p| p.shuffle(&mut rng));
+    let mut cursors = vec![0usize; num_classes];
+    let mut round = classes.clone();
+    let mut out = Vec::with_capacity(draws);
+    while out.len() < draws {
+        round.shuffle(&mut rng);
+        for &c in &round {
+            if out.len() == draws {
+                break;
+            }
+            if cursors[c] == pools[c].len() {
+                pools[c].shuffle(&mut rng);
+                cursors[c] = 0;
+            }
+            out.push(pools[c][cursors[c]]);
+            cursors[c] += 1;
+        }
+    }
+    Ok(out)
+}
+
 /// A mixup partner drawn uniformly from `n` clips (PSLA: `random.randint(0, len-1)`, which may
 /// pick the clip itself).
 pub fn mixup_partner<R: Rng + ?Sized>(n: usize, rng: &mut R) -> usize {
@@ -117,5 +165,27 @@ mod tests {
         first3.sort_unstable();
         assert_eq!(first3, vec![0, 1, 2]);
         assert!(class_balanced_batches(&labels, 4, 1, 0, 0).is_err());
+    }
+
+    #[test]
+    fn label_balanced_draws_every_class_once_per_round() {
+        // Class 0 is common (clips 0-7), class 1 rare (clip 8 only, also labelled 0), class 2
+        // on clip 9; clip 10 has no label.
+        let mut labels: Vec<Vec<usize>> = (0..8).map(|_| vec![0]).collect();
+        labels.push(vec![0, 1]);
+        labels.push(vec![2]);
+        labels.push(vec![]);
+        let order = label_balanced_epoch(&labels, 3, 30, 5, 1).unwrap();
+        assert_eq!(order.len(), 30);
+        assert!(!order.contains(&10));
+        for round in order.chunks(3) {
+            // Class 2's draw can only be clip 9 and class 1's only clip 8; class 0 never
+            // gives clip 9. So every round holds clip 9 once and clip 8 at least once.
+            assert_eq!(round.iter().filter(|&&i| i == 9).count(), 1, "{round:?}");
+            assert!(round.contains(&8), "{round:?}");
+        }
+        assert_eq!(order, label_balanced_epoch(&labels, 3, 30, 5, 1).unwrap());
+        assert_ne!(order, label_balanced_epoch(&labels, 3, 30, 5, 2).unwrap());
+        assert!(label_balanced_epoch(&[vec![]], 3, 3, 0, 0).is_err());
     }
 }

@@ -153,11 +153,20 @@ enum Arch {
     Slim2d {
         block: ResidualKind,
     },
-    Chen,
+    Chen {
+        /// One bottleneck per ResNet stage and a 64-channel front end (CPU-scale runs).
+        small: bool,
+        /// Front-end stride: 64 (2,500 frames per 10 s) or 128 (1,250; Table 3).
+        stride: usize,
+    },
     DenseNet {
         input: DenseInput,
         /// The reduced growth of [`DenseNetConfig::small_growth`] (CPU-scale runs).
         small: bool,
+        /// Sample rate (Jeong & Lim's Table 1: 16, 32, 44.1 kHz).
+        rate: u32,
+        /// Softmax heads (8; 1 for their Fig. 3).
+        heads: usize,
     },
     Hershey {
         arch: HersheyArch,
@@ -165,23 +174,78 @@ enum Arch {
     },
 }
 
+/// `densenet-{logmel|wave}[-small][-16k|-32k|-44k][-h1|-h8]`: Jeong & Lim's front end, the
+/// reduced growth, the sample rate (Table 1; 44.1 kHz by default) and the softmax heads (8 by
+/// default; 1 for Fig. 3).
+fn parse_densenet(rest: &str) -> Option<Arch> {
+    let mut parts = rest.split('-');
+    let input = match parts.next()? {
+        "logmel" => DenseInput::LogMel,
+        "wave" => DenseInput::Waveform,
+        _ => return None,
+    };
+    let (mut small, mut rate, mut heads) = (false, 44_100, 8);
+    let mut stage = 0;
+    for p in parts {
+        let s = match p {
+            "small" => 1,
+            "16k" | "32k" | "44k" => 2,
+            "h1" | "h8" => 3,
+            _ => return None,
+        };
+        // Each suffix at most once, in this order.
+        if s <= stage {
+            return None;
+        }
+        stage = s;
+        match p {
+            "small" => small = true,
+            "16k" => rate = 16_000,
+            "32k" => rate = 32_000,
+            "44k" => rate = 44_100,
+            "h1" => heads = 1,
+            _ => heads = 8,
+        }
+    }
+    Some(Arch::DenseNet {
+        input,
+        small,
+        rate,
+        heads,
+    })
+}
+
 fn parse(name: &str) -> Option<Arch> {
     match name {
         "psla-resnet50" => return Some(Arch::ResNet50),
-        "chen-resnet" => return Some(Arch::Chen),
-        "densenet-logmel" | "densenet-logmel-small" => {
-            return Some(Arch::DenseNet {
-                input: DenseInput::LogMel,
-                small: name.ends_with("-small"),
+        "chen-resnet" => {
+            return Some(Arch::Chen {
+                small: false,
+                stride: 64,
             });
         }
-        "densenet-wave" | "densenet-wave-small" => {
-            return Some(Arch::DenseNet {
-                input: DenseInput::Waveform,
-                small: name.ends_with("-small"),
+        "chen-resnet-1250" => {
+            return Some(Arch::Chen {
+                small: false,
+                stride: 128,
+            });
+        }
+        "chen-resnet-small" => {
+            return Some(Arch::Chen {
+                small: true,
+                stride: 64,
+            });
+        }
+        "chen-resnet-small-1250" => {
+            return Some(Arch::Chen {
+                small: true,
+                stride: 128,
             });
         }
         _ => {}
+    }
+    if let Some(rest) = name.strip_prefix("densenet-") {
+        return parse_densenet(rest);
     }
     if let Some(rest) = name.strip_prefix("hershey-") {
         // `-b128`: the optional 128-d bottleneck before the output (Sec. 4.4 embeddings).
@@ -294,24 +358,45 @@ fn describe(name: &str, arch: Arch) -> ModelInfo {
             InputSpec {
                 preset: "slim2d",
                 sample_rate: 8_000,
-                frames: 201,
+                // 4 s: Naranjo-Alcazar et al.'s 64 x 199.
+                frames: 199,
                 bins: 64,
             },
             OutputKind::Distribution,
         ),
-        Arch::Chen => (
-            "Chen et al. 1D ResNet-18 -> 2D ResNet-50 with multi-level attention".into(),
+        Arch::Chen { small, stride } => (
+            format!(
+                "Chen et al. 1D ResNet-18 -> 2D {} with multi-level attention, {} frames per 10 s{}",
+                if small {
+                    "ResNet (one bottleneck per stage)"
+                } else {
+                    "ResNet-50"
+                },
+                160_000 / stride,
+                if small {
+                    " (reduced width for CPU-scale runs, not the paper's network)"
+                } else {
+                    ""
+                }
+            ),
             "Chen et al. (Hikvision), Sec. 2",
             wave(16_000, 160_000),
             OutputKind::Probabilities,
         ),
-        Arch::DenseNet { input, small } => (
+        Arch::DenseNet {
+            input,
+            small,
+            rate,
+            heads,
+        } => (
             format!(
-                "Jeong & Lim single-block DenseNet with SE, {} front end, 8 softmax heads{}",
+                "Jeong & Lim single-block DenseNet with SE, {} front end at {} kHz, {heads} softmax head{}{}",
                 match input {
                     DenseInput::LogMel => "in-graph log-mel",
                     DenseInput::Waveform => "waveform",
                 },
+                rate as f64 / 1000.0,
+                if heads == 1 { "" } else { "s" },
                 if small {
                     " (reduced growth for CPU-scale runs)"
                 } else {
@@ -319,7 +404,8 @@ fn describe(name: &str, arch: Arch) -> ModelInfo {
                 }
             ),
             "Jeong & Lim, DCASE 2018 task 2, Fig. 2",
-            wave(44_100, 64_000),
+            // 64,000-sample crops at every rate (4 s at 16 kHz, 2 s at 32, 1.45 s at 44.1).
+            wave(rate, 64_000),
             OutputKind::Distribution,
         ),
         Arch::Hershey { arch, bottleneck } => (
@@ -378,10 +464,16 @@ pub fn names() -> Vec<String> {
         out.push(format!("slim2d-{}", k.name()));
     }
     out.push("chen-resnet".into());
+    out.push("chen-resnet-1250".into());
+    out.push("chen-resnet-small".into());
     out.push("densenet-logmel".into());
     out.push("densenet-wave".into());
     out.push("densenet-logmel-small".into());
     out.push("densenet-wave-small".into());
+    // Jeong & Lim's Table 1 rates and Fig. 3's single head (any combination parses).
+    out.push("densenet-logmel-16k".into());
+    out.push("densenet-logmel-32k".into());
+    out.push("densenet-logmel-h1".into());
     for h in ["fc", "alexnet", "vgg", "inception", "resnet50"] {
         out.push(format!("hershey-{h}"));
         out.push(format!("hershey-{h}-b128"));
@@ -434,9 +526,22 @@ pub fn create(name: &str, num_classes: usize, device: &Device) -> Result<Tagger,
                 .with_block(block)
                 .init(device),
         ),
-        Arch::Chen => Tagger::Chen(ChenNetConfig::new(num_classes).init(device)),
-        Arch::DenseNet { input, small } => {
-            let mut cfg = DenseNetConfig::new(num_classes, input);
+        Arch::Chen { small, stride } => {
+            let mut cfg = ChenNetConfig::new(num_classes).with_front_stride(stride);
+            if small {
+                cfg = cfg.with_front_channels(64).with_resnet_layers([1, 1, 1, 1]);
+            }
+            Tagger::Chen(cfg.init(device))
+        }
+        Arch::DenseNet {
+            input,
+            small,
+            rate,
+            heads,
+        } => {
+            let mut cfg = DenseNetConfig::new(num_classes, input)
+                .with_sample_rate(rate)
+                .with_heads(heads);
             if small {
                 cfg = cfg.with_growth(Some(DenseNetConfig::small_growth(input)));
             }
@@ -503,6 +608,40 @@ mod tests {
             assert!(parse(&n).is_some(), "{n}");
         }
         assert!(parse("psla-effnet-b8").is_none());
+        // Jeong & Lim: rate and head count by suffix, each once and in order.
+        let Some(Arch::DenseNet {
+            input,
+            small,
+            rate,
+            heads,
+        }) = parse("densenet-logmel-small-32k-h1")
+        else {
+            panic!("densenet-logmel-small-32k-h1");
+        };
+        assert_eq!(
+            (input, small, rate, heads),
+            (DenseInput::LogMel, true, 32_000, 1)
+        );
+        assert_eq!(info("densenet-wave-16k").unwrap().input.sample_rate, 16_000);
+        assert_eq!(info("densenet-wave").unwrap().input.sample_rate, 44_100);
+        for bad in [
+            "densenet-logmel-h1-16k",
+            "densenet-logmel-16k-16k",
+            "densenet-mfcc",
+            "densenet-logmel-8k",
+        ] {
+            assert!(parse(bad).is_none(), "{bad}");
+        }
+        let Tagger::DenseNet(one) =
+            create("densenet-logmel-small-16k-h1", 41, &Device::flex()).unwrap()
+        else {
+            panic!("not a DenseNet");
+        };
+        assert_eq!(one.heads.len(), 1);
+        assert_eq!(
+            one.logmel.as_ref().map(|l| l.config.sample_rate),
+            Some(16_000.0)
+        );
         assert!(parse("psla-effnet-lite5").is_none());
         assert!(info("nope").is_err());
     }
@@ -531,6 +670,14 @@ mod tests {
         let out: Vec<f32> = model.forward(wave).into_data().try_to_vec::<f32>().unwrap();
         for (a, b) in mean.iter().zip(&out) {
             assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        // Table 3's front ends: 2,500 or 1,250 frames per 10 s (here 1 s: 250 or 125).
+        for (name, frames) in [("chen-resnet-small", 250), ("chen-resnet-small-1250", 125)] {
+            let Tagger::Chen(net) = create(name, 3, &device).unwrap() else {
+                panic!("{name}");
+            };
+            let x = Tensor::<3>::zeros([1, 1, 16_000], &device);
+            assert_eq!(net.front_end(x).dims(), [1, 64, frames], "{name}");
         }
         let other = create("hershey-fc", 3, &device).unwrap();
         let patch = Tensor::<3>::zeros([1, 96, 64], &device);

@@ -54,11 +54,9 @@ pub fn train(data_dir: &Path, epochs: usize, out: &Path) -> Result<Scores, Train
     let classes = data.classes.len();
     let mut pipe = Pipeline::for_recipe(&recipe);
     (pipe.mean, pipe.std) = norm_stats(&data.train, &pipe, 2000)?;
-    // A seeded tenth of the training clips validates; the test split stays unseen.
-    let (mut fit, mut valid) = (Vec::new(), Vec::new());
-    for (i, item) in data.train.iter().enumerate() {
-        if i % 10 == 3 { &mut valid } else { &mut fit }.push(item.clone());
-    }
+    // The recipe's validation split (a seeded, stratified tenth of the training clips) is the
+    // Learner's; the test split stays unseen.
+    let (fit, valid) = (data.train.clone(), data.valid.clone());
     let device = Device::flex();
     let train_loader = DataLoaderBuilder::new(TaggingBatcher::new(pipe, true, 0))
         .batch_size(recipe.train.batch_size)
@@ -83,8 +81,8 @@ pub fn train(data_dir: &Path, epochs: usize, out: &Path) -> Result<Scores, Train
         .summary()
         .launch(learner);
     // `result.model` is in evaluation mode, off the autodiff device.
-    let preds = predict(&result.model.model, &data.eval, &pipe, 64, &device)?;
-    let targets: Vec<f32> = data.eval.iter().flat_map(|i| i.target.clone()).collect();
+    let preds = predict(&result.model.model, &data.test, &pipe, 64, &device)?;
+    let targets: Vec<f32> = data.test.iter().flat_map(|i| i.target.clone()).collect();
     Ok(score(&preds, &targets, classes)?.0)
 }
 

@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tympan_audio::augment::{
-    beta_lambda, freq_mask, jeong_lim_lambda, mix_training_pair, psla_mix_labels,
+    beta_lambda, freq_mask, jeong_lim_lambda, mix_training_pair, peak_normalized, psla_mix_labels,
     psla_mix_waveforms, scale_augment, should_mix, time_mask,
 };
 use tympan_audio::{LoadOptions, Preset};
@@ -23,7 +23,7 @@ use tympan_data::{ClassList, Datafile, Dataset, datasets};
 
 use crate::error::TrainError;
 use crate::recipe::{DataSection, Recipe};
-use crate::recipe::{Dataset as RecipeDataset, Mix};
+use crate::recipe::{Dataset as RecipeDataset, Mix, Validation};
 
 /// One example: where it is, its target, and its samples when cached.
 #[derive(Debug, Clone)]
@@ -54,8 +54,10 @@ pub struct PreparedData {
     pub classes: Vec<String>,
     /// Training examples.
     pub train: Vec<Item>,
-    /// Evaluation examples.
-    pub eval: Vec<Item>,
+    /// Validation examples: they pick the best model and drive the plateau schedule.
+    pub valid: Vec<Item>,
+    /// Test examples: scored for the reported numbers, never read by training.
+    pub test: Vec<Item>,
     /// Files listed by the metadata but absent on disk.
     pub missing: usize,
     /// Listed and present clips of each split, where the metadata lists them per split
@@ -82,7 +84,7 @@ pub fn prepare(recipe: &Recipe) -> Result<PreparedData, TrainError> {
         });
     }
     let mut presence = None;
-    let (classes, train, eval, missing, split) = match d.dataset {
+    let (classes, train, valid, test, missing, split) = match d.dataset {
         RecipeDataset::Audioset => {
             let (split, p) = audioset(d)?;
             presence = Some(p);
@@ -103,16 +105,17 @@ pub fn prepare(recipe: &Recipe) -> Result<PreparedData, TrainError> {
             split_dataset(&ds, d)?
         }
     };
-    let mut train = train;
-    let mut eval = eval;
+    let (mut train, mut valid, mut test) = (train, valid, test);
     if d.cache_audio {
         decode_all(&mut train, d.sample_rate)?;
-        decode_all(&mut eval, d.sample_rate)?;
+        decode_all(&mut valid, d.sample_rate)?;
+        decode_all(&mut test, d.sample_rate)?;
     }
     Ok(PreparedData {
         classes,
         train,
-        eval,
+        valid,
+        test,
         missing,
         presence,
         split,
@@ -131,13 +134,24 @@ pub struct SplitPresence {
 /// [`SplitPresence`] of the training and the evaluation split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Presence {
-    /// The training split.
+    /// The training datafile (a validation share carved from it included).
     pub train: SplitPresence,
-    /// The evaluation split.
+    /// The validation datafile, when validation has its own (`valid = { datafile = .. }`).
+    #[serde(default)]
+    pub valid: Option<SplitPresence>,
+    /// The evaluation (test) datafile.
     pub eval: SplitPresence,
 }
 
-type Split = (Vec<String>, Vec<Item>, Vec<Item>, usize, String);
+/// Classes, train, validation, test, missing files, the split's description.
+type Split = (Vec<String>, Vec<Item>, Vec<Item>, Vec<Item>, usize, String);
+
+fn empty_split(path: &Path, what: &str, split: &str) -> TrainError {
+    TrainError::Recipe {
+        path: path.to_path_buf(),
+        reason: format!("the {what} split is empty ({split})"),
+    }
+}
 
 fn split_dataset(ds: &Dataset, d: &DataSection) -> Result<Split, TrainError> {
     let item = |i: usize| Item {
@@ -147,42 +161,109 @@ fn split_dataset(ds: &Dataset, d: &DataSection) -> Result<Split, TrainError> {
         sample_rate: 0,
         verified: ds.clips[i].verified,
     };
-    let (test_fold, split) = match (ds.name.as_str(), d.test_fold) {
-        ("fsdd", _) => (
-            0,
+    let kept: Vec<usize> = (0..ds.clips.len())
+        .filter(|&i| !d.exclude_folds.contains(&ds.clips[i].fold))
+        .collect();
+    let by_fold =
+        |f: u32| -> (Vec<usize>, Vec<usize>) { kept.iter().partition(|&&i| ds.clips[i].fold == f) };
+    // Your own clips (a folder per class, a manifest without folds) have no split of their own:
+    // a seeded, stratified fifth is the test split unless the recipe says otherwise.
+    let own = matches!(ds.name.as_str(), "folders" | "manifest");
+    let ((test, pool), split) = match (d.test_fold, d.test_fraction) {
+        (Some(_), Some(_)) => {
+            return Err(TrainError::Recipe {
+                path: d.data_dir.clone(),
+                reason: "data.test_fold and data.test_fraction are exclusive".into(),
+            });
+        }
+        (None, None) if ds.name == "fsdd" => (
+            by_fold(0),
             "official FSDD split: takes 0-4 test, 5-49 train".to_string(),
         ),
-        (_, Some(f)) => (f, format!("fold {f} test, the other folds train")),
-        (name, None) => {
+        (Some(f), None) => (by_fold(f), format!("fold {f} test, the other folds train")),
+        (None, Some(x)) => (carve_test(ds, &kept, x, d.split_seed)?, carved(x)),
+        (None, None) if own => (carve_test(ds, &kept, 0.2, d.split_seed)?, carved(0.2)),
+        (None, None) => {
             return Err(TrainError::Recipe {
-                path: PathBuf::from(name),
-                reason: "data.test_fold is required for this dataset".into(),
+                path: d.data_dir.clone(),
+                reason: format!(
+                    "{} needs data.test_fold (a fold of its own) or data.test_fraction",
+                    ds.name
+                ),
             });
         }
     };
-    let mut train = Vec::new();
-    let mut eval = Vec::new();
-    for (i, c) in ds.clips.iter().enumerate() {
-        if d.exclude_folds.contains(&c.fold) {
-            continue;
+    let validation = d.validation();
+    let held: Vec<usize> = match &validation {
+        Validation::Fraction(f) => tympan_data::split::holdout(ds, &pool, *f, d.split_seed)?,
+        Validation::Fold(k) => pool
+            .iter()
+            .copied()
+            .filter(|&i| ds.clips[i].fold == *k)
+            .collect(),
+        Validation::Official => pool
+            .iter()
+            .copied()
+            .filter(|&i| ds.clips[i].fold == tympan_data::datasets::SPLIT_VAL)
+            .collect(),
+        Validation::Datafile(_) => {
+            return Err(TrainError::Recipe {
+                path: d.data_dir.clone(),
+                reason: "data.valid.datafile is for dataset = \"audioset\"".into(),
+            });
         }
-        if c.fold == test_fold {
-            eval.push(item(i))
-        } else {
-            train.push(item(i))
+    };
+    let split = format!("{split}; validation: {validation}");
+    let is_held: std::collections::HashSet<usize> = held.iter().copied().collect();
+    let train: Vec<Item> = pool
+        .iter()
+        .filter(|i| !is_held.contains(i))
+        .map(|&i| item(i))
+        .collect();
+    let valid: Vec<Item> = held.into_iter().map(item).collect();
+    let test: Vec<Item> = test.into_iter().map(item).collect();
+    for (what, v) in [
+        ("training", &train),
+        ("validation", &valid),
+        ("test", &test),
+    ] {
+        if v.is_empty() {
+            return Err(empty_split(&d.data_dir, what, &split));
         }
     }
-    if train.is_empty() || eval.is_empty() {
-        return Err(TrainError::Recipe {
-            path: d.data_dir.clone(),
-            reason: format!(
-                "the split leaves {} training and {} test clips",
-                train.len(),
-                eval.len()
-            ),
-        });
-    }
-    Ok((ds.classes.clone(), train, eval, ds.missing.len(), split))
+    Ok((
+        ds.classes.clone(),
+        train,
+        valid,
+        test,
+        ds.missing.len(),
+        split,
+    ))
+}
+
+/// A seeded, stratified `fraction` of `kept` as the test split, the rest for training and
+/// validation (a seed apart from the validation carve's).
+fn carve_test(
+    ds: &Dataset,
+    kept: &[usize],
+    fraction: f64,
+    seed: u64,
+) -> Result<(Vec<usize>, Vec<usize>), TrainError> {
+    let test = tympan_data::split::holdout(ds, kept, fraction, seed ^ 0x7E57_7E57_7E57_7E57)?;
+    let is_test: std::collections::HashSet<usize> = test.iter().copied().collect();
+    let pool = kept
+        .iter()
+        .copied()
+        .filter(|i| !is_test.contains(i))
+        .collect();
+    Ok((test, pool))
+}
+
+fn carved(fraction: f64) -> String {
+    format!(
+        "a seeded, stratified {:.0}% test split (data.test_fraction)",
+        fraction * 100.0
+    )
 }
 
 fn audioset(d: &DataSection) -> Result<(Split, Presence), TrainError> {
@@ -221,23 +302,63 @@ fn audioset(d: &DataSection) -> Result<(Split, Presence), TrainError> {
         }
         Ok((items, missing))
     };
-    let (train, m1) = read(need(&d.train_json, "train_json")?)?;
-    let (eval, m2) = read(need(&d.eval_json, "eval_json")?)?;
-    let names = classes.classes().iter().map(|c| c.name.clone()).collect();
-    let presence = Presence {
-        train: SplitPresence {
-            listed: train.len() + m1,
-            present: train.len(),
-        },
-        eval: SplitPresence {
-            listed: eval.len() + m2,
-            present: eval.len(),
-        },
+    let presence = |items: &[Item], missing: usize| SplitPresence {
+        listed: items.len() + missing,
+        present: items.len(),
     };
-    Ok((
-        (names, train, eval, m1 + m2, "AudioSet datafiles".into()),
-        presence,
-    ))
+    let (pool, m1) = read(need(&d.train_json, "train_json")?)?;
+    let (test, m2) = read(need(&d.eval_json, "eval_json")?)?;
+    let mut p = Presence {
+        train: presence(&pool, m1),
+        valid: None,
+        eval: presence(&test, m2),
+    };
+    let validation = d.validation();
+    let (train, valid, m3) = match &validation {
+        Validation::Datafile(file) => {
+            let (valid, m3) = read(d.data_dir.join(file))?;
+            p.valid = Some(presence(&valid, m3));
+            (pool, valid, m3)
+        }
+        Validation::Fraction(f) => {
+            let members: Vec<usize> = (0..pool.len()).collect();
+            let held = tympan_data::split::holdout_by(
+                classes.classes().len(),
+                &members,
+                |i| pool[i].class(),
+                |_| None,
+                *f,
+                d.split_seed,
+            )?;
+            let mut is_held = vec![false; pool.len()];
+            held.iter().for_each(|&i| is_held[i] = true);
+            let (mut train, mut valid) = (Vec::new(), Vec::new());
+            for (i, it) in pool.into_iter().enumerate() {
+                if is_held[i] { &mut valid } else { &mut train }.push(it);
+            }
+            (train, valid, 0)
+        }
+        other => {
+            return Err(TrainError::Recipe {
+                path: d.data_dir.clone(),
+                reason: format!(
+                    "data.valid = {other:?}: AudioSet datafiles take {{ fraction = .. }} or {{ datafile = .. }}"
+                ),
+            });
+        }
+    };
+    let names = classes.classes().iter().map(|c| c.name.clone()).collect();
+    let split = format!("AudioSet datafiles; validation: {validation}");
+    for (what, v) in [
+        ("training", &train),
+        ("validation", &valid),
+        ("test", &test),
+    ] {
+        if v.is_empty() {
+            return Err(empty_split(&d.data_dir, what, &split));
+        }
+    }
+    Ok(((names, train, valid, test, m1 + m2 + m3, split), p))
 }
 
 fn decode_all(items: &mut [Item], rate: Option<u32>) -> Result<(), TrainError> {
@@ -339,10 +460,14 @@ pub struct Pipeline {
     pub sample_rate: Option<u32>,
     /// How training clips are mixed.
     pub mix: Mix,
-    /// Scale augmentation gain range (Jeong & Lim), applied to every training clip.
+    /// Scale augmentation gain range (Jeong & Lim's eq. (2)): every clip is peak-normalised
+    /// (before mixing, and at evaluation too), and every training clip then multiplied by a gain
+    /// drawn in the range.
     pub scale: Option<(f64, f64)>,
     /// Waveform input: pad short clips at both ends (Jeong & Lim) instead of at the end.
     pub pad_both: bool,
+    /// Waveform input: evaluate clips longer than `target_length` whole (Jeong & Lim).
+    pub eval_whole: bool,
 }
 
 impl Pipeline {
@@ -369,6 +494,7 @@ impl Pipeline {
             mix: t.mix,
             scale: t.scale,
             pad_both: f.pad == Pad::Both,
+            eval_whole: f.eval_input == crate::recipe::EvalInput::Whole,
         }
     }
 }
@@ -447,6 +573,12 @@ pub fn make_batch(
             let mut rng = StdRng::seed_from_u64(sample_seed(seed.0, seed.1, seed.2, j as u64));
             let it = &items[i];
             let (samples, rate) = samples_of(it, p.sample_rate)?;
+            // Jeong & Lim's eq. (2): each clip at unit peak before it is mixed and scaled.
+            let peak = |s: Arc<Vec<f32>>| match p.scale {
+                Some(_) => Arc::new(peak_normalized(&s)),
+                None => s,
+            };
+            let samples = peak(samples);
             let audio_err = |source| TrainError::Audio {
                 path: it.path.clone(),
                 source,
@@ -457,7 +589,7 @@ pub fn make_batch(
                     _ => tympan_data::sampling::mixup_partner(items.len(), &mut rng),
                 };
                 let other = &items[partner];
-                let (s2, _) = samples_of(other, p.sample_rate)?;
+                let s2 = peak(samples_of(other, p.sample_rate)?.0);
                 match p.mix {
                     Mix::Psla => {
                         let lambda = beta_lambda(p.mixup_alpha, &mut rng).map_err(audio_err)?;
@@ -637,6 +769,7 @@ mod mix_tests {
             mix,
             scale: None,
             pad_both: false,
+            eval_whole: false,
         }
     }
 

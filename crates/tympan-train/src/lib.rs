@@ -4,8 +4,8 @@
 //! recipes ([`recipe`]), learning-rate schedules ([`schedule`]), losses ([`loss`]), the PSLA
 //! input pipeline ([`data`]), the loop with checkpoints and exact resume ([`engine`]), what a run
 //! reports ([`report`]), PSLA's aggregation: weight averaging and ensembles ([`aggregate`]), and SVG
-//! plots of a run ([`plots`]). Any tympan model also trains under burn-train's `Learner`
-//! ([`learner`]).
+//! plots of a run ([`plots`]), and tagging files with a finished run's folder ([`inference`]).
+//! Any tympan model also trains under burn-train's `Learner` ([`learner`]).
 //!
 //! The same code runs on every Burn backend compiled in (`flex` by default, `ndarray`, `wgpu`,
 //! `cuda`): pass the [`Device`](burn::prelude::Device) in [`engine::RunOptions`].
@@ -15,6 +15,7 @@ pub mod aggregate;
 pub mod data;
 pub mod engine;
 mod error;
+pub mod inference;
 pub mod learner;
 pub mod loss;
 mod patches;

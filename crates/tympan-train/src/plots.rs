@@ -125,8 +125,8 @@ fn line_plot(title: &str, y_label: &str, series: &[Series<'_>], epochs: usize) -
     s
 }
 
-/// Training curves: the loss, and the evaluation mAP, accuracy and checkpoint-ensemble mAP per
-/// epoch, side by side in one SVG (two panels stacked).
+/// Training curves: the loss, and the validation mAP, the test mAP, accuracy and
+/// checkpoint-ensemble mAP per epoch, in one SVG (two panels stacked).
 pub fn curves_svg(history: &[EpochRow]) -> String {
     let n = history.len();
     let pts = |f: fn(&EpochRow) -> f64| -> Vec<(f64, f64)> {
@@ -147,17 +147,22 @@ pub fn curves_svg(history: &[EpochRow]) -> String {
         "score",
         &[
             Series {
-                name: "mAP",
+                name: "validation mAP",
+                colour: "#9467bd",
+                points: pts(|r| r.valid.map),
+            },
+            Series {
+                name: "test mAP",
                 colour: "#1f77b4",
                 points: pts(|r| r.scores.map),
             },
             Series {
-                name: "accuracy",
+                name: "test accuracy",
                 colour: "#2ca02c",
                 points: pts(|r| r.scores.accuracy),
             },
             Series {
-                name: "ensemble mAP",
+                name: "test ensemble mAP",
                 colour: "#ff7f0e",
                 points: pts(|r| r.ensemble_map),
             },
@@ -207,17 +212,19 @@ mod tests {
     use super::*;
 
     fn row(epoch: usize, map: f64) -> EpochRow {
+        let scores = crate::report::Scores {
+            map,
+            auc: 0.9,
+            d_prime: 2.0,
+            accuracy: map,
+            map_at_3: map,
+        };
         EpochRow {
             epoch,
             loss: 1.0 / epoch as f64,
             lr: 1e-3,
-            scores: crate::report::Scores {
-                map,
-                auc: 0.9,
-                d_prime: 2.0,
-                accuracy: map,
-                map_at_3: map,
-            },
+            valid: scores,
+            scores,
             ensemble_map: map,
             seconds: 1.0,
         }
@@ -228,8 +235,8 @@ mod tests {
         let h = vec![row(1, 0.5), row(2, 0.7), row(3, f64::NAN)];
         let s = curves_svg(&h);
         assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>"));
-        // 3 loss points + 2 finite points for each of 3 metric series.
-        assert_eq!(s.matches("<circle").count(), 3 + 3 * 2);
+        // 3 loss points + 2 finite points for each of 4 metric series.
+        assert_eq!(s.matches("<circle").count(), 3 + 4 * 2);
         let ap = per_class_ap_svg(&[
             ("a".into(), Some(0.2)),
             ("b".into(), None),

@@ -47,21 +47,27 @@ mod json_f64 {
     }
 }
 
-pub(crate) const METRICS_HEADER: &str =
-    "epoch,loss,lr,mAP,AUC,d_prime,accuracy,MAP@3,ensemble_mAP,seconds\n";
+pub(crate) const METRICS_HEADER: &str = "epoch,loss,lr,\
+    val_mAP,val_AUC,val_d_prime,val_accuracy,val_MAP@3,\
+    test_mAP,test_AUC,test_d_prime,test_accuracy,test_MAP@3,test_ensemble_mAP,seconds\n";
+
+/// The five scores of a `metrics.csv` line.
+fn score_fields(s: &Scores) -> String {
+    format!(
+        "{:.6},{:.6},{:.6},{:.6},{:.6}",
+        s.map, s.auc, s.d_prime, s.accuracy, s.map_at_3
+    )
+}
 
 /// The `metrics.csv` line of an epoch.
 pub(crate) fn metrics_line(row: &EpochRow) -> String {
     format!(
-        "{},{:.6},{:.3e},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.1}\n",
+        "{},{:.6},{:.3e},{},{},{:.6},{:.1}\n",
         row.epoch,
         row.loss,
         row.lr,
-        row.scores.map,
-        row.scores.auc,
-        row.scores.d_prime,
-        row.scores.accuracy,
-        row.scores.map_at_3,
+        score_fields(&row.valid),
+        score_fields(&row.scores),
         row.ensemble_map,
         row.seconds
     )
@@ -78,10 +84,13 @@ pub struct EpochRow {
     /// Learning rate at the end of the epoch.
     #[serde(with = "json_f64")]
     pub lr: f64,
-    /// Scores of the epoch's model on the evaluation split.
+    /// Scores of the epoch's model on the validation split (what selection and the plateau
+    /// schedule read).
+    pub valid: Scores,
+    /// Scores of the epoch's model on the test split (reported only).
     #[serde(flatten)]
     pub scores: Scores,
-    /// mAP of the checkpoint ensemble up to this epoch.
+    /// Test mAP of the checkpoint ensemble up to this epoch.
     #[serde(with = "json_f64")]
     pub ensemble_map: f64,
     /// Seconds spent on the epoch.
@@ -109,11 +118,22 @@ pub struct Scores {
     pub map_at_3: f64,
 }
 
-/// The final summary (PSLA's log: single model, weight averaging, checkpoint ensemble).
+/// The final summary (PSLA's log: single model, weight averaging, checkpoint ensemble). Every
+/// score is on the test split, apart from `validation`; the test split steered nothing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Recipe name.
     pub recipe: String,
+    /// How the clips were split into train, validation and test.
+    #[serde(default)]
+    pub split: String,
+    /// Clips in the training, validation and test split.
+    #[serde(default)]
+    pub sizes: [usize; 3],
+    /// The model chosen on the validation split (`model-best.bpk`, the epoch in `best_epoch`).
+    pub selected: Option<Scores>,
+    /// The last epoch's model on the validation split.
+    pub validation: Scores,
     /// Last epoch.
     pub last_epoch: Scores,
     /// Mean over the last (up to) 5 epochs, as PSLA reports.
@@ -126,9 +146,8 @@ pub struct Summary {
     pub checkpoint_ensemble: Scores,
     /// Per-class AP of the last epoch (`None` when the class has no positive).
     pub per_class_ap: Vec<(String, Option<f64>)>,
-    /// The epoch of `model-best.bpk` and its evaluation score (accuracy for single-label data,
-    /// else mAP). Choosing by the evaluation split is optimistic unless that split is a
-    /// validation split.
+    /// The epoch of `model-best.bpk` and its validation score (accuracy for single-label data,
+    /// else mAP).
     #[serde(default)]
     pub best_epoch: Option<(usize, f64)>,
     /// Clips listed and present in each split, where the data lists them per split (AudioSet

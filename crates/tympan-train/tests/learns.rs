@@ -43,8 +43,19 @@ fn a_short_fsdd_run_learns() {
     let acc = summary.last_epoch.accuracy;
     assert!(acc > 0.4, "held-out accuracy {acc} (chance 0.1)\n{metrics}");
     assert!(out.join("curves.svg").is_file() && out.join("per_class_ap.svg").is_file());
-    // 19 batches an epoch, 95 steps: mid-epoch validations at steps 40 and 80 (Jeong & Lim's
-    // "validate every N iterations"), each a row of validation.csv; a best model is kept.
+    // A stratified tenth of the 300 training recordings validates, the 120 test recordings are
+    // only scored: 270 / 16 = 17 batches an epoch, 85 steps, mid-epoch validations at steps 40
+    // and 80 (Jeong & Lim's "validate every N iterations"), each a row of validation.csv; the
+    // model chosen on validation is kept and scored on the test split.
+    assert_eq!(summary.sizes, [270, 30, 120], "{}", summary.split);
+    let (best_epoch, _) = summary.best_epoch.expect("a best epoch");
+    assert!((1..=5).contains(&best_epoch));
+    let selected = summary.selected.expect("the chosen model's test scores");
+    assert!(
+        selected.accuracy > 0.4,
+        "chosen model's test accuracy {}",
+        selected.accuracy
+    );
     let validation = std::fs::read_to_string(out.join("validation.csv")).unwrap();
     let steps: Vec<&str> = validation
         .lines()
@@ -54,4 +65,111 @@ fn a_short_fsdd_run_learns() {
     assert_eq!(steps, ["40", "80"], "{validation}");
     assert!(out.join("model-best.bpk").is_file());
     eprintln!("losses {losses:?}, held-out accuracy {acc}");
+}
+
+/// The recipes' validation splits on the real data: FSDD's official test takes stay the test
+/// split and a stratified tenth of the training takes validates (27 per digit); the UrbanSound8K
+/// subset validates on whole recordings (no `fsID` on both sides). Both are seeded by
+/// `data.split_seed` and disjoint from training and test. (Data only: no training in this test.)
+#[test]
+fn validation_splits_are_stratified_seeded_and_disjoint() {
+    use std::collections::HashSet;
+    let Some(data) = tympan_tests::require_data("validation_splits") else {
+        return;
+    };
+    let root = tympan_tests::workspace_root();
+    let load = |recipe: &str, dir: &Path, extra: &[&str]| {
+        let mut set = vec![
+            format!("data.data_dir={:?}", dir.display().to_string()),
+            "data.cache_audio=false".to_string(),
+        ];
+        set.extend(extra.iter().map(|s| s.to_string()));
+        let path = root.join("experiments").join(format!("{recipe}.toml"));
+        let r = Recipe::load(&path, &set).unwrap();
+        tympan_train::data::prepare(&r).unwrap()
+    };
+    let names = |v: &[tympan_train::data::Item]| -> HashSet<std::path::PathBuf> {
+        v.iter().map(|i| i.path.clone()).collect()
+    };
+    let fsdd = data.join("fsdd");
+    let d = load("fsdd-psla", &fsdd, &[]);
+    assert_eq!(
+        (d.train.len(), d.valid.len(), d.test.len()),
+        (2430, 270, 300)
+    );
+    for digit in 0..10 {
+        assert_eq!(d.valid.iter().filter(|i| i.class() == digit).count(), 27);
+    }
+    let (tr, va, te) = (names(&d.train), names(&d.valid), names(&d.test));
+    assert!(tr.is_disjoint(&va) && tr.is_disjoint(&te) && va.is_disjoint(&te));
+    // Test takes are 0-4, as FSDD's official split.
+    for p in &te {
+        let take: u32 = p
+            .file_stem()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .rsplit('_')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(take < 5, "{}", p.display());
+    }
+    assert_eq!(
+        names(&load("fsdd-psla", &fsdd, &[]).valid),
+        va,
+        "not seeded"
+    );
+    let other = names(&load("fsdd-psla", &fsdd, &["data.split_seed=1"]).valid);
+    assert_ne!(other, va, "data.split_seed has no effect");
+
+    let us8k = data.join("urbansound8k/UrbanSound8K");
+    let u = load("us8k-psla", &us8k, &[]);
+    let fs_id = |v: &[tympan_train::data::Item]| -> HashSet<String> {
+        v.iter()
+            .map(|i| {
+                let stem = i.path.file_stem().unwrap().to_str().unwrap();
+                stem.split('-').next().unwrap().to_string()
+            })
+            .collect()
+    };
+    assert!(!u.valid.is_empty() && !u.test.is_empty());
+    assert!(
+        fs_id(&u.train).is_disjoint(&fs_id(&u.valid)),
+        "a recording on both sides"
+    );
+    let share = u.valid.len() as f64 / (u.train.len() + u.valid.len()) as f64;
+    assert!((0.05..0.14).contains(&share), "validation share {share}");
+    let f = load("us8k-psla", &us8k, &["data.valid={fold=3}"]);
+    assert!(
+        f.valid
+            .iter()
+            .all(|i| i.path.parent().unwrap().ends_with("fold3"))
+    );
+    assert!(
+        f.train
+            .iter()
+            .all(|i| i.path.parent().unwrap().ends_with("fold1"))
+    );
+
+    // Your own clips, a folder per class, with no split of their own: a stratified fifth
+    // tests, a tenth of the rest validates (docs/training.md, "Your own clips").
+    let own = tempfile::tempdir().unwrap();
+    for digit in 0..3 {
+        let dir = own.path().join(format!("digit{digit}"));
+        std::fs::create_dir(&dir).unwrap();
+        for take in 0..50 {
+            let name = format!("{digit}_jackson_{take}.wav");
+            std::os::unix::fs::symlink(fsdd.join("recordings").join(&name), dir.join(name))
+                .unwrap();
+        }
+    }
+    let o = load("fsdd-psla", own.path(), &["data.dataset=\"folder\""]);
+    assert_eq!(o.classes, ["digit0", "digit1", "digit2"]);
+    assert_eq!((o.train.len(), o.valid.len(), o.test.len()), (108, 12, 30));
+    for c in 0..3 {
+        assert_eq!(o.test.iter().filter(|i| i.class() == c).count(), 10);
+    }
+    assert!(names(&o.test).is_disjoint(&names(&o.train)));
 }

@@ -492,3 +492,82 @@ fn embed_patches_and_clips() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("Hershey"), "{}", stderr(&o));
 }
+
+/// `tympan tag --run DIR` with a run that `tympan_train::run` has just trained (Hershey et al.'s
+/// FC network on real FSDD clips, VGGish input, not a PSLA model): nothing is restated, neither
+/// the architecture nor the classes, the rate or the normalisation. The clip score of a test clip
+/// is the row `predictions.npy` holds for it: the same pipeline and model (`--checkpoint last`),
+/// within 1e-6.
+#[test]
+fn tag_with_a_run_folder() {
+    let Some(data) = tympan_tests::require_data("tag_with_a_run_folder") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let takes: Vec<u32> = (0..2).chain(5..10).collect();
+    let manifest = tympan_tests::fsdd_manifest(
+        &data,
+        dir.path(),
+        0..3,
+        &["george", "jackson", "lucas"],
+        &takes,
+        |t| t >= 5,
+    );
+    let text = tympan_tests::hershey_fc_recipe("tagrun", &manifest, 8, 1, 0);
+    let recipe = tympan_train::Recipe::from_toml(&text, Path::new("tagrun.toml"), &[]).unwrap();
+    let out = dir.path().join("run");
+    let mut sink = |_e| {};
+    tympan_train::run(
+        &recipe,
+        tympan_train::RunOptions {
+            device: tympan_models::Backend::Flex.device().unwrap(),
+            data_parallel: Vec::new(),
+            out_dir: out.clone(),
+            resume: false,
+            stop_after: None,
+            on_event: &mut sink,
+        },
+    )
+    .unwrap();
+    // The manifest is digit-major: the first test clip is digit 0, george, take 0.
+    let clip = data.join("fsdd/recordings/0_george_0.wav");
+    let scores = dir.path().join("scores.npy");
+    let o = tympan(&[
+        "tag",
+        "--run",
+        s(&out),
+        "--checkpoint",
+        "last",
+        "--top-k",
+        "3",
+        "--scores-out",
+        s(&scores),
+        s(&clip),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(text.lines().count(), 4, "{text}");
+    let sc = npy::read(&scores).unwrap();
+    assert_eq!(sc.shape, vec![1, 3]);
+    let preds = npy::read(&out.join("predictions.npy")).unwrap();
+    let d = tympan_tests::max_abs_diff(&sc.data, &preds.data[..3]);
+    assert!(d <= 1e-6, "tag --run vs the run's own predictions: {d}");
+    // The run's model is not a PSLA fbank model: --arch/--weights say to use --run.
+    let o = tympan(&[
+        "tag",
+        "--arch",
+        "hershey-fc",
+        "--weights",
+        s(&out.join("model-last.bpk")),
+        s(&clip),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--run"), "{}", stderr(&o));
+    // --run says everything: restating the architecture is refused.
+    let o = tympan(&["tag", "--run", s(&out), "--arch", "hershey-fc", s(&clip)]);
+    assert!(!o.status.success());
+    // A folder that is not a finished run names what is missing.
+    let o = tympan(&["tag", "--run", s(dir.path()), s(&clip)]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("config.toml"), "{}", stderr(&o));
+}

@@ -123,9 +123,13 @@ pub struct DenseNetConfig {
     /// Growth per module; default: the paper's for the chosen input.
     #[config(default = "None")]
     pub growth: Option<Vec<usize>>,
-    /// Softmax heads.
+    /// Softmax heads (8 in the paper; 1 is its Fig. 3 comparison).
     #[config(default = 8)]
     pub heads: usize,
+    /// Sample rate of the waveform; the in-graph log-mel's filter bank follows it (Table 1:
+    /// 16, 32 and 44.1 kHz).
+    #[config(default = 44100)]
+    pub sample_rate: u32,
     /// Width of the low-level conv.
     #[config(default = 16)]
     pub stem_channels: usize,
@@ -176,7 +180,11 @@ impl DenseNetConfig {
             .collect();
         DenseNet {
             wave_bn: BatchNormConfig::new(1).init(device),
-            logmel: (self.input == DenseInput::LogMel).then(|| LogMelConfig::new().init()),
+            logmel: (self.input == DenseInput::LogMel).then(|| {
+                LogMelConfig::new()
+                    .with_sample_rate(self.sample_rate as f64)
+                    .init()
+            }),
             mel_bn: (self.input == DenseInput::LogMel)
                 .then(|| BatchNormConfig::new(1).init(device)),
             stem: Conv2dConfig::new([1, self.stem_channels], kernel)

@@ -12,53 +12,25 @@ use std::f64::consts::PI;
 
 use burn::prelude::*;
 
-fn slaney_mel(f: f64) -> f64 {
-    let (f_sp, min_log_hz) = (200.0 / 3.0, 1000.0);
-    let logstep = 6.4f64.ln() / 27.0;
-    if f >= min_log_hz {
-        min_log_hz / f_sp + (f / min_log_hz).ln() / logstep
-    } else {
-        f / f_sp
-    }
-}
-
-fn slaney_hz(m: f64) -> f64 {
-    let (f_sp, min_log_hz) = (200.0 / 3.0, 1000.0);
-    let min_log_mel = min_log_hz / f_sp;
-    let logstep = 6.4f64.ln() / 27.0;
-    if m >= min_log_mel {
-        min_log_hz * (logstep * (m - min_log_mel)).exp()
-    } else {
-        f_sp * m
-    }
-}
-
-/// librosa's Slaney mel matrix `[n_mels, n_fft / 2 + 1]` over `0..sample_rate / 2`.
+/// librosa's Slaney mel matrix `[n_mels, n_fft / 2 + 1]` over `0..sample_rate / 2`, row-major:
+/// `tympan_audio::melspec::mel_weights` (the `dcase-densenet` preset's own bank).
 pub fn slaney_mel_matrix(sample_rate: f64, n_fft: usize, n_mels: usize) -> Vec<f64> {
-    let n_bins = n_fft / 2 + 1;
-    let fft_f: Vec<f64> = (0..n_bins)
-        .map(|i| i as f64 * sample_rate / n_fft as f64)
-        .collect();
-    let (lo, hi) = (slaney_mel(0.0), slaney_mel(sample_rate / 2.0));
-    let mel_f: Vec<f64> = (0..n_mels + 2)
-        .map(|i| slaney_hz(lo + (hi - lo) * i as f64 / (n_mels + 1) as f64))
-        .collect();
-    let mut w = vec![0.0; n_mels * n_bins];
-    for m in 0..n_mels {
-        let (l, c, r) = (mel_f[m], mel_f[m + 1], mel_f[m + 2]);
-        let enorm = 2.0 / (r - l);
-        for (b, &f) in fft_f.iter().enumerate() {
-            let v = ((f - l) / (c - l)).min((r - f) / (r - c)).max(0.0);
-            w[m * n_bins + b] = v * enorm;
-        }
-    }
-    w
+    let rate = sample_rate.round() as u32;
+    tympan_audio::melspec::mel_weights(
+        tympan_audio::melspec::MelBank::Slaney,
+        rate,
+        n_fft,
+        n_mels,
+        0.0,
+        rate as f64 / 2.0,
+    )
+    .concat()
 }
 
 /// Configuration of the in-graph log-mel front end.
 #[derive(Config, Debug)]
 pub struct LogMelConfig {
-    /// Sample rate (44.1 kHz for DCASE 2018 task 2).
+    /// Sample rate (44.1 kHz for DCASE 2018 task 2; Jeong & Lim's Table 1 also 16 and 32 kHz).
     #[config(default = 44100.0)]
     pub sample_rate: f64,
     /// FFT size and window length.

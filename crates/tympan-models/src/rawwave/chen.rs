@@ -11,7 +11,8 @@
 //! read by `Tagger::forward_train` and the training engine).
 //!
 //! The paper does not give the 1D ResNet-18's kernel sizes; we use a 7-wide stride-4 stem and
-//! basic blocks of 3-wide convs with widths (32, 64, 96, 128) and strides (1, 2, 2, 4).
+//! basic blocks of 3-wide convs with widths (32, 64, 96, 128) and strides (1, 2, 2, 4); Table 3's
+//! 1,250-frame front end strides (2, 2, 2, 4) (`front_stride = 128`, registry `-1250`).
 
 use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig1d};
@@ -138,6 +139,15 @@ pub struct ChenNetConfig {
     /// Channels of the 1D front end's output (128 in the paper).
     #[config(default = 128)]
     pub front_channels: usize,
+    /// Total stride of the 1D front end: 64 gives the paper's 2,500 frames for 10 s at 16 kHz,
+    /// 128 its Table 3 alternative of 1,250 (the first block strides 2 instead of 1).
+    #[config(default = 64)]
+    pub front_stride: usize,
+    /// Bottleneck blocks per stage of the 2D ResNet (`[3, 4, 6, 3]`: ResNet-50). The registry's
+    /// `chen-resnet-small` uses one per stage: a reduced-width variant for CPU-scale runs, not
+    /// the paper's network.
+    #[config(default = "[3, 4, 6, 3]")]
+    pub resnet_layers: [usize; 4],
 }
 
 /// 1D ResNet-18 -> transpose -> 2D ResNet-50 with multi-level attention.
@@ -160,7 +170,7 @@ impl ChenNetConfig {
     pub fn init(&self, device: &Device) -> ChenNet {
         let c = self.front_channels;
         let widths = [c / 4, c / 2, 3 * c / 4, c];
-        let strides = [1, 2, 2, 4];
+        let strides = [self.front_stride / 64, 2, 2, 4];
         let mut cin = widths[0];
         let mut front = Vec::new();
         for (w, s) in widths.iter().zip(strides) {
@@ -176,7 +186,9 @@ impl ChenNetConfig {
                 .init(device),
             stem_bn: BatchNormConfig::new(widths[0]).init(device),
             front,
-            resnet: ResNetConfig::new().init(device),
+            resnet: ResNetConfig::new()
+                .with_layers(self.resnet_layers)
+                .init(device),
             levels: [512, 1024, 2048]
                 .iter()
                 .map(|&ch| Level::new(ch, self.num_classes, device))
@@ -188,18 +200,24 @@ impl ChenNetConfig {
 impl ChenNet {
     /// Per-level probabilities `[B, K]` (levels after ResNet blocks 2, 3, 4) for `[B, 1, N]`.
     pub fn forward_levels(&self, wave: Tensor<3>) -> Vec<Tensor<2>> {
-        let mut x = relu(self.stem_bn.forward(self.stem.forward(wave)));
-        for b in &self.front {
-            x = b.forward(x);
-        }
         // C x 1 x T -> 1 x C x T
-        let img: Tensor<4> = x.unsqueeze_dim(1);
+        let img: Tensor<4> = self.front_end(wave).unsqueeze_dim(1);
         let [_, s2, s3, s4] = self.resnet.forward_stages(img);
         self.levels
             .iter()
             .zip([s2, s3, s4])
             .map(|(l, s)| l.forward(s))
             .collect()
+    }
+
+    /// The 1D ResNet-18 front end: `[B, 1, N]` -> `[B, C, N / front_stride]` (128 x 2500 for
+    /// 10 s at 16 kHz).
+    pub fn front_end(&self, wave: Tensor<3>) -> Tensor<3> {
+        let mut x = relu(self.stem_bn.forward(self.stem.forward(wave)));
+        for b in &self.front {
+            x = b.forward(x);
+        }
+        x
     }
 
     /// Mean of the levels' probabilities.

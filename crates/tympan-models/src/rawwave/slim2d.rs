@@ -3,8 +3,9 @@
 //! [RB, 384]x1` with 4x4 max pooling between stages, global average pooling and a linear
 //! classifier (logits; the paper ends in softmax). Any residual block RB1-RB6.
 //!
-//! Pooling between stages is clamped to the remaining size of each axis (a 4 s clip has 200
-//! frames: 50 after the first pooling, then 12, 3), so short inputs never pool to zero.
+//! Pooling between stages is clamped to the remaining size of each axis (a 4 s clip has the
+//! paper's 199 frames: 49 after the first pooling, then 12, 3), so short inputs never pool to
+//! zero.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::MaxPool2dConfig;

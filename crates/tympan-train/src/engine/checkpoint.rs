@@ -145,6 +145,11 @@ impl Checkpoints {
         write_atomic(&self.state_path(), &json)
     }
 
+    /// `model-best.bpk`: the model chosen on the validation split.
+    pub fn best_model(&self) -> PathBuf {
+        self.out_dir.join("model-best.bpk")
+    }
+
     /// `model-best.bpk` from a model evaluated inside an epoch (`train.validate_every`).
     pub fn save_best(&self, model: &Tagger) -> Result<(), TrainError> {
         Ok(save_burnpack(model, &self.out_dir.join("model-best.bpk"))?)

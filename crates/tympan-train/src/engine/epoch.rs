@@ -1,6 +1,6 @@
 //! One epoch: its clip order under `train.sampler`, the batches built on a helper thread while
 //! the model trains on the previous one, Jeong & Lim's in-epoch validation, then the epoch's
-//! evaluation and its commit.
+//! evaluation (validation for selection and the schedule, test for the report) and its commit.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -51,6 +51,24 @@ pub(crate) fn epoch_order(
             .concat()
         }
         Sampler::Uniform => tympan_data::sampling::uniform_epoch(train.len(), t.seed, epoch as u64),
+        Sampler::LabelBalanced => {
+            let labels: Vec<Vec<usize>> = train
+                .iter()
+                .map(|it| {
+                    (0..it.target.len())
+                        .filter(|&k| it.target[k] > 0.0)
+                        .collect()
+                })
+                .collect();
+            tympan_data::sampling::label_balanced_epoch(
+                &labels,
+                classes,
+                draws,
+                t.seed,
+                epoch as u64,
+            )
+            .map_err(bad)?
+        }
     })
 }
 
@@ -77,9 +95,12 @@ pub(crate) struct Trainer<'a> {
     pub replicas: Vec<Device>,
     /// PSLA's balanced-sampling weights of the training clips.
     pub weights: Vec<f64>,
-    /// Evaluation targets `[N, K]`.
-    pub eval_targets: Vec<f32>,
-    /// Whether every evaluation clip has one label (the selection score is then accuracy).
+    /// Validation targets `[N, K]`.
+    pub valid_targets: Vec<f32>,
+    /// Test targets `[N, K]`.
+    pub test_targets: Vec<f32>,
+    /// Whether every training and validation clip has one label (the selection score is then
+    /// accuracy).
     pub single_label: bool,
     pub checkpoints: &'a Checkpoints,
 }
@@ -91,15 +112,25 @@ impl Trainer<'_> {
         if self.single_label { s.accuracy } else { s.map }
     }
 
-    fn evaluate(&self, model: &Tagger) -> Result<(Vec<f32>, Scores), TrainError> {
-        let preds = predict(
-            model,
-            &self.data.eval,
-            &self.pipe,
-            self.recipe.train.eval_batch_size,
-            &self.device,
-        )?;
-        let (s, _) = score(&preds, &self.eval_targets, self.data.classes.len())?;
+    /// Predictions and scores of `model` on the validation split.
+    fn validate(&self, model: &Tagger) -> Result<(Vec<f32>, Scores), TrainError> {
+        self.evaluate(model, &self.data.valid, &self.valid_targets)
+    }
+
+    /// Predictions and scores of `model` on the test split (reported, never selected on).
+    fn test(&self, model: &Tagger) -> Result<(Vec<f32>, Scores), TrainError> {
+        self.evaluate(model, &self.data.test, &self.test_targets)
+    }
+
+    fn evaluate(
+        &self,
+        model: &Tagger,
+        items: &[Item],
+        targets: &[f32],
+    ) -> Result<(Vec<f32>, Scores), TrainError> {
+        let bs = self.recipe.train.eval_batch_size;
+        let preds = predict(model, items, &self.pipe, bs, &self.device)?;
+        let (s, _) = score(&preds, targets, self.data.classes.len())?;
         Ok((preds, s))
     }
 
@@ -153,7 +184,7 @@ impl Trainer<'_> {
                     && run.state.global_step.is_multiple_of(n)
                     && b + 1 < chunks.len()
                 {
-                    let (_, s) = self.evaluate(&run.model.valid())?;
+                    let (_, s) = self.validate(&run.model.valid())?;
                     log.validation(run.state.global_step, epoch, &s)?;
                     let current = self.selection_score(&s);
                     if run.state.best.is_none_or(|(_, best)| current > best) {
@@ -185,22 +216,27 @@ impl Trainer<'_> {
         start: Instant,
     ) -> Result<(EpochRow, Vec<f32>), TrainError> {
         super::pause::at(|| format!("evaluate@{epoch}"));
-        let (preds, s) = self.evaluate(&run.model.valid())?;
+        let eval_model = run.model.valid();
+        let (_, v) = self.validate(&eval_model)?;
+        let (preds, s) = self.test(&eval_model)?;
         let state = &mut run.state;
+        // PSLA's checkpoint ensemble, reported on the test split.
         state.ensemble.add(&preds);
         let classes = self.data.classes.len();
-        let (ens, _) = score(&state.ensemble.mean(), &self.eval_targets, classes)?;
+        let (ens, _) = score(&state.ensemble.mean(), &self.test_targets, classes)?;
         let row = EpochRow {
             epoch,
             loss,
             lr,
+            valid: v,
             scores: s,
             ensemble_map: ens.map,
             seconds: start.elapsed().as_secs_f64(),
         };
-        let current = self.selection_score(&s);
+        // Selection and the plateau schedule read the validation split only.
+        let current = self.selection_score(&v);
         state.lr.end_epoch(current);
-        // Keep the best model so far (Jeong & Lim keep the best on validation).
+        // Keep the best model so far on validation (Jeong & Lim; PSLA's best_audio_model).
         let best = state.best.is_none_or(|(_, b)| current > b);
         if best {
             state.best = Some((epoch, current));

@@ -1,6 +1,7 @@
-//! Evaluation: a model's predictions on the evaluation split, and the end of a run (PSLA
-//! Sec. VI): the last epoch's scores, the mean of the last five, the weight-averaged model (with
-//! and without its averaged BatchNorm statistics) and the checkpoint ensemble.
+//! Evaluation: a model's predictions on a split, and the end of a run (PSLA Sec. VI), all on
+//! the test split: the model chosen on validation, the last epoch's scores, the mean of the last
+//! five, the weight-averaged model (with and without its averaged BatchNorm statistics) and the
+//! checkpoint ensemble.
 
 use burn::prelude::*;
 use tympan_models::{Tagger, create, load_burnpack, save_burnpack};
@@ -8,7 +9,7 @@ use tympan_models::{Tagger, create, load_burnpack, save_burnpack};
 use super::checkpoint::{Checkpoints, State};
 use super::step::to_tensors;
 use crate::aggregate::{WaMode, average_models};
-use crate::data::{Item, Pipeline, PreparedData, make_batch};
+use crate::data::{InputKind, Item, Pipeline, PreparedData, make_batch, samples_of};
 use crate::error::TrainError;
 use crate::recipe::Recipe;
 use crate::report::{EpochRow, Scores, Summary, score, write_outputs};
@@ -31,7 +32,9 @@ pub fn predict(
     Ok(crate::patches::clip_means(&scores, &clip, items.len(), k))
 }
 
-/// Model outputs `[examples, K]`, one row per example.
+/// Model outputs `[examples, K]`, one row per example. With `eval_input = "whole"` (Jeong &
+/// Lim), a waveform longer than `target_length` is fed whole, on its own; the others are padded
+/// to `target_length` and batched.
 fn predict_examples(
     model: &Tagger,
     items: &[Item],
@@ -39,19 +42,43 @@ fn predict_examples(
     batch: usize,
     device: &Device,
 ) -> Result<Vec<f32>, TrainError> {
-    let idx: Vec<usize> = (0..items.len()).collect();
-    let mut out = Vec::new();
-    for (b, chunk) in idx.chunks(batch).enumerate() {
-        let hb = make_batch(items, chunk, p, false, (0, 0, b as u64))?;
+    let mut long = Vec::new();
+    if p.eval_whole && matches!(p.input, InputKind::Waveform(_)) {
+        for (i, it) in items.iter().enumerate() {
+            let n = samples_of(it, p.sample_rate)?.0.len();
+            if n > p.target_length {
+                long.push((i, n));
+            }
+        }
+    }
+    let is_long: std::collections::HashSet<usize> = long.iter().map(|&(i, _)| i).collect();
+    let short: Vec<usize> = (0..items.len()).filter(|i| !is_long.contains(i)).collect();
+    let mut rows: Vec<Vec<f32>> = vec![Vec::new(); items.len()];
+    let mut run = |chunk: &[usize], q: &Pipeline, b: u64| -> Result<(), TrainError> {
+        let hb = make_batch(items, chunk, q, false, (0, 0, b))?;
         let (x, _) = to_tensors(&hb, (0, hb.batch), device);
         let probs: Vec<f32> = model
             .forward(x)
             .into_data()
             .try_into_vec_as::<f32>()
             .map_err(|e| TrainError::ReadBack(format!("{e:?}")))?;
-        out.extend(probs);
+        let k = probs.len() / chunk.len().max(1);
+        for (r, &i) in chunk.iter().enumerate() {
+            rows[i] = probs[r * k..(r + 1) * k].to_vec();
+        }
+        Ok(())
+    };
+    for (b, chunk) in short.chunks(batch).enumerate() {
+        run(chunk, p, b as u64)?;
     }
-    Ok(out)
+    for &(i, n) in &long {
+        let whole = Pipeline {
+            target_length: n,
+            ..*p
+        };
+        run(&[i], &whole, 0)?;
+    }
+    Ok(rows.concat())
 }
 
 /// The mean of each score over the last (up to) five epochs, as PSLA reports.
@@ -99,8 +126,26 @@ impl Finish<'_> {
         let template = || create(&recipe.model.arch, classes, device);
         if last_preds.is_empty() {
             let m = load_burnpack(template()?, &checkpoints.epoch_model(state.epochs_done))?;
-            last_preds = predict(&m, &data.eval, pipe, bs, device)?;
+            last_preds = predict(&m, &data.test, pipe, bs, device)?;
         }
+        // The model chosen on validation, scored once on the test split.
+        let selected = match state.best {
+            Some(_) => {
+                let m = load_burnpack(template()?, &checkpoints.best_model())?;
+                let p = predict(&m, &data.test, pipe, bs, device)?;
+                Some(score(&p, targets, classes)?.0)
+            }
+            None => None,
+        };
+        let validation =
+            state
+                .history
+                .last()
+                .map(|r| r.valid)
+                .ok_or_else(|| TrainError::Checkpoint {
+                    path: out_dir.join("state.json"),
+                    reason: "a finished run has no epoch in its history".into(),
+                })?;
         let (last, per_class) = score(&last_preds, targets, classes)?;
         let (mut wa, mut wa_p) = (None, None);
         if let (Some(a), Some(b)) = (recipe.aggregate.wa_start, recipe.aggregate.wa_end) {
@@ -112,7 +157,7 @@ impl Finish<'_> {
                     .collect::<Result<Vec<_>, _>>()?;
                 let base = load_burnpack(template()?, &checkpoints.epoch_model(b))?;
                 let avg = average_models(&models, base, mode);
-                let p = predict(&avg, &data.eval, pipe, bs, device)?;
+                let p = predict(&avg, &data.test, pipe, bs, device)?;
                 *slot = Some(score(&p, targets, classes)?.0);
                 if mode == WaMode::All {
                     save_burnpack(&avg, &out_dir.join("model-wa.bpk"))?;
@@ -122,6 +167,10 @@ impl Finish<'_> {
         let (ens, _) = score(&state.ensemble.mean(), targets, classes)?;
         let summary = Summary {
             recipe: recipe.name.clone(),
+            split: data.split.clone(),
+            sizes: [data.train.len(), data.valid.len(), data.test.len()],
+            selected,
+            validation,
             last_epoch: last,
             mean_last_5: mean_last_5(&state.history),
             weight_averaged: wa,

@@ -43,8 +43,10 @@ pub enum Event {
     Prepared {
         /// Training clips.
         train: usize,
-        /// Evaluation clips.
-        eval: usize,
+        /// Validation clips (model selection, the plateau schedule).
+        valid: usize,
+        /// Test clips (reported only).
+        test: usize,
         /// Classes.
         classes: usize,
         /// Listed but missing files.
@@ -129,7 +131,8 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
     (pipe.mean, pipe.std) = norm;
     on_event(Event::Prepared {
         train: data.train.len(),
-        eval: data.eval.len(),
+        valid: data.valid.len(),
+        test: data.test.len(),
         classes,
         missing: data.missing,
         split: data.split.clone(),
@@ -181,14 +184,9 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
         ad: ad.clone(),
         replicas,
         weights: balanced_weights(&data.train, classes),
-        eval_targets: data
-            .eval
-            .iter()
-            .flat_map(|i| i.target.iter().copied())
-            .collect(),
-        single_label: data
-            .eval
-            .iter()
+        valid_targets: targets_of(&data.valid),
+        test_targets: targets_of(&data.test),
+        single_label: (data.train.iter().chain(&data.valid))
             .all(|i| i.target.iter().filter(|v| **v > 0.0).count() == 1),
         checkpoints: &checkpoints,
     };
@@ -224,7 +222,15 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
         checkpoints: &checkpoints,
         out_dir: &out_dir,
         state: &run.state,
-        targets: &trainer.eval_targets,
+        targets: &trainer.test_targets,
     }
     .summarize(last_preds)
+}
+
+/// Targets `[N, K]` of `items`, row by row.
+fn targets_of(items: &[crate::data::Item]) -> Vec<f32> {
+    items
+        .iter()
+        .flat_map(|i| i.target.iter().copied())
+        .collect()
 }

@@ -50,7 +50,37 @@ fn shard_loss(
         None => None,
     };
     let loss = masked_mean(per_sample, mask);
-    Ok(if weight == 1.0 { loss } else { loss * weight })
+    let loss = if weight == 1.0 { loss } else { loss * weight };
+    // The regulariser is added once per batch: on the first shard.
+    Ok(
+        match (t.l2_weights > 0.0 && lo == 0, sum_of_squared_weights(model)) {
+            (true, Some(s)) => loss + s * t.l2_weights,
+            _ => loss,
+        },
+    )
+}
+
+/// `sum(w^2)` over the kernels and weight matrices of `model` (parameters of rank 2 and up),
+/// on its autodiff graph: Keras' `l2` kernel regulariser, which leaves biases and BatchNorm's
+/// scale and shift (rank 1) alone. Naranjo-Alcazar et al. (Sec. 4) regularise the weights so.
+pub(crate) fn sum_of_squared_weights(model: &Tagger) -> Option<Tensor<1>> {
+    struct SumSquares(Option<Tensor<1>>);
+    impl burn::module::ModuleVisitor for SumSquares {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+            if D < 2 {
+                return;
+            }
+            let w = param.val();
+            let s = (w.clone() * w).sum();
+            self.0 = Some(match self.0.take() {
+                Some(t) => t + s,
+                None => s,
+            });
+        }
+    }
+    let mut v = SumSquares(None);
+    model.visit(&mut v);
+    v.0
 }
 
 /// Where a data-parallel shard is, for [`ShardProbe`]s.
@@ -185,6 +215,59 @@ mod tests {
     use super::*;
     use crate::recipe::Recipe;
     use tympan_models::create;
+
+    /// The weights-only L2 term's gradient is `2 * l2 * w` on every kernel and weight matrix and
+    /// nothing on biases (exact up to f32 rounding: tolerance 1e-6 relative to |w|).
+    #[test]
+    fn l2_on_weights_leaves_biases_alone() {
+        let ad = Device::flex().autodiff();
+        let model = create("hershey-fc", 3, &ad).unwrap();
+        let l2 = 1e-4f64;
+        let term = sum_of_squared_weights(&model).expect("hershey-fc has weight matrices") * l2;
+        let grads = GradientsParams::from_grads(term.backward(), &model);
+        struct Check<'a> {
+            grads: &'a GradientsParams,
+            l2: f32,
+            weights: usize,
+            biases: usize,
+        }
+        impl burn::module::ModuleVisitor for Check<'_> {
+            fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+                let g = self.grads.get::<D>(param.id);
+                if D < 2 {
+                    assert!(g.is_none(), "a rank-1 parameter got an L2 gradient");
+                    self.biases += 1;
+                    return;
+                }
+                let w: Vec<f32> = param.val().into_data().try_to_vec().unwrap();
+                let g: Vec<f32> = g
+                    .expect("a weight matrix without gradient")
+                    .into_data()
+                    .try_to_vec()
+                    .unwrap();
+                for (w, g) in w.iter().zip(&g) {
+                    assert!(
+                        (g - 2.0 * self.l2 * w).abs() <= 1e-6 * w.abs().max(1e-3),
+                        "{g} vs {w}"
+                    );
+                }
+                self.weights += 1;
+            }
+        }
+        let mut c = Check {
+            grads: &grads,
+            l2: l2 as f32,
+            weights: 0,
+            biases: 0,
+        };
+        model.visit(&mut c);
+        assert!(
+            c.weights >= 3 && c.biases >= 3,
+            "{} weights, {} biases",
+            c.weights,
+            c.biases
+        );
+    }
 
     /// The shards of a data-parallel step run at the same time, each on its own thread: every
     /// shard, once its forward pass is done, waits until all shards have reached that point. Run

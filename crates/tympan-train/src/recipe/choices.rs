@@ -93,6 +93,20 @@ pub enum Pad {
 }
 spelled!(Pad { End => "end", Both => "both" });
 
+/// `features.eval_input`: what a waveform model sees of a clip at evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvalInput {
+    /// `features.target_length` samples, as in training (padded as `features.pad` says, or cut
+    /// to the start).
+    #[default]
+    Crop,
+    /// The whole clip, zero-padded (as `features.pad` says) when shorter than
+    /// `features.target_length` (Jeong & Lim: "whole clips at inference").
+    Whole,
+}
+spelled!(EvalInput { Crop => "crop", Whole => "whole" });
+
 /// `model.init`: weight initialisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -127,11 +141,17 @@ pub enum Sampler {
     Uniform,
     /// Jeong & Lim: every batch holds one clip of each class (`batch_size` = class count).
     ClassBalanced,
+    /// Chen et al.'s balanced batches on multi-label data: the classes in turn, in a fresh
+    /// random order each round, each draw a clip carrying that label
+    /// (`tympan_data::sampling::label_balanced_epoch`), so every class is equally frequent
+    /// whatever the batch size.
+    LabelBalanced,
 }
 spelled!(Sampler {
     Balanced => "balanced",
     Uniform => "uniform",
     ClassBalanced => "class-balanced",
+    LabelBalanced => "label-balanced",
 });
 
 /// `train.mix`: how a training clip is mixed with a partner (with probability `train.mixup`).
@@ -233,5 +253,54 @@ mod tests {
             e.contains("weird") && e.contains("balanced") && e.contains("class-balanced"),
             "{e}"
         );
+    }
+}
+
+/// `data.valid`: where the validation split comes from. It picks the best model
+/// (`model-best.bpk`), drives the plateau schedule and `train.validate_every`; the test split
+/// is only scored for the reported numbers.
+///
+/// ```toml
+/// valid = { fraction = 0.1 }   # seeded (data.split_seed), stratified, recordings kept whole
+/// valid = { fold = 3 }         # one of the training folds (UrbanSound8K, ESC-50, a CSV's fold)
+/// valid = "official"           # the dataset's own validation split (FSD50K's `val`)
+/// valid = { datafile = "datafiles/valid_data.json" }   # AudioSet: a PSLA datafile
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Validation {
+    /// This share of the training clips (`tympan_data::split::holdout`).
+    Fraction(f64),
+    /// One fold of the training folds.
+    Fold(u32),
+    /// The dataset's own validation split (FSD50K).
+    Official,
+    /// A PSLA datafile, relative to `data.data_dir` (AudioSet).
+    Datafile(PathBuf),
+}
+
+impl Validation {
+    /// The default of a dataset: its official split where it has one, else a tenth of the
+    /// training clips.
+    pub fn default_for(dataset: Dataset) -> Self {
+        match dataset {
+            Dataset::Fsd50k => Self::Official,
+            _ => Self::Fraction(0.1),
+        }
+    }
+}
+
+impl fmt::Display for Validation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Fraction(x) => write!(
+                f,
+                "a seeded, stratified {:.0}% of the training clips",
+                x * 100.0
+            ),
+            Self::Fold(k) => write!(f, "fold {k}"),
+            Self::Official => f.write_str("the official validation split"),
+            Self::Datafile(p) => write!(f, "{}", p.display()),
+        }
     }
 }

@@ -11,7 +11,9 @@ use crate::schedule::Schedule;
 mod choices;
 mod probe;
 
-pub use choices::{Dataset, Init, Input, Loss, Mix, Pad, Pretrained, Sampler, Stem};
+pub use choices::{
+    Dataset, EvalInput, Init, Input, Loss, Mix, Pad, Pretrained, Sampler, Stem, Validation,
+};
 pub use probe::{EmbeddingSection, ProbeData, ProbeRecipe, ProbeSection};
 pub use tympan_audio::WaveNorm;
 
@@ -54,13 +56,25 @@ pub struct DataSection {
     /// Held-out fold for fold-based datasets (UrbanSound8K, ESC-50); FSDD uses its official split.
     #[serde(default)]
     pub test_fold: Option<u32>,
+    /// Instead of a fold: a seeded (`split_seed`), stratified share of the clips as the test
+    /// split. Your own clips (`folder`, a `csv` manifest) default to 0.2 when neither is set.
+    #[serde(default)]
+    pub test_fraction: Option<f64>,
+    /// The validation split (model selection, the plateau schedule, `train.validate_every`);
+    /// unset: [`Validation::default_for`] the dataset.
+    #[serde(default)]
+    pub valid: Option<Validation>,
+    /// Seed of a carved validation split (`valid = { fraction = .. }`), apart from
+    /// `train.seed` so that runs of several training seeds share one split.
+    #[serde(default)]
+    pub split_seed: u64,
     /// Folds to leave out entirely (e.g. absent on disk).
     #[serde(default)]
     pub exclude_folds: Vec<u32>,
     /// AudioSet: training datafile (PSLA JSON).
     #[serde(default)]
     pub train_json: Option<PathBuf>,
-    /// AudioSet: evaluation datafile.
+    /// AudioSet: evaluation (test) datafile.
     #[serde(default)]
     pub eval_json: Option<PathBuf>,
     /// AudioSet: `class_labels_indices.csv`.
@@ -72,6 +86,15 @@ pub struct DataSection {
     /// Keep decoded waveforms in memory (small datasets).
     #[serde(default = "yes")]
     pub cache_audio: bool,
+}
+
+impl DataSection {
+    /// The validation split: `data.valid`, or the dataset's default.
+    pub fn validation(&self) -> Validation {
+        self.valid
+            .clone()
+            .unwrap_or_else(|| Validation::default_for(self.dataset))
+    }
 }
 
 /// Input settings.
@@ -92,6 +115,9 @@ pub struct FeatureSection {
     /// ends, a random split in training, centred at evaluation).
     #[serde(default)]
     pub pad: Pad,
+    /// Waveform input at evaluation: `crop` (as in training) or `whole` (Jeong & Lim).
+    #[serde(default)]
+    pub eval_input: EvalInput,
     /// Normalisation mean; computed on the training set when absent.
     #[serde(default)]
     pub mean: Option<f32>,
@@ -107,6 +133,7 @@ impl Default for FeatureSection {
             target_length: psla_frames(),
             wave_norm: WaveNorm::default(),
             pad: Pad::default(),
+            eval_input: EvalInput::default(),
             mean: None,
             std: None,
         }
@@ -192,6 +219,12 @@ pub struct TrainSection {
     /// verified or the loss is below `ratio` x the batch's largest loss (0.8 in the paper).
     #[serde(default)]
     pub loss_mask: Option<f64>,
+    /// Keras-style L2 regularisation on kernels and weight matrices only (tensors of rank 2 and
+    /// up), not biases or BatchNorm's scale and shift: `loss + l2_weights * sum(w^2)`
+    /// (Naranjo-Alcazar et al.: `kernel_regularizer=l2(1e-4)`). `optim.weight_decay` instead
+    /// decays every parameter, as `torch.optim.Adam(weight_decay=...)` does.
+    #[serde(default)]
+    pub l2_weights: f64,
     /// Frequency mask width (PSLA: 48).
     #[serde(default)]
     pub freqm: usize,
@@ -390,6 +423,12 @@ impl Recipe {
         {
             return Err(format!("train.loss_mask is a ratio in (0, 1], got {r}"));
         }
+        if !(t.l2_weights >= 0.0 && t.l2_weights.is_finite()) {
+            return Err(format!(
+                "train.l2_weights must be >= 0, got {}",
+                t.l2_weights
+            ));
+        }
         if !(0.0..=1.0).contains(&t.mixup) {
             return Err(format!("train.mixup is a rate in [0, 1], got {}", t.mixup));
         }
@@ -400,6 +439,36 @@ impl Recipe {
             && !(0.0..=1.0).contains(&m)
         {
             return Err(format!("model.bn_momentum must lie in [0, 1], got {m}"));
+        }
+        if let Some(x) = self.data.test_fraction
+            && !(x > 0.0 && x < 1.0)
+        {
+            return Err(format!("data.test_fraction lies in (0, 1), got {x}"));
+        }
+        if self.features.eval_input == EvalInput::Whole && self.features.input != Input::Waveform {
+            return Err(
+                "features.eval_input = \"whole\" is for features.input = \"waveform\"".into(),
+            );
+        }
+        match self.data.validation() {
+            Validation::Fraction(f) if !(f > 0.0 && f < 1.0) => {
+                return Err(format!("data.valid.fraction lies in (0, 1), got {f}"));
+            }
+            Validation::Fold(k) if self.data.test_fold == Some(k) => {
+                return Err(format!(
+                    "data.valid.fold = {k} is also data.test_fold: validation must not be the test split"
+                ));
+            }
+            Validation::Datafile(_) if self.data.dataset != Dataset::Audioset => {
+                return Err("data.valid.datafile is for dataset = \"audioset\"".into());
+            }
+            Validation::Official if self.data.dataset != Dataset::Fsd50k => {
+                return Err(format!(
+                    "data.valid = \"official\": {} has no official validation split; use {{ fraction = 0.1 }} or {{ fold = N }}",
+                    self.data.dataset
+                ));
+            }
+            _ => {}
         }
         if let (Some(s), Some(e)) = (self.aggregate.wa_start, self.aggregate.wa_end)
             && (s == 0 || s > e || e > t.epochs)
@@ -500,5 +569,36 @@ sampler = "uniform"
         }
         let e = Recipe::from_toml(R, Path::new("t.toml"), &["train.typo=1".into()]).unwrap_err();
         assert!(e.to_string().contains("typo"), "{e}");
+    }
+
+    #[test]
+    fn validation_is_typed_and_never_the_test_split() {
+        let r = Recipe::from_toml(R, Path::new("t.toml"), &[]).unwrap();
+        assert_eq!(r.data.validation(), Validation::Fraction(0.1));
+        let r = Recipe::from_toml(
+            R,
+            Path::new("t.toml"),
+            &["data.valid={fraction=0.2}".into()],
+        )
+        .unwrap();
+        assert_eq!(r.data.validation(), Validation::Fraction(0.2));
+        let back = Recipe::from_toml(&r.to_toml(), Path::new("t.toml"), &[]).unwrap();
+        assert_eq!(back, r);
+        let err = |set: &[&str]| {
+            let set: Vec<String> = set.iter().map(|s| s.to_string()).collect();
+            Recipe::from_toml(R, Path::new("t.toml"), &set)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err(&["data.test_fold=2", "data.valid={fold=2}"]);
+        assert!(e.contains("must not be the test split"), "{e}");
+        let e = err(&["data.valid=\"official\""]);
+        assert!(e.contains("no official validation split"), "{e}");
+        let e = err(&["data.valid={fraction=1.5}"]);
+        assert!(e.contains("(0, 1)"), "{e}");
+        let e = err(&["data.valid={datafile=\"v.json\"}"]);
+        assert!(e.contains("audioset"), "{e}");
+        let e = err(&["data.valid={share=0.1}"]);
+        assert!(e.contains("data.valid") && e.contains("fraction"), "{e}");
     }
 }

@@ -7,18 +7,24 @@ use anyhow::{Context, Result, anyhow, bail};
 use burn::prelude::*;
 use tympan_audio::{LoadOptions, Preset, load::load, npy};
 use tympan_models::{Backend, Tagger, TorchLoadOptions, create, load_burnpack, load_pytorch};
+use tympan_train::inference::{Checkpoint, TrainedRun};
 
 const EXAMPLES: &str = "\
 Examples:
+  tympan tag --run experiments/runs/fsdd-hershey recordings/0_george_0.wav
+  tympan tag --run experiments/runs/us8k-m34-res --checkpoint last --format json clips/
   tympan tag --arch psla-effnet-b2 --weights audioset_psla.pth \\
       --labels class_labels_indices.csv clip.wav
   tympan tag --arch psla-effnet-lite0 --weights experiments/runs/fsdd-psla/model-wa.bpk \\
       --labels digits.txt --mean -6.1 --std 4.2 --format json recordings/
 
-Weights: a Burn record (.bpk, what `cargo xtask train` writes) or a PyTorch state dict (.pth/.pt,
-e.g. PSLA's released checkpoints; the DataParallel `module.` prefix is handled). Long files are
-cut into windows of --frames frames every --hop frames; the clip score is the mean (or max) over
-windows, and --windows-out keeps the per-window scores.";
+--run DIR tags with any model `cargo xtask train` trained: the folder gives the architecture, the
+input pipeline and its normalisation, the sample rate and the class names; files are cut into
+windows of the model's input length (every --hop-s seconds). Otherwise --arch and --weights name
+a PSLA fbank model: a Burn record (.bpk) or a PyTorch state dict (.pth/.pt, e.g. PSLA's released
+checkpoints; the DataParallel `module.` prefix is handled), long files cut into windows of
+--frames frames every --hop frames. The clip score is the mean (or max) over windows, and
+--windows-out keeps the per-window scores.";
 
 /// Tag audio files: top-k classes with scores.
 #[derive(clap::Args)]
@@ -27,12 +33,22 @@ pub struct Args {
     /// Audio files or directories.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// Registry name of the model (see `tympan models list`).
-    #[arg(long)]
-    arch: String,
+    /// A finished run folder of `cargo xtask train` (any model family): everything else comes
+    /// from it.
+    #[arg(long, conflicts_with_all = ["arch", "weights", "labels", "frames", "hop", "mean", "std", "sample_rate"])]
+    run: Option<PathBuf>,
+    /// With --run: the model chosen on validation, the last epoch's, or the weight-averaged one.
+    #[arg(long, default_value = "best", value_parser = ["best", "last", "wa"], requires = "run")]
+    checkpoint: String,
+    /// With --run: seconds between window starts (default: the window length).
+    #[arg(long, requires = "run")]
+    hop_s: Option<f64>,
+    /// Registry name of a PSLA fbank model (see `tympan models list`).
+    #[arg(long, required_unless_present = "run", requires = "weights")]
+    arch: Option<String>,
     /// Model weights (.bpk or .pth).
-    #[arg(long)]
-    weights: PathBuf,
+    #[arg(long, requires = "arch")]
+    weights: Option<PathBuf>,
     /// Class names: AudioSet's class_labels_indices.csv, or one name per line.
     #[arg(long)]
     labels: Option<PathBuf>,
@@ -78,21 +94,52 @@ pub struct Args {
     backend: String,
 }
 
-fn load_model(a: &Args, classes: usize, device: &Device) -> Result<Tagger> {
-    let model = create(&a.arch, classes, device)?;
-    let ext = a.weights.extension().and_then(|e| e.to_str()).unwrap_or("");
+fn load_model(arch: &str, weights: &Path, classes: usize, device: &Device) -> Result<Tagger> {
+    let model = create(arch, classes, device)?;
+    let ext = weights.extension().and_then(|e| e.to_str()).unwrap_or("");
     Ok(match ext {
         "pth" | "pt" => {
             let mut m = model;
-            load_pytorch(&mut m, &a.weights, &TorchLoadOptions::default())?;
+            load_pytorch(&mut m, weights, &TorchLoadOptions::default())?;
             m
         }
-        "bpk" | "mpk" => load_burnpack(model, &a.weights)?,
+        "bpk" | "mpk" => load_burnpack(model, weights)?,
         other => bail!(
             "{}: unknown weights format {other:?} (expected .bpk or .pth)",
-            a.weights.display()
+            weights.display()
         ),
     })
+}
+
+/// Where the window scores of a file come from.
+enum Source {
+    /// A run folder: its own pipeline and model.
+    Run(Box<TrainedRun>, Tagger),
+    /// A PSLA fbank model named by --arch / --weights.
+    Psla {
+        model: Tagger,
+        frames: usize,
+        hop: usize,
+    },
+}
+
+impl Source {
+    /// Window scores `[windows, classes]`, the hop and the window length in seconds.
+    fn windows(&self, file: &Path, a: &Args, device: &Device) -> Result<(Vec<Vec<f32>>, f64, f64)> {
+        match self {
+            Source::Run(run, model) => {
+                let (w, hop_s) = run.tag_file(model, file, a.hop_s, device)?;
+                let rate = run.pipe.sample_rate.unwrap_or(16_000);
+                let win_s = run.window_seconds(rate).unwrap_or(hop_s);
+                Ok((w, hop_s, win_s))
+            }
+            Source::Psla { model, frames, hop } => {
+                let (w, _) = window_scores(model, file, a, *frames, *hop, device)?;
+                // Kaldi fbank frames are 10 ms apart.
+                Ok((w, *hop as f64 * 0.010, *frames as f64 * 0.010))
+            }
+        }
+    }
 }
 
 /// Scores of every window of one file: `[windows, classes]`.
@@ -147,21 +194,38 @@ fn window_scores(
 pub fn run(a: Args) -> Result<ExitCode> {
     let backend: Backend = a.backend.parse()?;
     let device = backend.device()?;
-    let labels = match &a.labels {
-        Some(p) => super::read_class_names(p)?,
-        None => (0..a.classes).map(|i| format!("class {i}")).collect(),
+    let (source, labels) = match (&a.run, &a.arch, &a.weights) {
+        (Some(dir), _, _) => {
+            let run = TrainedRun::open(dir)?;
+            let which = match a.checkpoint.as_str() {
+                "last" => Checkpoint::Last,
+                "wa" => Checkpoint::WeightAveraged,
+                _ => Checkpoint::Best,
+            };
+            let model = run.load_model(which, &device)?;
+            let labels = run.classes.clone();
+            (Source::Run(Box::new(run), model), labels)
+        }
+        (None, Some(arch), Some(weights)) => {
+            let labels = match &a.labels {
+                Some(p) => super::read_class_names(p)?,
+                None => (0..a.classes).map(|i| format!("class {i}")).collect(),
+            };
+            let info = tympan_models::info(arch)?;
+            if info.input.preset != "psla" {
+                bail!(
+                    "{arch}: --arch/--weights take PSLA fbank models; this model takes {} input. \
+                     Tag with the run folder that trained it instead: --run <DIR>",
+                    info.input.preset
+                );
+            }
+            let model = load_model(arch, weights, labels.len(), &device)?;
+            let frames = a.frames.unwrap_or(info.input.frames);
+            let hop = a.hop.unwrap_or(frames).max(1);
+            (Source::Psla { model, frames, hop }, labels)
+        }
+        _ => bail!("give --run DIR, or --arch and --weights"),
     };
-    let info = tympan_models::info(&a.arch)?;
-    if info.input.preset != "psla" {
-        bail!(
-            "{}: `tympan tag` runs models on PSLA fbank input; this model takes {} input",
-            a.arch,
-            info.input.preset
-        );
-    }
-    let model = load_model(&a, labels.len(), &device)?;
-    let frames = a.frames.unwrap_or(info.input.frames);
-    let hop = a.hop.unwrap_or(frames).max(1);
     let (files, _) = super::features::expand_inputs(&a.inputs)?;
     if a.timeline.is_some() && files.len() != 1 {
         bail!(
@@ -177,7 +241,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         w.write_record(["file", "rank", "class", "score"])?;
     }
     for file in &files {
-        let (windows, _) = match window_scores(&model, file, &a, frames, hop, &device) {
+        let (windows, hop_s, window_s) = match source.windows(file, &a, &device) {
             Ok(w) => w,
             Err(e) => {
                 eprintln!("error: {}: {e:#}", file.display());
@@ -211,7 +275,6 @@ pub fn run(a: Args) -> Result<ExitCode> {
         if let Some(svg) = &a.timeline {
             let top_k: Vec<usize> = order.iter().take(a.top_k).copied().collect();
             let title = file.file_name().map(|n| n.to_string_lossy().into_owned());
-            // Kaldi fbank frames are 10 ms apart.
             let figure = super::timeline::Timeline {
                 title: title.as_deref().unwrap_or_default(),
                 classes: top_k.iter().map(|&c| labels[c].as_str()).collect(),
@@ -219,8 +282,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
                     .iter()
                     .map(|&c| windows.iter().map(|w| w[c]).collect())
                     .collect(),
-                hop_s: hop as f64 * 0.010,
-                window_s: frames as f64 * 0.010,
+                hop_s,
+                window_s,
             };
             std::fs::write(svg, figure.svg()).with_context(|| svg.display().to_string())?;
             eprintln!("wrote {}", svg.display());

@@ -1,0 +1,164 @@
+//! Tagging with a finished run: its folder holds everything a model needs (the recipe's input
+//! pipeline in `config.toml`, the class names in `summary.json`, the normalisation the run
+//! computed in `state.json`, the models), so `tympan tag --run DIR` works for every family
+//! without restating any of it.
+//!
+//! A file is cut into windows of the model's input length (`features.target_length` frames or
+//! samples, as the recipe trains; VGGish-input models take the whole file, which
+//! [`crate::engine::predict`] averages over its 960 ms patches), and every window goes through
+//! the evaluation path of training ([`crate::engine::predict`]), `train.eval_batch_size` windows
+//! per forward pass, so memory does not grow with the length of the file beyond its samples.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use burn::prelude::*;
+use serde::Deserialize;
+use tympan_audio::LoadOptions;
+use tympan_models::{Tagger, create, load_burnpack};
+
+use crate::data::{InputKind, Item, Pipeline};
+use crate::engine::{Summary, predict};
+use crate::error::TrainError;
+use crate::recipe::Recipe;
+use crate::report::io_err;
+
+/// Which model of a run folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpoint {
+    /// `model-best.bpk`: the model chosen on the validation split.
+    Best,
+    /// `model-last.bpk`: the last epoch's.
+    Last,
+    /// `model-wa.bpk`: the weight-averaged model (PSLA).
+    WeightAveraged,
+}
+
+impl Checkpoint {
+    /// The file name in a run folder.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Self::Best => "model-best.bpk",
+            Self::Last => "model-last.bpk",
+            Self::WeightAveraged => "model-wa.bpk",
+        }
+    }
+}
+
+/// A finished run, opened for tagging.
+#[derive(Debug, Clone)]
+pub struct TrainedRun {
+    /// The run folder.
+    pub dir: PathBuf,
+    /// The recipe as run (`config.toml`).
+    pub recipe: Recipe,
+    /// Class names, in output order.
+    pub classes: Vec<String>,
+    /// The evaluation input pipeline, with the run's normalisation.
+    pub pipe: Pipeline,
+}
+
+#[derive(Deserialize)]
+struct Norm {
+    norm: (f32, f32),
+}
+
+impl TrainedRun {
+    /// Open a run folder written by [`crate::run`]. Errors name the missing or unreadable file
+    /// (a run still training has no `summary.json` yet).
+    pub fn open(dir: &Path) -> Result<Self, TrainError> {
+        let recipe = Recipe::load(&dir.join("config.toml"), &[])?;
+        let read = |name: &str| -> Result<String, TrainError> {
+            let p = dir.join(name);
+            std::fs::read_to_string(&p).map_err(io_err(&p))
+        };
+        let bad = |name: &str, e: serde_json::Error| TrainError::Checkpoint {
+            path: dir.join(name),
+            reason: e.to_string(),
+        };
+        let summary: Summary =
+            serde_json::from_str(&read("summary.json")?).map_err(|e| bad("summary.json", e))?;
+        let Norm { norm } =
+            serde_json::from_str(&read("state.json")?).map_err(|e| bad("state.json", e))?;
+        let mut pipe = Pipeline::for_recipe(&recipe);
+        (pipe.mean, pipe.std) = norm;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            classes: summary.per_class_ap.into_iter().map(|(c, _)| c).collect(),
+            recipe,
+            pipe,
+        })
+    }
+
+    /// The model `which` on `device`.
+    pub fn load_model(&self, which: Checkpoint, device: &Device) -> Result<Tagger, TrainError> {
+        let template = create(&self.recipe.model.arch, self.classes.len(), device)?;
+        Ok(load_burnpack(template, &self.dir.join(which.file_name()))?)
+    }
+
+    /// Window length in seconds at `rate`, or `None` when the model takes a whole file
+    /// (VGGish patches).
+    pub fn window_seconds(&self, rate: u32) -> Option<f64> {
+        let n = self.pipe.target_length as f64;
+        match self.pipe.input {
+            InputKind::Vggish => None,
+            InputKind::Waveform(_) => Some(n / rate as f64),
+            // 10 ms Kaldi frames (25 ms windows); 20 ms slim 2D hops.
+            InputKind::Fbank => Some(n * 0.010 + 0.015),
+            InputKind::Slim2d => Some(n * 0.020),
+        }
+    }
+
+    /// Scores `[windows, classes]` of one file, windows of [`Self::window_seconds`] every `hop_s`
+    /// seconds (default: the window length), plus the hop used (the whole file: its length).
+    pub fn tag_file(
+        &self,
+        model: &Tagger,
+        path: &Path,
+        hop_s: Option<f64>,
+        device: &Device,
+    ) -> Result<(Vec<Vec<f32>>, f64), TrainError> {
+        let opts = LoadOptions {
+            sample_rate: self.pipe.sample_rate,
+            ..LoadOptions::default()
+        };
+        let wav = tympan_audio::load::load(path, &opts).map_err(|source| TrainError::Audio {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let rate = wav.sample_rate;
+        let k = self.classes.len();
+        let window = |samples: Vec<f32>| Item {
+            path: path.to_path_buf(),
+            target: vec![0.0; k],
+            samples: Some(Arc::new(samples)),
+            sample_rate: rate,
+            verified: true,
+        };
+        let (items, hop) = match self.window_seconds(rate) {
+            None => {
+                let secs = wav.samples.len() as f64 / rate as f64;
+                (vec![window(wav.samples)], secs)
+            }
+            Some(win_s) => {
+                let win = ((win_s * rate as f64).round() as usize).max(1);
+                let hop_s = hop_s.unwrap_or(win as f64 / rate as f64);
+                let hop = ((hop_s * rate as f64).round() as usize).max(1);
+                let mut items = Vec::new();
+                let mut start = 0;
+                loop {
+                    let end = (start + win).min(wav.samples.len());
+                    items.push(window(wav.samples[start..end].to_vec()));
+                    if end >= wav.samples.len() {
+                        break;
+                    }
+                    start += hop;
+                }
+                (items, hop as f64 / rate as f64)
+            }
+        };
+        let bs = self.recipe.train.eval_batch_size;
+        let scores = predict(model, &items, &self.pipe, bs, device)?;
+        Ok((scores.chunks(k).map(<[f32]>::to_vec).collect(), hop))
+    }
+}
