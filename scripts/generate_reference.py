@@ -369,6 +369,17 @@ def _compact_params(model, torch, big_numel=4096, pool=1 << 20, scale=0.1, seed=
             p.data = storage[off:off + n].view_as(p.data)
 
 
+def _random_batchnorm(model, torch, g):
+    """Non-trivial BatchNorm statistics and affine parameters, drawn from generator `g`."""
+    for mod in model.modules():
+        if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            c = mod.num_features
+            mod.running_mean.copy_((torch.rand(c, generator=g) - 0.5) * 0.2)
+            mod.running_var.copy_(torch.rand(c, generator=g) + 0.5)
+            mod.weight.data.copy_(torch.rand(c, generator=g) + 0.5)
+            mod.bias.data.copy_((torch.rand(c, generator=g) - 0.5) * 0.2)
+
+
 def _rawwave_nets(torch):
     """PyTorch transcriptions of Naranjo-Alcazar et al.'s residual blocks RB1-RB6 (their Fig. 3),
     Dai et al.'s M34-res (Table 1) and the slim 2D network (Naranjo-Alcazar et al. Table I),
@@ -478,13 +489,7 @@ def gen_rawwave(data):
             torch.manual_seed(kind)
             m = cls(kind)
             _compact_params(m, torch, seed=kind, storage=shared)
-            for mod in m.modules():
-                if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-                    c = mod.num_features
-                    mod.running_mean.copy_((torch.rand(c, generator=g) - 0.5) * 0.2)
-                    mod.running_var.copy_(torch.rand(c, generator=g) + 0.5)
-                    mod.weight.data.copy_(torch.rand(c, generator=g) + 0.5)
-                    mod.bias.data.copy_((torch.rand(c, generator=g) - 0.5) * 0.2)
+            _random_batchnorm(m, torch, g)
             m.eval()
             with torch.no_grad():
                 y = m(inputs[fam])
@@ -573,13 +578,7 @@ def gen_densenet(data):
     torch.manual_seed(3)
     net = _densenet(torch, [16, 32, 64, 64, 64], 41, 8, 16000)
     g = torch.Generator().manual_seed(4)
-    for mod in net.modules():
-        if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-            c = mod.num_features
-            mod.running_mean.copy_((torch.rand(c, generator=g) - 0.5) * 0.2)
-            mod.running_var.copy_(torch.rand(c, generator=g) + 0.5)
-            mod.weight.data.copy_(torch.rand(c, generator=g) + 0.5)
-            mod.bias.data.copy_((torch.rand(c, generator=g) - 0.5) * 0.2)
+    _random_batchnorm(net, torch, g)
     net.eval()
     clip = "urbansound8k/UrbanSound8K/audio/fold1/101415-3-0-2.wav"
     wav, _ = read_wav_pcm16(data / clip)

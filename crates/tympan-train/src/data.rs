@@ -105,6 +105,16 @@ pub fn prepare(recipe: &Recipe) -> Result<PreparedData, TrainError> {
             split_dataset(&ds, d)?
         }
     };
+    // Every split of every dataset must hold clips.
+    for (what, v) in [
+        ("training", &train),
+        ("validation", &valid),
+        ("test", &test),
+    ] {
+        if v.is_empty() {
+            return Err(empty_split(&d.data_dir, what, &split));
+        }
+    }
     let (mut train, mut valid, mut test) = (train, valid, test);
     if d.cache_audio {
         decode_all(&mut train, d.sample_rate)?;
@@ -222,15 +232,6 @@ fn split_dataset(ds: &Dataset, d: &DataSection) -> Result<Split, TrainError> {
         .collect();
     let valid: Vec<Item> = held.into_iter().map(item).collect();
     let test: Vec<Item> = test.into_iter().map(item).collect();
-    for (what, v) in [
-        ("training", &train),
-        ("validation", &valid),
-        ("test", &test),
-    ] {
-        if v.is_empty() {
-            return Err(empty_split(&d.data_dir, what, &split));
-        }
-    }
     Ok((
         ds.classes.clone(),
         train,
@@ -349,15 +350,6 @@ fn audioset(d: &DataSection) -> Result<(Split, Presence), TrainError> {
     };
     let names = classes.classes().iter().map(|c| c.name.clone()).collect();
     let split = format!("AudioSet datafiles; validation: {validation}");
-    for (what, v) in [
-        ("training", &train),
-        ("validation", &valid),
-        ("test", &test),
-    ] {
-        if v.is_empty() {
-            return Err(empty_split(&d.data_dir, what, &split));
-        }
-    }
     Ok(((names, train, valid, test, m1 + m2 + m3, split), p))
 }
 
