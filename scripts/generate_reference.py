@@ -597,6 +597,50 @@ def gen_densenet(data):
         probabilities=y[0].tolist(), tolerance="2e-5 absolute on the probabilities"), indent=1))
 
 
+def _calibrated_batchnorm(model, torch, g, calib):
+    """Random BatchNorm affine parameters drawn from `g`, running statistics calibrated on the
+    real batch `calib` (one train-mode forward, cumulative average), then eval mode. Calibrated
+    statistics keep a deep random network's activations in range, so the comparison is not of
+    saturated outputs."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.copy_(0.5 + torch.rand(m.weight.shape, generator=g))
+                m.bias.copy_((torch.rand(m.bias.shape, generator=g) - 0.5) * 0.4)
+                m.reset_running_stats()
+                m.momentum = None  # cumulative average over the calibration batches
+        model.train()
+        model(calib)
+    model.eval()
+
+
+def _psla_calibration(data, torch):
+    """PSLA eval-mode fbanks of three real clips (BatchNorm calibration batch)."""
+    clips = ["fsdd/recordings/3_jackson_10.wav", "fsdd/recordings/9_yweweler_20.wav",
+             "urbansound8k/UrbanSound8K/audio/fold1/101415-3-0-2.wav"]
+    return torch.from_numpy(np.stack([psla_eval(data / c, torch.float32) for c in clips]))
+
+
+PSLA_INPUTS = ["audioset/R9_ZSCveAHg_7s.wav", "fsdd/recordings/0_george_0.wav"]
+
+
+def _psla_inputs(data, torch):
+    """PSLA eval-mode fbanks of the two real clips the model golden tests score."""
+    return torch.from_numpy(np.stack([psla_eval(data / c, torch.float32) for c in PSLA_INPUTS]))
+
+
+def _save_pth(obj, pth, torch):
+    """torch.save, then rewritten without ZIP64 records: burn-store 0.22.1's zip reader rejects
+    torch 2.11's ZIP64 end records; scripts/rezip_pth.py stores the same entries in a plain
+    archive, which torch.load reads identically."""
+    import sys
+    torch.save(obj, pth)
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from rezip_pth import rezip
+    rezip(pth, pth.with_suffix(".tmp"))
+    pth.with_suffix(".tmp").replace(pth)
+
+
 def gen_models(data, psla_src):
     """PSLA EffNetAttention(b=2, head_num=4, label_dim=527) from PSLA's own src/models/Models.py
     with efficientnet_pytorch 0.7.1, non-trivial BatchNorm statistics and head weights, saved
@@ -610,37 +654,17 @@ def gen_models(data, psla_src):
     torch.manual_seed(0)
     model = EffNetAttention(label_dim=527, b=2, pretrain=False, head_num=4)
     _compact_params(model, torch)
-    g = torch.Generator().manual_seed(1)
     with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.copy_(0.5 + torch.rand(m.weight.shape, generator=g))
-                m.bias.copy_((torch.rand(m.bias.shape, generator=g) - 0.5) * 0.4)
-                m.reset_running_stats()
-                m.momentum = None  # cumulative average over the calibration batches
         model.attention.head_weight.copy_(torch.tensor([0.4, 0.3, 0.2, 0.1]))
-        # Calibrate the running statistics on real fbanks (train mode), then freeze.
-        clips = ["fsdd/recordings/3_jackson_10.wav", "fsdd/recordings/9_yweweler_20.wav",
-                 "urbansound8k/UrbanSound8K/audio/fold1/101415-3-0-2.wav"]
-        calib = torch.from_numpy(np.stack([psla_eval(data / c, torch.float32) for c in clips]))
-        model.train()
-        model(calib)
-    model.eval()
-    inputs = [data / "audioset/R9_ZSCveAHg_7s.wav", data / "fsdd/recordings/0_george_0.wav"]
-    x = torch.from_numpy(np.stack([psla_eval(p, torch.float32) for p in inputs]))
+    _calibrated_batchnorm(model, torch, torch.Generator().manual_seed(1), _psla_calibration(data, torch))
+    x = _psla_inputs(data, torch)
     with torch.no_grad():
         feats = model.effnet.extract_features(x.unsqueeze(1).transpose(2, 3))
         scores = model(x)
     out = FIX / "models"
     out.mkdir(parents=True, exist_ok=True)
     pth = out / "psla_effnet_b2_h4_527.pth"
-    torch.save(torch.nn.DataParallel(model).state_dict(), pth)
-    # burn-store 0.22.1's zip reader rejects torch 2.11's ZIP64 end records; store the same
-    # entries in a plain archive (scripts/rezip_pth.py), which torch.load reads identically.
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from rezip_pth import rezip
-    rezip(pth, pth.with_suffix(".tmp"))
-    pth.with_suffix(".tmp").replace(pth)
+    _save_pth(torch.nn.DataParallel(model).state_dict(), pth, torch)
     save(out / "psla_effnet_b2_h4_527__input.npy", x.numpy())
     save(out / "psla_effnet_b2_h4_527__features.npy", feats.numpy())
     save(out / "psla_effnet_b2_h4_527__scores.npy", scores.numpy())
@@ -648,9 +672,84 @@ def gen_models(data, psla_src):
     (out / "manifest.json").write_text(json.dumps(dict(
         reference="PSLA src/models/Models.py EffNetAttention(label_dim=527, b=2, pretrain=False, "
                   "head_num=4), efficientnet_pytorch " + _pkg_version("efficientnet_pytorch"),
-        torch=torch.__version__, inputs=[str(p.relative_to(data)) for p in inputs],
+        torch=torch.__version__, inputs=PSLA_INPUTS,
         parameters=n_params, tolerance=1e-4,
         score_range=[float(scores.min()), float(scores.max())]), indent=1))
+
+
+def gen_resnet50(data, psla_src):
+    """Golden forwards of the two ResNet-50 models, one shared storage for both state dicts
+    (`_compact_params`; the largest tensor, layer4's 3x3 conv, is 2.36M values):
+    - `psla-resnet50`: PSLA's own `ResNetAttention(label_dim=527)` (src/models/Models.py of a
+      checkout, torchvision's ResNet-50 with a one-channel stem), on the B2 fixture's real fbanks;
+    - `hershey-resnet50-b128`: Hershey et al. Sec. 3's ResNet-50 (torchvision's, one-channel 7x7
+      stem without stride, mean over the 6x4 map) with the 128-d bottleneck and 10 outputs, on
+      real 96x64 log-mel patches (`vggish_reference` of the AudioSet clip, resampled to 16 kHz).
+    BatchNorm statistics are calibrated on real inputs (`_calibrated_batchnorm`)."""
+    import sys
+    import torch
+    import torchaudio.functional as AF
+    import torchvision
+
+    sys.path.insert(0, str(Path(psla_src) / "src"))
+    from models.Models import ResNetAttention  # PSLA's model definition (not vendored in tympan)
+
+    g = torch.Generator().manual_seed(5)
+    shared = (torch.rand(2359296, generator=g) * 2 - 1) * 0.05
+    torch.manual_seed(5)
+    psla = ResNetAttention(label_dim=527, pretrain=False)
+    _compact_params(psla, torch, seed=5, storage=shared)
+    _calibrated_batchnorm(psla, torch, g, _psla_calibration(data, torch))
+    x = _psla_inputs(data, torch)
+
+    nn = torch.nn
+
+    class HersheyResNet50(nn.Module):
+        def __init__(self, classes=10, bottleneck=128):
+            super().__init__()
+            r = torchvision.models.resnet50(weights=None)
+            r.conv1 = nn.Conv2d(1, 64, 7, stride=1, padding=3, bias=False)
+            r.fc, r.avgpool = nn.Identity(), nn.Identity()
+            self.resnet = r
+            self.bottleneck = nn.Linear(2048, bottleneck)
+            self.out = nn.Linear(bottleneck, classes)
+
+        def forward(self, p):  # [B, 96, 64]
+            r = self.resnet
+            y = r.maxpool(r.relu(r.bn1(r.conv1(p.unsqueeze(1)))))
+            y = r.layer4(r.layer3(r.layer2(r.layer1(y))))
+            return self.out(self.bottleneck(y.mean(dim=(2, 3))))
+
+    def patches(clip):
+        wav, sr = read_wav_pcm16(data / clip)
+        w = AF.resample(torch.from_numpy(wav[0].astype(np.float64)), sr, 16000).numpy()
+        return vggish_reference(w, 16000)
+
+    real = np.concatenate([patches("audioset/R9_ZSCveAHg_7s.wav"),
+                           patches("urbansound8k/UrbanSound8K/audio/fold1/101415-3-0-2.wav")])
+    real = ((real - real.mean()) / real.std()).astype(np.float32)  # normalised, as in training
+    calib, h_in = torch.from_numpy(real[2:]), torch.from_numpy(np.ascontiguousarray(real[:2]))
+    torch.manual_seed(6)
+    hershey = HersheyResNet50()
+    _compact_params(hershey, torch, seed=6, storage=shared)
+    _calibrated_batchnorm(hershey, torch, g, calib)
+    with torch.no_grad():
+        psla_scores, hershey_logits = psla(x), hershey(h_in)
+    out = FIX / "models"
+    _save_pth(dict(psla=psla.state_dict(), hershey=hershey.state_dict()),
+              out / "resnet50_psla_hershey.pth", torch)
+    save(out / "hershey__input.npy", h_in.numpy())
+    (out / "resnet50_manifest.json").write_text(json.dumps(dict(
+        reference=dict(psla="PSLA src/models/Models.py ResNetAttention(label_dim=527, "
+                            "pretrain=False), torchvision " + torchvision.__version__,
+                       hershey="HersheyResNet50 in scripts/generate_reference.py (torchvision's "
+                               "ResNet-50, stem stride 1, 128-d bottleneck, 10 outputs)"),
+        torch=torch.__version__,
+        inputs=dict(psla="models/psla_effnet_b2_h4_527__input.npy",
+                    hershey="models/hershey__input.npy (patches 0-1: the AudioSet clip)"),
+        psla_scores=psla_scores.tolist(), hershey_logits=hershey_logits.tolist(),
+        tolerance="psla: 1e-4 absolute on the scores; hershey: 1e-4 x max(1, max |logit|)"),
+        indent=1))
 
 
 def _pkg_version(name):
@@ -757,7 +856,7 @@ def gen_sampling(data, psla_src):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--only", choices=["fbank", "presets", "audio", "metrics", "models", "sampling", "enhance", "rawwave", "densenet"])
+    ap.add_argument("--only", choices=["fbank", "presets", "audio", "metrics", "models", "sampling", "enhance", "rawwave", "densenet", "resnet50"])
     ap.add_argument("--psla-src", type=Path, default=None,
                     help="a checkout of github.com/YuanGongND/psla (for the model fixtures)")
     args = ap.parse_args()
@@ -767,9 +866,10 @@ def main():
                  sampling=lambda: gen_sampling(args.data_dir, args.psla_src),
                  enhance=lambda: gen_enhance(args.data_dir, args.psla_src),
                  rawwave=lambda: gen_rawwave(args.data_dir),
-                 densenet=lambda: gen_densenet(args.data_dir))
+                 densenet=lambda: gen_densenet(args.data_dir),
+                 resnet50=lambda: gen_resnet50(args.data_dir, args.psla_src))
     for name, step in steps.items():
-        if name in ("models", "sampling", "enhance") and args.psla_src is None:
+        if name in ("models", "sampling", "enhance", "resnet50") and args.psla_src is None:
             if args.only == name:
                 ap.error("--psla-src is required for the model fixtures")
             print(f"skipping {name}: pass --psla-src")

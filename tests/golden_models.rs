@@ -1,5 +1,5 @@
-//! Model numerics against PyTorch (fixtures by `scripts/generate_reference.py --only models`):
-//! PSLA's own `EffNetAttention(b=2, head_num=4, label_dim=527)` on `efficientnet_pytorch` 0.7.1,
+//! Model numerics against PyTorch (fixtures by `scripts/generate_reference.py`; one golden
+//! forward per family, each test saying its reference and tolerance). The first: PSLA's own `EffNetAttention(b=2, head_num=4, label_dim=527)` on `efficientnet_pytorch` 0.7.1,
 //! saved through `DataParallel` (keys carry `module.`), with non-trivial BatchNorm statistics and
 //! head weights. Loaded into tympan, scores must match PyTorch's within 1e-4 absolute on the same
 //! fbank input (two real clips, 1056 x 128).
@@ -320,4 +320,71 @@ fn densenet_matches_its_pytorch_transcription() {
     let d = max_abs_diff(&ours, &want);
     eprintln!("densenet-logmel-small-16k: max |probability diff| {d:e}");
     assert!(d <= 2e-5, "{d}");
+}
+
+/// The two ResNet-50 models against PyTorch (`scripts/generate_reference.py --only resnet50`):
+/// `psla-resnet50` against PSLA's own `ResNetAttention(label_dim=527)` (its
+/// `src/models/Models.py`, torchvision's ResNet-50) on the B2 fixture's real fbanks, and
+/// `hershey-resnet50-b128` (10 outputs) against torchvision's ResNet-50 with Hershey et al.'s
+/// unstrided one-channel stem, mean pooling and 128-d bottleneck, on two real 96x64 log-mel
+/// patches. Random weights; BatchNorm statistics calibrated on real inputs; eval mode; both state
+/// dicts load by name with no key left over. Tolerances: 1e-4 absolute on PSLA's scores (as for
+/// B2), 1e-4 x max(1, max |logit|) on Hershey's logits.
+#[test]
+fn resnet50_models_match_pytorch() {
+    let device = Backend::Flex.device().unwrap();
+    let dir = fixtures().join("models");
+    let manifest = fixture_json("models/resnet50_manifest.json");
+    let weights = dir.join("resnet50_psla_hershey.pth");
+    let flat = |key: &str| -> Vec<f32> {
+        manifest[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|row| row.as_array().unwrap().iter())
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect()
+    };
+    for (key, arch, classes, input, want, rel_tol) in [
+        (
+            "psla",
+            "psla-resnet50",
+            527,
+            "psla_effnet_b2_h4_527__input.npy",
+            flat("psla_scores"),
+            false,
+        ),
+        (
+            "hershey",
+            "hershey-resnet50-b128",
+            10,
+            "hershey__input.npy",
+            flat("hershey_logits"),
+            true,
+        ),
+    ] {
+        let mut model = create(arch, classes, &device).unwrap();
+        let opts = TorchLoadOptions {
+            top_level_key: Some(key.into()),
+            ..TorchLoadOptions::default()
+        };
+        let report = load_pytorch(&mut model, &weights, &opts).unwrap();
+        assert!(report.is_complete(), "{arch}: {report}");
+        let x = npy::read(&dir.join(input)).unwrap();
+        let [b, t, f] = [x.shape[0], x.shape[1], x.shape[2]];
+        let x = Tensor::<1>::from_floats(x.data.as_slice(), &device).reshape([b, t, f]);
+        let out = match &model {
+            Tagger::Hershey(h) => h.forward(x), // logits, before the sigmoid
+            m => m.forward(x),
+        };
+        let ours: Vec<f32> = out.into_data().try_to_vec().unwrap();
+        let scale = if rel_tol {
+            want.iter().fold(1f32, |m, v| m.max(v.abs()))
+        } else {
+            1.0
+        };
+        let d = max_abs_diff(&ours, &want);
+        eprintln!("{arch}: max |diff| {d:e} (scale {scale})");
+        assert!(d <= 1e-4 * scale, "{arch}: {d} > 1e-4 x {scale}");
+    }
 }
