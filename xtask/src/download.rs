@@ -202,6 +202,28 @@ pub const TARGETS: &[(&str, &str, &[Item])] = &[
         }],
     ),
     (
+        "fsdkaggle2018",
+        "FSDKaggle2018 (DCASE 2018 task 2) from Zenodo (record 2552860, 5 GB): metadata with the \
+         manually-verified flags, train and test audio",
+        &[
+            Item {
+                url: "https://zenodo.org/record/2552860/files/FSDKaggle2018.meta.zip?download=1",
+                file: "FSDKaggle2018.meta.zip",
+                sha256: None,
+            },
+            Item {
+                url: "https://zenodo.org/record/2552860/files/FSDKaggle2018.audio_train.zip?download=1",
+                file: "FSDKaggle2018.audio_train.zip",
+                sha256: None,
+            },
+            Item {
+                url: "https://zenodo.org/record/2552860/files/FSDKaggle2018.audio_test.zip?download=1",
+                file: "FSDKaggle2018.audio_test.zip",
+                sha256: None,
+            },
+        ],
+    ),
+    (
         "fsd50k",
         "FSD50K from Zenodo (record 4060432, 30 GB): metadata and ground truth are extracted; the \
          audio comes as split zips (.z01 ...) that Info-ZIP joins (the command is printed)",
@@ -404,10 +426,13 @@ pub fn run(name: &str, dest: &Path, mirror: Option<&Path>) -> Result<()> {
         println!("  {} sha256 {sum} ({pinned})", item.file);
         let archive = dest.join(item.file);
         if item.file.ends_with(".zip") || item.file.ends_with(".tar.gz") {
-            // FSD50K's archives keep their folder name (`FSD50K.ground_truth/`), which is the
-            // layout `tympan_data::datasets::fsd50k` reads.
+            // FSD50K's and FSDKaggle2018's archives keep their folder name
+            // (`FSD50K.ground_truth/`, `FSDKaggle2018.meta/`), the layout that
+            // `tympan_data::datasets::{fsd50k, fsdkaggle2018}` read.
             let into = match item.file.strip_suffix(".zip") {
-                Some(stem) if stem.starts_with("FSD50K.") => dest.join(stem),
+                Some(stem) if stem.starts_with("FSD50K.") || stem.starts_with("FSDKaggle2018.") => {
+                    dest.join(stem)
+                }
                 _ => dest.to_path_buf(),
             };
             let n = extract(&archive, &into)?;

@@ -34,7 +34,7 @@ pub struct TrainArgs {
     pub resume: bool,
 }
 
-fn recipe_path(root: &Path, name: &str) -> Result<PathBuf> {
+pub(crate) fn recipe_path(root: &Path, name: &str) -> Result<PathBuf> {
     let p = Path::new(name);
     if p.extension().is_some_and(|e| e == "toml") && p.is_file() {
         return Ok(p.to_path_buf());

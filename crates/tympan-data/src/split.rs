@@ -1,4 +1,5 @@
-//! Validation splits carved out of training clips: seeded, stratified by class, and with every
+//! Validation splits carved out of training clips (a held-out share, or one fold of a
+//! cross-validation partition): seeded, stratified by class, and with every
 //! clip of one source recording on the same side (UrbanSound8K's slices of one freesound file,
 //! ESC-50's takes of one source clip), so validation scores are not inflated by near-duplicates
 //! of training clips.
@@ -46,10 +47,44 @@ pub fn holdout_by(
             "a validation fraction lies in (0, 1), got {fraction}"
         )));
     }
+    let (groups, by_class, clips_in) = recordings_by_class(classes, members, class_of, source_of);
+    let quotas = largest_remainder(&clips_in, fraction);
+    let mut out = Vec::new();
+    for (c, mut gs) in by_class.into_iter().enumerate() {
+        if quotas[c] == 0 {
+            continue;
+        }
+        gs.shuffle(&mut class_rng(seed, c));
+        let mut taken = 0;
+        // Whole recordings, greedily, without passing the class's quota (but at least one).
+        for g in gs {
+            if taken >= quotas[c] {
+                break;
+            }
+            if taken > 0 && taken + groups[g].len() > quotas[c] {
+                continue;
+            }
+            taken += groups[g].len();
+            out.extend_from_slice(&groups[g]);
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// The recordings of `members` (in order of first appearance, each with its clips, ascending),
+/// the recordings of each class (by their first clip's class), and each class's clip count.
+type Recordings = (Vec<Vec<usize>>, Vec<Vec<usize>>, Vec<usize>);
+
+fn recordings_by_class(
+    classes: usize,
+    members: &[usize],
+    class_of: impl Fn(usize) -> usize,
+    source_of: impl Fn(usize) -> Option<String>,
+) -> Recordings {
     let mut members = members.to_vec();
     members.sort_unstable();
     members.dedup();
-    // Recordings in order of first appearance, each with its clips.
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for &i in &members {
@@ -68,28 +103,66 @@ pub fn holdout_by(
         by_class[c].push(g);
         clips_in[c] += clips.len();
     }
-    let quotas = largest_remainder(&clips_in, fraction);
-    let mut out = Vec::new();
+    (groups, by_class, clips_in)
+}
+
+fn class_rng(seed: u64, c: usize) -> StdRng {
+    StdRng::seed_from_u64(seed ^ (c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// A seeded, stratified partition of `ds`'s clips `members` into `folds` folds for
+/// cross-validation (Jeong & Lim's 5-fold ensembles): each fold's clips, ascending. Within each
+/// class the recordings are shuffled and each goes, whole, to the fold holding the fewest clips
+/// of that class so far, so every class is spread evenly and no recording spans two folds.
+pub fn kfold(ds: &Dataset, members: &[usize], folds: usize, seed: u64) -> Result<Vec<Vec<usize>>> {
+    let class_of = |i: usize| ds.clips[i].labels.first().copied().unwrap_or(0);
+    kfold_by(
+        ds.classes.len(),
+        members,
+        class_of,
+        |i| ds.source(i),
+        folds,
+        seed,
+    )
+}
+
+/// [`kfold`] over any list, as [`holdout_by`].
+pub fn kfold_by(
+    classes: usize,
+    members: &[usize],
+    class_of: impl Fn(usize) -> usize,
+    source_of: impl Fn(usize) -> Option<String>,
+    folds: usize,
+    seed: u64,
+) -> Result<Vec<Vec<usize>>> {
+    if folds < 2 {
+        return Err(DataError::Mismatch(format!(
+            "cross-validation needs at least 2 folds, got {folds}"
+        )));
+    }
+    let (groups, by_class, _) = recordings_by_class(classes, members, class_of, source_of);
+    if groups.len() < folds {
+        return Err(DataError::Mismatch(format!(
+            "{} recordings cannot fill {folds} folds",
+            groups.len()
+        )));
+    }
+    let mut out: Vec<Vec<usize>> = vec![Vec::new(); folds];
+    let mut sizes = vec![0usize; folds];
     for (c, mut gs) in by_class.into_iter().enumerate() {
-        if quotas[c] == 0 {
-            continue;
-        }
-        let mut rng = StdRng::seed_from_u64(seed ^ (c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        gs.shuffle(&mut rng);
-        let mut taken = 0;
-        // Whole recordings, greedily, without passing the class's quota (but at least one).
+        gs.shuffle(&mut class_rng(seed, c));
+        let mut of_class = vec![0usize; folds];
         for g in gs {
-            if taken >= quotas[c] {
-                break;
-            }
-            if taken > 0 && taken + groups[g].len() > quotas[c] {
-                continue;
-            }
-            taken += groups[g].len();
-            out.extend_from_slice(&groups[g]);
+            // Fewest clips of this class, then fewest clips overall, then the lowest index.
+            let f = (0..folds)
+                .min_by_key(|&f| (of_class[f], sizes[f], f))
+                .unwrap_or(0);
+            of_class[f] += groups[g].len();
+            sizes[f] += groups[g].len();
+            out[f].extend_from_slice(&groups[g]);
         }
     }
-    out.sort_unstable();
+    out.iter_mut().for_each(|f| f.sort_unstable());
     Ok(out)
 }
 
@@ -173,6 +246,42 @@ mod tests {
         assert_ne!(holdout(&ds, &all, 0.1, 8).unwrap(), v);
         assert!(holdout(&ds, &all, 1.0, 7).is_err());
         assert!(holdout(&ds, &all, 0.0, 7).is_err());
+    }
+
+    #[test]
+    fn kfold_partitions_stratified_with_recordings_whole() {
+        // 3 classes x 10 recordings x 2 slices, UrbanSound8K names.
+        let files: Vec<(String, usize)> = (0..60)
+            .map(|i| {
+                (
+                    format!("fold1/{}-{}-0-{}.wav", 100 + i / 2, (i / 2) % 3, i % 2),
+                    (i / 2) % 3,
+                )
+            })
+            .collect();
+        let refs: Vec<(&str, usize)> = files.iter().map(|(f, c)| (f.as_str(), *c)).collect();
+        let ds = dataset("urbansound8k", &refs);
+        let all: Vec<usize> = (0..60).collect();
+        let folds = kfold(&ds, &all, 5, 3).unwrap();
+        let mut seen: Vec<usize> = folds.concat();
+        seen.sort_unstable();
+        assert_eq!(seen, all, "a partition: every clip in exactly one fold");
+        for f in &folds {
+            assert_eq!(f.len(), 12);
+            for c in 0..3 {
+                assert_eq!(f.iter().filter(|&&i| (i / 2) % 3 == c).count(), 4);
+            }
+            for &i in f {
+                assert!(
+                    f.contains(&(i ^ 1)),
+                    "recording of clip {i} split across folds"
+                );
+            }
+        }
+        assert_eq!(kfold(&ds, &all, 5, 3).unwrap(), folds);
+        assert_ne!(kfold(&ds, &all, 5, 4).unwrap(), folds);
+        assert!(kfold(&ds, &all, 1, 3).is_err());
+        assert!(kfold(&ds, &all[..4], 5, 3).is_err());
     }
 
     #[test]

@@ -216,6 +216,9 @@ fn split_dataset(ds: &Dataset, d: &DataSection) -> Result<Split, TrainError> {
             .copied()
             .filter(|&i| ds.clips[i].fold == tympan_data::datasets::SPLIT_VAL)
             .collect(),
+        Validation::Cv { folds, index } => {
+            tympan_data::split::kfold(ds, &pool, *folds, d.split_seed)?.swap_remove(*index)
+        }
         Validation::Datafile(_) => {
             return Err(TrainError::Recipe {
                 path: d.data_dir.clone(),
@@ -321,16 +324,29 @@ fn audioset(d: &DataSection) -> Result<(Split, Presence), TrainError> {
             p.valid = Some(presence(&valid, m3));
             (pool, valid, m3)
         }
-        Validation::Fraction(f) => {
+        Validation::Fraction(_) | Validation::Cv { .. } => {
             let members: Vec<usize> = (0..pool.len()).collect();
-            let held = tympan_data::split::holdout_by(
-                classes.classes().len(),
-                &members,
-                |i| pool[i].class(),
-                |_| None,
-                *f,
-                d.split_seed,
-            )?;
+            let k = classes.classes().len();
+            let held = match &validation {
+                Validation::Cv { folds, index } => tympan_data::split::kfold_by(
+                    k,
+                    &members,
+                    |i| pool[i].class(),
+                    |_| None,
+                    *folds,
+                    d.split_seed,
+                )?
+                .swap_remove(*index),
+                Validation::Fraction(f) => tympan_data::split::holdout_by(
+                    k,
+                    &members,
+                    |i| pool[i].class(),
+                    |_| None,
+                    *f,
+                    d.split_seed,
+                )?,
+                _ => unreachable!("matched above"),
+            };
             let mut is_held = vec![false; pool.len()];
             held.iter().for_each(|&i| is_held[i] = true);
             let (mut train, mut valid) = (Vec::new(), Vec::new());
@@ -343,7 +359,7 @@ fn audioset(d: &DataSection) -> Result<(Split, Presence), TrainError> {
             return Err(TrainError::Recipe {
                 path: d.data_dir.clone(),
                 reason: format!(
-                    "data.valid = {other:?}: AudioSet datafiles take {{ fraction = .. }} or {{ datafile = .. }}"
+                    "data.valid = {other:?}: AudioSet datafiles take {{ fraction = .. }}, {{ cv = .. }} or {{ datafile = .. }}"
                 ),
             });
         }

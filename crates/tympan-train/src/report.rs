@@ -212,14 +212,16 @@ fn npy_err(path: &Path) -> impl Fn(tympan_audio::npy::NpyError) -> TrainError + 
 }
 
 /// Writes the files of a finished run beside its checkpoints: `summary.json`,
-/// `per_class_ap.csv`, `curves.svg`, `per_class_ap.svg`, and the last epoch's `predictions.npy`
-/// with the evaluation `targets.npy` in the same row order (for `tympan metrics` and
-/// `tympan ensemble`).
+/// `per_class_ap.csv`, `curves.svg`, `per_class_ap.svg`, the last epoch's `predictions.npy`,
+/// the test predictions of the model chosen on validation (`predictions-best.npy`, when one was
+/// chosen), and the evaluation `targets.npy` in the same row order (for `tympan metrics`,
+/// `tympan ensemble` and `cargo xtask cv`).
 pub(crate) fn write_outputs(
     out_dir: &Path,
     summary: &Summary,
     history: &[EpochRow],
     predictions: &[f32],
+    best_predictions: Option<&[f32]>,
     targets: &[f32],
     classes: usize,
 ) -> Result<(), TrainError> {
@@ -255,6 +257,10 @@ pub(crate) fn write_outputs(
     let n = predictions.len() / classes.max(1);
     let p = out_dir.join("predictions.npy");
     tympan_audio::npy::write(&p, predictions, &[n, classes]).map_err(npy_err(&p))?;
+    if let Some(best) = best_predictions {
+        let p = out_dir.join("predictions-best.npy");
+        tympan_audio::npy::write(&p, best, &[n, classes]).map_err(npy_err(&p))?;
+    }
     let t = out_dir.join("targets.npy");
     tympan_audio::npy::write(&t, targets, &[n, classes]).map_err(npy_err(&t))?;
     Ok(())

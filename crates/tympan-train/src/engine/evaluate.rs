@@ -129,12 +129,15 @@ impl Finish<'_> {
             last_preds = predict(&m, &data.test, pipe, bs, device)?;
         }
         // The model chosen on validation, scored once on the test split.
-        let selected = match state.best {
+        let best_preds = match state.best {
             Some(_) => {
                 let m = load_burnpack(template()?, &checkpoints.best_model())?;
-                let p = predict(&m, &data.test, pipe, bs, device)?;
-                Some(score(&p, targets, classes)?.0)
+                Some(predict(&m, &data.test, pipe, bs, device)?)
             }
+            None => None,
+        };
+        let selected = match &best_preds {
+            Some(p) => Some(score(p, targets, classes)?.0),
             None => None,
         };
         let validation =
@@ -185,6 +188,7 @@ impl Finish<'_> {
             &summary,
             &state.history,
             &last_preds,
+            best_preds.as_deref(),
             targets,
             classes,
         )?;

@@ -265,6 +265,7 @@ mod tests {
 /// valid = { fold = 3 }         # one of the training folds (UrbanSound8K, ESC-50, a CSV's fold)
 /// valid = "official"           # the dataset's own validation split (FSD50K's `val`)
 /// valid = { datafile = "datafiles/valid_data.json" }   # AudioSet: a PSLA datafile
+/// valid = { cv = { folds = 5, index = 0 } }   # fold 0 of a seeded, stratified 5-fold partition
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -277,6 +278,15 @@ pub enum Validation {
     Official,
     /// A PSLA datafile, relative to `data.data_dir` (AudioSet).
     Datafile(PathBuf),
+    /// Fold `index` of a seeded (data.split_seed), stratified `folds`-fold partition of the
+    /// training clips (`tympan_data::split::kfold`): the validation split of one model of a
+    /// cross-validation ensemble (`cargo xtask cv`).
+    Cv {
+        /// Number of folds.
+        folds: usize,
+        /// The fold held out, `0..folds`.
+        index: usize,
+    },
 }
 
 impl Validation {
@@ -301,6 +311,10 @@ impl fmt::Display for Validation {
             Self::Fold(k) => write!(f, "fold {k}"),
             Self::Official => f.write_str("the official validation split"),
             Self::Datafile(p) => write!(f, "{}", p.display()),
+            Self::Cv { folds, index } => write!(
+                f,
+                "fold {index} of a seeded, stratified {folds}-fold partition of the training clips"
+            ),
         }
     }
 }

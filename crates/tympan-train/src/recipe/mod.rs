@@ -462,6 +462,11 @@ impl Recipe {
             Validation::Datafile(_) if self.data.dataset != Dataset::Audioset => {
                 return Err("data.valid.datafile is for dataset = \"audioset\"".into());
             }
+            Validation::Cv { folds, index } if folds < 2 || index >= folds => {
+                return Err(format!(
+                    "data.valid.cv needs folds >= 2 and index in 0..folds, got folds = {folds}, index = {index}"
+                ));
+            }
             Validation::Official if self.data.dataset != Dataset::Fsd50k => {
                 return Err(format!(
                     "data.valid = \"official\": {} has no official validation split; use {{ fraction = 0.1 }} or {{ fold = N }}",
