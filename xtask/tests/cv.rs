@@ -100,8 +100,8 @@ fn three_fold_ensemble_on_fsdd() {
             })
             .collect();
         let sum: f64 = g.iter().sum();
-        for c in 0..k {
-            let want = g[c] / sum;
+        for (c, gc) in g.iter().enumerate() {
+            let want = gc / sum;
             let got = ens.data[r * k + c] as f64;
             assert!(
                 (got - want).abs() < 1e-5,
