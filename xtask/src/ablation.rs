@@ -16,10 +16,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use tympan_train::engine::Summary;
 use tympan_train::recipe::Experiment;
 
-use crate::train::{TrainArgs, run_train};
+use crate::grid::{CellArgs, read_summary, run_cell};
 
 /// Arguments of `cargo xtask ablation`.
 #[derive(clap::Args)]
@@ -29,15 +28,9 @@ pub struct AblationArgs {
     /// The recipe every cell starts from (its masks and mixup are the "full" setting).
     #[arg(long, default_value = "us8k-psla")]
     pub recipe: String,
-    /// Dataset folder for every run.
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
-    /// Override a recipe value in every run, e.g. --set train.epochs=4 (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
-    /// Burn backend: flex, ndarray, wgpu or cuda.
-    #[arg(long, default_value = "flex")]
-    pub backend: String,
+    /// Every cell's data folder, overrides and backend.
+    #[command(flatten)]
+    pub cell: CellArgs,
     /// Folder of the cells (default: experiments/runs/<recipe>-ablations).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -124,7 +117,7 @@ fn rows(table: &str) -> Result<Vec<Row>> {
 pub fn run(root: &Path, a: AblationArgs) -> Result<()> {
     let rows = rows(&a.table)?;
     let path = crate::train::recipe_path(root, &a.recipe)?;
-    let Experiment::Train(recipe) = Experiment::load(&path, &a.set)? else {
+    let Experiment::Train(recipe) = Experiment::load(&path, &a.cell.set)? else {
         bail!("{}: an ablation needs a training recipe", path.display());
     };
     let (freqm, timem) = (recipe.train.freqm, recipe.train.timem);
@@ -139,27 +132,15 @@ pub fn run(root: &Path, a: AblationArgs) -> Result<()> {
             .join(format!("{}-ablations", recipe.name))
     });
     for (i, r) in rows.iter().enumerate() {
-        let dir = out_root.join(r.cell());
-        if dir.join("summary.json").is_file() {
-            eprintln!("[{}/{}] {}: done, reading it", i + 1, rows.len(), r.cell());
-            continue;
-        }
-        eprintln!("[{}/{}] {} ({})", i + 1, rows.len(), r.label, r.cell());
-        let mut set = r.set(freqm, timem);
-        set.extend(a.set.iter().cloned());
-        run_train(
+        run_cell(
             root,
-            TrainArgs {
-                recipe: a.recipe.clone(),
-                data_dir: a.data_dir.clone(),
-                backend: a.backend.clone(),
-                devices: vec![0],
-                set,
-                out: Some(dir),
-                resume: true,
-            },
-        )
-        .with_context(|| format!("ablation cell {}", r.cell()))?;
+            &a.recipe,
+            &a.cell,
+            r.set(freqm, timem),
+            out_root.join(r.cell()),
+            &format!("[{}/{}] {} ({})", i + 1, rows.len(), r.label, r.cell()),
+            &format!("ablation cell {}", r.cell()),
+        )?;
     }
     let table = render(&out_root, &a.table, &rows)?;
     println!("\n{table}");
@@ -177,19 +158,15 @@ fn render(out_root: &Path, table: &str, rows: &[Row]) -> Result<String> {
     );
     let _ = writeln!(t, "|---|---|---|---|---|");
     for r in rows {
-        let p = out_root.join(r.cell()).join("summary.json");
-        let ours = if p.is_file() {
-            let text =
-                std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-            let s: Summary =
-                serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
-            let sel = s.selected.unwrap_or(s.last_epoch);
-            format!(
-                "{:.3} | {:.3} | {:.3}",
-                s.last_epoch.map, sel.map, s.last_epoch.accuracy
-            )
-        } else {
-            "not run | | ".to_string()
+        let ours = match read_summary(&out_root.join(r.cell()))? {
+            Some(s) => {
+                let sel = s.selected.unwrap_or(s.last_epoch);
+                format!(
+                    "{:.3} | {:.3} | {:.3}",
+                    s.last_epoch.map, sel.map, s.last_epoch.accuracy
+                )
+            }
+            None => "not run | | ".to_string(),
         };
         let _ = writeln!(
             t,

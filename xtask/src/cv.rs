@@ -19,7 +19,7 @@ use tympan_train::aggregate::ensemble_predictions;
 use tympan_train::engine::Summary;
 use tympan_train::report::{Scores, score};
 
-use crate::train::{TrainArgs, run_train};
+use crate::grid::{CellArgs, read_summary, run_cell};
 
 /// Arguments of `cargo xtask cv`.
 #[derive(clap::Args)]
@@ -32,15 +32,9 @@ pub struct CvArgs {
     /// Ensemble mean: geometric (Jeong & Lim) or arithmetic.
     #[arg(long, default_value = "geometric")]
     pub mean: String,
-    /// Dataset folder for every run.
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
-    /// Override a recipe value in every run, e.g. --set train.epochs=2 (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
-    /// Burn backend: flex, ndarray, wgpu or cuda.
-    #[arg(long, default_value = "flex")]
-    pub backend: String,
+    /// Every fold's data folder, overrides and backend.
+    #[command(flatten)]
+    pub cell: CellArgs,
     /// Folder of the folds and the ensemble (default: experiments/runs/<recipe>-cv<K>).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -58,6 +52,7 @@ pub fn run(root: &Path, a: CvArgs) -> Result<()> {
         other => bail!("--mean must be geometric or arithmetic, got {other:?}"),
     };
     if let Some(s) = a
+        .cell
         .set
         .iter()
         .find(|s| s.trim_start().starts_with("data.valid"))
@@ -72,30 +67,19 @@ pub fn run(root: &Path, a: CvArgs) -> Result<()> {
             .join(format!("{stem}-cv{}", a.folds))
     });
     for i in 0..a.folds {
-        let dir = out_root.join(format!("fold-{i}"));
-        if dir.join("summary.json").is_file() {
-            eprintln!("[fold {}/{}] done, reading it", i + 1, a.folds);
-            continue;
-        }
-        eprintln!("[fold {}/{}] training", i + 1, a.folds);
-        let mut set = vec![format!(
+        let cv = format!(
             "data.valid={{ cv = {{ folds = {}, index = {i} }} }}",
             a.folds
-        )];
-        set.extend(a.set.iter().cloned());
-        run_train(
+        );
+        run_cell(
             root,
-            TrainArgs {
-                recipe: a.recipe.clone(),
-                data_dir: a.data_dir.clone(),
-                backend: a.backend.clone(),
-                devices: vec![0],
-                set,
-                out: Some(dir),
-                resume: true,
-            },
-        )
-        .with_context(|| format!("cross-validation fold {i}"))?;
+            &a.recipe,
+            &a.cell,
+            vec![cv],
+            out_root.join(format!("fold-{i}")),
+            &format!("[fold {}/{}]", i + 1, a.folds),
+            &format!("cross-validation fold {i}"),
+        )?;
     }
     let report = ensemble(&out_root, a.folds, geometric)?;
     println!("\n{report}");
@@ -110,10 +94,8 @@ struct Member {
 }
 
 fn read_member(dir: &Path) -> Result<(Member, npy::NpyArray)> {
-    let p = dir.join("summary.json");
-    let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-    let summary: Summary =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
+    let summary = read_summary(dir)?
+        .with_context(|| format!("{}: the fold has no summary.json", dir.display()))?;
     let best = dir.join("predictions-best.npy");
     let (path, source) = if best.is_file() {
         (best, "predictions-best.npy")

@@ -11,9 +11,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use tympan_train::engine::Summary;
 
-use crate::train::{TrainArgs, run_train};
+use crate::grid::{CellArgs, read_summary, run_cell};
 
 /// The paper's three input normalisations of the raw waveform.
 pub const NORMS: [&str; 3] = ["none", "scale-max", "zero-mean-unit-std"];
@@ -24,21 +23,15 @@ pub struct Table2Args {
     /// fsdd (recipes fsdd-m34-res, fsdd-slim2d) or us8k (us8k-m34-res, us8k-slim2d).
     #[arg(long, default_value = "fsdd")]
     pub dataset: String,
-    /// Dataset folder for every run.
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
     /// 1D network: m34-res (the paper's) or m10-res (one block per stage, for CPU budgets).
     #[arg(long, default_value = "m34-res")]
     pub arch_1d: String,
     /// Which part of the grid to run: all, 1d or 2d.
     #[arg(long, default_value = "all")]
     pub part: String,
-    /// Override a recipe value in every run, e.g. --set train.epochs=2 (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
-    /// Burn backend: flex, ndarray, wgpu or cuda.
-    #[arg(long, default_value = "flex")]
-    pub backend: String,
+    /// Every cell's data folder, overrides and backend.
+    #[command(flatten)]
+    pub cell: CellArgs,
     /// Grid folder (default: experiments/runs/table2-<dataset>-<arch-1d>).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -93,27 +86,15 @@ pub fn run(root: &Path, a: Table2Args) -> Result<()> {
             .join(format!("table2-{}-{}", a.dataset, a.arch_1d))
     });
     for (i, cell) in grid.iter().enumerate() {
-        let dir = out_root.join(&cell.name);
-        if dir.join("summary.json").is_file() {
-            eprintln!("[{}/{}] {}: done, reading it", i + 1, grid.len(), cell.name);
-            continue;
-        }
-        eprintln!("[{}/{}] {}", i + 1, grid.len(), cell.name);
-        let mut set = cell.set.clone();
-        set.extend(a.set.iter().cloned());
-        run_train(
+        run_cell(
             root,
-            TrainArgs {
-                recipe: cell.recipe.clone(),
-                data_dir: a.data_dir.clone(),
-                backend: a.backend.clone(),
-                devices: vec![0],
-                set,
-                out: Some(dir),
-                resume: true,
-            },
-        )
-        .with_context(|| format!("table2 cell {}", cell.name))?;
+            &cell.recipe,
+            &a.cell,
+            cell.set.clone(),
+            out_root.join(&cell.name),
+            &format!("[{}/{}] {}", i + 1, grid.len(), cell.name),
+            &format!("table2 cell {}", cell.name),
+        )?;
     }
     let table = render(&out_root, &a.arch_1d)?;
     println!("\n{table}");
@@ -124,16 +105,11 @@ pub fn run(root: &Path, a: Table2Args) -> Result<()> {
 }
 
 fn accuracy(dir: &Path) -> Result<Option<(f64, f64)>> {
-    let p = dir.join("summary.json");
-    if !p.is_file() {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-    let s: Summary =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
     // The test accuracy of the model chosen on validation (never the best test epoch).
-    let best = s.selected.map_or(s.last_epoch.accuracy, |v| v.accuracy);
-    Ok(Some((s.last_epoch.accuracy, best)))
+    Ok(read_summary(dir)?.map(|s| {
+        let best = s.selected.map_or(s.last_epoch.accuracy, |v| v.accuracy);
+        (s.last_epoch.accuracy, best)
+    }))
 }
 
 /// The table: one row per residual block, last-epoch test accuracy (in brackets the test
@@ -173,11 +149,13 @@ mod tests {
     fn args(part: &str, arch: &str) -> Table2Args {
         Table2Args {
             dataset: "fsdd".into(),
-            data_dir: None,
             arch_1d: arch.into(),
             part: part.into(),
-            set: vec![],
-            backend: "flex".into(),
+            cell: CellArgs {
+                data_dir: None,
+                set: vec![],
+                backend: "flex".into(),
+            },
             out: None,
         }
     }

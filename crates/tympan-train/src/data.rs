@@ -324,35 +324,29 @@ fn audioset(d: &DataSection) -> Result<(Split, Presence), TrainError> {
             p.valid = Some(presence(&valid, m3));
             (pool, valid, m3)
         }
-        Validation::Fraction(_) | Validation::Cv { .. } => {
-            let members: Vec<usize> = (0..pool.len()).collect();
-            let k = classes.classes().len();
-            let held = match &validation {
-                Validation::Cv { folds, index } => tympan_data::split::kfold_by(
-                    k,
-                    &members,
-                    |i| pool[i].class(),
-                    |_| None,
-                    *folds,
-                    d.split_seed,
-                )?
-                .swap_remove(*index),
-                Validation::Fraction(f) => tympan_data::split::holdout_by(
-                    k,
-                    &members,
-                    |i| pool[i].class(),
-                    |_| None,
-                    *f,
-                    d.split_seed,
-                )?,
-                _ => unreachable!("matched above"),
-            };
-            let mut is_held = vec![false; pool.len()];
-            held.iter().for_each(|&i| is_held[i] = true);
-            let (mut train, mut valid) = (Vec::new(), Vec::new());
-            for (i, it) in pool.into_iter().enumerate() {
-                if is_held[i] { &mut valid } else { &mut train }.push(it);
-            }
+        Validation::Fraction(f) => {
+            let held = tympan_data::split::holdout_by(
+                classes.classes().len(),
+                &(0..pool.len()).collect::<Vec<_>>(),
+                |i| pool[i].class(),
+                |_| None,
+                *f,
+                d.split_seed,
+            )?;
+            let (train, valid) = split_off(pool, &held);
+            (train, valid, 0)
+        }
+        Validation::Cv { folds, index } => {
+            let held = tympan_data::split::kfold_by(
+                classes.classes().len(),
+                &(0..pool.len()).collect::<Vec<_>>(),
+                |i| pool[i].class(),
+                |_| None,
+                *folds,
+                d.split_seed,
+            )?
+            .swap_remove(*index);
+            let (train, valid) = split_off(pool, &held);
             (train, valid, 0)
         }
         other => {
@@ -367,6 +361,17 @@ fn audioset(d: &DataSection) -> Result<(Split, Presence), TrainError> {
     let names = classes.classes().iter().map(|c| c.name.clone()).collect();
     let split = format!("AudioSet datafiles; validation: {validation}");
     Ok(((names, train, valid, test, m1 + m2 + m3, split), p))
+}
+
+/// `pool` without and with the entries at the indices `held`, each in `pool`'s order.
+fn split_off<T>(pool: Vec<T>, held: &[usize]) -> (Vec<T>, Vec<T>) {
+    let mut is_held = vec![false; pool.len()];
+    held.iter().for_each(|&i| is_held[i] = true);
+    let (mut kept, mut out) = (Vec::new(), Vec::new());
+    for (i, it) in pool.into_iter().enumerate() {
+        if is_held[i] { &mut out } else { &mut kept }.push(it);
+    }
+    (kept, out)
 }
 
 fn decode_all(items: &mut [Item], rate: Option<u32>) -> Result<(), TrainError> {
