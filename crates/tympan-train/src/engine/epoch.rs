@@ -171,6 +171,7 @@ impl Trainer<'_> {
                         loss: value,
                         epoch,
                         batch: b,
+                        committed: run.state.epochs_done,
                     });
                 }
                 lr = run.state.lr.lr(run.state.global_step, epoch);

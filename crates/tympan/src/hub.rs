@@ -1,0 +1,356 @@
+//! Pretrained models by name: `tympan tag --pretrained psla-audioset clip.wav`, as timm's
+//! `create_model(name, pretrained=True)` or panns_inference's `AudioTagging()`.
+//!
+//! A name gives the architecture, the released weights and the class list. Both files are
+//! downloaded once into the user's cache folder ([`cache_dir`]) and reused afterwards. A file
+//! whose publisher gives a full SHA-256 (here: the class lists, pinned from the PSLA repository)
+//! is checked against it on download and on every reuse. PSLA publishes no checksum for its
+//! checkpoints, and they could not be downloaded from where this was written, so their sum is
+//! recorded on the first download (`<file>.sha256` beside it) and every later use is checked
+//! against that record; a corrupt or truncated cached file is fetched again.
+//!
+//! ```no_run
+//! let cache = tympan::hub::cache_dir().expect("a cache folder");
+//! let model = tympan::hub::fetch("psla-audioset", &cache, None)?;
+//! println!("{} from {}", model.arch, model.weights.display());
+//! # Ok::<(), tympan::hub::HubError>(())
+//! ```
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// One remote file.
+#[derive(Debug, Clone, Copy)]
+pub struct Remote {
+    /// Where it is published.
+    pub url: &'static str,
+    /// Its name in the cache (and under a mirror).
+    pub file: &'static str,
+    /// The publisher's full SHA-256, where one is known.
+    pub sha256: Option<&'static str>,
+}
+
+/// A pretrained model known by name.
+#[derive(Debug, Clone, Copy)]
+pub struct Pretrained {
+    /// The name users type.
+    pub name: &'static str,
+    /// What it is, with the paper's figure.
+    pub description: &'static str,
+    /// Registry architecture (`tympan models list`).
+    pub arch: &'static str,
+    /// The released weights (a PyTorch state dict).
+    pub weights: Remote,
+    /// The class list (`index,mid,display_name`).
+    pub labels: Remote,
+}
+
+/// PSLA's class lists, pinned from `egs/{audioset,fsd50k}/class_labels_indices.csv` of
+/// github.com/YuanGongND/psla (the same bytes as `../shared/data/audioset`).
+const AUDIOSET_LABELS: Remote = Remote {
+    url: "https://raw.githubusercontent.com/YuanGongND/psla/main/egs/audioset/class_labels_indices.csv",
+    file: "class_labels_indices.csv",
+    sha256: Some("cdd1049833c4b86127c2773ac0d14a2754b6a6d0d1798002ed5c66e699708429"),
+};
+const FSD50K_LABELS: Remote = Remote {
+    url: "https://raw.githubusercontent.com/YuanGongND/psla/main/egs/fsd50k/class_labels_indices.csv",
+    file: "fsd50k_class_labels_indices.csv",
+    sha256: Some("bb39cb6cc98d3877853607548d7e1950a83c4952a3d82cc7e2674a620552c3f5"),
+};
+
+/// The models known by name (PSLA README, "Pretrained Models" table).
+pub const PRETRAINED: &[Pretrained] = &[
+    Pretrained {
+        name: "psla-audioset",
+        description: "PSLA EfficientNet-B2, 4-head attention, AudioSet 527 classes, weight-averaged \
+                      (0.444 mAP on the AudioSet eval set, PSLA README / Gong et al. Table IX)",
+        arch: "psla-effnet-b2",
+        weights: Remote {
+            url: "https://www.dropbox.com/s/ieggie0ara4x26d/as_mdl_0_wa.pth?dl=1",
+            file: "as_mdl_0_wa.pth",
+            sha256: None,
+        },
+        labels: AUDIOSET_LABELS,
+    },
+    Pretrained {
+        name: "psla-audioset-single",
+        description: "PSLA EfficientNet-B2, 4-head attention, AudioSet 527 classes, single model \
+                      (0.440 mAP)",
+        arch: "psla-effnet-b2",
+        weights: Remote {
+            url: "https://www.dropbox.com/s/d1z27wj30ew5qrs/as_mdl_0.pth?dl=1",
+            file: "as_mdl_0.pth",
+            sha256: None,
+        },
+        labels: AUDIOSET_LABELS,
+    },
+    Pretrained {
+        name: "psla-fsd50k",
+        description: "PSLA EfficientNet-B2, 4-head attention, FSD50K 200 classes, weight-averaged \
+                      (0.562 mAP on the FSD50K eval set)",
+        arch: "psla-effnet-b2",
+        weights: Remote {
+            url: "https://www.dropbox.com/s/5fvybrbulvhsish/fsd_mdl_wa.pth?dl=1",
+            file: "fsd_mdl_wa.pth",
+            sha256: None,
+        },
+        labels: FSD50K_LABELS,
+    },
+];
+
+/// What went wrong fetching a pretrained model.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// No model of that name.
+    #[error("no pretrained model {name:?}; known: {known}")]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The known names.
+        known: String,
+    },
+    /// The transfer failed.
+    #[error("GET {url}: {reason}")]
+    Http {
+        /// The address.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A downloaded file is not the published one.
+    #[error("{path}: checksum mismatch: expected sha256 {expected}, got {got} (nothing was kept)")]
+    Checksum {
+        /// The file.
+        path: PathBuf,
+        /// The pinned or recorded sum.
+        expected: String,
+        /// What the file has.
+        got: String,
+    },
+    /// No cache folder could be found.
+    #[error("no cache folder: set TYMPAN_CACHE, XDG_CACHE_HOME or HOME")]
+    NoCache,
+}
+
+/// A fetched model: everything `tympan tag` needs.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// Registry architecture.
+    pub arch: &'static str,
+    /// The weights in the cache.
+    pub weights: PathBuf,
+    /// The class list in the cache.
+    pub labels: PathBuf,
+}
+
+/// The cache folder: `$TYMPAN_CACHE`, else `$XDG_CACHE_HOME/tympan`, else `$HOME/.cache/tympan`.
+pub fn cache_dir() -> Result<PathBuf, HubError> {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("TYMPAN_CACHE")
+        .or_else(|| var("XDG_CACHE_HOME").map(|p| p.join("tympan")))
+        .or_else(|| var("HOME").map(|p| p.join(".cache/tympan")))
+        .ok_or(HubError::NoCache)
+}
+
+/// Looks a name up.
+pub fn find(name: &str) -> Result<&'static Pretrained, HubError> {
+    PRETRAINED
+        .iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| HubError::Unknown {
+            name: name.to_string(),
+            known: PRETRAINED
+                .iter()
+                .map(|p| p.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// Fetches `name`'s weights and class list into `cache/<name>/` unless they are there and
+/// intact. `mirror` (a base URL) replaces the publishers' addresses with `<mirror>/<file>`.
+pub fn fetch(name: &str, cache: &Path, mirror: Option<&str>) -> Result<Fetched, HubError> {
+    fetch_with_progress(name, cache, mirror, &mut |_| {})
+}
+
+/// Transfer progress of one file, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    /// The file being fetched.
+    pub file: &'a str,
+    /// Bytes so far.
+    pub done: u64,
+    /// Its length, where the server says it.
+    pub total: Option<u64>,
+}
+
+/// [`fetch`], reporting each transfer's progress to `on_progress`.
+pub fn fetch_with_progress(
+    name: &str,
+    cache: &Path,
+    mirror: Option<&str>,
+    on_progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<Fetched, HubError> {
+    let p = find(name)?;
+    let dir = cache.join(p.name);
+    std::fs::create_dir_all(&dir).map_err(|source| HubError::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    let weights = ensure(&p.weights, &dir, mirror, on_progress)?;
+    let labels = ensure(&p.labels, &dir, mirror, on_progress)?;
+    Ok(Fetched {
+        arch: p.arch,
+        weights,
+        labels,
+    })
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> HubError + '_ {
+    move |source| HubError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn sha256_of(path: &Path) -> Result<String, HubError> {
+    let mut f = std::fs::File::open(path).map_err(io(path))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).map_err(io(path))?;
+        if n == 0 {
+            return Ok(format!("{:x}", h.finalize()));
+        }
+        h.update(&buf[..n]);
+    }
+}
+
+/// The sum a file must have: the pinned one, else the one recorded at its first download.
+fn expected_sum(r: &Remote, record: &Path) -> Option<String> {
+    r.sha256.map(str::to_string).or_else(|| {
+        std::fs::read_to_string(record)
+            .ok()
+            .map(|s| s.trim().to_string())
+    })
+}
+
+fn ensure(
+    r: &Remote,
+    dir: &Path,
+    mirror: Option<&str>,
+    on_progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<PathBuf, HubError> {
+    let dest = dir.join(r.file);
+    let record = dir.join(format!("{}.sha256", r.file));
+    if dest.is_file() {
+        match expected_sum(r, &record) {
+            Some(want) if sha256_of(&dest)? == want => return Ok(dest),
+            Some(_) => {
+                tracing::warn!(file = %dest.display(), "cached file is corrupt; fetching it again")
+            }
+            None => {
+                tracing::warn!(file = %dest.display(), "cached file has no recorded sum; fetching it again")
+            }
+        }
+    }
+    let url = match mirror {
+        Some(m) => format!("{}/{}", m.trim_end_matches('/'), r.file),
+        None => r.url.to_string(),
+    };
+    tracing::info!(%url, file = %dest.display(), "downloading");
+    let part = dir.join(format!("{}.part", r.file));
+    download(&url, &part, &mut |done, total| {
+        on_progress(Progress {
+            file: r.file,
+            done,
+            total,
+        })
+    })?;
+    let got = sha256_of(&part)?;
+    match r.sha256 {
+        Some(want) if want != got => {
+            let _ = std::fs::remove_file(&part);
+            return Err(HubError::Checksum {
+                path: dest,
+                expected: want.to_string(),
+                got,
+            });
+        }
+        Some(_) => {}
+        None => {
+            tracing::warn!(file = r.file, sha256 = %got, "the publisher gives no checksum; recorded this one for later uses");
+            std::fs::write(&record, format!("{got}\n")).map_err(io(&record))?;
+        }
+    }
+    std::fs::rename(&part, &dest).map_err(io(&dest))?;
+    Ok(dest)
+}
+
+fn download(
+    url: &str,
+    part: &Path,
+    on_progress: &mut dyn FnMut(u64, Option<u64>),
+) -> Result<(), HubError> {
+    let http = |reason: String| HubError::Http {
+        url: url.to_string(),
+        reason,
+    };
+    let mut resp = ureq::get(url).call().map_err(|e| http(e.to_string()))?;
+    let len = resp.body().content_length();
+    let mut reader = resp.body_mut().as_reader();
+    let mut out = std::fs::File::create(part).map_err(io(part))?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut got = 0u64;
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| http(format!("cut after {got} bytes: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n]).map_err(io(part))?;
+        got += n as u64;
+        on_progress(got, len);
+    }
+    out.sync_all().map_err(io(part))?;
+    if let Some(l) = len
+        && got < l
+    {
+        let _ = std::fs::remove_file(part);
+        return Err(http(format!("connection closed after {got} of {l} bytes")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_pins_are_full_sums() {
+        for (i, p) in PRETRAINED.iter().enumerate() {
+            assert!(PRETRAINED[..i].iter().all(|q| q.name != p.name));
+            for r in [p.weights, p.labels] {
+                assert!(r.sha256.is_none_or(|s| s.len() == 64), "{}", r.file);
+            }
+            assert!(tympan_models::info(p.arch).is_ok(), "{}", p.arch);
+        }
+        let e = find("nope").unwrap_err().to_string();
+        assert!(e.contains("psla-audioset"), "{e}");
+    }
+}
