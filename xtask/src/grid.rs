@@ -18,7 +18,7 @@ pub struct CellArgs {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Burn backend: flex, ndarray, wgpu or cuda.
-    #[arg(long, default_value = "flex")]
+    #[arg(long, default_value = "flex", value_parser = ["flex", "ndarray", "wgpu", "cuda"])]
     pub backend: String,
 }
 

@@ -18,7 +18,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Burn backend: flex, ndarray, wgpu or cuda.
-    #[arg(long, default_value = "flex")]
+    #[arg(long, default_value = "flex", value_parser = ["flex", "ndarray", "wgpu", "cuda"])]
     pub backend: String,
     /// Device indices; several (e.g. 0,1) train data-parallel, each batch split across them.
     #[arg(long, value_delimiter = ',', default_value = "0")]

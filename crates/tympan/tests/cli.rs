@@ -193,12 +193,41 @@ fn metrics_text_json_and_csv() {
     .collect();
     std::fs::write(&tp, csv).unwrap();
 
-    let o = tympan(&["metrics", "--scores", s(&sp), "--targets", s(&tp), "--json"]);
+    let o = tympan(&[
+        "metrics",
+        "--scores",
+        s(&sp),
+        "--targets",
+        s(&tp),
+        "--format",
+        "json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!((j["map"].as_f64().unwrap() - f["map"].as_f64().unwrap()).abs() < 1e-12);
     assert!((j["d_prime"].as_f64().unwrap() - f["d_prime"].as_f64().unwrap()).abs() < 1e-12);
     assert_eq!(j["excluded_ap"], serde_json::json!([3]));
+
+    // The per-class table as CSV: a header and one row per class, AP as in the JSON.
+    let o = tympan(&[
+        "metrics",
+        "--scores",
+        s(&sp),
+        "--targets",
+        s(&tp),
+        "--format",
+        "csv",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows[0], "class,name,positives,ap,auc");
+    assert_eq!(rows.len(), cols + 1, "{text}");
+    let ap0: f64 = rows[1].split(',').nth(3).unwrap().parse().unwrap();
+    assert!(
+        (ap0 - j["classes"][0]["ap"].as_f64().unwrap()).abs() < 1e-6,
+        "{text}"
+    );
 
     let o = tympan(&[
         "metrics",
@@ -265,7 +294,7 @@ fn enhance_labels_end_to_end() {
         s(&p),
         "--ontology",
         s(&o),
-        "--classes",
+        "--labels",
         s(&c),
     ];
     let o1 = tympan(

@@ -53,10 +53,10 @@ pub struct Args {
     #[arg(long, default_value_t = 1.0)]
     std: f32,
     /// Output .npy.
-    #[arg(short, long)]
-    out: PathBuf,
+    #[arg(short, long, visible_alias = "out")]
+    output: PathBuf,
     /// Backend.
-    #[arg(long, default_value = "flex")]
+    #[arg(long, default_value = "flex", value_parser = super::BACKENDS)]
     backend: String,
 }
 
@@ -94,14 +94,14 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let mut names = e.names.join("\n");
     names.push('\n');
     let n = rows.len() / dim.max(1);
-    npy::write(&a.out, &rows, &[n, dim]).with_context(|| a.out.display().to_string())?;
-    let list = a.out.with_extension("txt");
+    npy::write(&a.output, &rows, &[n, dim]).with_context(|| a.output.display().to_string())?;
+    let list = a.output.with_extension("txt");
     std::fs::write(&list, names).with_context(|| list.display().to_string())?;
     eprintln!(
         "wrote {} x {dim} embeddings of {} files to {} (rows listed in {})",
         n,
         files.len(),
-        a.out.display(),
+        a.output.display(),
         list.display()
     );
     Ok(ExitCode::SUCCESS)

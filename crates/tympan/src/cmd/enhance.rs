@@ -11,7 +11,7 @@ use tympan_data::{ClassList, Datafile, Ontology};
 const EXAMPLES: &str = "\
 Examples:
   tympan enhance-labels --datafile train.json --predictions teacher_train.npy \\
-      --ontology ontology.json --classes class_labels_indices.csv --type 12 --threshold mean -o train_enh.json
+      --ontology ontology.json --labels class_labels_indices.csv --type 12 --threshold mean -o train_enh.json
   # a lower threshold adds more labels
   tympan enhance-labels ... --threshold 10 -o train_enh_p10.json
 
@@ -30,9 +30,9 @@ pub struct Args {
     /// AudioSet `ontology.json`.
     #[arg(long)]
     ontology: PathBuf,
-    /// `class_labels_indices.csv`.
-    #[arg(long)]
-    classes: PathBuf,
+    /// `class_labels_indices.csv` (`--labels` names a class list in every command).
+    #[arg(long, alias = "classes")]
+    labels: PathBuf,
     /// 1: add children, 2: add ancestors, 12: both.
     #[arg(long = "type", value_parser = ["1", "2", "12"])]
     kind: String,
@@ -53,7 +53,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     };
     let data = Datafile::load(&a.datafile)?;
     let onto = Ontology::load(&a.ontology)?;
-    let classes = ClassList::load(&a.classes)?;
+    let classes = ClassList::load(&a.labels)?;
     let preds = npy::read(&a.predictions)?;
     if preds.shape != [data.data.len(), classes.len()] {
         bail!(

@@ -9,8 +9,8 @@ use tympan_train::aggregate::ensemble_predictions;
 
 const EXAMPLES: &str = "\
 Examples:
-  tympan ensemble --out ens.npy runs/a/predictions.npy runs/b/predictions.npy
-  tympan ensemble --mean geometric --weights 1.5,1 --out ens.npy logmel.npy wave.npy";
+  tympan ensemble -o ens.npy runs/a/predictions.npy runs/b/predictions.npy
+  tympan ensemble --mean geometric --weights 1.5,1 -o ens.npy logmel.npy wave.npy";
 
 /// Average prediction matrices `[N, K]` (.npy, float32) of several models.
 #[derive(clap::Args)]
@@ -26,8 +26,8 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     weights: Vec<f64>,
     /// Output .npy.
-    #[arg(long)]
-    out: PathBuf,
+    #[arg(short, long, visible_alias = "out")]
+    output: PathBuf,
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
@@ -63,10 +63,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
     };
     let out = ensemble_predictions(&preds, &weights, a.mean == "geometric", shape[1])
         .map_err(anyhow::Error::msg)?;
-    npy::write(&a.out, &out, &shape)?;
+    npy::write(&a.output, &out, &shape)?;
     eprintln!(
         "wrote {} ({} models, {} mean)",
-        a.out.display(),
+        a.output.display(),
         preds.len(),
         a.mean
     );

@@ -11,9 +11,10 @@ use tympan_metrics::{Matrix, Report, accuracy, evaluate, map_at_k, top_k_accurac
 const EXAMPLES: &str = "\
 Examples:
   tympan metrics --scores preds.npy --targets labels.npy
-  tympan metrics --scores preds.csv --targets labels.csv --json > metrics.json
+  tympan metrics --scores preds.csv --targets labels.csv --format json > metrics.json
+  tympan metrics --scores s.npy --targets t.npy --labels class_labels_indices.csv --format csv
   # name the classes with AudioSet's class_labels_indices.csv (index,mid,display_name)
-  tympan metrics --scores s.npy --targets t.npy --class-names class_labels_indices.csv --per-class
+  tympan metrics --scores s.npy --targets t.npy --labels class_labels_indices.csv --per-class
 
 Targets are a [samples, classes] 0/1 matrix, or one integer class index per sample (then
 accuracy, top-5 and MAP@3 are reported as well). CSV files hold one row per sample; a
@@ -29,15 +30,18 @@ pub struct Args {
     /// Targets [samples, classes] (0/1) or [samples] class indices, `.npy` or `.csv`.
     #[arg(long)]
     targets: PathBuf,
-    /// Print machine-readable JSON instead of text.
-    #[arg(long)]
+    /// Output: text, JSON, or the per-class table as CSV.
+    #[arg(long, value_enum, default_value_t = super::Format::Table)]
+    format: super::Format,
+    /// Same as `--format json`.
+    #[arg(long, hide = true, conflicts_with = "format")]
     json: bool,
     /// Print the per-class table in text mode (always included in JSON).
     #[arg(long)]
     per_class: bool,
-    /// CSV naming the classes: `index,mid,display_name` rows (AudioSet) or one name per line.
-    #[arg(long)]
-    class_names: Option<PathBuf>,
+    /// Class names: `index,mid,display_name` rows (AudioSet) or one name per line.
+    #[arg(long, alias = "class-names")]
+    labels: Option<PathBuf>,
 }
 
 /// A matrix read from `.npy` or `.csv`.
@@ -205,7 +209,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         None => (None, None, None),
     };
     let names = a
-        .class_names
+        .labels
         .as_deref()
         .map(super::read_class_names)
         .transpose()?;
@@ -214,12 +218,33 @@ pub fn run(a: Args) -> Result<ExitCode> {
     {
         bail!(
             "{}: {} class names for {} classes",
-            a.class_names.unwrap_or_default().display(),
+            a.labels.unwrap_or_default().display(),
             n.len(),
             s.cols
         );
     }
-    if a.json {
+    let format = if a.json {
+        super::Format::Json
+    } else {
+        a.format
+    };
+    if format == super::Format::Csv {
+        let mut w = csv::Writer::from_writer(std::io::stdout());
+        w.write_record(["class", "name", "positives", "ap", "auc"])?;
+        for c in &report.classes {
+            let name = names.as_ref().map_or("", |n| n[c.index].as_str());
+            w.write_record([
+                c.index.to_string(),
+                name.to_string(),
+                c.positives.to_string(),
+                fmt(c.ap),
+                fmt(c.auc),
+            ])?;
+        }
+        w.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if format == super::Format::Json {
         let out = Output {
             scores: a.scores.display().to_string(),
             targets: a.targets.display().to_string(),

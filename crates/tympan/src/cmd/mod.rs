@@ -16,6 +16,20 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// `--format`: what every command with machine-readable output prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned text for a person.
+    Table,
+    /// JSON.
+    Json,
+    /// CSV with a header row.
+    Csv,
+}
+
+/// `--backend`'s possible values (the ones not compiled in answer with how to get them).
+pub const BACKENDS: [&str; 4] = ["flex", "ndarray", "wgpu", "cuda"];
+
 /// Class names from AudioSet's `class_labels_indices.csv` (`index,mid,display_name`, header
 /// optional, names may hold quoted commas) or from a file of one name per line.
 pub fn read_class_names(path: &Path) -> Result<Vec<String>> {

@@ -46,7 +46,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Backend.
-    #[arg(long, default_value = "flex")]
+    #[arg(long, default_value = "flex", value_parser = super::BACKENDS)]
     backend: String,
 }
 

@@ -10,8 +10,8 @@ use tympan_data::loader::{Loader, LoaderConfig, NormAccumulator};
 
 const EXAMPLES: &str = "\
 Examples:
-  tympan stats --preset psla ../shared/data/fsdd/recordings
-  tympan stats --preset psla clips/ --batch-size 100 -j 8 --json
+  tympan stats --preset psla recordings/
+  tympan stats --preset psla clips/ --batch-size 100 -j 8 --format json
 
 Without normalisation: the psla preset's own (x - mean) / std is undone, so the numbers are the
 constants to put in a new dataset's preset (PSLA's get_norm_stats: mean of batch means and mean of
@@ -33,9 +33,12 @@ pub struct Args {
     /// Worker threads (default: all cores).
     #[arg(short = 'j', long)]
     jobs: Option<usize>,
-    /// Print JSON.
-    #[arg(long)]
+    /// Same as `--format json`.
+    #[arg(long, hide = true, conflicts_with = "format")]
     json: bool,
+    /// Output: text, JSON, or one CSV row.
+    #[arg(long, value_enum, default_value_t = super::Format::Table)]
+    format: super::Format,
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
@@ -84,11 +87,27 @@ pub fn run(a: Args) -> Result<ExitCode> {
     pb.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
     let s = acc.stats();
-    if a.json {
+    let format = if a.json {
+        super::Format::Json
+    } else {
+        a.format
+    };
+    if format == super::Format::Json {
         println!(
             "{}",
             serde_json::json!({ "clips": n, "seconds": secs, "stats": s })
         );
+    } else if format == super::Format::Csv {
+        let mut w = csv::Writer::from_writer(std::io::stdout());
+        w.write_record(["clips", "psla_mean", "psla_std", "mean", "std"])?;
+        w.write_record([
+            n.to_string(),
+            s.psla_mean.to_string(),
+            s.psla_std.to_string(),
+            s.mean.to_string(),
+            s.std.to_string(),
+        ])?;
+        w.flush()?;
     } else {
         println!(
             "clips        {n} ({:.1} clips/s on {workers} workers)",

@@ -75,8 +75,8 @@ pub struct Args {
     #[arg(long, default_value_t = 10)]
     top_k: usize,
     /// Output format.
-    #[arg(long, default_value = "table", value_parser = ["table", "json", "csv"])]
-    format: String,
+    #[arg(long, value_enum, default_value_t = super::Format::Table)]
+    format: super::Format,
     /// Write float32 [n_files, n_classes] clip scores in input order.
     #[arg(long)]
     scores_out: Option<PathBuf>,
@@ -106,7 +106,7 @@ pub struct Args {
     #[arg(long, default_value_t = 16_000)]
     sample_rate: u32,
     /// Backend.
-    #[arg(long, default_value = "flex")]
+    #[arg(long, default_value = "flex", value_parser = super::BACKENDS)]
     backend: String,
 }
 
@@ -309,7 +309,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let mut all = Vec::new();
     let mut failed = 0;
     let mut json = Vec::new();
-    let mut csv_out = (a.format == "csv").then(|| csv::Writer::from_writer(std::io::stdout()));
+    let mut csv_out =
+        (a.format == super::Format::Csv).then(|| csv::Writer::from_writer(std::io::stdout()));
     if let Some(w) = &mut csv_out {
         w.write_record(["file", "rank", "class", "score"])?;
     }
@@ -366,14 +367,14 @@ pub fn run(a: Args) -> Result<ExitCode> {
             .take(a.top_k)
             .map(|&i| (labels[i].clone(), clip[i]))
             .collect();
-        match a.format.as_str() {
-            "table" => {
+        match a.format {
+            super::Format::Table => {
                 println!("{} ({} windows)", file.display(), windows.len());
                 for (name, s) in &top {
                     println!("  {s:.4}  {name}");
                 }
             }
-            "csv" => {
+            super::Format::Csv => {
                 if let Some(w) = &mut csv_out {
                     let f = file.display().to_string();
                     for (r, (name, s)) in top.iter().enumerate() {
@@ -382,7 +383,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
                     w.flush()?;
                 }
             }
-            _ => json.push(serde_json::json!({
+            super::Format::Json => json.push(serde_json::json!({
                 "file": file.display().to_string(),
                 "windows": windows.len(),
                 "top": top.iter().map(|(n, s)| serde_json::json!({"class": n, "score": s})).collect::<Vec<_>>(),
@@ -390,7 +391,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
         all.extend(clip);
     }
-    if a.format == "json" {
+    if a.format == super::Format::Json {
         println!("{}", serde_json::to_string_pretty(&json)?);
     }
     if let Some(out) = &a.scores_out {
