@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{json, manifest, recipe, train};
+use common::{FirstEpoch, json, train, uninterrupted_and_first_epoch};
 use tympan_train::TrainError;
 
 #[test]
@@ -13,12 +13,12 @@ fn a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let r = recipe(&manifest(&data, dir.path()));
-    let full = train(&r, &dir.path().join("a"), false, None).unwrap();
-
-    let b = dir.path().join("b");
-    train(&r, &b, false, Some(1)).unwrap_err();
-    let state_after_1 = std::fs::read(b.join("state.json")).unwrap();
+    let FirstEpoch {
+        recipe: r,
+        full,
+        b,
+        state_after_1,
+    } = uninterrupted_and_first_epoch(&data, dir.path());
     // From epoch 2 on, a rate that overflows the weights, so that the loss turns NaN/inf within a
     // few steps. A resume takes its schedule from the committed state, so that is where it goes.
     let mut state: serde_json::Value = serde_json::from_slice(&state_after_1).unwrap();

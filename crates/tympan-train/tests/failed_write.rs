@@ -9,8 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{json, manifest, recipe, train};
-use tympan_train::TrainError;
+use common::{FirstEpoch, json, train, uninterrupted_and_first_epoch};
 
 /// A checkpoint write that fails (here: the disk is full, `/dev/full` in place of the file being
 /// written) stops the run with an error naming that file; the previous epoch's commit is intact,
@@ -26,15 +25,12 @@ fn a_failed_checkpoint_write_keeps_the_last_good_state() {
         panic!("/dev/full is needed to simulate a full disk");
     }
     let dir = tempfile::tempdir().unwrap();
-    let r = recipe(&manifest(&data, dir.path()));
-    let full = train(&r, &dir.path().join("a"), false, None).unwrap();
-
-    let b = dir.path().join("b");
-    assert!(matches!(
-        train(&r, &b, false, Some(1)),
-        Err(TrainError::Stopped { done: 1, .. })
-    ));
-    let state_after_1 = std::fs::read(b.join("state.json")).unwrap();
+    let FirstEpoch {
+        recipe: r,
+        full,
+        b,
+        state_after_1,
+    } = uninterrupted_and_first_epoch(&data, dir.path());
     // Epoch 2's commit ends with `state.json`, written through `state.partial`: a full disk there.
     let partial = b.join("state.partial");
     std::os::unix::fs::symlink("/dev/full", &partial).unwrap();

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{json, manifest, recipe, train};
+use common::{FirstEpoch, json, train, uninterrupted_and_first_epoch};
 
 /// Makes `dir` read-only, or writable again. As root, permission bits do not stop writes, so
 /// the folder is made immutable (`chattr +i`, ext4/xfs/btrfs) instead.
@@ -38,12 +38,12 @@ fn a_read_only_checkpoint_folder_keeps_the_last_good_state() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let r = recipe(&manifest(&data, dir.path()));
-    let full = train(&r, &dir.path().join("a"), false, None).unwrap();
-
-    let b = dir.path().join("b");
-    train(&r, &b, false, Some(1)).unwrap_err();
-    let state_after_1 = std::fs::read(b.join("state.json")).unwrap();
+    let FirstEpoch {
+        recipe: r,
+        full,
+        b,
+        state_after_1,
+    } = uninterrupted_and_first_epoch(&data, dir.path());
     let checkpoints = b.join("checkpoints");
     read_only(&checkpoints, true);
     let result = train(&r, &b, true, None);

@@ -70,3 +70,32 @@ pub fn train(
 pub fn json(s: &Summary) -> String {
     serde_json::to_string(s).expect("a summary serialises")
 }
+
+/// The start the failure tests share: the uninterrupted run in `dir/a`, and a second run in
+/// `dir/b` stopped after its first epoch, with that epoch's committed `state.json`.
+#[allow(dead_code)]
+pub struct FirstEpoch {
+    pub recipe: Recipe,
+    pub full: Summary,
+    pub b: PathBuf,
+    pub state_after_1: Vec<u8>,
+}
+
+#[allow(dead_code)]
+pub fn uninterrupted_and_first_epoch(data: &Path, dir: &Path) -> FirstEpoch {
+    let recipe = recipe(&manifest(data, dir));
+    let full = train(&recipe, &dir.join("a"), false, None).unwrap();
+    let b = dir.join("b");
+    let stopped = train(&recipe, &b, false, Some(1));
+    assert!(
+        matches!(stopped, Err(TrainError::Stopped { done: 1, .. })),
+        "{stopped:?}"
+    );
+    let state_after_1 = std::fs::read(b.join("state.json")).unwrap();
+    FirstEpoch {
+        recipe,
+        full,
+        b,
+        state_after_1,
+    }
+}
