@@ -16,6 +16,12 @@ fn shipped_recipes_parse() {
             let name = match Experiment::load(&p, &[]).unwrap_or_else(|e| panic!("{e}")) {
                 Experiment::Train(r) => {
                     n += 1;
+                    // The input contract comes from the model card: every non-PSLA recipe runs
+                    // at its model's rate (PSLA recipes at the file's own rate unless stated).
+                    let card = tympan_models::info(&r.model.arch).unwrap().input;
+                    if card.preset != "psla" {
+                        assert_eq!(r.data.sample_rate, Some(card.sample_rate), "{}", r.name);
+                    }
                     r.name
                 }
                 Experiment::Probe(r) => {
@@ -27,6 +33,13 @@ fn shipped_recipes_parse() {
         }
     }
     assert_eq!(probes, 1, "hershey-probe is the one probe recipe");
+    // A stated rate wins over the card's.
+    let m34 = Recipe::load(
+        &dir.join("fsdd-m34-res.toml"),
+        &["data.sample_rate=16000".to_string()],
+    )
+    .unwrap();
+    assert_eq!(m34.data.sample_rate, Some(16_000));
     assert!(n >= 7, "{n} recipes");
     // (recipe, lr, batch, epochs, decay from, sampler, WA, frames)
     for (name, lr, batch, epochs, from, sampler, wa, frames) in [

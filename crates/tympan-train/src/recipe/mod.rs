@@ -80,7 +80,8 @@ pub struct DataSection {
     /// AudioSet: `class_labels_indices.csv`.
     #[serde(default)]
     pub class_csv: Option<PathBuf>,
-    /// Resample every clip to this rate (Hz); `None` keeps each file's rate (PSLA).
+    /// Resample every clip to this rate (Hz). Left out: the model card's rate, except for PSLA
+    /// models, which keep each file's rate (PSLA).
     #[serde(default)]
     pub sample_rate: Option<u32>,
     /// Keep decoded waveforms in memory (small datasets).
@@ -386,9 +387,23 @@ impl Recipe {
                 .ok_or_else(|| bad(format!("override `{o}` is not key=value")))?;
             set_path(&mut value, key.trim(), raw.trim()).map_err(bad)?;
         }
-        let recipe: Recipe = typed(value, source)?;
+        let mut recipe: Recipe = typed(value, source)?;
+        recipe.take_model_defaults();
         recipe.validate().map_err(bad)?;
         Ok(recipe)
+    }
+
+    /// Fill what the recipe leaves out from the model's card (its registry `InputSpec`), so the
+    /// input contract lives in one place: the sample rate of every non-PSLA model. PSLA models
+    /// keep each file's own rate when none is given, as PSLA's loader does. The filled value is
+    /// part of the recipe written to the run's `config.toml`.
+    fn take_model_defaults(&mut self) {
+        if self.data.sample_rate.is_none()
+            && let Ok(info) = tympan_models::info(&self.model.arch)
+            && info.input.preset != "psla"
+        {
+            self.data.sample_rate = Some(info.input.sample_rate);
+        }
     }
 
     /// Read and parse a training recipe file.

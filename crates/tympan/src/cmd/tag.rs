@@ -102,9 +102,9 @@ pub struct Args {
     /// fbank normalisation std.
     #[arg(long, default_value_t = tympan_audio::presets::PSLA_STD)]
     std: f32,
-    /// Resample inputs to this rate first (PSLA models: 16000).
-    #[arg(long, default_value_t = 16_000)]
-    sample_rate: u32,
+    /// Resample inputs to this rate first (default: the model card's, 16000 for PSLA).
+    #[arg(long)]
+    sample_rate: Option<u32>,
     /// Backend.
     #[arg(long, default_value = "flex", value_parser = super::BACKENDS)]
     backend: String,
@@ -127,14 +127,15 @@ fn load_model(arch: &str, weights: &Path, classes: usize, device: &Device) -> Re
     })
 }
 
-/// A PSLA fbank model with its window length and hop in frames.
+/// A PSLA fbank model with its window length and hop in frames and its rate, by default the
+/// model card's.
 fn psla_model(
     arch: &str,
     weights: &Path,
     classes: usize,
     a: &Args,
     device: &Device,
-) -> Result<(Tagger, usize, usize)> {
+) -> Result<Source> {
     let info = tympan_models::info(arch)?;
     if info.input.preset != "psla" {
         bail!(
@@ -145,7 +146,12 @@ fn psla_model(
     }
     let model = load_model(arch, weights, classes, device)?;
     let frames = a.frames.unwrap_or(info.input.frames);
-    Ok((model, frames, a.hop.unwrap_or(frames).max(1)))
+    Ok(Source::Psla {
+        model,
+        frames,
+        hop: a.hop.unwrap_or(frames).max(1),
+        rate: a.sample_rate.unwrap_or(info.input.sample_rate),
+    })
 }
 
 /// `--pretrained NAME`: the cached files, fetched first where missing, with a progress bar.
@@ -184,6 +190,7 @@ enum Source {
         model: Tagger,
         frames: usize,
         hop: usize,
+        rate: u32,
     },
 }
 
@@ -197,8 +204,13 @@ impl Source {
                 let win_s = run.window_seconds(rate).unwrap_or(hop_s);
                 Ok((w, hop_s, win_s))
             }
-            Source::Psla { model, frames, hop } => {
-                let (w, _) = window_scores(model, file, a, *frames, *hop, device)?;
+            Source::Psla {
+                model,
+                frames,
+                hop,
+                rate,
+            } => {
+                let (w, _) = window_scores(model, file, a, (*frames, *hop, *rate), device)?;
                 // Kaldi fbank frames are 10 ms apart.
                 Ok((w, *hop as f64 * 0.010, *frames as f64 * 0.010))
             }
@@ -214,20 +226,19 @@ fn window_scores(
     model: &Tagger,
     path: &Path,
     a: &Args,
-    frames: usize,
-    hop: usize,
+    (frames, hop, rate): (usize, usize, u32),
     device: &Device,
 ) -> Result<(Vec<Vec<f32>>, usize)> {
-    let wav = load(path, &LoadOptions::at_rate(a.sample_rate))
-        .with_context(|| path.display().to_string())?;
+    let wav =
+        load(path, &LoadOptions::at_rate(rate)).with_context(|| path.display().to_string())?;
     // Full-length fbank (unnormalised), then windows.
-    let total = ((wav.samples.len() as f64 / a.sample_rate as f64) * 100.0).ceil() as usize + 1;
+    let total = ((wav.samples.len() as f64 / rate as f64) * 100.0).ceil() as usize + 1;
     let ex = Preset::Psla {
         target_length: total.max(frames),
         mean: 0.0,
         std: 1.0,
     }
-    .extractor(a.sample_rate)?;
+    .extractor(rate)?;
     let f = ex.compute(&wav.samples)?;
     let real = ((wav.samples.len().saturating_sub(400)) / 160 + 1).min(f.frames);
     let mut starts = vec![0usize];
@@ -284,17 +295,16 @@ pub fn run(a: Args) -> Result<ExitCode> {
             let name = a.pretrained.as_deref().unwrap_or_default();
             let got = fetch_pretrained(name, a.mirror.as_deref())?;
             let labels = super::read_class_names(&got.labels)?;
-            let (model, frames, hop) =
-                psla_model(got.arch, &got.weights, labels.len(), &a, &device)?;
-            (Source::Psla { model, frames, hop }, labels)
+            let model = psla_model(got.arch, &got.weights, labels.len(), &a, &device)?;
+            (model, labels)
         }
         (None, Some(arch), Some(weights)) => {
             let labels = match &a.labels {
                 Some(p) => super::read_class_names(p)?,
                 None => (0..a.classes).map(|i| format!("class {i}")).collect(),
             };
-            let (model, frames, hop) = psla_model(arch, weights, labels.len(), &a, &device)?;
-            (Source::Psla { model, frames, hop }, labels)
+            let model = psla_model(arch, weights, labels.len(), &a, &device)?;
+            (model, labels)
         }
         _ => bail!("give --run DIR, --pretrained NAME, or --arch and --weights"),
     };
