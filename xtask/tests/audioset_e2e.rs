@@ -116,13 +116,22 @@ fn audioset_psla_full_end_to_end() {
     );
     let meta = data.join("audioset");
     let tmp = tempfile::tempdir().unwrap();
-    // The metadata mirror: the real ontology and class list, and short segment lists cut from
-    // the real ones (spread over the lists, so over many classes).
+    // The metadata mirror: the real ontology, class list and segment lists, whose full SHA-256
+    // sums `download` checks (the unbalanced list, not in ../shared/data, has no pin).
     let mirror = tmp.path().join("meta-mirror");
     std::fs::create_dir_all(&mirror).unwrap();
-    for f in ["ontology.json", "class_labels_indices.csv"] {
+    for f in [
+        "ontology.json",
+        "class_labels_indices.csv",
+        "balanced_train_segments.csv",
+        "eval_segments.csv",
+    ] {
         std::fs::copy(meta.join(f), mirror.join(f)).unwrap();
     }
+    // The clips to fetch: short segment lists cut from the real ones (spread over the lists, so
+    // over many classes), as a user with a budget would cut them.
+    let lists = tmp.path().join("lists");
+    std::fs::create_dir_all(&lists).unwrap();
     let balanced_all = rows(&meta.join("balanced_train_segments.csv"));
     let eval_all = rows(&meta.join("eval_segments.csv"));
     let balanced: Vec<String> = (0..24).map(|i| balanced_all[i * 900].clone()).collect();
@@ -134,9 +143,10 @@ fn audioset_psla_full_end_to_end() {
         .map(|i| balanced_all[i * 900 + 450].clone())
         .collect();
     unbalanced.extend([0, 1, 2].map(|i| balanced[i].clone()));
-    write_list(&mirror.join("balanced_train_segments.csv"), &balanced);
-    write_list(&mirror.join("eval_segments.csv"), &eval);
+    write_list(&lists.join("balanced_train_segments.csv"), &balanced);
+    write_list(&lists.join("eval_segments.csv"), &eval);
     write_list(&mirror.join("unbalanced_train_segments.csv"), &unbalanced);
+    write_list(&lists.join("unbalanced_train_segments.csv"), &unbalanced);
     // The audio mirror: a real UrbanSound8K clip per segment, under `<YTID>_<start>.wav`; the
     // ids of four segments are not served.
     let missing: BTreeSet<String> = [&balanced[5], &balanced[11], &eval[4], &unbalanced[6]]
@@ -160,8 +170,8 @@ fn audioset_psla_full_end_to_end() {
     let dest = tmp.path().join("audioset");
     let d = dest.to_str().unwrap();
 
-    // 1. Metadata (from the local mirror instead of the network).
-    xtask(&[
+    // 1. Metadata (from the local mirror instead of the network), each pinned file verified.
+    let out = xtask(&[
         "download",
         "audioset-meta",
         "--dest",
@@ -169,7 +179,15 @@ fn audioset_psla_full_end_to_end() {
         "--from",
         mirror.to_str().unwrap(),
     ]);
-    // 2. The audio of each list.
+    for f in ["balanced_train_segments.csv", "eval_segments.csv"] {
+        assert!(
+            out.lines()
+                .any(|l| l.contains(f) && l.contains("(verified)")),
+            "{f} not verified:\n{out}"
+        );
+    }
+    // 2. The audio of each list (the short lists).
+    let listed = |list: &str| lists.join(list).to_str().unwrap().to_string();
     let pattern = format!("{base}/{{ytid}}_{{start}}.wav");
     for list in [
         "balanced_train_segments.csv",
@@ -179,7 +197,7 @@ fn audioset_psla_full_end_to_end() {
         let out = xtask(&[
             "download-audioset",
             "--segments",
-            dest.join(list).to_str().unwrap(),
+            &listed(list),
             "--dest",
             d,
             "--mirror",

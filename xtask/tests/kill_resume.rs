@@ -2,8 +2,10 @@
 //! epoch, during an evaluation and while a checkpoint is being written, then rerun with
 //! `--resume`; every time its `metrics.csv` (apart from the seconds column), `summary.json`,
 //! predictions, per-class table, plots and models (last, best, weight-averaged) equal, bit for
-//! bit, those of a run that was never interrupted. Two families: an M-net-sized Hershey FC net, and PSLA's EfficientNet-Lite0
-//! with ImageNet initialisation, balanced sampling, masking, mixup and drop-connect.
+//! bit, those of a run that was never interrupted. Three families: Hershey's FC net on log-mel
+//! patches, an M-net (M10-res with RB1, raw waveforms, Glorot init, L2, a plateau schedule on
+//! validation accuracy), and PSLA's EfficientNet-Lite0 with ImageNet initialisation, balanced
+//! sampling, masking, mixup and drop-connect.
 //!
 //! The process waits at the chosen point (`TYMPAN_PAUSE_AT`, see `engine/pause.rs`) and is
 //! killed from here with SIGKILL (`Child::kill`), so nothing of it runs after the signal.
@@ -31,6 +33,22 @@ const HERSHEY: Case = Case {
         "train.validate_every=30",
     ],
     points: &["batch@2:40", "evaluate@2", "checkpoint@2"],
+};
+
+/// fsdd-m34-res with M10-res (one residual block per stage) at three epochs of eight batches of
+/// 32, an in-epoch validation every 4 steps, weight averaging over the last two.
+const M10_RES: Case = Case {
+    recipe: "fsdd-m34-res",
+    arch: "m10-res-rb1",
+    set: &[
+        "model.arch=m10-res-rb1",
+        "train.epochs=3",
+        "train.draws_per_epoch=256",
+        "train.validate_every=4",
+        "aggregate.wa_start=2",
+        "aggregate.wa_end=3",
+    ],
+    points: &["batch@2:5", "evaluate@2", "checkpoint@2"],
 };
 
 /// fsdd-psla at three epochs of three balanced batches of 32 (no warm-up, which would hold the
@@ -186,6 +204,11 @@ fn sigkill_then_resume(case: &Case) {
 #[test]
 fn sigkill_at_any_point_then_resume_equals_the_uninterrupted_run() {
     sigkill_then_resume(&HERSHEY);
+}
+
+#[test]
+fn sigkill_then_resume_is_exact_for_an_m_net() {
+    sigkill_then_resume(&M10_RES);
 }
 
 #[test]

@@ -100,13 +100,19 @@ pub fn glorot_uniform<M: Module>(model: M, seed: u64) -> M {
             param: burn::module::Param<Tensor<D>>,
         ) -> burn::module::Param<Tensor<D>> {
             let last = self.path.last().map(String::as_str).unwrap_or("");
+            // The new values are new leaves: they keep the parameter's `require_grad`, or an
+            // autodiff model would train with its kernels and biases frozen.
             if last == "bias" {
-                return param.map(|t| t.zeros_like());
+                return param.map(|t| {
+                    let grad = t.is_require_grad();
+                    t.zeros_like().set_require_grad(grad)
+                });
             }
             if last != "weight" || D < 2 {
                 return param;
             }
             param.map(|t| {
+                let grad = t.is_require_grad();
                 let dims = t.dims();
                 let receptive: usize = dims[2..].iter().product();
                 let fans = (dims[0] + dims[1]) * receptive;
@@ -115,7 +121,9 @@ pub fn glorot_uniform<M: Module>(model: M, seed: u64) -> M {
                 let values: Vec<f32> = (0..n)
                     .map(|_| (2.0 * self.next_unit() - 1.0) * limit)
                     .collect();
-                Tensor::<1>::from_floats(values.as_slice(), &t.device()).reshape(dims)
+                Tensor::<1>::from_floats(values.as_slice(), &t.device())
+                    .reshape(dims)
+                    .set_require_grad(grad)
             })
         }
     }
@@ -148,6 +156,14 @@ mod glorot_tests {
         assert!(w.iter().all(|v| v.abs() <= limit));
         let mean = w.iter().sum::<f32>() / w.len() as f32;
         assert!(mean.abs() < 0.1 * limit, "{mean}");
+        // On an autodiff device the new kernels and biases still train (the M-net kill test
+        // found them frozen: `Param::map` keeps the flag, not the new tensor's state).
+        let ad = Device::default().autodiff();
+        let conv = glorot_uniform(Conv1dConfig::new(4, 6, 3).init(&ad), 7);
+        assert!(conv.weight.val().is_require_grad());
+        assert!(conv.bias.as_ref().unwrap().val().is_require_grad());
+        let lin = glorot_uniform(LinearConfig::new(10, 30).init(&ad), 7);
+        assert!(lin.weight.val().is_require_grad());
         // Seeded: the same twice.
         let again = glorot_uniform(LinearConfig::new(10, 30).init(&device), 7);
         assert_eq!(

@@ -57,7 +57,7 @@ pub fn load_imagenet(
                 ));
             }
         };
-        average_rgb_into(weight, &rgb, &shape).map_err(err)?;
+        average_rgb_into(weight, &rgb, &shape, path)?;
         report.applied += 1;
         let full = format!("{prefix}{stem_key}");
         report.missing.retain(|m| m != &full);

@@ -186,17 +186,22 @@ pub enum StemInit {
     AverageRgb,
 }
 
-/// Replace a conv weight `[out, 1, kh, kw]` by the channel mean of `rgb` `[out, 3, kh, kw]`.
+/// Replace a conv weight `[out, 1, kh, kw]` by the channel mean of `rgb` `[out, 3, kh, kw]`,
+/// read from the file `path` (named by the error when the shapes do not fit).
 pub fn average_rgb_into(
     weight: &mut Param<Tensor<4>>,
     rgb: &[f32],
     rgb_shape: &[usize],
-) -> Result<(), String> {
+    path: &Path,
+) -> Result<(), ModelError> {
     let [out, cin, kh, kw] = weight.val().dims();
     if cin != 1 || rgb_shape != [out, 3, kh, kw] {
-        return Err(format!(
-            "stem shapes do not fit: model [{out}, {cin}, {kh}, {kw}], file {rgb_shape:?}"
-        ));
+        return Err(ModelError::Weights {
+            path: path.to_path_buf(),
+            reason: format!(
+                "stem shapes do not fit: model [{out}, {cin}, {kh}, {kw}], file {rgb_shape:?}"
+            ),
+        });
     }
     let plane = kh * kw;
     let mut avg = vec![0f32; out * plane];
@@ -207,7 +212,12 @@ pub fn average_rgb_into(
         }
     }
     let device = weight.val().device();
-    let t = Tensor::<1>::from_floats(avg.as_slice(), &device).reshape([out, 1, kh, kw]);
+    // A new leaf that trains as the stem it replaces (an autodiff model's stem would be frozen
+    // otherwise).
+    let grad = weight.val().is_require_grad();
+    let t = Tensor::<1>::from_floats(avg.as_slice(), &device)
+        .reshape([out, 1, kh, kw])
+        .set_require_grad(grad);
     let old = weight.clone();
     *weight = old.map(|_| t);
     Ok(())

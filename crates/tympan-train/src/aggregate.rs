@@ -127,6 +127,36 @@ impl PredictionEnsemble {
     }
 }
 
+/// Why predictions could not be ensembled.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EnsembleError {
+    /// No model was given.
+    #[error("no predictions to ensemble")]
+    Empty,
+    /// Two models' predictions differ in length.
+    #[error("predictions have different shapes: {0} and {1} values")]
+    Shapes(usize, usize),
+    /// Not one weight per model.
+    #[error("{weights} weights for {models} models")]
+    Weights {
+        /// Weights given.
+        weights: usize,
+        /// Models given.
+        models: usize,
+    },
+    /// The values are not whole rows.
+    #[error("{values} values are not rows of {classes} classes")]
+    Rows {
+        /// Values per model.
+        values: usize,
+        /// Classes per row.
+        classes: usize,
+    },
+    /// The weights do not sum to a positive number.
+    #[error("ensemble weights must sum to a positive number")]
+    WeightSum,
+}
+
 /// Combine the predictions of several models `[N, K]` each: arithmetic mean, or Jeong & Lim's
 /// weighted geometric mean (eq. 8) normalised to unit L1 per row.
 pub fn ensemble_predictions(
@@ -134,27 +164,26 @@ pub fn ensemble_predictions(
     weights: &[f64],
     geometric: bool,
     classes: usize,
-) -> Result<Vec<f32>, String> {
-    let first = predictions.first().ok_or("no predictions to ensemble")?;
-    if predictions.iter().any(|p| p.len() != first.len()) {
-        return Err("predictions have different shapes".into());
+) -> Result<Vec<f32>, EnsembleError> {
+    let first = predictions.first().ok_or(EnsembleError::Empty)?;
+    if let Some(p) = predictions.iter().find(|p| p.len() != first.len()) {
+        return Err(EnsembleError::Shapes(first.len(), p.len()));
     }
     if weights.len() != predictions.len() {
-        return Err(format!(
-            "{} weights for {} models",
-            weights.len(),
-            predictions.len()
-        ));
+        return Err(EnsembleError::Weights {
+            weights: weights.len(),
+            models: predictions.len(),
+        });
     }
     if classes == 0 || first.len() % classes != 0 {
-        return Err(format!(
-            "{} values are not rows of {classes} classes",
-            first.len()
-        ));
+        return Err(EnsembleError::Rows {
+            values: first.len(),
+            classes,
+        });
     }
     let wsum: f64 = weights.iter().sum();
     if wsum.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
-        return Err("ensemble weights must sum to a positive number".into());
+        return Err(EnsembleError::WeightSum);
     }
     let mut out = vec![0f32; first.len()];
     for (i, o) in out.iter_mut().enumerate() {

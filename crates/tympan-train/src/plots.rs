@@ -3,8 +3,24 @@
 //! dependency.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
-use crate::report::EpochRow;
+use crate::error::TrainError;
+use crate::report::{EpochRow, write_atomic};
+
+/// Writes `curves.svg` and `per_class_ap.svg` into a run folder (each atomically, as every file
+/// a resume touches).
+pub(crate) fn write_plots(
+    out_dir: &Path,
+    history: &[EpochRow],
+    per_class_ap: &[(String, Option<f64>)],
+) -> Result<(), TrainError> {
+    write_atomic(&out_dir.join("curves.svg"), curves_svg(history).as_bytes())?;
+    write_atomic(
+        &out_dir.join("per_class_ap.svg"),
+        per_class_ap_svg(per_class_ap).as_bytes(),
+    )
+}
 
 const W: f64 = 640.0;
 const H: f64 = 360.0;

@@ -14,33 +14,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::error::TrainError;
-
-/// Settings of the shallow classifier.
-#[derive(Debug, Clone)]
-pub struct ProbeConfig {
-    /// Widths of the hidden ReLU layers.
-    pub hidden: Vec<usize>,
-    /// Epochs over the training rows.
-    pub epochs: usize,
-    /// Batch size.
-    pub batch_size: usize,
-    /// Adam learning rate.
-    pub lr: f64,
-    /// Seed of the initialisation and the order.
-    pub seed: u64,
-}
-
-impl Default for ProbeConfig {
-    fn default() -> Self {
-        Self {
-            hidden: vec![256],
-            epochs: 30,
-            batch_size: 64,
-            lr: 1e-3,
-            seed: 0,
-        }
-    }
-}
+pub use crate::recipe::ProbeConfig;
 
 /// A fully connected classifier.
 #[derive(Module, Debug)]

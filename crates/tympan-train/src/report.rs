@@ -212,14 +212,13 @@ fn npy_err(path: &Path) -> impl Fn(tympan_audio::npy::NpyError) -> TrainError + 
 }
 
 /// Writes the files of a finished run beside its checkpoints: `summary.json`,
-/// `per_class_ap.csv`, `curves.svg`, `per_class_ap.svg`, the last epoch's `predictions.npy`,
+/// `per_class_ap.csv`, the last epoch's `predictions.npy`,
 /// the test predictions of the model chosen on validation (`predictions-best.npy`, when one was
 /// chosen), and the evaluation `targets.npy` in the same row order (for `tympan metrics`,
 /// `tympan ensemble` and `cargo xtask cv`).
 pub(crate) fn write_outputs(
     out_dir: &Path,
     summary: &Summary,
-    history: &[EpochRow],
     predictions: &[f32],
     best_predictions: Option<&[f32]>,
     targets: &[f32],
@@ -246,14 +245,6 @@ pub(crate) fn write_outputs(
         .into_inner()
         .map_err(|e| csv_err(e.into_error().into()))?;
     write_atomic(&ap_path, &bytes)?;
-    write_atomic(
-        &out_dir.join("curves.svg"),
-        crate::plots::curves_svg(history).as_bytes(),
-    )?;
-    write_atomic(
-        &out_dir.join("per_class_ap.svg"),
-        crate::plots::per_class_ap_svg(&summary.per_class_ap).as_bytes(),
-    )?;
     let n = predictions.len() / classes.max(1);
     let p = out_dir.join("predictions.npy");
     tympan_audio::npy::write(&p, predictions, &[n, classes]).map_err(npy_err(&p))?;

@@ -11,6 +11,7 @@
 //! | [`data`] | `tympan-data` | AudioSet metadata, datasets, sampling, label enhancement |
 //! | [`train`] | `tympan-train` | typed recipes, the training engine, checkpoints, weight averaging |
 //! | [`hub`] | `tympan` | pretrained models by name, fetched once into the user's cache |
+//! | [`tag`] | `tympan` | a file to `(label, score)` pairs with a run folder or a pretrained model |
 #![warn(missing_docs)]
 
 pub use tympan_audio as audio;
@@ -19,7 +20,11 @@ pub use tympan_metrics as metrics;
 pub use tympan_models as models;
 pub use tympan_train as train;
 
+/// Where tensors live (`Device::flex()` for the CPU; see [`models::Backend`] for the others).
+pub use burn::prelude::Device;
+
 pub mod hub;
+pub mod tag;
 
 /// The README's examples, compiled (and run unless marked `no_run`) as doctests.
 #[doc = include_str!("../README.md")]

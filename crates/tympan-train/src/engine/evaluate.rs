@@ -186,12 +186,12 @@ impl Finish<'_> {
         write_outputs(
             out_dir,
             &summary,
-            &state.history,
             &last_preds,
             best_preds.as_deref(),
             targets,
             classes,
         )?;
+        crate::plots::write_plots(out_dir, &state.history, &summary.per_class_ap)?;
         checkpoints.publish_last(state.epochs_done)?;
         Ok(summary)
     }

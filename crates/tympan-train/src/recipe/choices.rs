@@ -188,8 +188,9 @@ spelled!(Loss { Bce => "bce", Ce => "ce" });
 
 /// `model.pretrained`: ImageNet weights, or `"none"` to train from scratch.
 ///
-/// In TOML it is one string: `"none"`, or a path (an `efficientnet_pytorch` state dict; relative
-/// paths are taken from `data.data_dir`). A file really called `none` is written `"./none"`.
+/// In TOML it is one string: `"none"`, or a path (an `efficientnet_pytorch` state dict; a
+/// relative path is taken from `data.data_dir`, else from the working directory). A file really
+/// called `none` is written `"./none"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Pretrained {

@@ -14,7 +14,7 @@ mod probe;
 pub use choices::{
     Dataset, EvalInput, Init, Input, Loss, Mix, Pad, Pretrained, Sampler, Stem, Validation,
 };
-pub use probe::{EmbeddingSection, ProbeData, ProbeRecipe, ProbeSection};
+pub use probe::{EmbeddingSection, ProbeConfig, ProbeData, ProbeRecipe, ProbeSection};
 pub use tympan_audio::WaveNorm;
 
 /// A full experiment description.

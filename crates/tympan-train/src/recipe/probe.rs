@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::Dataset;
-use crate::probe::ProbeConfig;
 
 /// A probe recipe.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -75,6 +74,33 @@ impl Default for ProbeSection {
             epochs: d.epochs,
             lr: d.lr,
             seed: d.seed,
+        }
+    }
+}
+
+/// Settings of the shallow classifier.
+#[derive(Debug, Clone)]
+pub struct ProbeConfig {
+    /// Widths of the hidden ReLU layers.
+    pub hidden: Vec<usize>,
+    /// Epochs over the training rows.
+    pub epochs: usize,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Seed of the initialisation and the order.
+    pub seed: u64,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        Self {
+            hidden: vec![256],
+            epochs: 30,
+            batch_size: 64,
+            lr: 1e-3,
+            seed: 0,
         }
     }
 }

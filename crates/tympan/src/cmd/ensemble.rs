@@ -61,8 +61,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     } else {
         a.weights.clone()
     };
-    let out = ensemble_predictions(&preds, &weights, a.mean == "geometric", shape[1])
-        .map_err(anyhow::Error::msg)?;
+    let out = ensemble_predictions(&preds, &weights, a.mean == "geometric", shape[1])?;
     npy::write(&a.output, &out, &shape)?;
     eprintln!(
         "wrote {} ({} models, {} mean)",

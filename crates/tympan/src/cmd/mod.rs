@@ -13,7 +13,7 @@ pub mod timeline;
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// `--format`: what every command with machine-readable output prints.
@@ -33,24 +33,7 @@ pub const BACKENDS: [&str; 4] = ["flex", "ndarray", "wgpu", "cuda"];
 /// Class names from AudioSet's `class_labels_indices.csv` (`index,mid,display_name`, header
 /// optional, names may hold quoted commas) or from a file of one name per line.
 pub fn read_class_names(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
-    let first = text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or_default();
-    let lead = first.split(',').next().unwrap_or_default().trim();
-    let audioset =
-        first.split(',').count() >= 3 && (lead == "index" || lead.parse::<usize>().is_ok());
-    if audioset {
-        let cl = tympan_data::ClassList::load(path)?;
-        return Ok(cl.classes().iter().map(|c| c.name.clone()).collect());
-    }
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect())
+    Ok(tympan::tag::read_labels(path)?)
 }
 
 /// A progress bar on stderr (hidden when stderr is not a terminal, by indicatif).

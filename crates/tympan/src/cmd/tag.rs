@@ -1,13 +1,12 @@
 //! `tympan tag`: tag audio files with a trained model (PSLA itself ships no inference command).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, anyhow, bail};
-use burn::prelude::*;
-use tympan_audio::{LoadOptions, Preset, load::load, npy};
-use tympan_models::{Backend, Tagger, TorchLoadOptions, create, load_burnpack, load_pytorch};
-use tympan_train::inference::{Checkpoint, TrainedRun};
+use anyhow::{Context, Result, bail};
+use tympan::tag::{AudioTagger, Checkpoint, FbankOptions, Pool};
+use tympan_audio::npy;
+use tympan_models::Backend;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -110,50 +109,6 @@ pub struct Args {
     backend: String,
 }
 
-fn load_model(arch: &str, weights: &Path, classes: usize, device: &Device) -> Result<Tagger> {
-    let model = create(arch, classes, device)?;
-    let ext = weights.extension().and_then(|e| e.to_str()).unwrap_or("");
-    Ok(match ext {
-        "pth" | "pt" => {
-            let mut m = model;
-            load_pytorch(&mut m, weights, &TorchLoadOptions::default())?;
-            m
-        }
-        "bpk" | "mpk" => load_burnpack(model, weights)?,
-        other => bail!(
-            "{}: unknown weights format {other:?} (expected .bpk or .pth)",
-            weights.display()
-        ),
-    })
-}
-
-/// A PSLA fbank model with its window length and hop in frames and its rate, by default the
-/// model card's.
-fn psla_model(
-    arch: &str,
-    weights: &Path,
-    classes: usize,
-    a: &Args,
-    device: &Device,
-) -> Result<Source> {
-    let info = tympan_models::info(arch)?;
-    if info.input.preset != "psla" {
-        bail!(
-            "{arch}: --arch/--weights take PSLA fbank models; this model takes {} input. \
-             Tag with the run folder that trained it instead: --run <DIR>",
-            info.input.preset
-        );
-    }
-    let model = load_model(arch, weights, classes, device)?;
-    let frames = a.frames.unwrap_or(info.input.frames);
-    Ok(Source::Psla {
-        model,
-        frames,
-        hop: a.hop.unwrap_or(frames).max(1),
-        rate: a.sample_rate.unwrap_or(info.input.sample_rate),
-    })
-}
-
 /// `--pretrained NAME`: the cached files, fetched first where missing, with a progress bar.
 fn fetch_pretrained(name: &str, mirror: Option<&str>) -> Result<tympan::hub::Fetched> {
     let cache = tympan::hub::cache_dir()?;
@@ -181,132 +136,44 @@ fn fetch_pretrained(name: &str, mirror: Option<&str>) -> Result<tympan::hub::Fet
     Ok(got)
 }
 
-/// Where the window scores of a file come from.
-enum Source {
-    /// A run folder: its own pipeline and model.
-    Run(Box<TrainedRun>, Tagger),
-    /// A PSLA fbank model named by --arch / --weights.
-    Psla {
-        model: Tagger,
-        frames: usize,
-        hop: usize,
-        rate: u32,
-    },
-}
-
-impl Source {
-    /// Window scores `[windows, classes]`, the hop and the window length in seconds.
-    fn windows(&self, file: &Path, a: &Args, device: &Device) -> Result<(Vec<Vec<f32>>, f64, f64)> {
-        match self {
-            Source::Run(run, model) => {
-                let (w, hop_s) = run.tag_file(model, file, a.hop_s, device)?;
-                let rate = run.pipe.sample_rate.unwrap_or(16_000);
-                let win_s = run.window_seconds(rate).unwrap_or(hop_s);
-                Ok((w, hop_s, win_s))
-            }
-            Source::Psla {
-                model,
-                frames,
-                hop,
-                rate,
-            } => {
-                let (w, _) = window_scores(model, file, a, (*frames, *hop, *rate), device)?;
-                // Kaldi fbank frames are 10 ms apart.
-                Ok((w, *hop as f64 * 0.010, *frames as f64 * 0.010))
-            }
-        }
-    }
-}
-
-/// Windows per forward pass of the `--arch`/`--pretrained` path.
-const WINDOW_BATCH: usize = 16;
-
-/// Scores of every window of one file: `[windows, classes]`.
-fn window_scores(
-    model: &Tagger,
-    path: &Path,
-    a: &Args,
-    (frames, hop, rate): (usize, usize, u32),
-    device: &Device,
-) -> Result<(Vec<Vec<f32>>, usize)> {
-    let wav =
-        load(path, &LoadOptions::at_rate(rate)).with_context(|| path.display().to_string())?;
-    // Full-length fbank (unnormalised), then windows.
-    let total = ((wav.samples.len() as f64 / rate as f64) * 100.0).ceil() as usize + 1;
-    let ex = Preset::Psla {
-        target_length: total.max(frames),
-        mean: 0.0,
-        std: 1.0,
-    }
-    .extractor(rate)?;
-    let f = ex.compute(&wav.samples)?;
-    let real = ((wav.samples.len().saturating_sub(400)) / 160 + 1).min(f.frames);
-    let mut starts = vec![0usize];
-    while starts.last().is_some_and(|&s| s + frames < real) {
-        let next = starts.last().copied().unwrap_or(0) + hop;
-        starts.push(next);
-    }
-    // Windows go through the model WINDOW_BATCH at a time, so memory does not grow with the
-    // file's length beyond its fbank.
-    let mut rows = Vec::with_capacity(starts.len());
-    for batch in starts.chunks(WINDOW_BATCH) {
-        let mut x = Vec::with_capacity(batch.len() * frames * f.bins);
-        for &s in batch {
-            for t in s..s + frames {
-                for b in 0..f.bins {
-                    let v = if t < real {
-                        f.data[t * f.bins + b]
-                    } else {
-                        0.0
-                    };
-                    x.push((v - a.mean) / a.std);
-                }
-            }
-        }
-        let xt =
-            Tensor::<1>::from_floats(x.as_slice(), device).reshape([batch.len(), frames, f.bins]);
-        let scores: Vec<f32> = model
-            .forward(xt)
-            .into_data()
-            .try_into_vec_as::<f32>()
-            .map_err(|e| anyhow!("{e:?}"))?;
-        let k = scores.len() / batch.len();
-        rows.extend(scores.chunks(k).map(<[f32]>::to_vec));
-    }
-    Ok((rows, real))
-}
-
 pub fn run(a: Args) -> Result<ExitCode> {
     let backend: Backend = a.backend.parse()?;
     let device = backend.device()?;
-    let (source, labels) = match (&a.run, &a.arch, &a.weights) {
+    let fbank = FbankOptions {
+        frames: a.frames,
+        hop: a.hop,
+        mean: a.mean,
+        std: a.std,
+        sample_rate: a.sample_rate,
+    };
+    let tagger = match (&a.run, &a.arch, &a.weights) {
         (Some(dir), _, _) => {
-            let run = TrainedRun::open(dir)?;
             let which = match a.checkpoint.as_str() {
                 "last" => Checkpoint::Last,
                 "wa" => Checkpoint::WeightAveraged,
                 _ => Checkpoint::Best,
             };
-            let model = run.load_model(which, &device)?;
-            let labels = run.classes.clone();
-            (Source::Run(Box::new(run), model), labels)
+            AudioTagger::from_run(dir, which, a.hop_s, &device)?
         }
         (None, None, None) if a.pretrained.is_some() => {
             let name = a.pretrained.as_deref().unwrap_or_default();
             let got = fetch_pretrained(name, a.mirror.as_deref())?;
-            let labels = super::read_class_names(&got.labels)?;
-            let model = psla_model(got.arch, &got.weights, labels.len(), &a, &device)?;
-            (model, labels)
+            AudioTagger::from_fetched(&got, fbank, &device)?
         }
         (None, Some(arch), Some(weights)) => {
             let labels = match &a.labels {
-                Some(p) => super::read_class_names(p)?,
+                Some(p) => tympan::tag::read_labels(p)?,
                 None => (0..a.classes).map(|i| format!("class {i}")).collect(),
             };
-            let model = psla_model(arch, weights, labels.len(), &a, &device)?;
-            (model, labels)
+            AudioTagger::from_weights(arch, weights, labels, fbank, &device)?
         }
         _ => bail!("give --run DIR, --pretrained NAME, or --arch and --weights"),
+    };
+    let labels = tagger.labels();
+    let pool = if a.pool == "max" {
+        Pool::Max
+    } else {
+        Pool::Mean
     };
 
     let (files, _) = super::features::expand_inputs(&a.inputs)?;
@@ -325,15 +192,16 @@ pub fn run(a: Args) -> Result<ExitCode> {
         w.write_record(["file", "rank", "class", "score"])?;
     }
     for file in &files {
-        let (windows, hop_s, window_s) = match source.windows(file, &a, &device) {
+        let w = match tagger.windows(file) {
             Ok(w) => w,
             Err(e) => {
-                eprintln!("error: {}: {e:#}", file.display());
+                eprintln!("error: {e}");
                 failed += 1;
                 all.extend(std::iter::repeat_n(f32::NAN, labels.len()));
                 continue;
             }
         };
+        let windows = &w.scores;
         let k = labels.len();
         if let Some(dir) = &a.windows_out {
             std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
@@ -344,16 +212,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             let flat: Vec<f32> = windows.iter().flatten().copied().collect();
             npy::write(&dir.join(format!("{stem}.npy")), &flat, &[windows.len(), k])?;
         }
-        let clip: Vec<f32> = (0..k)
-            .map(|c| {
-                let it = windows.iter().map(|w| w[c]);
-                if a.pool == "max" {
-                    it.fold(f32::NEG_INFINITY, f32::max)
-                } else {
-                    it.sum::<f32>() / windows.len() as f32
-                }
-            })
-            .collect();
+        let clip = w.pool(pool);
         let mut order: Vec<usize> = (0..k).collect();
         order.sort_by(|&i, &j| clip[j].total_cmp(&clip[i]));
         if let Some(svg) = &a.timeline {
@@ -366,16 +225,16 @@ pub fn run(a: Args) -> Result<ExitCode> {
                     .iter()
                     .map(|&c| windows.iter().map(|w| w[c]).collect())
                     .collect(),
-                hop_s,
-                window_s,
+                hop_s: w.hop_s,
+                window_s: w.window_s,
             };
             std::fs::write(svg, figure.svg()).with_context(|| svg.display().to_string())?;
             eprintln!("wrote {}", svg.display());
         }
-        let top: Vec<(String, f32)> = order
+        let top: Vec<(&str, f32)> = order
             .iter()
             .take(a.top_k)
-            .map(|&i| (labels[i].clone(), clip[i]))
+            .map(|&i| (labels[i].as_str(), clip[i]))
             .collect();
         match a.format {
             super::Format::Table => {
@@ -388,7 +247,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 if let Some(w) = &mut csv_out {
                     let f = file.display().to_string();
                     for (r, (name, s)) in top.iter().enumerate() {
-                        w.write_record([&f, &(r + 1).to_string(), name, &format!("{s:.6}")])?;
+                        w.write_record([f.as_str(), &(r + 1).to_string(), name, &format!("{s:.6}")])?;
                     }
                     w.flush()?;
                 }

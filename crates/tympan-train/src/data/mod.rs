@@ -1,0 +1,204 @@
+//! Training and evaluation data for a recipe: the dataset split, decoded clips, targets, and the
+//! per-batch PSLA input pipeline (`src/dataloaders/audioset_dataset.py`, `__getitem__`):
+//! optional waveform mixup with a uniformly drawn partner, fbank, padding/cutting to the target
+//! length, frequency and time masking, then `(x - mean) / std`.
+//!
+//! Every random choice of sample `j` of batch `b` of epoch `e` comes from an RNG seeded by
+//! `(seed, e, b, j)`, so a batch is identical whatever the thread count, and a run resumed from a
+//! checkpoint sees exactly the batches an uninterrupted run would.
+
+mod pipeline;
+mod split;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use tympan_audio::LoadOptions;
+use tympan_data::datasets;
+
+use crate::error::TrainError;
+use crate::recipe::{Dataset as RecipeDataset, Recipe};
+
+pub use pipeline::{HostBatch, InputKind, Pipeline, make_batch, norm_stats, sample_seed};
+pub use split::{Presence, SplitPresence};
+use split::{audioset, empty_split, split_dataset};
+
+/// One example: where it is, its target, and its samples when cached.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// Audio file.
+    pub path: PathBuf,
+    /// Dense target over the classes.
+    pub target: Vec<f32>,
+    /// Decoded samples (when the recipe caches audio).
+    pub samples: Option<Arc<Vec<f32>>>,
+    /// Sample rate of `samples`.
+    pub sample_rate: u32,
+    /// Whether the label was manually verified (FSDKaggle2018; `true` for curated datasets).
+    pub verified: bool,
+}
+
+impl Item {
+    /// The first positive class of the target (the class of single-label data).
+    pub fn class(&self) -> usize {
+        self.target.iter().position(|&v| v > 0.0).unwrap_or(0)
+    }
+}
+
+/// The prepared data of a recipe.
+#[derive(Debug, Clone)]
+pub struct PreparedData {
+    /// Class names.
+    pub classes: Vec<String>,
+    /// Training examples.
+    pub train: Vec<Item>,
+    /// Validation examples: they pick the best model and drive the plateau schedule.
+    pub valid: Vec<Item>,
+    /// Test examples: scored for the reported numbers, never read by training.
+    pub test: Vec<Item>,
+    /// Files listed by the metadata but absent on disk.
+    pub missing: usize,
+    /// Listed and present clips of each split, where the metadata lists them per split
+    /// (AudioSet datafiles).
+    pub presence: Option<Presence>,
+    /// Description of the split, for the log.
+    pub split: String,
+}
+
+/// Resolve the dataset of a recipe and split it.
+pub fn prepare(recipe: &Recipe) -> Result<PreparedData, TrainError> {
+    let d = &recipe.data;
+    if !d.data_dir.exists() {
+        let hint = match &d.download {
+            Some(name) => format!(
+                "run `cargo xtask download {name} --dest {}` or pass --data-dir",
+                d.data_dir.display()
+            ),
+            None => "pass --data-dir".to_string(),
+        };
+        return Err(TrainError::MissingData {
+            path: d.data_dir.clone(),
+            hint,
+        });
+    }
+    let mut presence = None;
+    let (classes, train, valid, test, missing, split) = match d.dataset {
+        RecipeDataset::Audioset => {
+            let (split, p) = audioset(d)?;
+            presence = Some(p);
+            split
+        }
+        other => {
+            let ds = match other {
+                RecipeDataset::Fsdd => datasets::fsdd(&d.data_dir)?,
+                RecipeDataset::Urbansound8k => datasets::urbansound8k(&d.data_dir)?,
+                RecipeDataset::Esc50 => datasets::esc50(&d.data_dir, false)?,
+                RecipeDataset::Esc10 => datasets::esc50(&d.data_dir, true)?,
+                RecipeDataset::Folder => datasets::folder_per_class(&d.data_dir)?,
+                RecipeDataset::Csv => datasets::csv_manifest(&d.data_dir)?,
+                RecipeDataset::Fsdkaggle2018 => datasets::fsdkaggle2018(&d.data_dir)?,
+                RecipeDataset::Fsd50k => datasets::fsd50k(&d.data_dir)?,
+                RecipeDataset::Audioset => unreachable!("matched above"),
+            };
+            split_dataset(&ds, d)?
+        }
+    };
+    // Every split of every dataset must hold clips.
+    for (what, v) in [
+        ("training", &train),
+        ("validation", &valid),
+        ("test", &test),
+    ] {
+        if v.is_empty() {
+            return Err(empty_split(&d.data_dir, what, &split));
+        }
+    }
+    let (mut train, mut valid, mut test) = (train, valid, test);
+    if d.cache_audio {
+        decode_all(&mut train, d.sample_rate)?;
+        decode_all(&mut valid, d.sample_rate)?;
+        decode_all(&mut test, d.sample_rate)?;
+    }
+    Ok(PreparedData {
+        classes,
+        train,
+        valid,
+        test,
+        missing,
+        presence,
+        split,
+    })
+}
+
+/// Decode every clip once, in parallel, at `rate` when given (the recipe's `cache_audio`).
+fn decode_all(items: &mut [Item], rate: Option<u32>) -> Result<(), TrainError> {
+    let opts = LoadOptions {
+        sample_rate: rate,
+        ..LoadOptions::default()
+    };
+    let decoded: Vec<Result<(Vec<f32>, u32), TrainError>> = items
+        .par_iter()
+        .map(|it| {
+            tympan_audio::load::load(&it.path, &opts)
+                .map(|w| (w.samples, w.sample_rate))
+                .map_err(|source| TrainError::Audio {
+                    path: it.path.clone(),
+                    source,
+                })
+        })
+        .collect();
+    for (it, r) in items.iter_mut().zip(decoded) {
+        let (s, sr) = r?;
+        it.samples = Some(Arc::new(s));
+        it.sample_rate = sr;
+    }
+    Ok(())
+}
+
+pub(crate) fn samples_of(it: &Item, rate: Option<u32>) -> Result<(Arc<Vec<f32>>, u32), TrainError> {
+    if let Some(s) = &it.samples {
+        return Ok((s.clone(), it.sample_rate));
+    }
+    let opts = LoadOptions {
+        sample_rate: rate,
+        ..LoadOptions::default()
+    };
+    let w = tympan_audio::load::load(&it.path, &opts).map_err(|source| TrainError::Audio {
+        path: it.path.clone(),
+        source,
+    })?;
+    Ok((Arc::new(w.samples), w.sample_rate))
+}
+
+/// PSLA Algorithm 1 on dense targets: `w_i = sum_{k in labels(i)} 1000 / (c_k + 0.01)`.
+pub fn balanced_weights(items: &[Item], num_classes: usize) -> Vec<f64> {
+    let mut counts = vec![0.0f64; num_classes];
+    for it in items {
+        for (k, &t) in it.target.iter().enumerate() {
+            if t > 0.0 {
+                counts[k] += 1.0;
+            }
+        }
+    }
+    items
+        .iter()
+        .map(|it| {
+            it.target
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| **t > 0.0)
+                .map(|(k, _)| 1000.0 / (counts[k] + 0.01))
+                .sum()
+        })
+        .collect()
+}
+
+/// Resolve a path relative to a base unless absolute.
+pub fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}

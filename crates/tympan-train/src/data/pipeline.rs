@@ -1,0 +1,407 @@
+//! The per-batch input pipeline (PSLA `src/dataloaders/audioset_dataset.py`, `__getitem__`):
+//! optional waveform mixing, features, padding/cutting to the target length, masking, then
+//! `(x - mean) / std`, every random choice seeded by `(seed, epoch, batch, sample)`.
+
+use std::sync::Arc;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
+use tympan_audio::Preset;
+use tympan_audio::augment::{
+    beta_lambda, freq_mask, jeong_lim_lambda, mix_training_pair, peak_normalized, psla_mix_labels,
+    psla_mix_waveforms, scale_augment, should_mix, time_mask,
+};
+
+use crate::error::TrainError;
+use crate::recipe::Mix;
+
+use super::{Item, samples_of};
+
+/// What the model reads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum InputKind {
+    /// PSLA's Kaldi fbank `[T, 128]`.
+    Fbank,
+    /// Naranjo-Alcazar's 64-bin log-mel `[T, 64]` (8 kHz).
+    Slim2d,
+    /// Hershey et al.'s 96x64 log-mel patch (VGGish input, 16 kHz): the first `target_length`
+    /// frames, zero-padded.
+    Vggish,
+    /// Raw samples `[1, N]`, zero-padded or cropped to `target_length`, then normalised.
+    Waveform(tympan_audio::WaveNorm),
+}
+
+/// Feature pipeline settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Pipeline {
+    /// Input kind.
+    pub input: InputKind,
+    /// Frames (samples for waveform input) per example.
+    pub target_length: usize,
+    /// Normalisation mean.
+    pub mean: f32,
+    /// Normalisation std.
+    pub std: f32,
+    /// Mixup rate.
+    pub mixup: f64,
+    /// Mixup alpha.
+    pub mixup_alpha: f64,
+    /// Frequency mask width.
+    pub freqm: usize,
+    /// Time mask width.
+    pub timem: usize,
+    /// Resample rate.
+    pub sample_rate: Option<u32>,
+    /// How training clips are mixed.
+    pub mix: Mix,
+    /// Scale augmentation gain range (Jeong & Lim's eq. (2)): every clip is peak-normalised
+    /// (before mixing, and at evaluation too), and every training clip then multiplied by a gain
+    /// drawn in the range.
+    pub scale: Option<(f64, f64)>,
+    /// Waveform input: pad short clips at both ends (Jeong & Lim) instead of at the end.
+    pub pad_both: bool,
+    /// Waveform input: evaluate clips longer than `target_length` whole (Jeong & Lim).
+    pub eval_whole: bool,
+}
+
+impl Pipeline {
+    /// The pipeline a recipe describes, with the normalisation left at (0, 1) for the caller to
+    /// set (from the recipe, the training set or a resumed run).
+    pub fn for_recipe(recipe: &crate::recipe::Recipe) -> Self {
+        use crate::recipe::{Input, Pad};
+        let (f, t) = (&recipe.features, &recipe.train);
+        Self {
+            input: match f.input {
+                Input::Fbank => InputKind::Fbank,
+                Input::Slim2d => InputKind::Slim2d,
+                Input::Vggish => InputKind::Vggish,
+                Input::Waveform => InputKind::Waveform(f.wave_norm),
+            },
+            target_length: f.target_length,
+            mean: 0.0,
+            std: 1.0,
+            mixup: t.mixup,
+            mixup_alpha: t.mixup_alpha,
+            freqm: t.freqm,
+            timem: t.timem,
+            sample_rate: recipe.data.sample_rate,
+            mix: t.mix,
+            scale: t.scale,
+            pad_both: f.pad == Pad::Both,
+            eval_whole: f.eval_input == crate::recipe::EvalInput::Whole,
+        }
+    }
+}
+
+/// A batch ready for the model: features `[B, T, F]` row-major and targets `[B, K]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostBatch {
+    /// Features.
+    pub x: Vec<f32>,
+    /// Targets.
+    pub y: Vec<f32>,
+    /// Batch size.
+    pub batch: usize,
+    /// Frames.
+    pub frames: usize,
+    /// Bins.
+    pub bins: usize,
+    /// Classes.
+    pub classes: usize,
+    /// Whether each clip's label was manually verified (for loss masking).
+    pub verified: Vec<bool>,
+}
+
+/// Unnormalised features `[target_length, bins]` of one clip for a feature input.
+fn features(
+    wave: &[f32],
+    rate: u32,
+    p: &Pipeline,
+) -> Result<tympan_audio::Features, tympan_audio::AudioError> {
+    match p.input {
+        InputKind::Slim2d | InputKind::Vggish => {
+            let preset = if p.input == InputKind::Slim2d {
+                Preset::Slim2d
+            } else {
+                Preset::Vggish
+            };
+            let mut f = preset.extractor(rate)?.compute(wave)?;
+            let (t, b) = (p.target_length, f.bins);
+            f.data.resize(t * b, 0.0);
+            f.frames = t;
+            Ok(f)
+        }
+        _ => Preset::Psla {
+            target_length: p.target_length,
+            mean: 0.0,
+            std: 1.0,
+        }
+        .extractor(rate)?
+        .compute(wave),
+    }
+}
+
+/// The seed of sample `j` of batch `b` of epoch `e`.
+pub fn sample_seed(seed: u64, epoch: u64, batch: u64, j: u64) -> u64 {
+    let mut h = seed ^ 0x9E37_79B9_7F4A_7C15;
+    for v in [epoch, batch, j] {
+        h = (h ^ v).wrapping_mul(0x100_0000_01B3).rotate_left(29) ^ (h >> 17);
+    }
+    h
+}
+
+/// Build one batch. `indices` index `items`; `train` enables mixup and masking.
+pub fn make_batch(
+    items: &[Item],
+    indices: &[usize],
+    p: &Pipeline,
+    train: bool,
+    seed: (u64, u64, u64),
+) -> Result<HostBatch, TrainError> {
+    let classes = items.first().map(|i| i.target.len()).unwrap_or(0);
+    type Row = Result<(Vec<f32>, Vec<f32>, usize), TrainError>;
+    let rows: Vec<Row> = indices
+        .par_iter()
+        .enumerate()
+        .map(|(j, &i)| {
+            let mut rng = StdRng::seed_from_u64(sample_seed(seed.0, seed.1, seed.2, j as u64));
+            let it = &items[i];
+            let (samples, rate) = samples_of(it, p.sample_rate)?;
+            // Jeong & Lim's eq. (2): each clip at unit peak before it is mixed and scaled.
+            let peak = |s: Arc<Vec<f32>>| match p.scale {
+                Some(_) => Arc::new(peak_normalized(&s)),
+                None => s,
+            };
+            let samples = peak(samples);
+            let audio_err = |source| TrainError::Audio {
+                path: it.path.clone(),
+                source,
+            };
+            let (mut wave, target) = if train && p.mixup > 0.0 && should_mix(p.mixup, &mut rng) {
+                let partner = match p.mix {
+                    Mix::JeongLim => other_class_partner(items, i, &mut rng),
+                    _ => tympan_data::sampling::mixup_partner(items.len(), &mut rng),
+                };
+                let other = &items[partner];
+                let s2 = peak(samples_of(other, p.sample_rate)?.0);
+                match p.mix {
+                    Mix::Psla => {
+                        let lambda = beta_lambda(p.mixup_alpha, &mut rng).map_err(audio_err)?;
+                        (
+                            psla_mix_waveforms(&samples, &s2, lambda),
+                            psla_mix_labels(&it.target, &other.target, lambda),
+                        )
+                    }
+                    Mix::JeongLim => {
+                        let lambda =
+                            jeong_lim_lambda(p.mixup_alpha, &mut rng).map_err(audio_err)?;
+                        (
+                            psla_mix_waveforms(&samples, &s2, lambda),
+                            psla_mix_labels(&it.target, &other.target, lambda),
+                        )
+                    }
+                    Mix::MixTraining => {
+                        let (x, y, _) =
+                            mix_training_pair(&samples, &s2, &it.target, &other.target, &mut rng);
+                        (x, y)
+                    }
+                }
+            } else {
+                (samples.to_vec(), it.target.clone())
+            };
+            if train && let Some((lo, hi)) = p.scale {
+                scale_augment(&mut wave, lo, hi, &mut rng).map_err(audio_err)?;
+            }
+            if let InputKind::Waveform(norm) = p.input {
+                let n = p.target_length;
+                let mut x = vec![0f32; n];
+                if wave.len() > n {
+                    // A random crop in training, the start at evaluation.
+                    let off = if train {
+                        rng.random_range(0..=wave.len() - n)
+                    } else {
+                        0
+                    };
+                    x.copy_from_slice(&wave[off..off + n]);
+                } else if p.pad_both {
+                    // Jeong & Lim: a short clip is zero-padded at both ends, at a random
+                    // position in training and centred at evaluation.
+                    let room = n - wave.len();
+                    let off = if train {
+                        rng.random_range(0..=room)
+                    } else {
+                        room / 2
+                    };
+                    x[off..off + wave.len()].copy_from_slice(&wave);
+                } else {
+                    x[..wave.len()].copy_from_slice(&wave);
+                }
+                norm.apply(&mut x);
+                return Ok((x, target, n));
+            }
+            let mut f = features(&wave, rate, p).map_err(audio_err)?;
+            if train {
+                if p.freqm > 0 {
+                    freq_mask(&mut f, p.freqm, &mut rng);
+                }
+                if p.timem > 0 {
+                    time_mask(&mut f, p.timem, &mut rng);
+                }
+            }
+            let bins = f.bins;
+            let x = f.data.iter().map(|v| (v - p.mean) / p.std).collect();
+            Ok((x, target, bins))
+        })
+        .collect();
+    let mut x = Vec::new();
+    let mut y = Vec::with_capacity(indices.len() * classes);
+    let mut bins = 0;
+    for r in rows {
+        let (xi, yi, b) = r?;
+        bins = b;
+        x.extend(xi);
+        y.extend(yi);
+    }
+    let frames = if matches!(p.input, InputKind::Waveform(_)) {
+        1
+    } else {
+        p.target_length
+    };
+    Ok(HostBatch {
+        x,
+        y,
+        batch: indices.len(),
+        frames,
+        bins,
+        classes,
+        verified: indices.iter().map(|&i| items[i].verified).collect(),
+    })
+}
+
+/// A mixup partner of another class than clip `i` (Jeong & Lim), drawn uniformly among the
+/// clips whose first class differs; any clip when all share one class.
+fn other_class_partner<R: Rng + ?Sized>(items: &[Item], i: usize, rng: &mut R) -> usize {
+    let c = items[i].class();
+    for _ in 0..64 {
+        let j = tympan_data::sampling::mixup_partner(items.len(), rng);
+        if items[j].class() != c {
+            return j;
+        }
+    }
+    tympan_data::sampling::mixup_partner(items.len(), rng)
+}
+
+/// Mean and std of the unnormalised features over (up to `limit`) training clips, as PSLA's
+/// `get_norm_stats.py` computes them (over all values of the padded fbanks). Waveform inputs are
+/// normalised per clip instead: `(0, 1)`.
+pub fn norm_stats(items: &[Item], p: &Pipeline, limit: usize) -> Result<(f32, f32), TrainError> {
+    if matches!(p.input, InputKind::Waveform(_)) {
+        return Ok((0.0, 1.0));
+    }
+    let n = items.len().min(limit);
+    let sums: Vec<Result<(f64, f64, usize), TrainError>> = items[..n]
+        .par_iter()
+        .map(|it| {
+            let (s, r) = samples_of(it, p.sample_rate)?;
+            let f = features(&s, r, p).map_err(|source| TrainError::Audio {
+                path: it.path.clone(),
+                source,
+            })?;
+            let s1: f64 = f.data.iter().map(|&v| v as f64).sum();
+            let s2: f64 = f.data.iter().map(|&v| (v as f64) * (v as f64)).sum();
+            Ok((s1, s2, f.data.len()))
+        })
+        .collect();
+    let (mut s1, mut s2, mut c) = (0.0, 0.0, 0usize);
+    for r in sums {
+        let (a, b, k) = r?;
+        s1 += a;
+        s2 += b;
+        c += k;
+    }
+    let mean = s1 / c.max(1) as f64;
+    let var = (s2 / c.max(1) as f64 - mean * mean).max(1e-12);
+    Ok((mean as f32, var.sqrt() as f32))
+}
+
+#[cfg(test)]
+mod mix_tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn item(class: usize, value: f32) -> Item {
+        let mut target = vec![0.0; 3];
+        target[class] = 1.0;
+        Item {
+            path: PathBuf::from(format!("c{class}.wav")),
+            target,
+            samples: Some(Arc::new(vec![value; 100])),
+            sample_rate: 8000,
+            verified: class != 2,
+        }
+    }
+
+    fn pipe(mix: Mix) -> Pipeline {
+        Pipeline {
+            input: InputKind::Waveform(tympan_audio::WaveNorm::None),
+            target_length: 100,
+            mean: 0.0,
+            std: 1.0,
+            mixup: 1.0,
+            mixup_alpha: 0.4,
+            freqm: 0,
+            timem: 0,
+            sample_rate: None,
+            mix,
+            scale: None,
+            pad_both: false,
+            eval_whole: false,
+        }
+    }
+
+    #[test]
+    fn mix_training_labels_are_the_union_and_jeong_lim_keeps_the_majority() {
+        let items = vec![item(0, 1.0), item(1, -1.0), item(2, 0.5)];
+        let idx: Vec<usize> = (0..3).cycle().take(60).collect();
+        let b = make_batch(&items, &idx, &pipe(Mix::MixTraining), true, (1, 1, 0)).unwrap();
+        for (j, &own) in idx.iter().enumerate() {
+            let y = &b.y[j * 3..j * 3 + 3];
+            // sign(y_i + y_j): the clip's own class and its partner's, both 1.
+            assert_eq!(y[own], 1.0);
+            assert!(y.iter().all(|&v| v == 0.0 || v == 1.0));
+            // The mix weight of the clip itself lies in (0.4, 0.6) unless the partner is itself.
+            let x = b.x[j * 100];
+            let (a, c) = (items[own].samples.as_ref().unwrap()[0], x);
+            if y.iter().filter(|&&v| v == 1.0).count() == 2 {
+                let other = (0..3).find(|&k| k != own && y[k] == 1.0).unwrap();
+                let o = items[other].samples.as_ref().unwrap()[0];
+                let alpha = (c - o) / (a - o);
+                assert!((0.4..0.6).contains(&alpha), "alpha {alpha}");
+            }
+        }
+        assert_eq!(b.verified[..3], [true, true, false]);
+        let b = make_batch(&items, &idx, &pipe(Mix::JeongLim), true, (1, 1, 0)).unwrap();
+        for (j, &own) in idx.iter().enumerate() {
+            let y = &b.y[j * 3..j * 3 + 3];
+            // lambda > 0.5 on the clip's own class, the rest on another class.
+            assert!(y[own] >= 0.5, "{y:?}");
+            assert!((y.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn both_ends_padding_is_centred_at_evaluation() {
+        let items = vec![item(0, 1.0)];
+        let mut p = pipe(Mix::Psla);
+        p.mixup = 0.0;
+        p.target_length = 140;
+        p.pad_both = true;
+        let b = make_batch(&items, &[0], &p, false, (0, 0, 0)).unwrap();
+        assert_eq!(b.x[19], 0.0);
+        assert_eq!(b.x[20], 1.0);
+        assert_eq!(b.x[119], 1.0);
+        assert_eq!(b.x[120], 0.0);
+    }
+}
