@@ -410,7 +410,7 @@ pub fn fetch(
             .with_context(|| format!("{}: not in the mirror", src.display()))?;
     } else {
         let offset = part.metadata().map(|m| m.len()).unwrap_or(0);
-        let mut req = ureq::get(url);
+        let mut req = http_agent().get(url);
         if offset > 0 {
             req = req.header("Range", &format!("bytes={offset}-"));
         }
@@ -567,6 +567,19 @@ pub fn extract(archive: &Path, dest: &Path) -> Result<usize> {
         }
     }
     Ok(count)
+}
+
+/// An HTTP agent that verifies servers against the system's trust store.
+fn http_agent() -> ureq::Agent {
+    use ureq::tls::{RootCerts, TlsConfig};
+    ureq::Agent::config_builder()
+        .tls_config(
+            TlsConfig::builder()
+                .root_certs(RootCerts::PlatformVerifier)
+                .build(),
+        )
+        .build()
+        .into()
 }
 
 #[cfg(test)]

@@ -310,7 +310,10 @@ fn download(
         url: url.to_string(),
         reason,
     };
-    let mut resp = ureq::get(url).call().map_err(|e| http(e.to_string()))?;
+    let mut resp = http_agent()
+        .get(url)
+        .call()
+        .map_err(|e| http(e.to_string()))?;
     let len = resp.body().content_length();
     let mut reader = resp.body_mut().as_reader();
     let mut out = std::fs::File::create(part).map_err(io(part))?;
@@ -335,6 +338,19 @@ fn download(
         return Err(http(format!("connection closed after {got} of {l} bytes")));
     }
     Ok(())
+}
+
+/// An HTTP agent that verifies servers against the system's trust store.
+fn http_agent() -> ureq::Agent {
+    use ureq::tls::{RootCerts, TlsConfig};
+    ureq::Agent::config_builder()
+        .tls_config(
+            TlsConfig::builder()
+                .root_certs(RootCerts::PlatformVerifier)
+                .build(),
+        )
+        .build()
+        .into()
 }
 
 #[cfg(test)]
