@@ -1,0 +1,137 @@
+//! `tympan tag --run` works for every model family a shipped recipe trains: each recipe below is
+//! run for one short epoch on real FSDD clips (a CSV manifest of three digits; its model family,
+//! input pipeline and output kind unchanged), then `tympan tag --run` on the run's test clips
+//! reproduces the run's own `predictions.npy`, row for row.
+//!
+//! Tolerance: 1e-5 absolute on sigmoid/softmax scores. The run scores its test clips in batches
+//! of `train.eval_batch_size`, `tag` one file at a time, so the matrix products see different
+//! batch shapes; on flex that changes nothing here (the Hershey test holds 1e-6), the bound leaves
+//! room for a backend whose GEMM blocking follows the batch.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tympan_audio::npy;
+
+const SPEAKERS: [&str; 3] = ["george", "jackson", "lucas"];
+/// Takes 0-1 test (fold 0), 5-9 train.
+const TAKES: [u32; 7] = [0, 1, 5, 6, 7, 8, 9];
+
+fn experiments() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments")
+}
+
+/// Train `recipe` (a shipped file) with `extra` overrides on the manifest, then tag its test clips
+/// with the run folder and compare with the run's predictions.
+fn tag_reproduces_the_run(recipe: &str, extra: &[&str]) {
+    let Some(data) = tympan_tests::require_data(recipe) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let manifest =
+        tympan_tests::fsdd_manifest(&data, dir.path(), 0..3, &SPEAKERS, &TAKES, |t| t >= 5);
+    let mut sets: Vec<String> = vec![
+        r#"data.dataset="csv""#.into(),
+        format!("data.data_dir={:?}", manifest.display().to_string()),
+        "data.test_fold=0".into(),
+        "train.epochs=1".into(),
+        "train.draws_per_epoch=16".into(),
+        "train.batch_size=8".into(),
+    ];
+    sets.extend(extra.iter().map(|s| s.to_string()));
+    let path = experiments().join(format!("{recipe}.toml"));
+    let recipe_ = tympan_train::Recipe::load(&path, &sets)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let out = dir.path().join("run");
+    let mut sink = |_e| {};
+    tympan_train::run(
+        &recipe_,
+        tympan_train::RunOptions {
+            device: tympan_models::Backend::Flex.device().unwrap(),
+            data_parallel: Vec::new(),
+            out_dir: out.clone(),
+            resume: false,
+            stop_after: None,
+            on_event: &mut sink,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{recipe}: {e}"));
+    // The test clips in manifest order (the order of predictions.npy).
+    let clips: Vec<String> = (0..3)
+        .flat_map(|d| {
+            SPEAKERS.iter().flat_map(move |s| {
+                TAKES
+                    .iter()
+                    .filter(|&&t| t < 5)
+                    .map(move |t| format!("fsdd/recordings/{d}_{s}_{t}.wav"))
+            })
+        })
+        .map(|p| data.join(p).display().to_string())
+        .collect();
+    let scores = dir.path().join("scores.npy");
+    let o = Command::new(env!("CARGO_BIN_EXE_tympan"))
+        .args([
+            "tag",
+            "--run",
+            out.to_str().unwrap(),
+            "--checkpoint",
+            "last",
+        ])
+        .args(["--format", "json", "--scores-out", scores.to_str().unwrap()])
+        .args(&clips)
+        .output()
+        .expect("run tympan");
+    assert!(
+        o.status.success(),
+        "{recipe}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let tagged = npy::read(&scores).unwrap();
+    let preds = npy::read(&out.join("predictions.npy")).unwrap();
+    assert_eq!(tagged.shape, preds.shape, "{recipe}");
+    assert_eq!(tagged.shape, vec![clips.len(), 3], "{recipe}");
+    let d = tympan_tests::max_abs_diff(&tagged.data, &preds.data);
+    assert!(d <= 1e-5, "{recipe}: tag --run vs predictions.npy: {d}");
+    // The JSON names the run's classes.
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let top = json[0]["top"][0]["class"].as_str().unwrap_or_default();
+    assert!(["0", "1", "2"].contains(&top), "{recipe}: {json}");
+}
+
+#[test]
+fn psla_effnet_lite0_fbank() {
+    tag_reproduces_the_run(
+        "fsdd-psla",
+        &[
+            r#"model.pretrained="none""#,
+            "optim.warmup_iters=0",
+            "aggregate.wa_start=1",
+            "aggregate.wa_end=1",
+        ],
+    );
+}
+
+#[test]
+fn m_net_raw_waveform() {
+    tag_reproduces_the_run("fsdd-m34-res", &[r#"model.arch="m10-res-rb1""#]);
+}
+
+#[test]
+fn slim_2d_log_mel() {
+    tag_reproduces_the_run("fsdd-slim2d", &[]);
+}
+
+#[test]
+fn chen_resnet_small_raw_waveform() {
+    tag_reproduces_the_run("fsdd-noaug", &[]);
+}
+
+#[test]
+fn densenet_in_model_log_mel_whole_clips() {
+    tag_reproduces_the_run("fsdd-densenet-logmel", &["train.validate_every=100"]);
+}
+
+#[test]
+fn hershey_fc_patches() {
+    tag_reproduces_the_run("fsdd-hershey", &[]);
+}
