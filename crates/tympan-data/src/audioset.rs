@@ -240,27 +240,21 @@ pub fn datafile_name(segments: &Path) -> String {
 /// `c_k` the number of clips labelled `k`, clip `i` weighs `sum_{k in labels(i)} 1000 / (c_k + 0.01)`.
 /// Labels missing from the class list are errors.
 pub fn psla_sample_weights(data: &Datafile, classes: &ClassList) -> Result<Vec<f64>> {
-    let mut counts = vec![0.0f64; classes.len()];
-    let mut labels = Vec::with_capacity(data.data.len());
-    for (i, e) in data.data.iter().enumerate() {
-        let idx: Vec<usize> = e
-            .label_list()
-            .map(|m| {
-                classes.index_of(m).ok_or_else(|| {
-                    format!("entry {i} ({}): label {m} is not in the class list", e.wav)
-                })
-            })
-            .collect::<Result<_, _>>()?;
-        for &k in &idx {
-            counts[k] += 1.0;
-        }
-        labels.push(idx);
-    }
-    let class_weight: Vec<f64> = counts.iter().map(|&c| 1000.0 / (c + 0.01)).collect();
-    Ok(labels
+    let labels: Vec<Vec<usize>> = data
+        .data
         .iter()
-        .map(|idx| idx.iter().map(|&k| class_weight[k]).sum())
-        .collect())
+        .enumerate()
+        .map(|(i, e)| {
+            e.label_list()
+                .map(|m| {
+                    classes.index_of(m).ok_or_else(|| {
+                        format!("entry {i} ({}): label {m} is not in the class list", e.wav)
+                    })
+                })
+                .collect::<Result<_, _>>()
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(crate::sampling::psla_weights(&labels, classes.len()))
 }
 
 /// A datafile built from a segment list, with the segments whose clip was not found.

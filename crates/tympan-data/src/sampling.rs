@@ -19,6 +19,24 @@ pub fn uniform_epoch(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
     order
 }
 
+/// PSLA's balanced-sampling weights (Algorithm 1, `egs/audioset/gen_weight_file.py`) of clips
+/// given by their class indices: with `c_k` the number of clips labelled `k`, clip `i` weighs
+/// `sum_{k in labels[i]} 1000 / (c_k + 0.01)`, summed in the order of `labels[i]`.
+///
+/// # Panics
+/// When a label is not below `num_classes`.
+pub fn psla_weights(labels: &[Vec<usize>], num_classes: usize) -> Vec<f64> {
+    let mut counts = vec![0.0f64; num_classes];
+    for &k in labels.iter().flatten() {
+        counts[k] += 1.0;
+    }
+    let class_weight: Vec<f64> = counts.iter().map(|&c| 1000.0 / (c + 0.01)).collect();
+    labels
+        .iter()
+        .map(|idx| idx.iter().map(|&k| class_weight[k]).sum())
+        .collect()
+}
+
 /// PSLA's balanced sampling (`WeightedRandomSampler(weights, num_samples, replacement=True)` over
 /// the weights of [`crate::psla_sample_weights`]): `draws` multinomial draws with replacement.
 pub fn weighted_epoch(weights: &[f64], draws: usize, seed: u64, epoch: u64) -> Result<Vec<usize>> {

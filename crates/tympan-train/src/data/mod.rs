@@ -171,27 +171,19 @@ pub(crate) fn samples_of(it: &Item, rate: Option<u32>) -> Result<(Arc<Vec<f32>>,
     Ok((Arc::new(w.samples), w.sample_rate))
 }
 
-/// PSLA Algorithm 1 on dense targets: `w_i = sum_{k in labels(i)} 1000 / (c_k + 0.01)`.
+/// PSLA Algorithm 1 on dense targets ([`tympan_data::sampling::psla_weights`]): `w_i = sum_{k in
+/// labels(i)} 1000 / (c_k + 0.01)`, the labels in class order.
 pub fn balanced_weights(items: &[Item], num_classes: usize) -> Vec<f64> {
-    let mut counts = vec![0.0f64; num_classes];
-    for it in items {
-        for (k, &t) in it.target.iter().enumerate() {
-            if t > 0.0 {
-                counts[k] += 1.0;
-            }
-        }
-    }
-    items
+    let labels: Vec<Vec<usize>> = items
         .iter()
         .map(|it| {
-            it.target
-                .iter()
-                .enumerate()
+            (it.target.iter().enumerate())
                 .filter(|(_, t)| **t > 0.0)
-                .map(|(k, _)| 1000.0 / (counts[k] + 0.01))
-                .sum()
+                .map(|(k, _)| k)
+                .collect()
         })
-        .collect()
+        .collect();
+    tympan_data::sampling::psla_weights(&labels, num_classes)
 }
 
 /// Resolve a path relative to a base unless absolute.
@@ -200,5 +192,30 @@ pub fn resolve(base: &Path, p: &Path) -> PathBuf {
         p.to_path_buf()
     } else {
         base.join(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn balanced_weights_are_psla_algorithm_1_on_dense_targets() {
+        let item = |target: Vec<f32>| Item {
+            path: PathBuf::from("x.wav"),
+            target,
+            samples: None,
+            sample_rate: 16_000,
+            verified: true,
+        };
+        // Class 0 on three clips, class 1 on two, class 2 on one (multi-label).
+        let items = [
+            item(vec![1.0, 1.0, 0.0]),
+            item(vec![1.0, 0.0, 0.0]),
+            item(vec![1.0, 1.0, 1.0]),
+        ];
+        let w = balanced_weights(&items, 3);
+        let c = |n: f64| 1000.0 / (n + 0.01);
+        assert_eq!(w, vec![c(3.0) + c(2.0), c(3.0), c(3.0) + c(2.0) + c(1.0)]);
     }
 }
