@@ -1,0 +1,164 @@
+//! Reading a recipe: the file, its `kind`, `--set` overrides, the model card's defaults, then
+//! validation.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{ProbeRecipe, Recipe};
+use crate::error::TrainError;
+
+/// What a recipe file describes, by its top-level `kind` (`"train"` when absent).
+// One value per run, parsed once: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Experiment {
+    /// A training run (`kind = "train"`, the default).
+    Train(Recipe),
+    /// A probe of a trained run's embeddings (`kind = "probe"`).
+    Probe(ProbeRecipe),
+}
+
+/// The top-level `kind` key of a recipe file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Kind {
+    #[default]
+    Train,
+    Probe,
+}
+
+impl Experiment {
+    /// Read and parse a recipe file of either kind; `overrides` apply to training recipes only.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, TrainError> {
+        Self::from_toml(&read_recipe(path)?, path, overrides)
+    }
+
+    /// Parse recipe text of either kind.
+    pub fn from_toml(text: &str, source: &Path, overrides: &[String]) -> Result<Self, TrainError> {
+        let mut table = parse_table(text, source)?;
+        match take_kind(&mut table, source)? {
+            Kind::Train => Recipe::from_table(table, source, overrides).map(Self::Train),
+            Kind::Probe if !overrides.is_empty() => Err(recipe_error(
+                source,
+                "probe recipes take no --set overrides".into(),
+            )),
+            Kind::Probe => typed(table, source).map(Self::Probe),
+        }
+    }
+}
+
+fn recipe_error(source: &Path, reason: String) -> TrainError {
+    TrainError::Recipe {
+        path: source.to_path_buf(),
+        reason,
+    }
+}
+
+fn read_recipe(path: &Path) -> Result<String, TrainError> {
+    std::fs::read_to_string(path).map_err(|e| recipe_error(path, e.to_string()))
+}
+
+fn parse_table(text: &str, source: &Path) -> Result<toml::Table, TrainError> {
+    text.parse()
+        .map_err(|e: toml::de::Error| recipe_error(source, e.to_string()))
+}
+
+fn take_kind(table: &mut toml::Table, source: &Path) -> Result<Kind, TrainError> {
+    match table.remove("kind") {
+        None => Ok(Kind::Train),
+        Some(v) => Kind::deserialize(v)
+            .map_err(|e: toml::de::Error| recipe_error(source, format!("kind: {e}"))),
+    }
+}
+
+/// A table as `T`. serde_path_to_error names the key of a bad value (`train.sampler: unknown
+/// variant "weird", expected one of ...`); toml's value deserializer alone gives no position once
+/// `--set` overrides have been merged into the table.
+fn typed<T: serde::de::DeserializeOwned>(
+    table: toml::Table,
+    source: &Path,
+) -> Result<T, TrainError> {
+    serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(
+        |e: serde_path_to_error::Error<toml::de::Error>| {
+            recipe_error(source, format!("{}: {}", e.path(), e.inner()))
+        },
+    )
+}
+
+impl Recipe {
+    /// Parse a training recipe from TOML text, applying `section.key=value` overrides.
+    pub fn from_toml(text: &str, source: &Path, overrides: &[String]) -> Result<Self, TrainError> {
+        let mut table = parse_table(text, source)?;
+        match take_kind(&mut table, source)? {
+            Kind::Train => Self::from_table(table, source, overrides),
+            Kind::Probe => Err(recipe_error(
+                source,
+                "kind = \"probe\": a probe recipe, not a training one (Experiment::load reads both)"
+                    .into(),
+            )),
+        }
+    }
+
+    fn from_table(
+        mut value: toml::Table,
+        source: &Path,
+        overrides: &[String],
+    ) -> Result<Self, TrainError> {
+        let bad = |reason: String| recipe_error(source, reason);
+        for o in overrides {
+            let (key, raw) = o
+                .split_once('=')
+                .ok_or_else(|| bad(format!("override `{o}` is not key=value")))?;
+            set_path(&mut value, key.trim(), raw.trim()).map_err(bad)?;
+        }
+        let mut recipe: Recipe = typed(value, source)?;
+        recipe.take_model_defaults();
+        recipe.validate().map_err(bad)?;
+        Ok(recipe)
+    }
+
+    /// Fill what the recipe leaves out from the model's card (its registry `InputSpec`), so the
+    /// input contract lives in one place: the sample rate of every non-PSLA model. PSLA models
+    /// keep each file's own rate when none is given, as PSLA's loader does. The filled value is
+    /// part of the recipe written to the run's `config.toml`.
+    fn take_model_defaults(&mut self) {
+        if self.data.sample_rate.is_none()
+            && let Ok(info) = tympan_models::info(&self.model.arch)
+            && info.input.preset != "psla"
+        {
+            self.data.sample_rate = Some(info.input.sample_rate);
+        }
+    }
+
+    /// Read and parse a training recipe file.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, TrainError> {
+        Self::from_toml(&read_recipe(path)?, path, overrides)
+    }
+
+    /// Serialise (the config snapshot of an experiment folder).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// Set `a.b.c = raw` in a TOML table; `raw` is parsed as a TOML value, or taken as a string.
+fn set_path(table: &mut toml::Table, key: &str, raw: &str) -> Result<(), String> {
+    let parts: Vec<&str> = key.split('.').collect();
+    let (last, parents) = parts.split_last().ok_or("empty override key")?;
+    let mut cur = table;
+    for p in parents {
+        cur = cur
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| format!("override `{key}`: `{p}` is not a section"))?;
+    }
+    let parsed: toml::Value = format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    cur.insert(last.to_string(), parsed);
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! Recipe parsing, overrides and validation.
+
+use std::path::Path;
+
+use super::*;
+
+const R: &str = r#"
+name = "t"
+[data]
+dataset = "fsdd"
+data_dir = "x"
+[model]
+arch = "psla-effnet-b0"
+[optim]
+lr = 1e-3
+schedule = { kind = "multistep", from_epoch = 10 }
+[train]
+batch_size = 4
+epochs = 2
+sampler = "uniform"
+"#;
+
+#[test]
+fn parses_with_overrides() {
+    let r = Recipe::from_toml(
+        R,
+        Path::new("t.toml"),
+        &["train.epochs=3".into(), "data.data_dir=/d".into()],
+    )
+    .unwrap();
+    assert_eq!(r.train.epochs, 3);
+    assert_eq!(r.data.data_dir, PathBuf::from("/d"));
+    assert_eq!(r.optim.betas, (0.95, 0.999));
+    assert_eq!(
+        r.optim.schedule,
+        Schedule::Multistep {
+            from_epoch: 10,
+            every: 5,
+            gamma: 0.5
+        }
+    );
+    let back = Recipe::from_toml(&r.to_toml(), Path::new("t.toml"), &[]).unwrap();
+    assert_eq!(back, r);
+}
+
+#[test]
+fn rejects_bad_values_with_the_path() {
+    let e = Recipe::from_toml(R, Path::new("t.toml"), &["train.sampler=\"weird\"".into()])
+        .unwrap_err()
+        .to_string();
+    // The file, the key, the value and the allowed values.
+    for part in [
+        "t.toml",
+        "train.sampler",
+        "weird",
+        "uniform",
+        "class-balanced",
+    ] {
+        assert!(e.contains(part), "{part} missing from: {e}");
+    }
+    let e = Recipe::from_toml(R, Path::new("t.toml"), &["features.input=\"mfcc\"".into()])
+        .unwrap_err()
+        .to_string();
+    for part in ["features.input", "mfcc", "fbank", "waveform"] {
+        assert!(e.contains(part), "{part} missing from: {e}");
+    }
+    let e = Recipe::from_toml(R, Path::new("t.toml"), &["train.typo=1".into()]).unwrap_err();
+    assert!(e.to_string().contains("typo"), "{e}");
+}
+
+#[test]
+fn validation_is_typed_and_never_the_test_split() {
+    let r = Recipe::from_toml(R, Path::new("t.toml"), &[]).unwrap();
+    assert_eq!(r.data.validation(), Validation::Fraction(0.1));
+    let r = Recipe::from_toml(
+        R,
+        Path::new("t.toml"),
+        &["data.valid={fraction=0.2}".into()],
+    )
+    .unwrap();
+    assert_eq!(r.data.validation(), Validation::Fraction(0.2));
+    let back = Recipe::from_toml(&r.to_toml(), Path::new("t.toml"), &[]).unwrap();
+    assert_eq!(back, r);
+    let err = |set: &[&str]| {
+        let set: Vec<String> = set.iter().map(|s| s.to_string()).collect();
+        Recipe::from_toml(R, Path::new("t.toml"), &set)
+            .unwrap_err()
+            .to_string()
+    };
+    let e = err(&["data.test_fold=2", "data.valid={fold=2}"]);
+    assert!(e.contains("must not be the test split"), "{e}");
+    let e = err(&["data.valid=\"official\""]);
+    assert!(e.contains("no official validation split"), "{e}");
+    let e = err(&["data.valid={fraction=1.5}"]);
+    assert!(e.contains("(0, 1)"), "{e}");
+    let e = err(&["data.valid={datafile=\"v.json\"}"]);
+    assert!(e.contains("audioset"), "{e}");
+    let e = err(&["data.valid={share=0.1}"]);
+    assert!(e.contains("data.valid") && e.contains("fraction"), "{e}");
+}
