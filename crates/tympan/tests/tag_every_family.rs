@@ -77,7 +77,7 @@ fn tag_reproduces_the_run(recipe: &str, extra: &[&str]) {
             "--checkpoint",
             "last",
         ])
-        .args(["--format", "json", "--scores-out", scores.to_str().unwrap()])
+        .args(["--format", "json", "-o", scores.to_str().unwrap()])
         .args(&clips)
         .output()
         .expect("run tympan");

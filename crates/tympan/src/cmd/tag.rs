@@ -76,8 +76,9 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = super::Format::Table)]
     format: super::Format,
-    /// Write float32 [n_files, n_classes] clip scores in input order.
-    #[arg(long)]
+    /// Write float32 [n_files, n_classes] clip scores in input order (.npy; `--scores-out` is
+    /// the old name).
+    #[arg(short = 'o', long = "output", alias = "scores-out", value_name = "NPY")]
     scores_out: Option<PathBuf>,
     /// Draw the top classes over time as an SVG figure (rows: the clip's top-k classes by name,
     /// x: seconds, with a colour scale), as in Hershey et al. Fig. 2; one input file only.
