@@ -81,7 +81,12 @@ fn ensure_data(root: &Path, dir: &Path, download: Option<&str>, explicit: bool) 
                 dir.display(),
                 dir.display()
             ),
-            (None, _) => bail!("{} does not exist", dir.display()),
+            (None, true) => bail!("{} does not exist", dir.display()),
+            (None, false) => bail!(
+                "{} does not exist: this recipe has no download; give the data folder with \
+                 --data-dir DIR (for `dataset = \"folder\"`, one sub-folder of clips per class)",
+                dir.display()
+            ),
         }
     }
     Ok(dir)
