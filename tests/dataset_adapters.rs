@@ -220,6 +220,52 @@ fn own_data_folders_and_manifest() {
 }
 
 #[test]
+fn own_folder_with_train_val_test_sub_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    layout(
+        dir.path(),
+        &[
+            ("f/train/dog/a.wav", ""),
+            ("f/train/cat/b.wav", ""),
+            ("f/train/cat/deep/c.WAV", ""),
+            ("f/val/dog/d.wav", ""),
+            ("f/test/cat/e.ogg", ""),
+            ("f/test/dog/f.flac", ""),
+        ],
+    );
+    let f = folder_per_class(&dir.path().join("f")).unwrap();
+    assert_eq!(f.name, tympan_data::datasets::FOLDER_SPLITS);
+    assert_eq!(f.classes, vec!["cat", "dog"]);
+    let got: Vec<(String, Vec<usize>, u32)> = f
+        .clips
+        .iter()
+        .map(|c| {
+            let name = c.path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, c.labels.clone(), c.fold)
+        })
+        .collect();
+    let want = [
+        ("b.wav", 0, SPLIT_TRAIN),
+        ("c.WAV", 0, SPLIT_TRAIN),
+        ("a.wav", 1, SPLIT_TRAIN),
+        ("d.wav", 1, SPLIT_VAL),
+        ("e.ogg", 0, SPLIT_TEST),
+        ("f.flac", 1, SPLIT_TEST),
+    ];
+    let want: Vec<(String, Vec<usize>, u32)> = want
+        .iter()
+        .map(|(n, k, s)| (n.to_string(), vec![*k], *s))
+        .collect();
+    assert_eq!(got, want);
+    // A test class that train/ lacks is an error naming its folder.
+    layout(dir.path(), &[("f/test/bird/g.wav", "")]);
+    let e = folder_per_class(&dir.path().join("f"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("bird") && e.contains("train"), "{e}");
+}
+
+#[test]
 fn esc50_mapping_table_covers_all_50_classes() {
     let Some(data) = require_data("esc50_mapping_table_covers_all_50_classes") else {
         return;

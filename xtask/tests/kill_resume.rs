@@ -36,7 +36,8 @@ const HERSHEY: Case = Case {
 };
 
 /// fsdd-m34-res with M10-res (one residual block per stage) at three epochs of eight batches of
-/// 32, an in-epoch validation every 4 steps, weight averaging over the last two.
+/// 32 (`sampler = "uniform"` with `train.draws_per_epoch`), an in-epoch validation every 4 steps
+/// on a 3% validation carve, weight averaging over the last two.
 const M10_RES: Case = Case {
     recipe: "fsdd-m34-res",
     arch: "m10-res-rb1",
@@ -45,6 +46,7 @@ const M10_RES: Case = Case {
         "train.epochs=3",
         "train.draws_per_epoch=256",
         "train.validate_every=4",
+        "data.valid={fraction=0.03}",
         "aggregate.wa_start=2",
         "aggregate.wa_end=3",
     ],
@@ -52,13 +54,15 @@ const M10_RES: Case = Case {
 };
 
 /// fsdd-psla at three epochs of three balanced batches of 32 (no warm-up, which would hold the
-/// rate at 0 for PSLA's first 50 steps), weight averaging over the last two.
+/// rate at 0 for PSLA's first 50 steps), a 3% validation carve, weight averaging over the last
+/// two.
 const PSLA_LITE0: Case = Case {
     recipe: "fsdd-psla",
     arch: "psla-effnet-lite0",
     set: &[
         "train.epochs=3",
         "train.draws_per_epoch=96",
+        "data.valid={fraction=0.03}",
         "optim.warmup_iters=0",
         "aggregate.wa_start=2",
         "aggregate.wa_end=3",

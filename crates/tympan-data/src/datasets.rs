@@ -575,58 +575,114 @@ pub fn fsd50k(root: &Path) -> Result<Dataset> {
 }
 
 /// Your own data, one folder per class: `root/<class>/**/*.{wav,flac,mp3,ogg}`. Classes are the
-/// folder names, sorted.
+/// folder names, sorted; every clip is in fold 0 and the caller carves the splits.
+///
+/// When `root` holds `train/` and `test/` (and optionally `val/`, `valid/` or `validation/`)
+/// instead, each is a folder per class and gives the split: the clips are in [`SPLIT_TRAIN`],
+/// [`SPLIT_VAL`] and [`SPLIT_TEST`], the classes are those of `train/`, and the dataset's name is
+/// [`FOLDER_SPLITS`]. A class folder in `val/` or `test/` that `train/` lacks is an error naming
+/// it.
 pub fn folder_per_class(root: &Path) -> Result<Dataset> {
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| DataError::Io { path: p, source }
-    };
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-        .map_err(io(root))?
-        .collect::<std::io::Result<Vec<_>>>()
-        .map_err(io(root))?
-        .into_iter()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
+    let dirs = sub_dirs(root)?;
     if dirs.is_empty() {
         return Err(DataError::Invalid {
             path: root.to_path_buf(),
             reason: "no class folders".into(),
         });
     }
-    let names = dirs
-        .iter()
-        .map(|d| {
-            d.file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    let mut b = Builder::new(names);
-    for (k, d) in dirs.iter().enumerate() {
-        let mut stack = vec![d.clone()];
-        let mut files = Vec::new();
-        while let Some(dir) = stack.pop() {
-            for e in std::fs::read_dir(&dir).map_err(io(&dir))? {
-                let p = e.map_err(io(&dir))?.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
-                    ["wav", "flac", "mp3", "ogg"].contains(&x.to_ascii_lowercase().as_str())
-                }) {
-                    files.push(p);
+    let named = |n: &[&str]| dirs.iter().find(|d| n.contains(&dir_name(d).as_str()));
+    if let (Some(train), Some(test)) = (named(&["train"]), named(&["test"])) {
+        let val = named(&["val", "valid", "validation"]);
+        let classes = sub_dirs(train)?;
+        if classes.is_empty() {
+            return Err(DataError::Invalid {
+                path: train.clone(),
+                reason: "no class folders".into(),
+            });
+        }
+        let mut b = Builder::new(classes.iter().map(|d| dir_name(d)).collect());
+        for (split, fold) in [
+            (Some(train), SPLIT_TRAIN),
+            (val, SPLIT_VAL),
+            (Some(test), SPLIT_TEST),
+        ] {
+            let Some(split) = split else { continue };
+            for d in sub_dirs(split)? {
+                let k = b
+                    .class(&dir_name(&d), false)
+                    .ok_or_else(|| DataError::Invalid {
+                        path: d.clone(),
+                        reason: format!(
+                            "class folder {:?} has no counterpart in {}",
+                            dir_name(&d),
+                            train.display()
+                        ),
+                    })?;
+                for p in audio_files(&d)? {
+                    b.push(p, vec![k], fold, true);
                 }
             }
         }
-        files.sort();
-        for p in files {
+        return Ok(b.finish(FOLDER_SPLITS));
+    }
+    let mut b = Builder::new(dirs.iter().map(|d| dir_name(d)).collect());
+    for (k, d) in dirs.iter().enumerate() {
+        for p in audio_files(d)? {
             b.push(p, vec![k], 0, true);
         }
     }
     Ok(b.finish("folders"))
+}
+
+/// The name of a [`folder_per_class`] dataset laid out as `train/`, `val/`, `test/`.
+pub const FOLDER_SPLITS: &str = "folder-splits";
+
+fn io_error(p: &Path) -> impl Fn(std::io::Error) -> DataError + '_ {
+    move |source| DataError::Io {
+        path: p.to_path_buf(),
+        source,
+    }
+}
+
+fn dir_name(d: &Path) -> String {
+    d.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The folders directly inside `root`, sorted.
+fn sub_dirs(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .map_err(io_error(root))?
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(io_error(root))?
+        .into_iter()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// The audio files (`wav`, `flac`, `mp3`, `ogg`, any case) under `dir` at any depth, sorted.
+fn audio_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut stack = vec![dir.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).map_err(io_error(&dir))? {
+            let p = e.map_err(io_error(&dir))?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
+                ["wav", "flac", "mp3", "ogg"].contains(&x.to_ascii_lowercase().as_str())
+            }) {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// Your own data as a CSV manifest: `path,label[;label...]` with a header line, paths relative to

@@ -19,6 +19,21 @@ pub fn uniform_epoch(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
     order
 }
 
+/// `draws` indices from consecutive shuffles of `0..n`, the first being [`uniform_epoch`]'s: an
+/// epoch shorter than the set is a prefix of its shuffle, a longer one goes on with fresh
+/// shuffles (seeded apart). Empty when `n` is 0.
+pub fn uniform_draws(n: usize, draws: usize, seed: u64, epoch: u64) -> Vec<usize> {
+    let mut order = Vec::with_capacity(draws);
+    let mut round = 0u64;
+    while order.len() < draws && n > 0 {
+        let s = seed.wrapping_add(round.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        order.extend(uniform_epoch(n, s, epoch));
+        round += 1;
+    }
+    order.truncate(draws);
+    order
+}
+
 /// PSLA's balanced-sampling weights (Algorithm 1, `egs/audioset/gen_weight_file.py`) of clips
 /// given by their class indices: with `c_k` the number of clips labelled `k`, clip `i` weighs
 /// `sum_{k in labels[i]} 1000 / (c_k + 0.01)`, summed in the order of `labels[i]`.
@@ -151,6 +166,21 @@ mod tests {
         assert_eq!(s, (0..100).collect::<Vec<_>>());
         assert_eq!(a, uniform_epoch(100, 7, 0));
         assert_ne!(a, uniform_epoch(100, 7, 1));
+    }
+
+    #[test]
+    fn uniform_draws_are_prefixes_and_continuations_of_the_shuffle() {
+        let full = uniform_epoch(10, 3, 2);
+        assert_eq!(uniform_draws(10, 10, 3, 2), full);
+        assert_eq!(uniform_draws(10, 4, 3, 2), full[..4]);
+        let long = uniform_draws(10, 25, 3, 2);
+        assert_eq!(long.len(), 25);
+        assert_eq!(long[..10], full);
+        let mut second = long[10..20].to_vec();
+        second.sort_unstable();
+        assert_eq!(second, (0..10).collect::<Vec<_>>());
+        assert_ne!(long[10..20], full);
+        assert!(uniform_draws(0, 5, 3, 2).is_empty());
     }
 
     #[test]

@@ -505,6 +505,21 @@ fn embed_patches_and_clips() {
     }
     let listing = std::fs::read_to_string(dir.path().join("p.txt")).unwrap();
     assert_eq!(listing.lines().count(), 7);
+    // Without the normalisation the model was trained with: refused, not silently 0/1.
+    let o = tympan(&[
+        "embed",
+        "--arch",
+        "hershey-fc-b128",
+        "--weights",
+        s(&weights),
+        "--classes",
+        "10",
+        s(&clip),
+        "-o",
+        s(&dir.path().join("x.npy")),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--mean"), "{}", stderr(&o));
     // Not a Hershey model: a clear error.
     let o = tympan(&[
         "embed",
@@ -514,6 +529,10 @@ fn embed_patches_and_clips() {
         s(&weights),
         "--classes",
         "10",
+        "--mean",
+        "0",
+        "--std",
+        "1",
         s(&clip),
         "-o",
         s(&dir.path().join("x.npy")),

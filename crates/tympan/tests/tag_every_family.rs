@@ -22,11 +22,13 @@ fn experiments() -> PathBuf {
 }
 
 /// Train `recipe` (a shipped file) with `extra` overrides on the manifest, then tag its test clips
-/// with the run folder and compare with the run's predictions.
-fn tag_reproduces_the_run(recipe: &str, extra: &[&str]) {
-    let Some(data) = tympan_tests::require_data(recipe) else {
-        return;
-    };
+/// with the run folder and compare with the run's predictions. Returns the temporary folder, the
+/// run folder and the tagged clips (`None` where the data is missing outside CI).
+fn tag_reproduces_the_run(
+    recipe: &str,
+    extra: &[&str],
+) -> Option<(tempfile::TempDir, PathBuf, Vec<String>)> {
+    let data = tympan_tests::require_data(recipe)?;
     let dir = tempfile::tempdir().unwrap();
     let manifest =
         tympan_tests::fsdd_manifest(&data, dir.path(), 0..3, &SPEAKERS, &TAKES, |t| t >= 5);
@@ -96,6 +98,7 @@ fn tag_reproduces_the_run(recipe: &str, extra: &[&str]) {
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let top = json[0]["top"][0]["class"].as_str().unwrap_or_default();
     assert!(["0", "1", "2"].contains(&top), "{recipe}: {json}");
+    Some((dir, out, clips))
 }
 
 #[test]
@@ -131,7 +134,50 @@ fn densenet_in_model_log_mel_whole_clips() {
     tag_reproduces_the_run("fsdd-densenet-logmel", &["train.validate_every=100"]);
 }
 
+/// Also `tympan embed --run`: the run folder gives the architecture, classes and normalisation,
+/// so its rows equal (bit for bit) those of `--arch/--weights/--classes/--mean/--std` restated
+/// from the run's `config.toml` and `state.json`.
 #[test]
 fn hershey_fc_patches() {
-    tag_reproduces_the_run("fsdd-hershey", &[]);
+    let Some((dir, run, clips)) = tag_reproduces_the_run("fsdd-hershey", &[]) else {
+        return;
+    };
+    let embed = |args: &[&str], out: &Path| {
+        let o = Command::new(env!("CARGO_BIN_EXE_tympan"))
+            .arg("embed")
+            .args(args)
+            .args(["-o", out.to_str().unwrap()])
+            .args(&clips)
+            .output()
+            .expect("run tympan");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        npy::read(out).unwrap()
+    };
+    let by_run = embed(
+        &["--run", run.to_str().unwrap(), "--checkpoint", "last"],
+        &dir.path().join("run.npy"),
+    );
+    let recipe = tympan_train::Recipe::load(&run.join("config.toml"), &[]).unwrap();
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("state.json")).unwrap()).unwrap();
+    let (mean, std) = (state["norm"][0].to_string(), state["norm"][1].to_string());
+    let weights = run.join("model-last.bpk");
+    let by_hand = embed(
+        &[
+            "--arch",
+            &recipe.model.arch,
+            "--weights",
+            weights.to_str().unwrap(),
+            "--classes",
+            "3",
+            "--mean",
+            &mean,
+            "--std",
+            &std,
+        ],
+        &dir.path().join("hand.npy"),
+    );
+    assert_eq!(by_run.shape, vec![clips.len(), by_run.shape[1]]);
+    assert_eq!(by_run.shape, by_hand.shape);
+    assert_eq!(by_run.data, by_hand.data);
 }

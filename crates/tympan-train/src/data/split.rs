@@ -58,7 +58,22 @@ pub(super) fn split_dataset(ds: &Dataset, d: &DataSection) -> Result<Split, Trai
     // Your own clips (a folder per class, a manifest without folds) have no split of their own:
     // a seeded, stratified fifth is the test split unless the recipe says otherwise.
     let own = matches!(ds.name.as_str(), "folders" | "manifest");
+    // A folder laid out as train/ (val/) test/ is split by its sub-folders.
+    let layout = ds.name == tympan_data::datasets::FOLDER_SPLITS;
+    let has_val =
+        layout && (kept.iter()).any(|&i| ds.clips[i].fold == tympan_data::datasets::SPLIT_VAL);
     let ((test, pool), split) = match (d.test_fold, d.test_fraction) {
+        (fold, fraction) if layout => (
+            by_fold(tympan_data::datasets::SPLIT_TEST),
+            format!(
+                "the test/ sub-folder tests{}",
+                if fold.is_some() || fraction.is_some() {
+                    " (data.test_fold / data.test_fraction not used: the folder has its own split)"
+                } else {
+                    ""
+                }
+            ),
+        ),
         (Some(_), Some(_)) => {
             return Err(TrainError::Recipe {
                 path: d.data_dir.clone(),
@@ -82,7 +97,11 @@ pub(super) fn split_dataset(ds: &Dataset, d: &DataSection) -> Result<Split, Trai
             });
         }
     };
-    let validation = d.validation();
+    let validation = if has_val {
+        Validation::Official
+    } else {
+        d.validation()
+    };
     let held: Vec<usize> = match &validation {
         Validation::Fraction(f) => tympan_data::split::holdout(ds, &pool, *f, d.split_seed)?,
         Validation::Fold(k) => pool
@@ -105,7 +124,15 @@ pub(super) fn split_dataset(ds: &Dataset, d: &DataSection) -> Result<Split, Trai
             });
         }
     };
-    let split = format!("{split}; validation: {validation}");
+    let split = match (has_val, &d.valid) {
+        (true, Some(v)) if *v != Validation::Official => {
+            format!(
+                "{split}; validation: the val/ sub-folder (not data.valid's {v}: the folder has its own)"
+            )
+        }
+        (true, _) => format!("{split}; validation: the val/ sub-folder"),
+        (false, _) => format!("{split}; validation: {validation}"),
+    };
     let is_held: std::collections::HashSet<usize> = held.iter().copied().collect();
     let train: Vec<Item> = pool
         .iter()
@@ -251,4 +278,89 @@ fn split_off<T>(pool: Vec<T>, held: &[usize]) -> (Vec<T>, Vec<T>) {
         if is_held[i] { &mut out } else { &mut kept }.push(it);
     }
     (kept, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use tympan_data::datasets::{FOLDER_SPLITS, SPLIT_TEST, SPLIT_TRAIN, SPLIT_VAL};
+    use tympan_data::{Clip, Dataset};
+
+    use super::*;
+    use crate::recipe::Recipe;
+
+    /// 20 training clips (10 per class), then `val` validation and 4 test clips, the folds
+    /// [`tympan_data::datasets::folder_per_class`] gives a `train/ val/ test/` folder.
+    fn layout(val: usize) -> Dataset {
+        let clip = |i: usize, fold| Clip {
+            path: format!("c{i}.wav").into(),
+            labels: vec![i % 2],
+            fold,
+            verified: true,
+        };
+        let folds = (0..20)
+            .map(|_| SPLIT_TRAIN)
+            .chain((0..val).map(|_| SPLIT_VAL))
+            .chain((0..4).map(|_| SPLIT_TEST));
+        Dataset {
+            name: FOLDER_SPLITS.into(),
+            classes: vec!["cat".into(), "dog".into()],
+            clips: folds.enumerate().map(|(i, f)| clip(i, f)).collect(),
+            missing: Vec::new(),
+        }
+    }
+
+    fn section(set: &[&str]) -> DataSection {
+        let r = r#"
+name = "t"
+[data]
+dataset = "folder"
+data_dir = "x"
+[model]
+arch = "psla-effnet-b0"
+[optim]
+lr = 1e-3
+schedule = { kind = "multistep", from_epoch = 10 }
+[train]
+batch_size = 4
+epochs = 2
+sampler = "uniform"
+"#;
+        let set: Vec<String> = set.iter().map(|s| s.to_string()).collect();
+        Recipe::from_toml(r, Path::new("t.toml"), &set)
+            .unwrap()
+            .data
+    }
+
+    fn names(items: &[Item]) -> Vec<String> {
+        items.iter().map(|i| i.path.display().to_string()).collect()
+    }
+
+    #[test]
+    fn sub_folders_give_the_split_and_override_the_recipe_carve() {
+        // train/ val/ test/: each split is its folder, whatever test_fraction and valid say.
+        let ds = layout(3);
+        let d = section(&["data.test_fraction=0.5", "data.valid={fraction=0.5}"]);
+        let (_, train, valid, test, _, split) = split_dataset(&ds, &d).unwrap();
+        let range = |r: std::ops::Range<usize>| r.map(|i| format!("c{i}.wav")).collect::<Vec<_>>();
+        assert_eq!(names(&train), range(0..20));
+        assert_eq!(names(&valid), range(20..23));
+        assert_eq!(names(&test), range(23..27));
+        assert!(
+            split.contains("test/ sub-folder") && split.contains("not used"),
+            "{split}"
+        );
+        assert!(
+            split.contains("val/ sub-folder") && split.contains("not data.valid"),
+            "{split}"
+        );
+        // train/ test/ only: validation is carved from train/ as data.valid says (a tenth by default).
+        let ds = layout(0);
+        let (_, train, valid, test, _, split) = split_dataset(&ds, &section(&[])).unwrap();
+        assert_eq!(names(&test), range(20..24));
+        assert_eq!(valid.len(), 2, "{split}");
+        assert_eq!(train.len() + valid.len(), 20);
+        assert!(names(&valid).iter().all(|v| !names(&train).contains(v)));
+    }
 }

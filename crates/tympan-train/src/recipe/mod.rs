@@ -203,7 +203,9 @@ pub struct TrainSection {
     /// `balanced` (PSLA Algorithm 1), `uniform`, or `class-balanced` (Jeong & Lim: every batch
     /// holds one clip of each class, so `batch_size` must equal the class count).
     pub sampler: Sampler,
-    /// Draws per epoch for the balanced sampler (default: the training-set size).
+    /// Clips drawn per epoch, for every sampler (default: the training-set size). `uniform` takes
+    /// a prefix of its shuffle, or further shuffles when larger (until 2026-12-03 `uniform`
+    /// ignored it).
     #[serde(default)]
     pub draws_per_epoch: Option<usize>,
     /// Mixup rate (PSLA: 0.5).

@@ -8,18 +8,22 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use tympan_audio::npy;
 use tympan_models::{Backend, Tagger, create, load_burnpack};
+use tympan_train::inference::{Checkpoint, TrainedRun};
 use tympan_train::probe::embed_files;
 
 const EXAMPLES: &str = "\
 Examples:
+  tympan embed --run experiments/runs/fsdd-hershey recordings/ -o fsdd_embeddings.npy
   tympan embed --arch hershey-vgg-b128 --weights experiments/runs/us8k-hershey/model-last.bpk \\
       --classes 10 --mean -1.03 --std 1.73 recordings/ -o fsdd_embeddings.npy
-  tympan embed --arch hershey-fc --weights model.bpk --classes 10 --per patch clip.wav -o e.npy
+  tympan embed --arch hershey-fc --weights model.bpk --classes 10 --mean 0 --std 1 \\
+      --per patch clip.wav -o e.npy
 
 Input: 16 kHz VGGish log-mel (files are resampled), cut into non-overlapping 96-frame (960 ms)
-patches; a clip shorter than one patch is zero-padded to one. --mean/--std must be the
-normalisation the model was trained with (`cargo xtask train` prints it and stores it in the
-run's state.json as `norm`). Output: float32 .npy, [files, D] with --per clip (the mean over a
+patches; a clip shorter than one patch is zero-padded to one. --run DIR reads the architecture,
+the classes and the normalisation from a run folder of `cargo xtask train`; with --arch,
+--mean/--std must be the normalisation the model was trained with (the run's state.json stores
+it as `norm`). Output: float32 .npy, [files, D] with --per clip (the mean over a
 clip's patches) or [patches, D] with --per patch, plus <OUT>.txt listing the file (and patch
 index) of every row.";
 
@@ -30,28 +34,35 @@ pub struct Args {
     /// Audio files or directories.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
+    /// A finished run folder of `cargo xtask train` with a Hershey model: the architecture,
+    /// classes and normalisation come from it.
+    #[arg(long, conflicts_with_all = ["arch", "weights", "classes", "mean", "std"])]
+    run: Option<PathBuf>,
+    /// With --run: the model chosen on validation, the last epoch's, or the weight-averaged one.
+    #[arg(long, default_value = "best", value_parser = ["best", "last", "wa"], requires = "run")]
+    checkpoint: String,
     /// Registry name of a Hershey model (`hershey-*`, `-b128` for the 128-d bottleneck).
-    #[arg(long, required_unless_present = "raw")]
+    #[arg(long, required_unless_present_any = ["raw", "run"], requires_all = ["weights", "classes", "mean", "std"])]
     arch: Option<String>,
     /// Trained weights (.bpk, what `cargo xtask train` writes).
-    #[arg(long, required_unless_present = "raw")]
+    #[arg(long, requires = "arch")]
     weights: Option<PathBuf>,
     /// Number of classes the model was trained with.
-    #[arg(long, required_unless_present = "raw")]
+    #[arg(long, requires = "arch")]
     classes: Option<usize>,
     /// No model: write the normalised 96x64 patches themselves (6,144 values), the raw log-mel
     /// baseline of Hershey et al. Sec. 4.4.
-    #[arg(long, conflicts_with_all = ["arch", "weights", "classes"])]
+    #[arg(long, conflicts_with_all = ["run", "arch", "weights", "classes"])]
     raw: bool,
     /// One row per clip (mean over its patches) or per patch.
     #[arg(long, default_value = "clip", value_parser = ["clip", "patch"])]
     per: String,
-    /// Feature normalisation mean used in training.
-    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
-    mean: f32,
-    /// Feature normalisation std used in training.
-    #[arg(long, default_value_t = 1.0)]
-    std: f32,
+    /// Feature normalisation mean used in training (required with --arch; --raw: default 0).
+    #[arg(long, allow_hyphen_values = true)]
+    mean: Option<f32>,
+    /// Feature normalisation std used in training (required with --arch; --raw: default 1).
+    #[arg(long)]
+    std: Option<f32>,
     /// Output .npy.
     #[arg(short, long, visible_alias = "out")]
     output: PathBuf,
@@ -61,13 +72,32 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
-    if a.std.is_nan() || a.std <= 0.0 {
-        bail!("--std must be positive, got {}", a.std);
-    }
     let backend: Backend = a.backend.parse()?;
     let device = backend.device()?;
-    let model = match (&a.arch, &a.weights, a.classes) {
-        (Some(arch), Some(weights), Some(classes)) => {
+    let mut norm = (a.mean.unwrap_or(0.0), a.std.unwrap_or(1.0));
+    let model = match (&a.run, &a.arch, &a.weights, a.classes) {
+        (Some(dir), ..) => {
+            let run = TrainedRun::open(dir).with_context(|| dir.display().to_string())?;
+            let arch = &run.recipe.model.arch;
+            if !arch.starts_with("hershey-") {
+                bail!(
+                    "{}: the run trained {arch}; embeddings are defined for Hershey et al.'s \
+                     models (hershey-*)",
+                    dir.display()
+                );
+            }
+            let which = match a.checkpoint.as_str() {
+                "last" => Checkpoint::Last,
+                "wa" => Checkpoint::WeightAveraged,
+                _ => Checkpoint::Best,
+            };
+            norm = (run.pipe.mean, run.pipe.std);
+            let Tagger::Hershey(net) = run.load_model(which, &device)? else {
+                bail!("{}: {arch} is not a Hershey model", dir.display());
+            };
+            Some(net)
+        }
+        (None, Some(arch), Some(weights), Some(classes)) => {
             if !arch.starts_with("hershey-") {
                 bail!(
                     "--arch {arch}: embeddings are defined for Hershey et al.'s models (hershey-*)"
@@ -82,14 +112,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
         _ => None,
     };
+    if norm.1.is_nan() || norm.1 <= 0.0 {
+        bail!("--std must be positive, got {}", norm.1);
+    }
     let (files, _) = super::features::expand_inputs(&a.inputs)?;
-    let e = embed_files(
-        model.as_ref(),
-        &files,
-        (a.mean, a.std),
-        a.per == "clip",
-        &device,
-    )?;
+    let e = embed_files(model.as_ref(), &files, norm, a.per == "clip", &device)?;
     let (rows, dim) = (e.rows, e.dim);
     let mut names = e.names.join("\n");
     names.push('\n');
