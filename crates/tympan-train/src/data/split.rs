@@ -312,23 +312,11 @@ mod tests {
     }
 
     fn section(set: &[&str]) -> DataSection {
-        let r = r#"
-name = "t"
-[data]
-dataset = "folder"
-data_dir = "x"
-[model]
-arch = "psla-effnet-b0"
-[optim]
-lr = 1e-3
-schedule = { kind = "multistep", from_epoch = 10 }
-[train]
-batch_size = 4
-epochs = 2
-sampler = "uniform"
-"#;
-        let set: Vec<String> = set.iter().map(|s| s.to_string()).collect();
-        Recipe::from_toml(r, Path::new("t.toml"), &set)
+        let set: Vec<String> = std::iter::once(r#"data.dataset="folder""#)
+            .chain(set.iter().copied())
+            .map(str::to_string)
+            .collect();
+        Recipe::from_toml(crate::recipe::tests::R, Path::new("t.toml"), &set)
             .unwrap()
             .data
     }

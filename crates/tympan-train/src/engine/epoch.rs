@@ -50,10 +50,10 @@ pub(crate) fn epoch_order(
             .map_err(bad)?
             .concat()
         }
-        Sampler::Uniform => match t.draws_per_epoch {
-            None => tympan_data::sampling::uniform_epoch(train.len(), t.seed, epoch as u64),
-            Some(d) => tympan_data::sampling::uniform_draws(train.len(), d, t.seed, epoch as u64),
-        },
+        // `draws` = the set's size is exactly `uniform_epoch`'s shuffle.
+        Sampler::Uniform => {
+            tympan_data::sampling::uniform_draws(train.len(), draws, t.seed, epoch as u64)
+        }
         Sampler::LabelBalanced => {
             let labels: Vec<Vec<usize>> = train
                 .iter()

@@ -11,7 +11,7 @@ mod choices;
 mod load;
 mod probe;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod validate;
 
 pub use choices::{

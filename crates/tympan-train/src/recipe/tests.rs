@@ -4,7 +4,8 @@ use std::path::Path;
 
 use super::*;
 
-const R: &str = r#"
+/// A minimal valid recipe (FSDD); other modules' tests override its data section.
+pub(crate) const R: &str = r#"
 name = "t"
 [data]
 dataset = "fsdd"

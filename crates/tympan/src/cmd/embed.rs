@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use tympan_audio::npy;
 use tympan_models::{Backend, Tagger, create, load_burnpack};
-use tympan_train::inference::{Checkpoint, TrainedRun};
+use tympan_train::inference::TrainedRun;
 use tympan_train::probe::embed_files;
 
 const EXAMPLES: &str = "\
@@ -86,11 +86,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
                     dir.display()
                 );
             }
-            let which = match a.checkpoint.as_str() {
-                "last" => Checkpoint::Last,
-                "wa" => Checkpoint::WeightAveraged,
-                _ => Checkpoint::Best,
-            };
+            let which = super::checkpoint(&a.checkpoint);
             norm = (run.pipe.mean, run.pipe.std);
             let Tagger::Hershey(net) = run.load_model(which, &device)? else {
                 bail!("{}: {arch} is not a Hershey model", dir.display());

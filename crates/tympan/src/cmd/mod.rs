@@ -30,6 +30,16 @@ pub enum Format {
 /// `--backend`'s possible values (the ones not compiled in answer with how to get them).
 pub const BACKENDS: [&str; 4] = ["flex", "ndarray", "wgpu", "cuda"];
 
+/// The run model `--checkpoint best|last|wa` names (`tag`, `embed`; clap has checked the value).
+pub fn checkpoint(name: &str) -> tympan_train::inference::Checkpoint {
+    use tympan_train::inference::Checkpoint;
+    match name {
+        "last" => Checkpoint::Last,
+        "wa" => Checkpoint::WeightAveraged,
+        _ => Checkpoint::Best,
+    }
+}
+
 /// Class names from AudioSet's `class_labels_indices.csv` (`index,mid,display_name`, header
 /// optional, names may hold quoted commas) or from a file of one name per line.
 pub fn read_class_names(path: &Path) -> Result<Vec<String>> {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use tympan::tag::{AudioTagger, Checkpoint, FbankOptions, Pool};
+use tympan::tag::{AudioTagger, FbankOptions, Pool};
 use tympan_audio::npy;
 use tympan_models::Backend;
 
@@ -149,11 +149,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     };
     let tagger = match (&a.run, &a.arch, &a.weights) {
         (Some(dir), _, _) => {
-            let which = match a.checkpoint.as_str() {
-                "last" => Checkpoint::Last,
-                "wa" => Checkpoint::WeightAveraged,
-                _ => Checkpoint::Best,
-            };
+            let which = super::checkpoint(&a.checkpoint);
             AudioTagger::from_run(dir, which, a.hop_s, &device)?
         }
         (None, None, None) if a.pretrained.is_some() => {
