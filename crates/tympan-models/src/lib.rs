@@ -26,6 +26,7 @@
 #![allow(clippy::large_enum_variant)]
 
 pub mod backend;
+pub mod conv;
 pub mod dcase;
 pub mod efficientnet;
 mod error;

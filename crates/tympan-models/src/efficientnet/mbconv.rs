@@ -11,6 +11,7 @@ use burn::tensor::activation::{relu, sigmoid, silu};
 
 use super::params::BlockSpec;
 use super::same_conv::same_conv;
+use crate::conv::conv2d;
 use crate::layers::DropPath;
 
 /// BatchNorm as `efficientnet_pytorch` configures it: momentum `1 - 0.99`, eps `1e-3`.
@@ -53,8 +54,8 @@ pub struct SqueezeExcitation {
 impl SqueezeExcitation {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let s = x.clone().mean_dim(2).mean_dim(3);
-        let s = silu(self.se_reduce.forward(s));
-        let s = self.se_expand.forward(s);
+        let s = silu(conv2d(&self.se_reduce, s));
+        let s = conv2d(&self.se_expand, s);
         x * sigmoid(s)
     }
 }
@@ -151,15 +152,15 @@ impl MbConvBlock {
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
         let mut x = input.clone();
         if let (Some(conv), Some(bn)) = (&self.expand_conv, &self.bn0) {
-            x = self.activation.forward(bn.forward(conv.forward(x)));
+            x = self.activation.forward(bn.forward(conv2d(conv, x)));
         }
         x = self
             .activation
-            .forward(self.bn1.forward(self.depthwise_conv.forward(x)));
+            .forward(self.bn1.forward(conv2d(&self.depthwise_conv, x)));
         if let Some(se) = &self.se {
             x = se.forward(x);
         }
-        x = self.bn2.forward(self.project_conv.forward(x));
+        x = self.bn2.forward(conv2d(&self.project_conv, x));
         if self.skip {
             self.drop_path.forward(x) + input
         } else {

@@ -1,0 +1,336 @@
+//! flex kernels for the two convolution gradients (Burn 0.22.1's flex has none of its own).
+//!
+//! - Dense weight gradient (`groups = 1`, any kernel, stride, padding and dilation): im2col of
+//!   the input, then one batched matmul `dY [N, Co, L] x cols^T [N, L, Ci*kh*kw]` summed over the
+//!   batch. A 1x1 stride-1 unpadded conv needs no im2col: its columns are the input itself.
+//!   Burn's generic path runs this as a convolution with batch and channel swapped, which for a
+//!   1x1 conv is one matrix-vector product per input channel.
+//! - Pointwise input gradient (1x1, stride 1, no padding): `W^T [Ci, Co] x dY [N, Co, L]`.
+//! - Depthwise (`groups = Ci = Co`): both gradients computed directly, one channel plane at a
+//!   time in parallel, where Burn's generic path runs one conv2d per channel for the weight
+//!   gradient and a grouped transposed convolution for the input gradient.
+//!
+//! Every other case (grouped but not depthwise, non-f32) takes Burn's generic code. The kernels
+//! compute the sums of `burn-backend` 0.22.1's `conv2d_x_backward` / `conv2d_weight_backward`
+//! (`src/backend/ops/modules/conv.rs`) in a different order; `tests` checks them against it.
+
+use burn::backend::Flex;
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
+use burn::backend::tensor::FloatTensor;
+use burn::tensor::{DType, Shape, TensorData};
+use rayon::prelude::*;
+
+use super::ops::ConvKernels;
+
+/// Floats of im2col columns built at once (256 MiB); larger batches are split.
+const COLUMNS_BUDGET: usize = 1 << 26;
+
+impl ConvKernels for Flex {
+    fn tympan_conv2d_x_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let g = Geometry::new(&x, &weight, &grad, &options);
+        match g.kind() {
+            Kind::Pointwise => pointwise_x_grad(weight, grad, &g),
+            Kind::Depthwise => depthwise_x_grad(&weight, &grad, &g),
+            Kind::Dense | Kind::Other => Self::conv2d_x_backward(x, weight, grad, options),
+        }
+    }
+
+    fn tympan_conv2d_weight_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let g = Geometry::new(&x, &weight, &grad, &options);
+        match g.kind() {
+            Kind::Pointwise | Kind::Dense => dense_weight_grad(x, grad, &g),
+            Kind::Depthwise => depthwise_weight_grad(&x, &grad, &g),
+            Kind::Other => Self::conv2d_weight_backward(x, weight, grad, options),
+        }
+    }
+}
+
+/// Which kernel a convolution takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// 1x1, stride 1, no padding, groups 1.
+    Pointwise,
+    /// groups 1.
+    Dense,
+    /// groups = in = out channels.
+    Depthwise,
+    /// Anything else: Burn's generic backward.
+    Other,
+}
+
+/// Sizes of one convolution: input `[n, ci, h, w]`, output `[n, co, ho, wo]`, kernel `kh x kw`.
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    n: usize,
+    ci: usize,
+    h: usize,
+    w: usize,
+    co: usize,
+    ho: usize,
+    wo: usize,
+    kh: usize,
+    kw: usize,
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    /// Padding before (top, left); the padding after only shows in `ho`, `wo`.
+    pad: [usize; 2],
+    groups: usize,
+    f32: bool,
+}
+
+impl Geometry {
+    fn new(x: &FlexTensor, weight: &FlexTensor, grad: &FlexTensor, o: &ConvOptions<2>) -> Self {
+        let xs = x.layout().shape();
+        let ws = weight.layout().shape();
+        let gs = grad.layout().shape();
+        Self {
+            n: xs[0],
+            ci: xs[1],
+            h: xs[2],
+            w: xs[3],
+            co: gs[1],
+            ho: gs[2],
+            wo: gs[3],
+            kh: ws[2],
+            kw: ws[3],
+            stride: o.stride,
+            dilation: o.dilation,
+            pad: o.padding_begin(),
+            groups: o.groups,
+            f32: [x.dtype(), weight.dtype(), grad.dtype()] == [DType::F32; 3],
+        }
+    }
+
+    fn kind(&self) -> Kind {
+        if !self.f32 {
+            Kind::Other
+        } else if self.groups == 1 {
+            let unit = self.kh == 1 && self.kw == 1 && self.stride == [1, 1] && self.pad == [0, 0];
+            if unit && self.ho == self.h && self.wo == self.w {
+                Kind::Pointwise
+            } else {
+                Kind::Dense
+            }
+        } else if self.groups == self.ci && self.groups == self.co {
+            Kind::Depthwise
+        } else {
+            Kind::Other
+        }
+    }
+
+    /// Output positions per plane.
+    fn l(&self) -> usize {
+        self.ho * self.wo
+    }
+
+    /// Input row of output row `oh` under kernel row `i`, if inside the input.
+    fn in_row(&self, oh: usize, i: usize) -> Option<usize> {
+        let r = (oh * self.stride[0] + i * self.dilation[0]) as isize - self.pad[0] as isize;
+        (r >= 0 && (r as usize) < self.h).then_some(r as usize)
+    }
+
+    /// For kernel column `j`: the offset `off` with input column `ow * stride + off`, and the
+    /// range of output columns whose input column lies inside the input.
+    fn col_range(&self, j: usize) -> (isize, usize, usize) {
+        let s = self.stride[1] as isize;
+        let off = (j * self.dilation[1]) as isize - self.pad[1] as isize;
+        let lo = if off >= 0 { 0 } else { (-off + s - 1) / s };
+        let last = self.w as isize - 1 - off;
+        let hi = if last < 0 {
+            0
+        } else {
+            (last / s + 1).min(self.wo as isize)
+        };
+        (off, lo as usize, (hi.max(lo)) as usize)
+    }
+}
+
+/// The f32 values of a tensor in row-major order (a copy only when it is a strided view).
+fn contiguous(t: FlexTensor) -> FlexTensor {
+    if t.as_slice::<f32>().is_some() {
+        t
+    } else {
+        t.to_contiguous()
+    }
+}
+
+fn values(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>()
+        .expect("a contiguous f32 tensor (made so by `contiguous`)")
+}
+
+fn tensor(data: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(data, Shape::new(shape)))
+}
+
+/// `dX = W^T dY` for a 1x1 stride-1 conv: `[1, Ci, Co] x [N, Co, L]`.
+fn pointwise_x_grad(weight: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTensor {
+    let wt = Flex::float_swap_dims(
+        Flex::float_reshape(weight, Shape::new([1, g.co, g.ci])),
+        1,
+        2,
+    );
+    let dy = Flex::float_reshape(grad, Shape::new([g.n, g.co, g.l()]));
+    let dx = Flex::float_matmul(wt, dy);
+    Flex::float_reshape(dx, Shape::new([g.n, g.ci, g.h, g.w]))
+}
+
+/// im2col of samples `b0..b0 + nb`: rows `(b, ci, i, j)`, columns the output positions.
+fn im2col(x: &[f32], b0: usize, nb: usize, g: &Geometry) -> Vec<f32> {
+    let (k, l, plane) = (g.kh * g.kw, g.l(), g.h * g.w);
+    let mut cols = vec![0.0f32; nb * g.ci * k * l];
+    cols.par_chunks_mut(l).enumerate().for_each(|(row, out)| {
+        let (bc, ij) = (row / k, row % k);
+        let (i, j) = (ij / g.kw, ij % g.kw);
+        let src = &x[(b0 * g.ci + bc) * plane..][..plane];
+        let (off, lo, hi) = g.col_range(j);
+        for oh in 0..g.ho {
+            let Some(r) = g.in_row(oh, i) else { continue };
+            let dst = &mut out[oh * g.wo..][..g.wo];
+            let row_in = &src[r * g.w..][..g.w];
+            for ow in lo..hi {
+                dst[ow] = row_in[(ow as isize * g.stride[1] as isize + off) as usize];
+            }
+        }
+    });
+    cols
+}
+
+/// `dW = sum_b dY_b cols_b^T`, batched over the samples, in chunks of the column budget.
+fn dense_weight_grad(x: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTensor {
+    let (k, l) = (g.ci * g.kh * g.kw, g.l());
+    let pointwise = g.kind() == Kind::Pointwise;
+    let x = contiguous(x);
+    let per_sample = (k * l).max(1);
+    let chunk = if pointwise {
+        g.n
+    } else {
+        (COLUMNS_BUDGET / per_sample).clamp(1, g.n.max(1))
+    };
+    let mut total: Option<FlexTensor> = None;
+    let mut b0 = 0;
+    while b0 < g.n {
+        let nb = chunk.min(g.n - b0);
+        let cols = if pointwise {
+            Flex::float_reshape(x.narrow(0, b0, nb), Shape::new([nb, k, l]))
+        } else {
+            let data = im2col(values(&x), b0, nb, g);
+            FlexTensor::from_data(TensorData::new(data, Shape::new([nb, k, l])))
+        };
+        let dy = Flex::float_reshape(grad.narrow(0, b0, nb), Shape::new([nb, g.co, l]));
+        let part = Flex::float_matmul(dy, Flex::float_swap_dims(cols, 1, 2));
+        let part = Flex::float_sum_dim(part, 0);
+        total = Some(match total {
+            Some(t) => Flex::float_add(t, part),
+            None => part,
+        });
+        b0 += nb;
+    }
+    let total = total.unwrap_or_else(|| FlexTensor::zeros(Shape::new([1, g.co, k]), DType::F32));
+    Flex::float_reshape(total, Shape::new([g.co, g.ci, g.kh, g.kw]))
+}
+
+/// `sum_t a[t] * b[start + t * step]` over `a`, in eight lanes so that it vectorises.
+#[inline]
+fn dot(a: &[f32], b: &[f32], start: usize, step: usize) -> f32 {
+    let mut acc = [0.0f32; 8];
+    if step == 1 {
+        let b = &b[start..start + a.len()];
+        let (ac, ar) = a.as_chunks::<8>();
+        let (bc, br) = b.as_chunks::<8>();
+        for (x, y) in ac.iter().zip(bc) {
+            for t in 0..8 {
+                acc[t] += x[t] * y[t];
+            }
+        }
+        let tail: f32 = ar.iter().zip(br).map(|(x, y)| x * y).sum();
+        acc.iter().sum::<f32>() + tail
+    } else {
+        for (t, v) in a.iter().enumerate() {
+            acc[t % 8] += v * b[start + t * step];
+        }
+        acc.iter().sum()
+    }
+}
+
+/// Depthwise `dW[c, 0, i, j] = sum_{b, oh, ow} dY[b, c, oh, ow] X[b, c, oh s + i d - p, ...]`.
+fn depthwise_weight_grad(x: &FlexTensor, grad: &FlexTensor, g: &Geometry) -> FlexTensor {
+    let (x, grad) = (contiguous(x.clone()), contiguous(grad.clone()));
+    let (xs, gs) = (values(&x), values(&grad));
+    let (k, l, plane) = (g.kh * g.kw, g.l(), g.h * g.w);
+    let mut dw = vec![0.0f32; g.ci * k];
+    dw.par_chunks_mut(k).enumerate().for_each(|(c, out)| {
+        for b in 0..g.n {
+            let xp = &xs[(b * g.ci + c) * plane..][..plane];
+            let gp = &gs[(b * g.ci + c) * l..][..l];
+            for i in 0..g.kh {
+                for j in 0..g.kw {
+                    let (off, lo, hi) = g.col_range(j);
+                    if lo >= hi {
+                        continue;
+                    }
+                    let mut acc = 0.0f32;
+                    for oh in 0..g.ho {
+                        let Some(r) = g.in_row(oh, i) else { continue };
+                        let start = (lo as isize * g.stride[1] as isize + off) as usize;
+                        acc += dot(
+                            &gp[oh * g.wo + lo..oh * g.wo + hi],
+                            &xp[r * g.w..][..g.w],
+                            start,
+                            g.stride[1],
+                        );
+                    }
+                    out[i * g.kw + j] += acc;
+                }
+            }
+        }
+    });
+    tensor(dw, [g.ci, 1, g.kh, g.kw])
+}
+
+/// Depthwise `dX[b, c] = sum_{i, j} W[c, i, j] dY[b, c]` placed at the taps' input positions.
+fn depthwise_x_grad(weight: &FlexTensor, grad: &FlexTensor, g: &Geometry) -> FlexTensor {
+    let (weight, grad) = (contiguous(weight.clone()), contiguous(grad.clone()));
+    let (ws, gs) = (values(&weight), values(&grad));
+    let (k, l, plane) = (g.kh * g.kw, g.l(), g.h * g.w);
+    let mut dx = vec![0.0f32; g.n * g.ci * plane];
+    dx.par_chunks_mut(plane).enumerate().for_each(|(bc, out)| {
+        let c = bc % g.ci;
+        let gp = &gs[bc * l..][..l];
+        for i in 0..g.kh {
+            for j in 0..g.kw {
+                let wv = ws[c * k + i * g.kw + j];
+                let (off, lo, hi) = g.col_range(j);
+                if lo >= hi {
+                    continue;
+                }
+                for oh in 0..g.ho {
+                    let Some(r) = g.in_row(oh, i) else { continue };
+                    let src = &gp[oh * g.wo + lo..oh * g.wo + hi];
+                    let start = r * g.w + (lo as isize * g.stride[1] as isize + off) as usize;
+                    if g.stride[1] == 1 {
+                        for (d, s) in out[start..start + src.len()].iter_mut().zip(src) {
+                            *d += wv * s;
+                        }
+                    } else {
+                        for (t, s) in src.iter().enumerate() {
+                            out[start + t * g.stride[1]] += wv * s;
+                        }
+                    }
+                }
+            }
+        }
+    });
+    tensor(dx, [g.n, g.ci, g.h, g.w])
+}
