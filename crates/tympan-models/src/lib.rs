@@ -26,11 +26,11 @@
 #![allow(clippy::large_enum_variant)]
 
 pub mod backend;
-pub mod conv;
 pub mod dcase;
 pub mod efficientnet;
 mod error;
 pub mod hershey;
+pub mod kernels;
 pub mod layers;
 pub mod pretrained;
 pub mod psla;

@@ -4,6 +4,7 @@
 //! Used by PSLA's `ResNetAttention` (1-channel 7x7/2 stem), and configurable for Hershey et al.'s
 //! ResNet-50 (no stride on the first 7x7 conv).
 
+use crate::kernels::{batch_norm, conv2d};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
@@ -73,12 +74,12 @@ impl Bottleneck {
     /// Forward pass.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = match &self.downsample {
-            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
+            Some(d) => batch_norm(&d.bn, conv2d(&d.conv, x.clone())),
             None => x.clone(),
         };
-        let y = relu(self.bn1.forward(self.conv1.forward(x)));
-        let y = relu(self.bn2.forward(self.conv2.forward(y)));
-        let y = self.bn3.forward(self.conv3.forward(y));
+        let y = relu(batch_norm(&self.bn1, conv2d(&self.conv1, x)));
+        let y = relu(batch_norm(&self.bn2, conv2d(&self.conv2, y)));
+        let y = batch_norm(&self.bn3, conv2d(&self.conv3, y));
         relu(y + identity)
     }
 }
@@ -159,7 +160,7 @@ impl ResNet {
 
     /// Stem and the four stages, returning every stage's output (for multi-level heads).
     pub fn forward_stages(&self, x: Tensor<4>) -> [Tensor<4>; 4] {
-        let x = relu(self.bn1.forward(self.conv1.forward(x)));
+        let x = relu(batch_norm(&self.bn1, conv2d(&self.conv1, x)));
         let x = self.maxpool.forward(x);
         let run = |x: Tensor<4>, blocks: &[Bottleneck]| blocks.iter().fold(x, |x, b| b.forward(x));
         let s1 = run(x, &self.layer1);

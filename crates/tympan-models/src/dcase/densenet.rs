@@ -25,6 +25,7 @@ use burn::tensor::activation::{relu, sigmoid, softmax};
 use serde::{Deserialize, Serialize};
 
 use super::logmel::{LogMel, LogMelConfig};
+use crate::kernels::{batch_norm, conv2d};
 
 /// Front end of the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,8 +100,8 @@ impl DenseModule {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.conv1.forward(relu(self.bn1.forward(x.clone())));
-        let y = self.conv2.forward(relu(self.bn2.forward(y)));
+        let y = conv2d(&self.conv1, relu(batch_norm(&self.bn1, x.clone())));
+        let y = conv2d(&self.conv2, relu(batch_norm(&self.bn2, y)));
         let y = self.se.forward(y);
         let x = Tensor::cat(vec![x, y], 1);
         let [_, _, h, w] = x.dims();
@@ -234,17 +235,17 @@ impl DenseNet {
 
     /// The logits of every head (training applies a loss per head).
     pub fn head_logits(&self, wave: Tensor<3>) -> Vec<Tensor<2>> {
-        let w = self.wave_bn.forward(wave);
+        let w = batch_norm(&self.wave_bn, wave);
         let x: Tensor<4> = match (&self.logmel, &self.mel_bn) {
             (Some(lm), Some(bn)) => {
                 let m: Tensor<4> = lm.forward(w).unsqueeze_dim(1); // [B, 1, mels, T]
-                bn.forward(m).swap_dims(2, 3) // (time, frequency, 1): [B, 1, T, mels]
+                batch_norm(bn, m).swap_dims(2, 3) // (time, frequency, 1): [B, 1, T, mels]
             }
             _ => w.unsqueeze_dim(2), // [B, 1, 1, N]
         };
-        let x = Tensor::cat(vec![x.clone(), self.stem.forward(x)], 1);
+        let x = Tensor::cat(vec![x.clone(), conv2d(&self.stem, x)], 1);
         let x = self.modules.iter().fold(x, |x, m| m.forward(x));
-        let x = relu(self.final_bn.forward(x));
+        let x = relu(batch_norm(&self.final_bn, x));
         let x: Tensor<2> = x.mean_dim(3).mean_dim(2).flatten(1, 3);
         self.heads.iter().map(|h| h.forward(x.clone())).collect()
     }

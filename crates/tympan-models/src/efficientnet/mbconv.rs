@@ -11,7 +11,7 @@ use burn::tensor::activation::{relu, sigmoid, silu};
 
 use super::params::BlockSpec;
 use super::same_conv::same_conv;
-use crate::conv::conv2d;
+use crate::kernels::{batch_norm, conv2d};
 use crate::layers::DropPath;
 
 /// BatchNorm as `efficientnet_pytorch` configures it: momentum `1 - 0.99`, eps `1e-3`.
@@ -152,15 +152,15 @@ impl MbConvBlock {
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
         let mut x = input.clone();
         if let (Some(conv), Some(bn)) = (&self.expand_conv, &self.bn0) {
-            x = self.activation.forward(bn.forward(conv2d(conv, x)));
+            x = self.activation.forward(batch_norm(bn, conv2d(conv, x)));
         }
         x = self
             .activation
-            .forward(self.bn1.forward(conv2d(&self.depthwise_conv, x)));
+            .forward(batch_norm(&self.bn1, conv2d(&self.depthwise_conv, x)));
         if let Some(se) = &self.se {
             x = se.forward(x);
         }
-        x = self.bn2.forward(conv2d(&self.project_conv, x));
+        x = batch_norm(&self.bn2, conv2d(&self.project_conv, x));
         if self.skip {
             self.drop_path.forward(x) + input
         } else {

@@ -10,7 +10,7 @@ use burn::prelude::*;
 use super::mbconv::{Activation, MbConvBlock, effnet_bn};
 use super::params::{EfficientNetVariant, block_specs, head_filters, stem_filters};
 use super::same_conv::same_conv;
-use crate::conv::conv2d;
+use crate::kernels::{batch_norm, conv2d};
 
 /// Configuration of an EfficientNet backbone.
 #[derive(Config, Debug)]
@@ -120,11 +120,11 @@ impl EfficientNet {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let mut x = self
             .activation
-            .forward(self.bn0.forward(conv2d(&self.conv_stem, x)));
+            .forward(batch_norm(&self.bn0, conv2d(&self.conv_stem, x)));
         for block in &self.blocks {
             x = block.forward(x);
         }
         self.activation
-            .forward(self.bn1.forward(conv2d(&self.conv_head, x)))
+            .forward(batch_norm(&self.bn1, conv2d(&self.conv_head, x)))
     }
 }

@@ -7,6 +7,7 @@
 //!
 //! Every conv is torchvision's `BasicConv2d`: conv without bias, BatchNorm (eps 1e-3), ReLU.
 
+use crate::kernels::{batch_norm, conv2d};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2dConfig, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
@@ -52,7 +53,7 @@ impl BasicConv {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.bn.forward(self.conv.forward(x)))
+        relu(batch_norm(&self.bn, conv2d(&self.conv, x)))
     }
 
     fn count(&self, hw: [usize; 2]) -> ([usize; 2], u64) {

@@ -5,6 +5,7 @@
 //! clip-level probabilities `[B, K]`. The 1x1 convs keep PyTorch's weight shapes so that PSLA
 //! checkpoints load without reshaping.
 
+use crate::kernels::conv2d;
 use burn::module::Param;
 use burn::nn::Initializer;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -70,7 +71,7 @@ impl MeanPooling {
 
     /// `[B, C, T, 1] -> [B, K]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let cla = squeeze_last(sigmoid(self.cla.forward(x)));
+        let cla = squeeze_last(sigmoid(conv2d(&self.cla, x)));
         cla.mean_dim(2).squeeze_dim(2)
     }
 }
@@ -96,8 +97,8 @@ impl Attention {
 
     /// `[B, C, T, 1] -> ([B, K], attention [B, K, T])`.
     pub fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<3>) {
-        let att = squeeze_last(sigmoid(self.att.forward(x.clone())));
-        let cla = squeeze_last(sigmoid(self.cla.forward(x)));
+        let att = squeeze_last(sigmoid(conv2d(&self.att, x.clone())));
+        let cla = squeeze_last(sigmoid(conv2d(&self.cla, x)));
         attend(att, cla)
     }
 }
@@ -140,8 +141,8 @@ impl MHeadAttention {
         let weights = self.head_weight.val();
         let mut out: Option<Tensor<2>> = None;
         for (i, (att, cla)) in self.att.iter().zip(&self.cla).enumerate() {
-            let a = squeeze_last(sigmoid(att.forward(x.clone())));
-            let c = squeeze_last(sigmoid(cla.forward(x.clone())));
+            let a = squeeze_last(sigmoid(conv2d(att, x.clone())));
+            let c = squeeze_last(sigmoid(conv2d(cla, x.clone())));
             let (pooled, _) = attend(a, c);
             let w: Tensor<2> = weights.clone().slice(i..i + 1).unsqueeze_dim(0);
             let term = pooled * w;

@@ -19,6 +19,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig1d
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
+use crate::kernels::{batch_norm, conv1d};
 use crate::resnet::{ResNet, ResNetConfig};
 
 /// 1D basic block (two 3-wide convs) with a projection shortcut when the shape changes.
@@ -60,11 +61,11 @@ impl BasicBlock1d {
 
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let skip = match (&self.down, &self.down_bn) {
-            (Some(c), Some(b)) => b.forward(c.forward(x.clone())),
+            (Some(c), Some(b)) => batch_norm(b, conv1d(c, x.clone())),
             _ => x.clone(),
         };
-        let y = relu(self.bn1.forward(self.conv1.forward(x)));
-        let y = self.bn2.forward(self.conv2.forward(y));
+        let y = relu(batch_norm(&self.bn1, conv1d(&self.conv1, x)));
+        let y = batch_norm(&self.bn2, conv1d(&self.conv2, y));
         relu(y + skip)
     }
 }
@@ -87,8 +88,8 @@ impl TimeAttention {
     }
 
     fn forward(&self, x: Tensor<3>) -> Tensor<2> {
-        let att = sigmoid(self.att.forward(x.clone())).clamp(1e-7, 1.0 - 1e-7);
-        let cla = sigmoid(self.cla.forward(x));
+        let att = sigmoid(conv1d(&self.att, x.clone())).clamp(1e-7, 1.0 - 1e-7);
+        let cla = sigmoid(conv1d(&self.cla, x));
         let norm = att.clone() / att.sum_dim(2);
         (norm * cla).sum_dim(2).squeeze_dim(2)
     }
@@ -213,7 +214,7 @@ impl ChenNet {
     /// The 1D ResNet-18 front end: `[B, 1, N]` -> `[B, C, N / front_stride]` (128 x 2500 for
     /// 10 s at 16 kHz).
     pub fn front_end(&self, wave: Tensor<3>) -> Tensor<3> {
-        let mut x = relu(self.stem_bn.forward(self.stem.forward(wave)));
+        let mut x = relu(batch_norm(&self.stem_bn, conv1d(&self.stem, wave)));
         for b in &self.front {
             x = b.forward(x);
         }

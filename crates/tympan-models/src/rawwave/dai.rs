@@ -15,6 +15,7 @@ use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
 use super::residual::{ResidualBlock1d, ResidualKind};
+use crate::kernels::{batch_norm, conv1d};
 
 /// Which network of Dai et al.'s Table 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,7 +87,7 @@ impl ConvBnRelu1d {
         }
     }
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        relu(self.bn.forward(self.conv.forward(x)))
+        relu(batch_norm(&self.bn, conv1d(&self.conv, x)))
     }
 }
 
@@ -164,7 +165,7 @@ impl MNet {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
         let mut x = self
             .pool
-            .forward(relu(self.bn0.forward(self.conv0.forward(x))));
+            .forward(relu(batch_norm(&self.bn0, conv1d(&self.conv0, x))));
         let last = self.stages.len().saturating_sub(1);
         for (s, stage) in self.stages.iter().enumerate() {
             for layer in stage {

@@ -14,6 +14,7 @@
 //! When a block widens the channels (first block of a stage), the identity is zero-padded on the
 //! channel axis (He et al.'s option A): the papers' parameter counts have no projection weights.
 
+use crate::kernels::{Convolve, batch_norm};
 use burn::nn::conv::{Conv1d, Conv1dConfig, Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig1d, PaddingConfig2d};
 use burn::prelude::*;
@@ -129,7 +130,7 @@ macro_rules! residual_block {
 
             fn bn(bn: &Option<BatchNorm>, x: Tensor<$rank>) -> Tensor<$rank> {
                 match bn {
-                    Some(b) => b.forward(x),
+                    Some(b) => batch_norm(b, x),
                     None => x,
                 }
             }
@@ -140,33 +141,33 @@ macro_rules! residual_block {
                 let (b1, b2) = (&self.bn1, &self.bn2);
                 match self.kind {
                     ResidualKind::Rb1 => {
-                        let y = relu(Self::bn(b1, self.conv1.forward(x)));
-                        let y = Self::bn(b2, self.conv2.forward(y));
+                        let y = relu(Self::bn(b1, self.conv1.convolve(x)));
+                        let y = Self::bn(b2, self.conv2.convolve(y));
                         relu(y + skip)
                     }
                     ResidualKind::Rb2 => {
-                        let y = relu(Self::bn(b1, self.conv1.forward(x)));
-                        let y = self.conv2.forward(y);
+                        let y = relu(Self::bn(b1, self.conv1.convolve(x)));
+                        let y = self.conv2.convolve(y);
                         relu(Self::bn(&self.bn_out, y + skip))
                     }
                     ResidualKind::Rb3 => {
-                        let y = relu(Self::bn(b1, self.conv1.forward(x)));
-                        let y = relu(Self::bn(b2, self.conv2.forward(y)));
+                        let y = relu(Self::bn(b1, self.conv1.convolve(x)));
+                        let y = relu(Self::bn(b2, self.conv2.convolve(y)));
                         y + skip
                     }
                     ResidualKind::Rb4 => {
-                        let y = Self::bn(b1, self.conv1.forward(relu(x)));
-                        let y = Self::bn(b2, self.conv2.forward(relu(y)));
+                        let y = Self::bn(b1, self.conv1.convolve(relu(x)));
+                        let y = Self::bn(b2, self.conv2.convolve(relu(y)));
                         y + skip
                     }
                     ResidualKind::Rb5 => {
-                        let y = self.conv1.forward(relu(Self::bn(b1, x)));
-                        let y = self.conv2.forward(relu(Self::bn(b2, y)));
+                        let y = self.conv1.convolve(relu(Self::bn(b1, x)));
+                        let y = self.conv2.convolve(relu(Self::bn(b2, y)));
                         y + skip
                     }
                     ResidualKind::Rb6 => {
-                        let y = relu(Self::bn(b1, self.conv1.forward(x)));
-                        let y = Self::bn(b2, self.conv2.forward(y));
+                        let y = relu(Self::bn(b1, self.conv1.convolve(x)));
+                        let y = Self::bn(b2, self.conv2.convolve(y));
                         relu(Self::bn(&self.bn_out, y + skip))
                     }
                 }

@@ -18,10 +18,12 @@ use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
-use burn::tensor::{DType, Shape, TensorData};
+use burn::tensor::{DType, Shape};
 use rayon::prelude::*;
 
-use super::ops::ConvKernels;
+use super::flex_tensor::{contiguous, tensor, values};
+
+use super::conv_ops::ConvKernels;
 
 /// Floats of im2col columns built at once (256 MiB); larger batches are split.
 const COLUMNS_BUDGET: usize = 1 << 26;
@@ -156,24 +158,6 @@ impl Geometry {
     }
 }
 
-/// The f32 values of a tensor in row-major order (a copy only when it is a strided view).
-fn contiguous(t: FlexTensor) -> FlexTensor {
-    if t.as_slice::<f32>().is_some() {
-        t
-    } else {
-        t.to_contiguous()
-    }
-}
-
-fn values(t: &FlexTensor) -> &[f32] {
-    t.as_slice::<f32>()
-        .expect("a contiguous f32 tensor (made so by `contiguous`)")
-}
-
-fn tensor(data: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(data, Shape::new(shape)))
-}
-
 /// `dX = W^T dY` for a 1x1 stride-1 conv: `[1, Ci, Co] x [N, Co, L]`.
 fn pointwise_x_grad(weight: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTensor {
     let wt = Flex::float_swap_dims(
@@ -226,7 +210,7 @@ fn dense_weight_grad(x: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTenso
             Flex::float_reshape(x.narrow(0, b0, nb), Shape::new([nb, k, l]))
         } else {
             let data = im2col(values(&x), b0, nb, g);
-            FlexTensor::from_data(TensorData::new(data, Shape::new([nb, k, l])))
+            tensor(data, [nb, k, l])
         };
         let dy = Flex::float_reshape(grad.narrow(0, b0, nb), Shape::new([nb, g.co, l]));
         let part = Flex::float_matmul(dy, Flex::float_swap_dims(cols, 1, 2));

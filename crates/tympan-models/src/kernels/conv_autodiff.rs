@@ -13,7 +13,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::ops::ConvOptions;
 use burn::backend::tensor::FloatTensor;
 
-use super::ops::ConvKernels;
+use super::conv_ops::ConvKernels;
 
 #[derive(Debug)]
 struct Conv2dBackward;

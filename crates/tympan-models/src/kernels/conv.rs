@@ -1,0 +1,300 @@
+//! Convolutions through [`ConvKernels`]: the forward pass is Burn's own; on flex the backward
+//! runs `conv_flex`'s kernels (dense weight gradients as im2col + matmul, depthwise gradients
+//! computed directly) instead of `burn-backend`'s generic fallback. Every other backend runs
+//! `Conv1d::forward` / `Conv2d::forward` unchanged.
+
+use burn::backend::Dispatch;
+use burn::backend::ops::ConvOptions;
+use burn::nn::conv::{Conv1d, Conv2d};
+use burn::nn::{PaddingConfig1d, PaddingConfig2d};
+use burn::prelude::*;
+
+use super::conv_ops::ConvKernels;
+use super::uses_kernels;
+
+/// `conv.forward(x)`: the same output, with tympan's gradient kernels where the backend has them.
+pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    if !uses_kernels(&x.device()) {
+        return conv.forward(x);
+    }
+    let [_, _, h, w] = x.dims();
+    let pads = [
+        same_or(&conv.padding, 0, conv.kernel_size[0], conv.stride[0], h),
+        same_or(&conv.padding, 1, conv.kernel_size[1], conv.stride[1], w),
+    ];
+    let options = ConvOptions::new_with_padding(conv.stride, pads, conv.dilation, conv.groups);
+    with_bias(
+        kernel(x, conv.weight.val(), options),
+        conv.bias.as_ref().map(|b| b.val()),
+    )
+}
+
+/// `conv.forward(x)` for a 1D conv, run as a 2D conv of height 1 so that it takes the same
+/// kernels.
+pub fn conv1d(conv: &Conv1d, x: Tensor<3>) -> Tensor<3> {
+    if !uses_kernels(&x.device()) {
+        return conv.forward(x);
+    }
+    let [n, c, l] = x.dims();
+    let pad = match conv.padding {
+        PaddingConfig1d::Valid => (0, 0),
+        PaddingConfig1d::Same => same_padding(conv.kernel_size, conv.stride, l),
+        PaddingConfig1d::Explicit(left, right) => (left, right),
+    };
+    let options = ConvOptions::new_with_padding(
+        [1, conv.stride],
+        [(0, 0), pad],
+        [1, conv.dilation],
+        conv.groups,
+    );
+    let [co, ci, k] = conv.weight.dims();
+    let y = kernel(
+        x.reshape([n, c, 1, l]),
+        conv.weight.val().reshape([co, ci, 1, k]),
+        options,
+    );
+    let y = with_bias(y, conv.bias.as_ref().map(|b| b.val()));
+    let [n, co, _, lo] = y.dims();
+    y.reshape([n, co, lo])
+}
+
+/// A convolution module applied through [`conv1d`] or [`conv2d`]: lets code written once for
+/// both ranks (the residual blocks) take the kernels.
+pub trait Convolve<const D: usize> {
+    /// `self.forward(x)`, through tympan's kernels where the backend has them.
+    fn convolve(&self, x: Tensor<D>) -> Tensor<D>;
+}
+
+impl Convolve<4> for Conv2d {
+    fn convolve(&self, x: Tensor<4>) -> Tensor<4> {
+        conv2d(self, x)
+    }
+}
+
+impl Convolve<3> for Conv1d {
+    fn convolve(&self, x: Tensor<3>) -> Tensor<3> {
+        conv1d(self, x)
+    }
+}
+
+fn kernel(x: Tensor<4>, weight: Tensor<4>, options: ConvOptions<2>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as ConvKernels>::tympan_conv2d(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        options,
+    ))
+}
+
+fn with_bias(y: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
+    match bias {
+        Some(b) => {
+            let c = b.dims()[0];
+            y + b.reshape([1, c, 1, 1])
+        }
+        None => y,
+    }
+}
+
+/// `(before, after)` padding of one axis as `Conv2d::forward` computes it from its
+/// `PaddingConfig2d` (whose `calculate_padding_2d_pairs` is private in burn-nn 0.22.1,
+/// `src/padding.rs`).
+fn same_or(
+    padding: &PaddingConfig2d,
+    axis: usize,
+    k: usize,
+    s: usize,
+    size: usize,
+) -> (usize, usize) {
+    match (padding, axis) {
+        (PaddingConfig2d::Valid, _) => (0, 0),
+        (PaddingConfig2d::Same, _) => same_padding(k, s, size),
+        (PaddingConfig2d::Explicit(top, _, bottom, _), 0) => (*top, *bottom),
+        (PaddingConfig2d::Explicit(_, left, _, right), _) => (*left, *right),
+    }
+}
+
+/// Burn's "same" padding: the total that keeps `ceil(size / s)` outputs, smaller half first
+/// (dilation is ignored, as Burn ignores it).
+fn same_padding(k: usize, s: usize, size: usize) -> (usize, usize) {
+    let out = size.div_ceil(s);
+    let total = if out > 0 {
+        ((out - 1) * s + k).saturating_sub(size)
+    } else {
+        0
+    };
+    (total / 2, total - total / 2)
+}
+
+#[cfg(all(test, feature = "flex"))]
+mod tests {
+    use burn::nn::conv::{Conv1dConfig, Conv2dConfig};
+    use burn::tensor::Distribution;
+
+    use super::*;
+
+    /// Output, input gradient and weight/bias gradients of `f(conv, x)` under the loss
+    /// `sum(y * r)` for a fixed random `r`.
+    fn grads(
+        conv: &Conv2d,
+        x: &Tensor<4>,
+        r: &Tensor<4>,
+        f: fn(&Conv2d, Tensor<4>) -> Tensor<4>,
+    ) -> Vec<Vec<f32>> {
+        let x = x.clone().require_grad();
+        let y = f(conv, x.clone());
+        let g = (y.clone() * r.clone()).sum().backward();
+        let mut out = vec![
+            y.into_data().try_to_vec::<f32>().unwrap(),
+            x.grad(&g).unwrap().into_data().try_to_vec::<f32>().unwrap(),
+            conv.weight
+                .grad(&g)
+                .unwrap()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap(),
+        ];
+        if let Some(b) = &conv.bias {
+            out.push(b.grad(&g).unwrap().into_data().try_to_vec::<f32>().unwrap());
+        }
+        out
+    }
+
+    /// name, channels, kernel, stride, dilation, padding, groups, bias, input shape.
+    type Case = (
+        &'static str,
+        [usize; 2],
+        usize,
+        usize,
+        usize,
+        PaddingConfig2d,
+        usize,
+        bool,
+        [usize; 4],
+    );
+
+    /// tympan's kernels against Burn's generic backward (`Conv2d::forward`) on the same
+    /// weights and inputs. Tolerance: 2e-5 of the largest magnitude of each gradient (float32
+    /// sums taken in another order).
+    #[test]
+    fn kernels_match_burns_generic_backward() {
+        let device = Device::flex().autodiff();
+        #[rustfmt::skip]
+        let cases: &[Case] = &[
+            // name, channels, kernel, stride, dilation, padding, groups, bias, input
+            ("pointwise", [24, 40], 1, 1, 1, PaddingConfig2d::Explicit(0, 0, 0, 0), 1, false, [2, 24, 9, 7]),
+            ("pointwise+bias", [8, 12], 1, 1, 1, PaddingConfig2d::Valid, 1, true, [3, 8, 5, 6]),
+            ("stem 3x3/2 asym", [1, 16], 3, 2, 1, PaddingConfig2d::Explicit(0, 0, 1, 1), 1, false, [2, 1, 33, 16]),
+            ("dense 3x3 same", [6, 10], 3, 1, 1, PaddingConfig2d::Same, 1, true, [2, 6, 11, 9]),
+            ("dense 1x1/2", [6, 10], 1, 2, 1, PaddingConfig2d::Valid, 1, false, [2, 6, 11, 9]),
+            ("dense dilated", [4, 5], 3, 1, 2, PaddingConfig2d::Explicit(2, 2, 2, 2), 1, false, [2, 4, 12, 10]),
+            ("depthwise 3x3/1", [12, 12], 3, 1, 1, PaddingConfig2d::Explicit(1, 1, 1, 1), 12, false, [2, 12, 17, 13]),
+            ("depthwise 5x5/2 asym", [8, 8], 5, 2, 1, PaddingConfig2d::Explicit(1, 1, 2, 2), 8, false, [2, 8, 21, 14]),
+            ("depthwise 3x3/2 asym+bias", [6, 6], 3, 2, 1, PaddingConfig2d::Explicit(0, 0, 1, 1), 6, true, [3, 6, 16, 9]),
+            ("grouped (generic)", [8, 8], 3, 1, 1, PaddingConfig2d::Explicit(1, 1, 1, 1), 2, false, [2, 8, 7, 7]),
+        ];
+        for (name, ch, k, s, d, pad, groups, bias, shape) in cases {
+            let conv = Conv2dConfig::new(*ch, [*k, *k])
+                .with_stride([*s, *s])
+                .with_dilation([*d, *d])
+                .with_padding(pad.clone())
+                .with_groups(*groups)
+                .with_bias(*bias)
+                .init(&device);
+            let x = Tensor::<4>::random(*shape, Distribution::Normal(0.0, 1.0), &device);
+            let y_shape = conv.forward(x.clone()).dims();
+            let r = Tensor::<4>::random(y_shape, Distribution::Normal(0.0, 1.0), &device);
+            let ours = grads(&conv, &x, &r, conv2d);
+            let burn = grads(&conv, &x, &r, |c, x| c.forward(x));
+            assert_close(name, &ours, &burn);
+        }
+    }
+
+    /// Each of output, input gradient, weight gradient and bias gradient within 2e-5 of the
+    /// largest magnitude of Burn's.
+    fn assert_close(name: &str, ours: &[Vec<f32>], burn: &[Vec<f32>]) {
+        assert_eq!(ours.len(), burn.len(), "{name}: number of gradients");
+        for (what, (a, b)) in ["output", "x grad", "weight grad", "bias grad"]
+            .iter()
+            .zip(ours.iter().zip(burn))
+        {
+            assert_eq!(a.len(), b.len(), "{name}: {what} sizes");
+            let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+            let worst = a.iter().zip(b).fold(0f32, |m, (p, q)| m.max((p - q).abs()));
+            assert!(
+                worst <= 2e-5 * scale,
+                "{name}: {what} differs by {worst} (largest magnitude {scale})"
+            );
+        }
+    }
+
+    /// 1D convolutions (the raw-waveform families) through the same kernels, against
+    /// `Conv1d::forward`.
+    #[test]
+    fn conv1d_matches_burns_generic_backward() {
+        let device = Device::flex().autodiff();
+        // channels, kernel, stride, padding, groups, bias, input [n, c, l]
+        let cases = [
+            ([1, 8], 80, 4, PaddingConfig1d::Valid, 1, true, [2, 1, 803]),
+            ([8, 12], 3, 1, PaddingConfig1d::Same, 1, false, [2, 8, 50]),
+            (
+                [6, 6],
+                3,
+                2,
+                PaddingConfig1d::Explicit(1, 1),
+                6,
+                false,
+                [2, 6, 31],
+            ),
+            ([4, 6], 1, 1, PaddingConfig1d::Valid, 1, true, [3, 4, 17]),
+        ];
+        for (i, (ch, k, s, pad, groups, bias, shape)) in cases.into_iter().enumerate() {
+            let conv = Conv1dConfig::new(ch[0], ch[1], k)
+                .with_stride(s)
+                .with_padding(pad)
+                .with_groups(groups)
+                .with_bias(bias)
+                .init(&device);
+            let x = Tensor::<3>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+            let r = Tensor::<3>::random(
+                conv.forward(x.clone()).dims(),
+                Distribution::Normal(0.0, 1.0),
+                &device,
+            );
+            let run = |f: &dyn Fn(Tensor<3>) -> Tensor<3>| {
+                let x = x.clone().require_grad();
+                let y = f(x.clone());
+                let g = (y.clone() * r.clone()).sum().backward();
+                let mut out = vec![
+                    y.into_data().try_to_vec::<f32>().unwrap(),
+                    x.grad(&g).unwrap().into_data().try_to_vec::<f32>().unwrap(),
+                    conv.weight
+                        .grad(&g)
+                        .unwrap()
+                        .into_data()
+                        .try_to_vec::<f32>()
+                        .unwrap(),
+                ];
+                if let Some(b) = &conv.bias {
+                    out.push(b.grad(&g).unwrap().into_data().try_to_vec::<f32>().unwrap());
+                }
+                out
+            };
+            let ours = run(&|x| conv1d(&conv, x));
+            let burn = run(&|x| conv.forward(x));
+            assert_close(&format!("conv1d case {i}"), &ours, &burn);
+        }
+    }
+
+    /// Without autodiff the op is Burn's forward, bias included.
+    #[test]
+    fn inference_output_is_conv2d_forward() {
+        let device = Device::flex();
+        let conv = Conv2dConfig::new([3, 5], [3, 3])
+            .with_padding(PaddingConfig2d::Same)
+            .init(&device);
+        let x = Tensor::<4>::random([2, 3, 8, 6], Distribution::Normal(0.0, 1.0), &device);
+        let a = conv2d(&conv, x.clone()).into_data();
+        let b = conv.forward(x).into_data();
+        a.assert_approx_eq::<f32>(&b, burn::tensor::Tolerance::absolute(1e-6));
+    }
+}

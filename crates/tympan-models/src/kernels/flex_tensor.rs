@@ -1,0 +1,24 @@
+//! Raw f32 access to flex tensors, shared by the flex kernels.
+
+use burn::backend::flex::FlexTensor;
+use burn::tensor::{Shape, TensorData};
+
+/// `t` itself when its values are one contiguous f32 run, else a contiguous copy.
+pub(super) fn contiguous(t: FlexTensor) -> FlexTensor {
+    if t.as_slice::<f32>().is_some() {
+        t
+    } else {
+        t.to_contiguous()
+    }
+}
+
+/// The values of a tensor made contiguous by [`contiguous`], row-major.
+pub(super) fn values(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>()
+        .expect("a contiguous f32 tensor (made so by `contiguous`)")
+}
+
+/// A flex tensor owning `data`.
+pub(super) fn tensor(data: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(data, shape.into()))
+}
