@@ -853,10 +853,69 @@ def gen_sampling(data, psla_src):
         entries=len(rows), tolerance_relative=1e-6), indent=1))
 
 
+# Kernel fixtures: the gradients of tympan's flex kernels (crates/tympan-models/src/kernels) against
+# torch.nn.functional on the same random tensors. One case per kernel path.
+KERNEL_CASES = [
+    # name, in, out, kernel, stride, dilation, (top, left, bottom, right), groups, bias, input shape
+    ("pointwise", 24, 40, 1, 1, 1, (0, 0, 0, 0), 1, False, (2, 24, 9, 7)),
+    ("stem_3x3_s2_asym", 1, 16, 3, 2, 1, (0, 0, 1, 1), 1, False, (2, 1, 33, 16)),
+    ("dense_3x3_dilated_bias", 4, 6, 3, 1, 2, (2, 2, 2, 2), 1, True, (2, 4, 12, 10)),
+    ("depthwise_3x3_s1", 12, 12, 3, 1, 1, (1, 1, 1, 1), 12, False, (2, 12, 17, 13)),
+    ("depthwise_5x5_s2_asym", 8, 8, 5, 2, 1, (1, 1, 2, 2), 8, False, (2, 8, 21, 14)),
+    # M-net style 1D conv, stored as height 1: kernel 1 x 80, stride 4.
+    ("conv1d_k80_s4_bias", 1, 8, (1, 80), (1, 4), 1, (0, 0, 0, 0), 1, True, (2, 1, 1, 803)),
+]
+
+
+def gen_kernels():
+    import torch
+    import torch.nn.functional as F
+    out = FIX / "kernels"
+    g = torch.Generator().manual_seed(0)
+    meta = dict(torch=torch.__version__, conv=[], batch_norm=[])
+    for name, cin, cout, k, s, d, (t, l, b, r), groups, bias, shape in KERNEL_CASES:
+        k = k if isinstance(k, tuple) else (k, k)
+        s = s if isinstance(s, tuple) else (s, s)
+        x = torch.randn(shape, generator=g, dtype=torch.float32, requires_grad=True)
+        w = (torch.randn((cout, cin // groups) + k, generator=g) * 0.3).requires_grad_()
+        bb = (torch.randn(cout, generator=g) * 0.1).requires_grad_() if bias else None
+        y = F.conv2d(F.pad(x, (l, r, t, b)), w, bb, stride=s, dilation=d, groups=groups)
+        rr = torch.randn(y.shape, generator=g)
+        (y * rr).sum().backward()
+        arrays = dict(x=x, w=w, r=rr, y=y, x_grad=x.grad, w_grad=w.grad)
+        if bias:
+            arrays.update(b=bb, b_grad=bb.grad)
+        for key, v in arrays.items():
+            save(out / f"{name}__{key}.npy", v.detach().numpy())
+        meta["conv"].append(dict(name=name, kernel=list(k), stride=list(s), dilation=d,
+                                 padding=[t, l, b, r], groups=groups, bias=bias))
+    # Batch norm in training mode, efficientnet_pytorch's settings (momentum 0.01, eps 1e-3).
+    for name, shape in [("bn_4d", (2, 6, 33, 17)), ("bn_height1", (3, 5, 1, 70))]:
+        c = shape[1]
+        x = (torch.randn(shape, generator=g) * 2 + 0.5).requires_grad_()
+        gamma = (torch.rand(c, generator=g) + 0.5).requires_grad_()
+        beta = (torch.randn(c, generator=g) * 0.3).requires_grad_()
+        rm, rv = torch.zeros(c), torch.ones(c)
+        y = F.batch_norm(x, rm, rv, gamma, beta, training=True, momentum=0.01, eps=1e-3)
+        rr = torch.randn(shape, generator=g)
+        (y * rr).sum().backward()
+        for key, v in dict(x=x, gamma=gamma, beta=beta, r=rr, y=y, x_grad=x.grad,
+                           gamma_grad=gamma.grad, beta_grad=beta.grad, running_mean=rm).items():
+            save(out / f"{name}__{key}.npy", v.detach().numpy())
+        # torch updates the running variance with the unbiased batch variance; Burn (and so
+        # tympan) with the biased one. Store both so the test can say which it matches.
+        n = x.numel() // c
+        var_b = x.detach().transpose(0, 1).reshape(c, -1).var(dim=1, unbiased=False)
+        save(out / f"{name}__running_var_torch.npy", rv.numpy())
+        save(out / f"{name}__running_var_biased.npy", (0.99 + 0.01 * var_b).numpy())
+        meta["batch_norm"].append(dict(name=name, momentum=0.01, eps=1e-3, per_channel=n))
+    (out / "manifest.json").write_text(json.dumps(meta, indent=1))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--only", choices=["fbank", "presets", "audio", "metrics", "models", "sampling", "enhance", "rawwave", "densenet", "resnet50"])
+    ap.add_argument("--only", choices=["fbank", "presets", "audio", "metrics", "models", "sampling", "enhance", "rawwave", "densenet", "resnet50", "kernels"])
     ap.add_argument("--psla-src", type=Path, default=None,
                     help="a checkout of github.com/YuanGongND/psla (for the model fixtures)")
     args = ap.parse_args()
@@ -867,7 +926,8 @@ def main():
                  enhance=lambda: gen_enhance(args.data_dir, args.psla_src),
                  rawwave=lambda: gen_rawwave(args.data_dir),
                  densenet=lambda: gen_densenet(args.data_dir),
-                 resnet50=lambda: gen_resnet50(args.data_dir, args.psla_src))
+                 resnet50=lambda: gen_resnet50(args.data_dir, args.psla_src),
+                 kernels=gen_kernels)
     for name, step in steps.items():
         if name in ("models", "sampling", "enhance", "resnet50") and args.psla_src is None:
             if args.only == name:

@@ -388,3 +388,200 @@ fn resnet50_models_match_pytorch() {
         assert!(d <= 1e-4 * scale, "{arch}: {d} > 1e-4 x {scale}");
     }
 }
+
+/// tympan's flex kernels (`tympan_models::kernels`) against `torch.nn.functional` (fixtures
+/// `kernels/`, torch 2.11): for each convolution path (pointwise, strided stem with asymmetric
+/// "same" padding, dilated with bias, depthwise 3x3 and 5x5/2, an M-net 1D conv as height 1) the
+/// output and the gradients of `sum(y * r)` with respect to input, weight and bias. Tolerance:
+/// 2e-5 of the largest magnitude of each tensor (float32 sums in another order).
+#[test]
+fn conv_kernels_match_pytorch() {
+    use burn::module::Param;
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::Conv2dConfig;
+    let device = Backend::Flex.device().unwrap().autodiff();
+    let dir = fixtures().join("kernels");
+    let manifest = fixture_json("kernels/manifest.json");
+    let load = |name: &str, key: &str| npy::read(&dir.join(format!("{name}__{key}.npy"))).unwrap();
+    let tensor = |a: &npy::NpyArray| {
+        let shape: [usize; 4] = a.shape.clone().try_into().unwrap_or_else(|_| {
+            let mut s = [1; 4];
+            s[..a.shape.len()].copy_from_slice(&a.shape);
+            s
+        });
+        Tensor::<4>::from_data(TensorData::new(a.data.clone(), shape), &device)
+    };
+    let cases = manifest["conv"].as_array().unwrap();
+    assert_eq!(cases.len(), 6);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let u = |k: &str, i: usize| case[k][i].as_u64().unwrap() as usize;
+        let (w, x) = (load(name, "w"), load(name, "x"));
+        let bias = case["bias"].as_bool().unwrap();
+        let groups = case["groups"].as_u64().unwrap() as usize;
+        let conv = Conv2dConfig::new(
+            [w.shape[1] * groups, w.shape[0]],
+            [u("kernel", 0), u("kernel", 1)],
+        )
+        .with_stride([u("stride", 0), u("stride", 1)])
+        .with_dilation([case["dilation"].as_u64().unwrap() as usize; 2])
+        .with_padding(PaddingConfig2d::Explicit(
+            u("padding", 0),
+            u("padding", 1),
+            u("padding", 2),
+            u("padding", 3),
+        ))
+        .with_groups(groups)
+        .with_bias(bias);
+        let mut conv = conv.init(&device);
+        conv.weight = Param::from_tensor(tensor(&w).require_grad());
+        if bias {
+            let b = load(name, "b");
+            conv.bias = Some(Param::from_tensor(
+                Tensor::<1>::from_data(TensorData::new(b.data.clone(), [b.data.len()]), &device)
+                    .require_grad(),
+            ));
+        }
+        let xt = tensor(&x).require_grad();
+        let y = tympan_models::kernels::conv2d(&conv, xt.clone());
+        let grads = (y.clone() * tensor(&load(name, "r"))).sum().backward();
+        let mut got = vec![
+            ("y", y.into_data().try_to_vec::<f32>().unwrap()),
+            (
+                "x_grad",
+                xt.grad(&grads)
+                    .unwrap()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap(),
+            ),
+            (
+                "w_grad",
+                conv.weight
+                    .grad(&grads)
+                    .unwrap()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap(),
+            ),
+        ];
+        if let Some(b) = &conv.bias {
+            got.push((
+                "b_grad",
+                b.grad(&grads)
+                    .unwrap()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap(),
+            ));
+        }
+        for (key, ours) in got {
+            let want = load(name, key).data;
+            let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+            let diff = max_abs_diff(&ours, &want);
+            assert!(
+                diff <= 2e-5 * scale,
+                "{name} {key}: {diff} (largest magnitude {scale})"
+            );
+        }
+    }
+}
+
+/// Batch norm in training mode through tympan's flex kernel against `F.batch_norm(training=True,
+/// momentum=0.01, eps=1e-3)` (efficientnet_pytorch's settings): output, input/gamma/beta
+/// gradients and the running mean within 2e-5 of the largest magnitude. The running variance is
+/// Burn's: updated with the biased batch variance, where PyTorch uses the unbiased one (the
+/// fixture stores both; the difference is a factor n/(n-1) on the batch term).
+#[test]
+fn batch_norm_kernel_matches_pytorch() {
+    use burn::module::Param;
+    use burn::nn::BatchNormConfig;
+    let device = Backend::Flex.device().unwrap().autodiff();
+    let dir = fixtures().join("kernels");
+    let manifest = fixture_json("kernels/manifest.json");
+    let load = |name: &str, key: &str| npy::read(&dir.join(format!("{name}__{key}.npy"))).unwrap();
+    let t1 = |a: &npy::NpyArray| {
+        Tensor::<1>::from_data(TensorData::new(a.data.clone(), [a.data.len()]), &device)
+    };
+    let cases = manifest["batch_norm"].as_array().unwrap();
+    assert_eq!(cases.len(), 2);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let x = load(name, "x");
+        let shape: [usize; 4] = x.shape.clone().try_into().unwrap();
+        let mut bn = BatchNormConfig::new(shape[1])
+            .with_momentum(0.01)
+            .with_epsilon(1e-3)
+            .init(&device);
+        bn.gamma = Param::from_tensor(t1(&load(name, "gamma")).require_grad());
+        bn.beta = Param::from_tensor(t1(&load(name, "beta")).require_grad());
+        let xt =
+            Tensor::<4>::from_data(TensorData::new(x.data.clone(), shape), &device).require_grad();
+        let r = Tensor::<4>::from_data(TensorData::new(load(name, "r").data, shape), &device);
+        let y = tympan_models::kernels::batch_norm(&bn, xt.clone());
+        let grads = (y.clone() * r).sum().backward();
+        let got = [
+            ("y", y.into_data().try_to_vec::<f32>().unwrap()),
+            (
+                "x_grad",
+                xt.grad(&grads)
+                    .unwrap()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap(),
+            ),
+            (
+                "gamma_grad",
+                bn.gamma
+                    .grad(&grads)
+                    .unwrap()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap(),
+            ),
+            (
+                "beta_grad",
+                bn.beta
+                    .grad(&grads)
+                    .unwrap()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap(),
+            ),
+            (
+                "running_mean",
+                bn.running_mean
+                    .value_sync()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap(),
+            ),
+            (
+                "running_var_biased",
+                bn.running_var
+                    .value_sync()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap(),
+            ),
+        ];
+        for (key, ours) in got {
+            let want = load(name, key).data;
+            let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+            let diff = max_abs_diff(&ours, &want);
+            assert!(
+                diff <= 2e-5 * scale,
+                "{name} {key}: {diff} (largest magnitude {scale})"
+            );
+        }
+        // And it is not PyTorch's unbiased running variance.
+        let torch_var = load(name, "running_var_torch").data;
+        let ours = bn
+            .running_var
+            .value_sync()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert!(max_abs_diff(&ours, &torch_var) > 0.0);
+    }
+}

@@ -7,11 +7,11 @@
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, BatchNormConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid, silu};
+use burn::tensor::activation::{relu, sigmoid};
 
 use super::params::BlockSpec;
 use super::same_conv::same_conv;
-use crate::kernels::{batch_norm, conv2d};
+use crate::kernels::{batch_norm, conv2d, swish};
 use crate::layers::DropPath;
 
 /// BatchNorm as `efficientnet_pytorch` configures it: momentum `1 - 0.99`, eps `1e-3`.
@@ -35,7 +35,7 @@ impl Activation {
     /// Apply the activation.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         match self {
-            Self::Swish => silu(x),
+            Self::Swish => swish(x),
             Self::Relu6 => relu(x).clamp_max(6.0),
         }
     }
@@ -54,7 +54,7 @@ pub struct SqueezeExcitation {
 impl SqueezeExcitation {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let s = x.clone().mean_dim(2).mean_dim(3);
-        let s = silu(conv2d(&self.se_reduce, s));
+        let s = swish(conv2d(&self.se_reduce, s));
         let s = conv2d(&self.se_expand, s);
         x * sigmoid(s)
     }

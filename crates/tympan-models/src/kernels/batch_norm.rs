@@ -95,12 +95,12 @@ mod tests {
                         .try_to_vec::<f32>()
                         .unwrap(),
                     bn.running_mean
-                        .value()
+                        .value_sync()
                         .into_data()
                         .try_to_vec::<f32>()
                         .unwrap(),
                     bn.running_var
-                        .value()
+                        .value_sync()
                         .into_data()
                         .try_to_vec::<f32>()
                         .unwrap(),

@@ -1,12 +1,13 @@
 //! tympan's own kernels for the operations that dominate a training step on the flex backend,
 //! registered through Burn's backend-extension API (`#[backend_extension]`, burn 0.22.1).
 //!
-//! Burn 0.22.1's flex backend leaves three things to `burn-backend`'s generic code, and that code
+//! Burn 0.22.1's flex backend leaves these to `burn-backend`'s generic code, and that code
 //! is where the PSLA EfficientNet step spent most of its time (perf, docs/results.md):
 //! - convolution backward ([`conv2d`], [`conv1d`], [`Convolve`]): dense weight gradients as a
 //!   convolution with batch and channel swapped, depthwise weight gradients as one conv2d per
 //!   channel;
-//! - batch norm in training ([`batch_norm`]): a composite of transposes, copies and reductions.
+//! - batch norm in training ([`batch_norm`]): a composite of transposes, copies and reductions;
+//! - swish ([`swish`]): two graph nodes, and a scalar libm `exp` per element.
 //!
 //! Models call these functions where they would call the module's `forward`. Each extension
 //! trait has default bodies made of Burn's own primitives, and on any backend other than flex
@@ -25,6 +26,10 @@ mod conv_flex;
 mod conv_ops;
 #[cfg(feature = "flex")]
 mod flex_tensor;
+mod swish;
+#[cfg(feature = "flex")]
+mod swish_flex;
+mod swish_ops;
 
 use std::sync::OnceLock;
 
@@ -34,6 +39,8 @@ pub use batch_norm::batch_norm;
 pub use batch_norm_ops::BatchNormKernels;
 pub use conv::{Convolve, conv1d, conv2d};
 pub use conv_ops::ConvKernels;
+pub use swish::swish;
+pub use swish_ops::SwishKernels;
 
 /// Whether the kernels are on: everywhere unless `TYMPAN_KERNELS=burn`.
 pub fn kernels_enabled() -> bool {
