@@ -121,15 +121,26 @@ pub fn run(o: &Options<'_>) -> Result<()> {
     );
     let mut rows = Vec::new();
     for name in o.backends {
-        let b = Tb::from_str(name)?;
+        // `flex-burn`: flex with tympan's kernels off (Burn's own convolution backward, batch
+        // norm and silu), the baseline the kernels are measured against.
+        let (b, kernels) = match name.strip_suffix("-burn") {
+            Some(base) => (Tb::from_str(base)?, false),
+            None => (Tb::from_str(name)?, true),
+        };
+        tympan_models::kernels::set_kernels_enabled(kernels);
         let t = median(time_tympan(b, o)?);
+        let label = if kernels {
+            b.name().to_string()
+        } else {
+            format!("{}-burn", b.name())
+        };
         println!(
-            "tympan {:>8}: {t:.2} s/step, {:.2} clips/s",
-            b.name(),
+            "tympan {label:>10}: {t:.2} s/step, {:.2} clips/s",
             o.batch as f64 / t
         );
-        rows.push((b.name(), t));
+        rows.push((label, t));
     }
+    tympan_models::kernels::set_kernels_enabled(true);
     if o.python == "none" {
         return Ok(());
     }
