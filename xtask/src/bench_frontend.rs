@@ -65,7 +65,7 @@ fn write_wav16(path: &Path, samples: &[f32], rate: u32) -> Result<()> {
 }
 
 /// 10 s, 16 kHz, 16-bit clips made from real audio (looped to 10 s).
-fn prepare_clips(data: &Path, n: usize, dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn prepare_clips(data: &Path, n: usize, dir: &Path) -> Result<Vec<PathBuf>> {
     let mut sources = vec![data.join("audioset/R9_ZSCveAHg_7s.wav")];
     let us8k = data.join("urbansound8k/UrbanSound8K/audio/fold1");
     let mut more: Vec<PathBuf> = std::fs::read_dir(&us8k)

@@ -1,8 +1,14 @@
-//! `cargo xtask bench train`: PSLA's training step (EfficientNet + attention forward on a
-//! `[B, 1056, 128]` fbank batch, clamped BCE, backward, Adam with PSLA's settings) in tympan on
-//! each CPU backend asked for, beside PyTorch running PSLA's own model and step
-//! (`scripts/bench_train_step.py`, PSLA's src/traintest.py) in the same run, as clips/s and a
+//! `cargo xtask bench train`: a training step (forward, loss, backward, Adam) in tympan on each
+//! CPU backend asked for, beside PyTorch doing the same step in the same run, as clips/s and a
 //! ratio. Inputs are random; only time is measured.
+//!
+//! - `--arch psla` (the default): PSLA's EfficientNet-B<b> + 4-head attention on a
+//!   `[B, 1056, 128]` fbank batch, clamped BCE, Adam with PSLA's settings; PyTorch runs PSLA's
+//!   own model and step (`scripts/bench_train_step.py`, PSLA's src/traintest.py).
+//! - `--arch NAME` for one model of each other family ([`FAMILIES`]): the registry model on its
+//!   model card's input shape, BCE (sigmoid outputs; Chen et al.: the mean of the per-level
+//!   losses) or cross-entropy (softmax outputs); PyTorch runs a transcription of the same network
+//!   (`scripts/bench_families.py`, whose parameter count is printed beside ours).
 
 use std::path::Path;
 use std::process::Command;
@@ -15,10 +21,24 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use tympan_models::Backend as Tb;
-use tympan_train::loss::bce_per_sample;
+use tympan_models::OutputKind;
+use tympan_train::loss::{bce_per_sample, outputs_loss_per_sample};
+use tympan_train::recipe::Loss;
+
+/// One model of every family besides PSLA's, each transcribed to PyTorch in
+/// `scripts/bench_families.py`, with the class count of its paper's dataset.
+pub const FAMILIES: [(&str, usize); 5] = [
+    ("m34-res-rb1", 10),
+    ("slim2d-rb1", 10),
+    ("densenet-logmel", 41),
+    ("hershey-vgg", 527),
+    ("chen-resnet-small", 527),
+];
 
 /// Options of `cargo xtask bench train`.
 pub struct Options<'a> {
+    /// `psla`, a name of [`FAMILIES`], or `families` for all of them.
+    pub arch: &'a [String],
     /// EfficientNet-B<b>.
     pub b: usize,
     /// Batch size.
@@ -35,6 +55,94 @@ pub struct Options<'a> {
 
 const CLASSES: usize = 527;
 const FRAMES: usize = 1056;
+
+/// What one `--arch` benchmarks.
+enum Arch {
+    /// PSLA's EfficientNet-B<b> + attention against PSLA's own PyTorch code.
+    Psla,
+    /// A registry model against its transcription in `scripts/bench_families.py`.
+    Family { name: &'static str, classes: usize },
+}
+
+impl Arch {
+    fn parse(s: &str) -> Result<Vec<Self>> {
+        if s == "psla" {
+            return Ok(vec![Self::Psla]);
+        }
+        if s == "families" {
+            return Ok(FAMILIES
+                .iter()
+                .map(|&(name, classes)| Self::Family { name, classes })
+                .collect());
+        }
+        match FAMILIES.iter().find(|(n, _)| *n == s) {
+            Some(&(name, classes)) => Ok(vec![Self::Family { name, classes }]),
+            None => bail!(
+                "--arch {s}: not benchmarked against PyTorch; choose psla, families or one of {}",
+                FAMILIES.map(|f| f.0).join(", ")
+            ),
+        }
+    }
+
+    fn label(&self, o: &Options<'_>) -> String {
+        match self {
+            Self::Psla => format!("psla-effnet-b{}", o.b),
+            Self::Family { name, .. } => name.to_string(),
+        }
+    }
+}
+
+/// One training step of a registry model on random inputs of its card's shape.
+fn time_family(backend: Tb, name: &str, classes: usize, o: &Options<'_>) -> Result<Vec<f64>> {
+    let device = backend.device()?.autodiff();
+    let info = tympan_models::info(name)?;
+    let mut model = tympan_models::create(name, classes, &device)?;
+    let shape = if info.input.is_waveform() {
+        [o.batch, 1, info.input.frames]
+    } else {
+        [o.batch, info.input.frames, info.input.bins]
+    };
+    let loss_kind = match info.output {
+        OutputKind::Probabilities => Loss::Bce,
+        OutputKind::Distribution => Loss::Ce,
+    };
+    let mut optim = AdamConfig::new()
+        .with_beta_1(0.95)
+        .with_beta_2(0.999)
+        .with_epsilon(1e-8)
+        .with_weight_decay(Some(WeightDecayConfig::new(5e-7)))
+        .init();
+    let mut times = Vec::new();
+    for i in 0..=o.iters {
+        let x = Tensor::<3>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+        let y = match loss_kind {
+            Loss::Bce => {
+                Tensor::<2>::random([o.batch, classes], Distribution::Uniform(0.0, 1.0), &device)
+                    .lower_elem(0.02)
+                    .float()
+            }
+            Loss::Ce => {
+                let mut onehot = vec![0f32; o.batch * classes];
+                for (b, row) in onehot.chunks_mut(classes).enumerate() {
+                    row[(b * 7 + i * 3) % classes] = 1.0;
+                }
+                Tensor::<2>::from_data(TensorData::new(onehot, [o.batch, classes]), &device)
+            }
+        };
+        let t = Instant::now();
+        let loss = outputs_loss_per_sample(model.forward_train(x), y, loss_kind).mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-4, model, grads);
+        let value: f32 = loss.into_scalar::<f32>();
+        if !value.is_finite() {
+            bail!("loss {value} of {name} on {}", backend.name());
+        }
+        if i > 0 {
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    Ok(times)
+}
 
 fn time_tympan(backend: Tb, o: &Options<'_>) -> Result<Vec<f64>> {
     let device = backend.device()?.autodiff();
@@ -88,13 +196,7 @@ fn time_pytorch(o: &Options<'_>, psla_src: &Path) -> Result<(Vec<f64>, String)> 
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .context("no JSON line from the PyTorch script")?;
-    let v: serde_json::Value = serde_json::from_str(line)?;
+    let v = last_json(&out.stdout)?;
     let times = v["times"]
         .as_array()
         .context("no times")?
@@ -105,60 +207,152 @@ fn time_pytorch(o: &Options<'_>, psla_src: &Path) -> Result<(Vec<f64>, String)> 
     Ok((times, about))
 }
 
+/// The PyTorch transcription's step times and parameter count.
+fn time_pytorch_family(
+    o: &Options<'_>,
+    name: &str,
+    classes: usize,
+) -> Result<(Vec<f64>, String, u64)> {
+    let script = crate::workspace_root().join("scripts/bench_families.py");
+    let out = Command::new(o.python)
+        .arg(&script)
+        .args(["--arch", name])
+        .args(["--classes", &classes.to_string()])
+        .args(["--batch", &o.batch.to_string()])
+        .args(["--iters", &o.iters.to_string()])
+        .output()
+        .with_context(|| format!("running {} {}", o.python, script.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} --arch {name} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let v = last_json(&out.stdout)?;
+    let times = v["times"]
+        .as_array()
+        .context("no times")?
+        .iter()
+        .filter_map(|t| t.as_f64())
+        .collect();
+    let about = format!("torch {}, {} threads", v["torch"], v["threads"]);
+    Ok((times, about, v["params"].as_u64().unwrap_or(0)))
+}
+
+/// The last line of a script's output that is a JSON object.
+fn last_json(stdout: &[u8]) -> Result<serde_json::Value> {
+    let stdout = String::from_utf8_lossy(stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .context("no JSON line from the PyTorch script")?;
+    Ok(serde_json::from_str(line)?)
+}
+
 fn median(mut t: Vec<f64>) -> f64 {
     t.sort_by(f64::total_cmp);
     t[t.len() / 2]
 }
 
-/// Time every backend, then PyTorch, and print clips/s and ratios.
+/// The backends of `--backends`: `flex-burn` is flex with tympan's kernels off (Burn's own
+/// convolution backward, batch norm and silu), the baseline the kernels are measured against.
+fn backends(o: &Options<'_>) -> Result<Vec<(Tb, bool, String)>> {
+    o.backends
+        .iter()
+        .map(|name| {
+            let (b, kernels) = match name.strip_suffix("-burn") {
+                Some(base) => (Tb::from_str(base)?, false),
+                None => (Tb::from_str(name)?, true),
+            };
+            let label = if kernels {
+                b.name().to_string()
+            } else {
+                format!("{}-burn", b.name())
+            };
+            Ok((b, kernels, label))
+        })
+        .collect()
+}
+
+/// Time every `--arch` on every backend, then PyTorch, and print clips/s and ratios, ending with
+/// a table of all of them.
 pub fn run(o: &Options<'_>) -> Result<()> {
     if o.iters == 0 || o.batch == 0 {
         bail!("--iters and --batch must be at least 1");
     }
-    println!(
-        "PSLA training step, EfficientNet-B{} + 4-head attention, {CLASSES} classes, batch [{}, {FRAMES}, 128], median of {} steps after a warm-up",
-        o.b, o.batch, o.iters
-    );
-    let mut rows = Vec::new();
-    for name in o.backends {
-        // `flex-burn`: flex with tympan's kernels off (Burn's own convolution backward, batch
-        // norm and silu), the baseline the kernels are measured against.
-        let (b, kernels) = match name.strip_suffix("-burn") {
-            Some(base) => (Tb::from_str(base)?, false),
-            None => (Tb::from_str(name)?, true),
-        };
-        tympan_models::kernels::set_kernels_enabled(kernels);
-        let t = median(time_tympan(b, o)?);
-        let label = if kernels {
-            b.name().to_string()
-        } else {
-            format!("{}-burn", b.name())
-        };
-        println!(
-            "tympan {label:>10}: {t:.2} s/step, {:.2} clips/s",
-            o.batch as f64 / t
-        );
-        rows.push((label, t));
+    let mut archs = Vec::new();
+    for a in o.arch {
+        archs.extend(Arch::parse(a)?);
     }
-    tympan_models::kernels::set_kernels_enabled(true);
-    if o.python == "none" {
-        return Ok(());
-    }
-    let Some(src) = o.psla_src else {
+    let backends = backends(o)?;
+    if o.python != "none" && archs.iter().any(|a| matches!(a, Arch::Psla)) && o.psla_src.is_none() {
         bail!(
             "--psla-src is needed for the PyTorch reference (git clone https://github.com/YuanGongND/psla), or pass --python none"
         );
-    };
-    let (times, about) = time_pytorch(o, src)?;
-    let pt = median(times);
+    }
     println!(
-        "PyTorch (PSLA's model and step; {about}): {pt:.2} s/step, {:.2} clips/s",
-        o.batch as f64 / pt
+        "training step, batch {}, median of {} steps after a warm-up",
+        o.batch, o.iters
     );
-    for (name, t) in rows {
+    let mut table = Vec::new();
+    for arch in &archs {
+        let label = arch.label(o);
+        let mut rows = Vec::new();
+        for (b, kernels, name) in &backends {
+            tympan_models::kernels::set_kernels_enabled(*kernels);
+            let t = median(match arch {
+                Arch::Psla => time_tympan(*b, o)?,
+                Arch::Family { name, classes } => time_family(*b, name, *classes, o)?,
+            });
+            println!(
+                "{label}: tympan {name:>10}: {t:.2} s/step, {:.2} clips/s",
+                o.batch as f64 / t
+            );
+            rows.push((name.clone(), t));
+        }
+        tympan_models::kernels::set_kernels_enabled(true);
+        if o.python == "none" {
+            table.extend(rows.into_iter().map(|(n, t)| (label.clone(), n, t, None)));
+            continue;
+        }
+        let (times, about) = match arch {
+            Arch::Psla => time_pytorch(o, o.psla_src.context("--psla-src")?)?,
+            Arch::Family { name, classes } => {
+                let (t, a, p) = time_pytorch_family(o, name, *classes)?;
+                let ours = tympan_models::num_params(&tympan_models::create(
+                    name,
+                    *classes,
+                    &Tb::Flex.device()?,
+                )?);
+                println!(
+                    "{label}: trainable parameters tympan {ours}, PyTorch transcription {p}{}",
+                    if ours as u64 == p { "" } else { " (DIFFERENT)" }
+                );
+                (t, a)
+            }
+        };
+        let pt = median(times);
         println!(
-            "tympan {name} / PyTorch clips/s: {:.2}x",
-            (o.batch as f64 / t) / (o.batch as f64 / pt)
+            "{label}: PyTorch ({about}): {pt:.2} s/step, {:.2} clips/s",
+            o.batch as f64 / pt
+        );
+        for (name, t) in rows {
+            println!("{label}: tympan {name} / PyTorch clips/s: {:.2}x", pt / t);
+            table.push((label.clone(), name, t, Some(pt)));
+        }
+    }
+    println!("\n| model | backend | s/step | clips/s | PyTorch s/step | vs PyTorch |");
+    println!("|---|---|---|---|---|---|");
+    for (label, name, t, pt) in table {
+        let (pt_s, ratio) = match pt {
+            Some(p) => (format!("{p:.2}"), format!("{:.2}x", p / t)),
+            None => ("-".into(), "-".into()),
+        };
+        println!(
+            "| {label} | {name} | {t:.2} | {:.2} | {pt_s} | {ratio} |",
+            o.batch as f64 / t
         );
     }
     Ok(())

@@ -1,0 +1,173 @@
+//! `cargo xtask bench tag`: `tympan tag` with PSLA's EfficientNet-B<b> + 4-head attention on a
+//! folder of 10 s, 16 kHz clips (decode + fbank + model, one process for all files), against
+//! PyTorch running PSLA's own `EffNetAttention` on torchaudio fbanks of the same files
+//! (`scripts/bench_tag.py`), in the same run, with the same weights: the script writes its
+//! randomly initialised state dict and `tympan tag --weights` reads it, so the two sets of
+//! scores must agree as well.
+//!
+//! tympan's time is the whole command (process start and weight loading included); PyTorch's is
+//! its loop over the files after imports and model construction. A one-file `tympan tag` run is
+//! timed too, to show the fixed cost.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use tympan_audio::npy;
+
+/// Options of `cargo xtask bench tag`.
+pub struct Options<'a> {
+    /// Shared data folder the clips are cut from.
+    pub data_dir: &'a Path,
+    /// Number of 10 s clips.
+    pub clips: usize,
+    /// EfficientNet-B<b>.
+    pub b: usize,
+    /// Python with torch, torchaudio and efficientnet_pytorch.
+    pub python: &'a str,
+    /// A clone of YuanGongND/psla.
+    pub psla_src: &'a Path,
+    /// Work folder.
+    pub work: &'a Path,
+    /// The `tympan` binary (default: beside this xtask binary).
+    pub tympan: Option<&'a Path>,
+}
+
+/// The `tympan` binary that the workspace build puts beside xtask's.
+fn tympan_binary(given: Option<&Path>) -> Result<PathBuf> {
+    let path = match given {
+        Some(p) => p.to_path_buf(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("xtask's folder")?
+            .join(format!("tympan{}", std::env::consts::EXE_SUFFIX)),
+    };
+    if !path.is_file() {
+        bail!(
+            "{}: no tympan binary; build it with `cargo test --workspace --no-run` (the README's build) or pass --tympan PATH",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// Run `tympan tag` on `files`, returning its wall time.
+fn time_tag(
+    tympan: &Path,
+    o: &Options<'_>,
+    weights: &Path,
+    files: &[PathBuf],
+    out: &Path,
+) -> Result<f64> {
+    let t = Instant::now();
+    let status = Command::new(tympan)
+        .arg("tag")
+        .args(["--arch", &format!("psla-effnet-b{}", o.b)])
+        .arg("--weights")
+        .arg(weights)
+        .args(["--top-k", "1", "--format", "json"])
+        .arg("-o")
+        .arg(out)
+        .args(files)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .with_context(|| format!("running {}", tympan.display()))?;
+    let s = t.elapsed().as_secs_f64();
+    if !status.success() {
+        bail!("{} tag failed ({status})", tympan.display());
+    }
+    Ok(s)
+}
+
+/// Prepare the clips, run PyTorch then tympan, and print clips/s, the ratio and the agreement.
+pub fn run(o: &Options<'_>) -> Result<()> {
+    if o.clips < 2 {
+        bail!("--clips must be at least 2");
+    }
+    let tympan = tympan_binary(o.tympan)?;
+    let clips_dir = o.work.join(format!("clips-{}", o.clips));
+    let files = crate::bench_frontend::prepare_clips(o.data_dir, o.clips, &clips_dir)?;
+    let weights = o.work.join(format!("psla-b{}-seed0.pth", o.b));
+    let torch_scores = o.work.join("scores-torch.npy");
+    let script = crate::workspace_root().join("scripts/bench_tag.py");
+    println!(
+        "tagging {} clips of 10 s at 16 kHz with PSLA EfficientNet-B{} + 4-head attention, 527 classes",
+        files.len(),
+        o.b
+    );
+    let out = Command::new(o.python)
+        .arg(&script)
+        .arg("--psla-src")
+        .arg(o.psla_src)
+        .arg("--clips")
+        .arg(&clips_dir)
+        .arg("--weights-out")
+        .arg(&weights)
+        .arg("--scores-out")
+        .arg(&torch_scores)
+        .args(["--b", &o.b.to_string()])
+        .output()
+        .with_context(|| format!("running {} {}", o.python, script.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .context("no JSON line from the PyTorch script")?;
+    let v: serde_json::Value = serde_json::from_str(line)?;
+    let py_s = v["seconds"].as_f64().context("seconds")?;
+    let n = files.len() as f64;
+
+    // Sorted as the script sorts them, so that rows line up.
+    let mut sorted = files.clone();
+    sorted.sort();
+    let one = time_tag(
+        &tympan,
+        o,
+        &weights,
+        &sorted[..1],
+        &o.work.join("scores-one.npy"),
+    )?;
+    let ours_path = o.work.join("scores-tympan.npy");
+    let ours_s = time_tag(&tympan, o, &weights, &sorted, &ours_path)?;
+
+    let ours = npy::read(&ours_path)?;
+    let theirs = npy::read(&torch_scores)?;
+    if ours.shape != theirs.shape {
+        bail!(
+            "score shapes differ: tympan {:?}, PyTorch {:?}",
+            ours.shape,
+            theirs.shape
+        );
+    }
+    let worst = ours
+        .data
+        .iter()
+        .zip(&theirs.data)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    println!(
+        "PyTorch (PSLA's EffNetAttention, torchaudio fbank; torch {}, {} threads): {py_s:.2} s = {:.2} clips/s",
+        v["torch"],
+        v["threads"],
+        n / py_s
+    );
+    println!(
+        "tympan tag: {ours_s:.2} s = {:.2} clips/s (whole command; one file alone: {one:.2} s)",
+        n / ours_s
+    );
+    println!("max |tympan - PyTorch| over all scores: {worst:.2e}");
+    println!(
+        "ratio: tympan tag is {:.2}x PyTorch's clips/s",
+        py_s / ours_s
+    );
+    Ok(())
+}
