@@ -13,8 +13,23 @@ and the Rust side prints both parameter counts so that a difference shows:
   and a stride-1 7x7 stem (tympan's `ResNetConfig::with_stem_stride(1)`), global mean pooling,
   a linear output; sigmoid scores.
 
-The step is `bench_train_step.py`'s: Adam (lr 1e-4, betas (0.95, 0.999), weight decay 5e-7),
-clamped BCE on sigmoid scores. Inputs are random; only time is measured.
+- `m34-res-rb1`: Dai et al.'s M34-res with Naranjo-Alcazar et al.'s RB1 blocks on 4 s of 8 kHz
+  waveform, softmax outputs (crates/tympan-models/src/rawwave/dai.rs, residual.rs);
+- `slim2d-rb1`: Naranjo-Alcazar et al.'s slim 2D network with RB1 blocks on their 64 x 199
+  log-mel input (rawwave/slim2d.rs), softmax outputs;
+- `densenet-logmel`: Jeong & Lim's DenseNet with the paper's growth (16, 32, ..., 512, 512, 512),
+  8 softmax heads and the in-graph log-mel at 44.1 kHz on 64,000-sample crops
+  (dcase/densenet.rs).
+  These three are the transcriptions `scripts/generate_reference.py` checks tympan's forwards
+  against (its `_rawwave_nets` and `_densenet`, golden tests in tests/golden_models.rs), imported
+  from there, so the timed network is the one whose outputs were compared.
+
+Chen et al.'s network has no PyTorch transcription yet and is not benchmarked.
+
+The step is `bench_train_step.py`'s: Adam (lr 1e-4, betas (0.95, 0.999), weight decay 5e-7);
+clamped BCE on sigmoid scores, or, for the softmax models, cross-entropy on the clamped
+probabilities (tympan's `ce_on_probs_per_sample`, as `cargo xtask bench train` uses for them).
+Inputs are random; only time is measured.
 
 Prints one JSON line: {"arch", "times", "threads", "torch", "params", "input", "classes"}.
 """
@@ -49,7 +64,64 @@ def resnet50(classes):
     return nn.Sequential(nn.Unflatten(1, (1, 96)), net, nn.Sigmoid())
 
 
-ARCHS = {"hershey-vgg": (vgg_e, (96, 64)), "hershey-resnet50": (resnet50, (96, 64))}
+def _reference():
+    """scripts/generate_reference.py, for its transcriptions."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import generate_reference
+
+    return generate_reference
+
+
+class _Softmax:
+    """Wraps a logits network: softmax probabilities, as tympan's `Tagger::forward`."""
+
+    def __new__(cls, net, to_image=False):
+        import torch.nn as nn
+
+        class Wrapped(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = net
+
+            def forward(self, x):
+                if to_image:  # tympan's [B, T, F] features -> [B, 1, F, T]
+                    x = x.transpose(1, 2).unsqueeze(1)
+                return self.net(x).softmax(dim=1)
+
+        return Wrapped()
+
+
+def m34_res_rb1(classes):
+    import torch
+
+    m34, _ = _reference()._rawwave_nets(torch)
+    return _Softmax(m34(1, classes))
+
+
+def slim2d_rb1(classes):
+    import torch
+
+    _, slim = _reference()._rawwave_nets(torch)
+    return _Softmax(slim(1, classes), to_image=True)
+
+
+def densenet_logmel(classes):
+    import torch
+
+    return _reference()._densenet(torch, [16, 32, 64, 128, 256, 512, 512, 512], classes, 8, 44100)
+
+
+# name: (builder, input shape without the batch, loss on the outputs)
+ARCHS = {
+    "hershey-vgg": (vgg_e, (96, 64), "bce"),
+    "hershey-resnet50": (resnet50, (96, 64), "bce"),
+    "m34-res-rb1": (m34_res_rb1, (1, 32000), "ce"),
+    "slim2d-rb1": (slim2d_rb1, (199, 64), "ce"),
+    "densenet-logmel": (densenet_logmel, (1, 64000), "ce"),
+}
 
 
 def main():
@@ -66,20 +138,27 @@ def main():
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    build, shape = ARCHS[a.arch]
+    build, shape, loss_kind = ARCHS[a.arch]
     model = build(a.classes)
     model.train()
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     optimizer = torch.optim.Adam(model.parameters(), 1e-4, weight_decay=5e-7,
                                  betas=(0.95, 0.999))
-    loss_fn = torch.nn.BCELoss()
+    bce = torch.nn.BCELoss()
     times = []
     for i in range(a.iters + 1):
         x = torch.randn(a.batch, *shape)
-        y = (torch.rand(a.batch, a.classes) < 0.02).float()
+        if loss_kind == "bce":
+            y = (torch.rand(a.batch, a.classes) < 0.02).float()
+        else:
+            y = torch.zeros(a.batch, a.classes)
+            for b in range(a.batch):
+                y[b, (b * 7 + i * 3) % a.classes] = 1.0
         t = time.perf_counter()
-        out = torch.clamp(model(x), 1e-7, 1.0 - 1e-7)
-        loss = loss_fn(out, y)
+        if loss_kind == "bce":
+            loss = bce(torch.clamp(model(x), 1e-7, 1.0 - 1e-7), y)
+        else:
+            loss = -(y * torch.clamp(model(x), 1e-7, 1.0).log()).sum(1).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -1,7 +1,8 @@
 //! The wgpu backend executed, not only compiled: every model family's forward and three
 //! training steps of two models, each against flex with the same weights and the same real
-//! input. In CI wgpu runs on Mesa's lavapipe (Vulkan compute on the CPU, Debian's
-//! `mesa-vulkan-drivers`, installed by .ci/run); on a machine with a GPU it runs there.
+//! input. Without a GPU wgpu runs on Mesa's lavapipe (Vulkan compute on the CPU, Debian's
+//! `mesa-vulkan-drivers`); on a machine with a GPU it runs there. `.ci/run` does not run these
+//! tests (their build does not fit its budget: docs/backends.md).
 //!
 //! Tolerances (all f32 on both sides; only the order of reductions differs):
 //! - eval-mode forward: 1e-4 on every output probability;

@@ -26,9 +26,16 @@ use tympan_train::loss::{bce_per_sample, outputs_loss_per_sample};
 use tympan_train::recipe::Loss;
 
 /// Models of the other families transcribed to PyTorch in `scripts/bench_families.py`, with
-/// their class counts (AudioSet's 527). Hershey et al.'s VGG and ResNet-50 so far; M34-res,
-/// slim 2D, DenseNet and Chen et al.'s network have no transcription yet.
-pub const FAMILIES: [(&str, usize); 2] = [("hershey-vgg", 527), ("hershey-resnet50", 527)];
+/// their class counts: AudioSet's 527 for Hershey et al.'s VGG and ResNet-50, UrbanSound8K's 10
+/// for M34-res and the slim 2D net, FSDKaggle2018's 41 for Jeong & Lim's DenseNet. Chen et
+/// al.'s network has no transcription yet.
+pub const FAMILIES: [(&str, usize); 5] = [
+    ("hershey-vgg", 527),
+    ("hershey-resnet50", 527),
+    ("m34-res-rb1", 10),
+    ("slim2d-rb1", 10),
+    ("densenet-logmel", 41),
+];
 
 /// Options of `cargo xtask bench train`.
 pub struct Options<'a> {

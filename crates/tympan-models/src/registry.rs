@@ -28,11 +28,42 @@ use crate::rawwave::{
     ChenNet, ChenNetConfig, MNet, MNetConfig, MVariant, ResidualKind, Slim2d, Slim2dConfig,
 };
 
+/// The frontend a model reads: one of `tympan-audio`'s feature presets, or raw samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Frontend {
+    /// PSLA's Kaldi fbank (`tympan_audio::Preset::Psla`), `[T, 128]`.
+    Psla,
+    /// Naranjo-Alcazar et al.'s 64-bin log-mel (`tympan_audio::Preset::Slim2d`).
+    Slim2d,
+    /// Hershey et al.'s 96x64 log-mel patches (`tympan_audio::Preset::Vggish`).
+    Vggish,
+    /// Raw samples `[1, N]`; any log-mel is computed inside the model.
+    Waveform,
+}
+
+impl Frontend {
+    /// The name recipes and the CLI use (`features.input`, `tympan models list`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Psla => "psla",
+            Self::Slim2d => "slim2d",
+            Self::Vggish => "vggish",
+            Self::Waveform => "waveform",
+        }
+    }
+}
+
+impl std::fmt::Display for Frontend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// What a model expects as input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InputSpec {
-    /// The `tympan-audio` feature preset (`psla`, `slim2d`, `vggish`), or `waveform`.
-    pub preset: &'static str,
+    /// The frontend that makes the model's input.
+    pub preset: Frontend,
     /// Sample rate the model is trained at.
     pub sample_rate: u32,
     /// Frames per example (features) or samples per example (waveform) at training time.
@@ -44,7 +75,7 @@ pub struct InputSpec {
 impl InputSpec {
     /// `true` for raw-waveform models (input `[B, 1, N]`); features are `[B, T, F]`.
     pub fn is_waveform(&self) -> bool {
-        self.preset == "waveform"
+        self.preset == Frontend::Waveform
     }
 }
 
@@ -132,7 +163,7 @@ impl Tagger {
 }
 
 const PSLA_INPUT: InputSpec = InputSpec {
-    preset: "psla",
+    preset: Frontend::Psla,
     sample_rate: 16_000,
     frames: 1056,
     bins: 128,
@@ -308,7 +339,7 @@ fn parse(name: &str) -> Option<Arch> {
 
 fn describe(name: &str, arch: Arch) -> ModelInfo {
     let wave = |rate, n| InputSpec {
-        preset: "waveform",
+        preset: Frontend::Waveform,
         sample_rate: rate,
         frames: n,
         bins: 1,
@@ -356,7 +387,7 @@ fn describe(name: &str, arch: Arch) -> ModelInfo {
             ),
             "Naranjo-Alcazar et al., Table I",
             InputSpec {
-                preset: "slim2d",
+                preset: Frontend::Slim2d,
                 sample_rate: 8_000,
                 // 4 s: Naranjo-Alcazar et al.'s 64 x 199.
                 frames: 199,
@@ -419,7 +450,7 @@ fn describe(name: &str, arch: Arch) -> ModelInfo {
             ),
             "Hershey et al. (ICASSP 2017), Sec. 3",
             InputSpec {
-                preset: "vggish",
+                preset: Frontend::Vggish,
                 sample_rate: 16_000,
                 frames: 96,
                 bins: 64,

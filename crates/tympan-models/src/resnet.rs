@@ -4,7 +4,7 @@
 //! Used by PSLA's `ResNetAttention` (1-channel 7x7/2 stem), and configurable for Hershey et al.'s
 //! ResNet-50 (no stride on the first 7x7 conv).
 
-use crate::kernels::{batch_norm, conv2d};
+use crate::kernels::{Act, batch_norm, batch_norm_act, conv2d};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
@@ -77,8 +77,8 @@ impl Bottleneck {
             Some(d) => batch_norm(&d.bn, conv2d(&d.conv, x.clone())),
             None => x.clone(),
         };
-        let y = relu(batch_norm(&self.bn1, conv2d(&self.conv1, x)));
-        let y = relu(batch_norm(&self.bn2, conv2d(&self.conv2, y)));
+        let y = batch_norm_act(&self.bn1, conv2d(&self.conv1, x), Act::Relu);
+        let y = batch_norm_act(&self.bn2, conv2d(&self.conv2, y), Act::Relu);
         let y = batch_norm(&self.bn3, conv2d(&self.conv3, y));
         relu(y + identity)
     }
@@ -160,7 +160,7 @@ impl ResNet {
 
     /// Stem and the four stages, returning every stage's output (for multi-level heads).
     pub fn forward_stages(&self, x: Tensor<4>) -> [Tensor<4>; 4] {
-        let x = relu(batch_norm(&self.bn1, conv2d(&self.conv1, x)));
+        let x = batch_norm_act(&self.bn1, conv2d(&self.conv1, x), Act::Relu);
         let x = self.maxpool.forward(x);
         let run = |x: Tensor<4>, blocks: &[Bottleneck]| blocks.iter().fold(x, |x, b| b.forward(x));
         let s1 = run(x, &self.layer1);

@@ -215,11 +215,15 @@ pub struct Embeddings {
     pub names: Vec<String>,
 }
 
+/// Patches per forward pass in [`embed_files`] (16 x 96 x 64 floats of input, 15 s of audio).
+const EMBED_BATCH: usize = 16;
+
 /// Embeddings of `files` (resampled to 16 kHz, features normalised with `mean`/`std` as in
 /// training): `net`'s [`embed`](tympan_models::hershey::HersheyNet::embed) output (its 128-d
 /// bottleneck or penultimate layer), or with `net = None` the normalised patches themselves
 /// (6,144 values, Hershey et al. Sec. 4.4's raw baseline). One row per clip (the mean over its
-/// patches) when `per_clip`, else one per patch.
+/// patches) when `per_clip`, else one per patch. Patches go through the network
+/// [`EMBED_BATCH`] at a time.
 pub fn embed_files(
     net: Option<&tympan_models::hershey::HersheyNet>,
     files: &[std::path::PathBuf],
@@ -241,11 +245,22 @@ pub fn embed_files(
             .map_err(audio_err)?;
         let patches = clip_patches(&wav.samples, mean, std).map_err(audio_err)?;
         let n = patches.len();
-        let x = Tensor::<1>::from_floats(patches.concat().as_slice(), device).reshape([n, 96, 64]);
-        let e = match net {
-            Some(net) => net.embed(x),
-            None => x.reshape([n, 96 * 64]),
-        };
+        // At most EMBED_BATCH patches per forward, so a long file's activations stay bounded.
+        let parts: Vec<Tensor<2>> = patches
+            .chunks(EMBED_BATCH)
+            .map(|chunk| {
+                let x = Tensor::<1>::from_floats(chunk.concat().as_slice(), device).reshape([
+                    chunk.len(),
+                    96,
+                    64,
+                ]);
+                match net {
+                    Some(net) => net.embed(x),
+                    None => x.reshape([chunk.len(), 96 * 64]),
+                }
+            })
+            .collect();
+        let e = Tensor::cat(parts, 0);
         out.dim = e.dims()[1];
         let e = if per_clip { e.mean_dim(0) } else { e };
         let values: Vec<f32> = e

@@ -216,7 +216,7 @@ impl AudioTagger {
         device: &Device,
     ) -> Result<Self, TagError> {
         let info = tympan_models::info(arch)?;
-        if info.input.preset != "psla" {
+        if info.input.preset != tympan_models::Frontend::Psla {
             return Err(TagError::NotFbank {
                 arch: arch.to_string(),
                 preset: info.input.preset.to_string(),

@@ -25,7 +25,7 @@ use burn::tensor::activation::{relu, sigmoid, softmax};
 use serde::{Deserialize, Serialize};
 
 use super::logmel::{LogMel, LogMelConfig};
-use crate::kernels::{batch_norm, conv2d};
+use crate::kernels::{Act, batch_norm, batch_norm_act, conv2d};
 
 /// Front end of the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,8 +100,8 @@ impl DenseModule {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = conv2d(&self.conv1, relu(batch_norm(&self.bn1, x.clone())));
-        let y = conv2d(&self.conv2, relu(batch_norm(&self.bn2, y)));
+        let y = conv2d(&self.conv1, batch_norm_act(&self.bn1, x.clone(), Act::Relu));
+        let y = conv2d(&self.conv2, batch_norm_act(&self.bn2, y, Act::Relu));
         let y = self.se.forward(y);
         let x = Tensor::cat(vec![x, y], 1);
         let [_, _, h, w] = x.dims();
@@ -245,7 +245,7 @@ impl DenseNet {
         };
         let x = Tensor::cat(vec![x.clone(), conv2d(&self.stem, x)], 1);
         let x = self.modules.iter().fold(x, |x, m| m.forward(x));
-        let x = relu(batch_norm(&self.final_bn, x));
+        let x = batch_norm_act(&self.final_bn, x, Act::Relu);
         let x: Tensor<2> = x.mean_dim(3).mean_dim(2).flatten(1, 3);
         self.heads.iter().map(|h| h.forward(x.clone())).collect()
     }

@@ -11,7 +11,7 @@ use burn::tensor::activation::{relu, sigmoid};
 
 use super::params::BlockSpec;
 use super::same_conv::same_conv;
-use crate::kernels::{batch_norm, conv2d, swish};
+use crate::kernels::{Act, batch_norm_act, conv2d, swish};
 use crate::layers::DropPath;
 
 /// BatchNorm as `efficientnet_pytorch` configures it: momentum `1 - 0.99`, eps `1e-3`.
@@ -32,6 +32,14 @@ pub enum Activation {
 }
 
 impl Activation {
+    /// The same activation, fused into a batch norm ([`batch_norm_act`]).
+    pub fn fused(&self) -> Act {
+        match self {
+            Self::Swish => Act::Swish,
+            Self::Relu6 => Act::Relu6,
+        }
+    }
+
     /// Apply the activation.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         match self {
@@ -152,15 +160,17 @@ impl MbConvBlock {
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
         let mut x = input.clone();
         if let (Some(conv), Some(bn)) = (&self.expand_conv, &self.bn0) {
-            x = self.activation.forward(batch_norm(bn, conv2d(conv, x)));
+            x = batch_norm_act(bn, conv2d(conv, x), self.activation.fused());
         }
-        x = self
-            .activation
-            .forward(batch_norm(&self.bn1, conv2d(&self.depthwise_conv, x)));
+        x = batch_norm_act(
+            &self.bn1,
+            conv2d(&self.depthwise_conv, x),
+            self.activation.fused(),
+        );
         if let Some(se) = &self.se {
             x = se.forward(x);
         }
-        x = batch_norm(&self.bn2, conv2d(&self.project_conv, x));
+        x = batch_norm_act(&self.bn2, conv2d(&self.project_conv, x), Act::Identity);
         if self.skip {
             self.drop_path.forward(x) + input
         } else {

@@ -10,7 +10,7 @@ use burn::prelude::*;
 use super::mbconv::{Activation, MbConvBlock, effnet_bn};
 use super::params::{EfficientNetVariant, block_specs, head_filters, stem_filters};
 use super::same_conv::same_conv;
-use crate::kernels::{batch_norm, conv2d};
+use crate::kernels::{batch_norm_act, conv2d};
 
 /// Configuration of an EfficientNet backbone.
 #[derive(Config, Debug)]
@@ -118,13 +118,11 @@ impl EfficientNet {
 
     /// Features of the head: `[B, C_in, H, W] -> [B, head, ceil(H/32), ceil(W/32)]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut x = self
-            .activation
-            .forward(batch_norm(&self.bn0, conv2d(&self.conv_stem, x)));
+        let act = self.activation.fused();
+        let mut x = batch_norm_act(&self.bn0, conv2d(&self.conv_stem, x), act);
         for block in &self.blocks {
             x = block.forward(x);
         }
-        self.activation
-            .forward(batch_norm(&self.bn1, conv2d(&self.conv_head, x)))
+        batch_norm_act(&self.bn1, conv2d(&self.conv_head, x), act)
     }
 }

@@ -7,12 +7,11 @@
 //!
 //! Every conv is torchvision's `BasicConv2d`: conv without bias, BatchNorm (eps 1e-3), ReLU.
 
-use crate::kernels::{batch_norm, conv2d};
+use crate::kernels::{Act, batch_norm_act, conv2d};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2dConfig, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 /// `BasicConv2d`: conv (no bias) -> BN (eps 1e-3) -> ReLU.
 #[derive(Module, Debug)]
@@ -53,7 +52,7 @@ impl BasicConv {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(batch_norm(&self.bn, conv2d(&self.conv, x)))
+        batch_norm_act(&self.bn, conv2d(&self.conv, x), Act::Relu)
     }
 
     fn count(&self, hw: [usize; 2]) -> ([usize; 2], u64) {

@@ -15,7 +15,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 use serde::{Deserialize, Serialize};
 
-use crate::kernels::{batch_norm, conv2d};
+use crate::kernels::{Act, batch_norm_act, conv2d};
 use crate::resnet::{ResNet, ResNetConfig};
 
 mod inception;
@@ -70,7 +70,7 @@ impl ConvBn {
         }
     }
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(batch_norm(&self.bn, conv2d(&self.conv, x)))
+        batch_norm_act(&self.bn, conv2d(&self.conv, x), Act::Relu)
     }
     /// Output size and multiplies for an input `[h, w]`.
     fn count(&self, hw: [usize; 2]) -> ([usize; 2], u64) {

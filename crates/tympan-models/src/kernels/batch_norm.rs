@@ -4,8 +4,37 @@ use burn::backend::Dispatch;
 use burn::nn::BatchNorm;
 use burn::prelude::*;
 
-use super::batch_norm_ops::BatchNormKernels;
+use super::batch_norm_ops::{Act, BatchNormKernels};
+use super::swish::swish;
 use super::uses_kernels;
+use burn::tensor::activation::relu;
+
+/// `act(bn.forward(x))`, with the activation fused into the batch norm's pass in inference on
+/// flex ([`BatchNormKernels::tympan_batch_norm_eval`]); in training it is
+/// `act(`[`batch_norm`]`(bn, x))`. The result is bit-identical to the separate operations.
+pub fn batch_norm_act<const D: usize>(bn: &BatchNorm, x: Tensor<D>, act: Act) -> Tensor<D> {
+    let device = x.device();
+    let training = device.is_autodiff() && bn.training.is_enabled();
+    if training || !uses_kernels(&device) || D < 2 || x.dims()[1] != bn.gamma.dims()[0] {
+        let y = batch_norm(bn, x);
+        return match act {
+            Act::Identity => y,
+            Act::Relu => relu(y),
+            Act::Relu6 => relu(y).clamp_max(6.0),
+            Act::Swish => swish(y),
+        };
+    }
+    let running = |p: &burn::module::RunningState<Tensor<1>>| p.value().to_device(&device);
+    Tensor::from_dispatch(<Dispatch as BatchNormKernels>::tympan_batch_norm_eval(
+        x.into_dispatch(),
+        bn.gamma.val().into_dispatch(),
+        bn.beta.val().into_dispatch(),
+        running(&bn.running_mean).into_dispatch(),
+        running(&bn.running_var).into_dispatch(),
+        bn.epsilon,
+        act,
+    ))
+}
 
 /// `bn.forward(x)`: the same output and the same running-statistics update, with tympan's
 /// kernels when training on flex. In inference, on other backends, or for a frozen layer it is
@@ -18,6 +47,9 @@ pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     let device = x.device();
     let channels = bn.gamma.dims()[0];
     let training = device.is_autodiff() && bn.training.is_enabled();
+    if !training && uses_kernels(&device) && D >= 2 && x.dims()[1] == channels {
+        return batch_norm_act(bn, x, Act::Identity);
+    }
     if !(training && uses_kernels(&device)) || D < 2 || x.dims()[1] != channels {
         return bn.forward(x);
     }
@@ -47,6 +79,69 @@ mod tests {
     use burn::tensor::Distribution;
 
     use super::*;
+
+    /// Inference on flex: `batch_norm_act` against Burn's `BatchNorm::forward` followed by the
+    /// activation, for every fused activation, on EfficientNet-like, M-net-like (height 1) and
+    /// too-small planes, with non-trivial running statistics. The kernel computes Burn's
+    /// expression in Burn's order, so the tolerance (1e-6 of the largest magnitude) only covers
+    /// another test switching the kernels off meanwhile (then `silu` uses libm's `exp`). An input
+    /// that is still shared is left untouched (the kernel writes in place only into a tensor it
+    /// owns alone).
+    #[test]
+    fn inference_matches_burns_batch_norm_and_activation() {
+        let device = Device::flex();
+        for dims in [[2, 6, 33, 17], [3, 5, 1, 70], [2, 4, 3, 5]] {
+            let c = dims[1];
+            let bn = BatchNormConfig::new(c).with_epsilon(1e-3).init(&device);
+            let stat = |lo: f32, hi: f32| {
+                Tensor::<1>::random([c], Distribution::Uniform(lo as f64, hi as f64), &device)
+            };
+            let bn = BatchNorm {
+                gamma: bn.gamma.map(|_| stat(0.5, 2.0)),
+                beta: bn.beta.map(|_| stat(-1.0, 1.0)),
+                running_mean: burn::module::RunningState::new(stat(-0.5, 0.5)),
+                running_var: burn::module::RunningState::new(stat(0.2, 3.0)),
+                ..bn
+            };
+            let x = Tensor::<4>::random(dims, Distribution::Normal(0.3, 2.5), &device);
+            let before = x.clone().into_data().try_to_vec::<f32>().unwrap();
+            for act in [Act::Identity, Act::Relu, Act::Relu6, Act::Swish] {
+                let ours = batch_norm_act(&bn, x.clone(), act);
+                let y = bn.forward(x.clone());
+                let burn = match act {
+                    Act::Identity => y,
+                    Act::Relu => relu(y),
+                    Act::Relu6 => relu(y).clamp_max(6.0),
+                    Act::Swish => swish(y),
+                };
+                let (a, b) = (
+                    ours.into_data().try_to_vec::<f32>().unwrap(),
+                    burn.into_data().try_to_vec::<f32>().unwrap(),
+                );
+                let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+                let worst = a
+                    .iter()
+                    .zip(&b)
+                    .fold(0f32, |m, (p, q)| m.max((p - q).abs()));
+                assert!(
+                    worst <= 1e-6 * scale,
+                    "{dims:?} {act:?}: differs by {worst} (largest {scale})"
+                );
+                assert_eq!(x.clone().into_data().try_to_vec::<f32>().unwrap(), before);
+            }
+            // The plain `batch_norm` takes the same pass in inference.
+            let (a, b) = (batch_norm(&bn, x.clone()), bn.forward(x.clone()));
+            let (a, b) = (
+                a.into_data().try_to_vec::<f32>().unwrap(),
+                b.into_data().try_to_vec::<f32>().unwrap(),
+            );
+            let worst = a
+                .iter()
+                .zip(&b)
+                .fold(0f32, |m, (p, q)| m.max((p - q).abs()));
+            assert!(worst <= 1e-6 * b.iter().fold(0f32, |m, v| m.max(v.abs())));
+        }
+    }
 
     /// Output, input/gamma/beta gradients and the updated running statistics against
     /// `BatchNorm::forward`, for EfficientNet-like and M-net-like (height 1) activations and one plane too small for the kernels. Tolerance: 1e-5

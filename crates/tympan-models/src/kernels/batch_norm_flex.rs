@@ -15,12 +15,37 @@ use rayon::prelude::*;
 
 use super::flex_tensor::{contiguous, tensor, values};
 
-use super::batch_norm_ops::BatchNormKernels;
+use super::batch_norm_ops::{Act, BatchNormKernels, composite_act};
+use super::swish_flex::sigmoid;
+use super::swish_ops::SwishKernels;
 
 /// Planes smaller than this take Burn's default body (BatchNorm after a linear layer).
 const MIN_PLANE: usize = 16;
 
 impl BatchNormKernels for Flex {
+    fn tympan_batch_norm_eval(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        act: Act,
+    ) -> FloatTensor<Self> {
+        if Planes::of(&x, &[&gamma, &beta, &mean, &variance]).is_none() {
+            let y = <Self as burn::backend::ops::ModuleOps<Self>>::batch_norm(
+                x, gamma, beta, mean, variance, epsilon,
+            );
+            // Swish through the swish kernel, as the unfused `swish` would take it.
+            return match act {
+                Act::Swish => <Self as SwishKernels>::tympan_swish(y),
+                act => composite_act::<Self>(y, act),
+            };
+        }
+        batch_norm_eval(x, [gamma, beta, mean, variance], epsilon, act)
+            .expect("checked by Planes::of above")
+    }
+
     fn tympan_batch_norm_train(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
@@ -134,6 +159,88 @@ impl BatchNormKernels for Flex {
             tensor(gamma_grad, Shape::new([p.c])),
             tensor(beta_grad, Shape::new([p.c])),
         )
+    }
+}
+
+/// Elements per parallel task of the inference pass.
+const TASK: usize = 1 << 14;
+
+/// The inference pass of [`BatchNormKernels::tympan_batch_norm_eval`] on flex: per element
+/// `act(((x - mean) / std) * gamma + beta)` with `std = sqrt(var + eps)` in f32, the expression
+/// and rounding of `ModuleOps::batch_norm` followed by the activation (swish through the same
+/// `sigmoid` as the swish kernel), so the result is bit-identical to the separate ops.
+pub(super) fn batch_norm_eval(
+    x: FlexTensor,
+    stats: [FlexTensor; 4],
+    epsilon: f64,
+    act: Act,
+) -> Option<FlexTensor> {
+    let p = Planes::of(&x, &[&stats[0], &stats[1], &stats[2], &stats[3]])?;
+    let [gamma, beta, mean, var] = stats.map(contiguous);
+    let (gs, bs, ms, vs) = (values(&gamma), values(&beta), values(&mean), values(&var));
+    let eps = epsilon as f32;
+    let coef: Vec<[f32; 4]> = (0..p.c)
+        .map(|ch| [ms[ch], (vs[ch] + eps).sqrt(), gs[ch], bs[ch]])
+        .collect();
+    let shape = x.layout().shape().clone();
+    let numel = shape.num_elements();
+    let mut x = contiguous(x);
+    // In place when this tensor is the only owner of exactly its values (a fresh conv output).
+    let owns_all = x.storage::<f32>().len() == numel;
+    if owns_all && let Some(buf) = x.try_storage_mut::<f32>() {
+        affine_planes(buf, None, &p, &coef, act);
+        return Some(x);
+    }
+    let mut out = vec![0.0f32; numel];
+    affine_planes(&mut out, Some(values(&x)), &p, &coef, act);
+    Some(tensor(out, shape))
+}
+
+/// `out[i] = act(((src[i] - m) / s) * g + b)` plane by plane (`src` = `out` when `None`).
+fn affine_planes(out: &mut [f32], src: Option<&[f32]>, p: &Planes, coef: &[[f32; 4]], act: Act) {
+    match act {
+        Act::Identity => affine_planes_with(out, src, p, coef, |v| v),
+        Act::Relu => affine_planes_with(out, src, p, coef, |v| v.max(0.0)),
+        Act::Relu6 => affine_planes_with(out, src, p, coef, |v| v.max(0.0).min(6.0)),
+        Act::Swish => affine_planes_with(out, src, p, coef, |v| v * sigmoid(v)),
+    }
+}
+
+fn affine_planes_with<F: Fn(f32) -> f32 + Sync>(
+    out: &mut [f32],
+    src: Option<&[f32]>,
+    p: &Planes,
+    coef: &[[f32; 4]],
+    f: F,
+) {
+    let min_planes = (TASK / p.s).max(1);
+    let one = |bc: usize, o: &mut [f32], xp: Option<&[f32]>| {
+        let [m, s, g, b] = coef[bc % p.c];
+        match xp {
+            Some(xp) => {
+                for (o, &v) in o.iter_mut().zip(xp) {
+                    *o = f(((v - m) / s) * g + b);
+                }
+            }
+            None => {
+                for o in o.iter_mut() {
+                    *o = f(((*o - m) / s) * g + b);
+                }
+            }
+        }
+    };
+    match src {
+        Some(xs) => out
+            .par_chunks_mut(p.s)
+            .zip(xs.par_chunks(p.s))
+            .with_min_len(min_planes)
+            .enumerate()
+            .for_each(|(bc, (o, xp))| one(bc, o, Some(xp))),
+        None => out
+            .par_chunks_mut(p.s)
+            .with_min_len(min_planes)
+            .enumerate()
+            .for_each(|(bc, o)| one(bc, o, None)),
     }
 }
 

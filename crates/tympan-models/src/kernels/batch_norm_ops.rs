@@ -14,6 +14,22 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, backend_extension};
 
+use super::swish_ops::composite_swish;
+
+/// The activation that follows a batch norm in inference, applied in the same pass by
+/// [`BatchNormKernels::tympan_batch_norm_eval`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    /// None.
+    Identity,
+    /// `max(x, 0)`.
+    Relu,
+    /// `min(max(x, 0), 6)` (EfficientNet-Lite).
+    Relu6,
+    /// `x * sigmoid(x)` (EfficientNet B0-B7).
+    Swish,
+}
+
 /// Batch norm over every axis but the channel axis 1, with its gradients.
 #[backend_extension(Flex: cfg(feature = "flex"), Autodiff)]
 pub trait BatchNormKernels: Backend {
@@ -39,6 +55,35 @@ pub trait BatchNormKernels: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let r = Self::batch_norm_train_backward(x, gamma, mean, variance, epsilon, grad);
         (r.x_grad, r.gamma_grad, r.beta_grad)
+    }
+
+    /// `act(batch_norm(x))` with running statistics (inference), over the channel axis 1:
+    /// `((x - mean) / sqrt(var + eps)) * gamma + beta`, then the activation. Burn's inference
+    /// batch norm (`ModuleOps::batch_norm`, which flex does not override) makes four full-size
+    /// passes, each into a new tensor, and the activation one or two more; flex computes the
+    /// same expression, in the same order and precision, in one pass, in place when it can.
+    #[allow(clippy::too_many_arguments)]
+    fn tympan_batch_norm_eval(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        act: Act,
+    ) -> FloatTensor<Self> {
+        let y = Self::batch_norm(x, gamma, beta, mean, variance, epsilon);
+        composite_act::<Self>(y, act)
+    }
+}
+
+/// `act(y)` from Burn's primitives: what the models' activations compute.
+pub(super) fn composite_act<B: Backend>(y: FloatTensor<B>, act: Act) -> FloatTensor<B> {
+    match act {
+        Act::Identity => y,
+        Act::Relu => B::relu(y),
+        Act::Relu6 => B::float_clamp_max(B::relu(y), 6.0f64.into()),
+        Act::Swish => composite_swish::<B>(y),
     }
 }
 

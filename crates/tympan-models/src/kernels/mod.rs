@@ -35,8 +35,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use burn::prelude::Device;
 
-pub use batch_norm::batch_norm;
-pub use batch_norm_ops::BatchNormKernels;
+pub use batch_norm::{batch_norm, batch_norm_act};
+pub use batch_norm_ops::{Act, BatchNormKernels};
 pub use conv::{Convolve, conv1d, conv2d};
 pub use conv_ops::ConvKernels;
 pub use swish::swish;

@@ -19,7 +19,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig1d
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
-use crate::kernels::{batch_norm, conv1d};
+use crate::kernels::{Act, batch_norm, batch_norm_act, conv1d};
 use crate::resnet::{ResNet, ResNetConfig};
 
 /// 1D basic block (two 3-wide convs) with a projection shortcut when the shape changes.
@@ -64,7 +64,7 @@ impl BasicBlock1d {
             (Some(c), Some(b)) => batch_norm(b, conv1d(c, x.clone())),
             _ => x.clone(),
         };
-        let y = relu(batch_norm(&self.bn1, conv1d(&self.conv1, x)));
+        let y = batch_norm_act(&self.bn1, conv1d(&self.conv1, x), Act::Relu);
         let y = batch_norm(&self.bn2, conv1d(&self.conv2, y));
         relu(y + skip)
     }
@@ -214,7 +214,7 @@ impl ChenNet {
     /// The 1D ResNet-18 front end: `[B, 1, N]` -> `[B, C, N / front_stride]` (128 x 2500 for
     /// 10 s at 16 kHz).
     pub fn front_end(&self, wave: Tensor<3>) -> Tensor<3> {
-        let mut x = relu(batch_norm(&self.stem_bn, conv1d(&self.stem, wave)));
+        let mut x = batch_norm_act(&self.stem_bn, conv1d(&self.stem, wave), Act::Relu);
         for b in &self.front {
             x = b.forward(x);
         }

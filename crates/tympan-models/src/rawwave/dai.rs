@@ -11,11 +11,10 @@ use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::pool::{MaxPool1d, MaxPool1dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig1d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
 use super::residual::{ResidualBlock1d, ResidualKind};
-use crate::kernels::{batch_norm, conv1d};
+use crate::kernels::{Act, batch_norm_act, conv1d};
 
 /// Which network of Dai et al.'s Table 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,7 +86,7 @@ impl ConvBnRelu1d {
         }
     }
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        relu(batch_norm(&self.bn, conv1d(&self.conv, x)))
+        batch_norm_act(&self.bn, conv1d(&self.conv, x), Act::Relu)
     }
 }
 
@@ -165,7 +164,7 @@ impl MNet {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
         let mut x = self
             .pool
-            .forward(relu(batch_norm(&self.bn0, conv1d(&self.conv0, x))));
+            .forward(batch_norm_act(&self.bn0, conv1d(&self.conv0, x), Act::Relu));
         let last = self.stages.len().saturating_sub(1);
         for (s, stage) in self.stages.iter().enumerate() {
             for layer in stage {

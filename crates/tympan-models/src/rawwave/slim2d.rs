@@ -11,10 +11,9 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::MaxPool2dConfig;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 use super::residual::{ResidualBlock2d, ResidualKind};
-use crate::kernels::{batch_norm, conv2d};
+use crate::kernels::{Act, batch_norm_act, conv2d};
 
 /// Configuration of the slim 2D network.
 #[derive(Config, Debug)]
@@ -78,7 +77,10 @@ fn pool(x: Tensor<4>, k: [usize; 2]) -> Tensor<4> {
 impl Slim2d {
     /// Logits for log-mel `[B, 1, F, T]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = pool(relu(batch_norm(&self.bn0, conv2d(&self.conv0, x))), [1, 4]);
+        let mut x = pool(
+            batch_norm_act(&self.bn0, conv2d(&self.conv0, x), Act::Relu),
+            [1, 4],
+        );
         let last = self.stages.len() - 1;
         for (s, stage) in self.stages.iter().enumerate() {
             for b in stage {

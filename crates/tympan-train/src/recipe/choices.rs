@@ -81,6 +81,19 @@ spelled!(Input {
     Waveform => "waveform",
 });
 
+impl From<tympan_models::Frontend> for Input {
+    /// The recipe's name for a model card's frontend (PSLA's fbank is `fbank`).
+    fn from(f: tympan_models::Frontend) -> Self {
+        use tympan_models::Frontend;
+        match f {
+            Frontend::Psla => Self::Fbank,
+            Frontend::Slim2d => Self::Slim2d,
+            Frontend::Vggish => Self::Vggish,
+            Frontend::Waveform => Self::Waveform,
+        }
+    }
+}
+
 /// `features.pad`: where a short waveform is zero-padded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

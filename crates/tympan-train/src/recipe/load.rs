@@ -5,7 +5,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{ProbeRecipe, Recipe};
+use tympan_models::Frontend;
+
+use super::{Input, ProbeRecipe, Recipe};
 use crate::error::TrainError;
 
 /// What a recipe file describes, by its top-level `kind` (`"train"` when absent).
@@ -112,23 +114,42 @@ impl Recipe {
                 .ok_or_else(|| bad(format!("override `{o}` is not key=value")))?;
             set_path(&mut value, key.trim(), raw.trim()).map_err(bad)?;
         }
+        let input_given = value.get("features").and_then(|f| f.get("input")).is_some();
         let mut recipe: Recipe = typed(value, source)?;
-        recipe.take_model_defaults();
+        recipe.take_model_defaults(input_given).map_err(bad)?;
         recipe.validate().map_err(bad)?;
         Ok(recipe)
     }
 
     /// Fill what the recipe leaves out from the model's card (its registry `InputSpec`), so the
-    /// input contract lives in one place: the sample rate of every non-PSLA model. PSLA models
-    /// keep each file's own rate when none is given, as PSLA's loader does. The filled value is
-    /// part of the recipe written to the run's `config.toml`.
-    fn take_model_defaults(&mut self) {
-        if self.data.sample_rate.is_none()
-            && let Ok(info) = tympan_models::info(&self.model.arch)
-            && info.input.preset != "psla"
-        {
+    /// input contract lives in one place: `features.input` of every model, and the sample rate
+    /// of every non-PSLA model (PSLA models keep each file's own rate when none is given, as
+    /// PSLA's loader does). The filled values are part of the recipe written to the run's
+    /// `config.toml`.
+    ///
+    /// An unknown `model.arch`, or a `features.input` other than the one the model reads (an
+    /// M-net fed fbanks, say, which would otherwise fail deep in the first forward or train on
+    /// the wrong features), is refused here, before any data is read.
+    fn take_model_defaults(&mut self, input_given: bool) -> Result<(), String> {
+        let info = tympan_models::info(&self.model.arch).map_err(|e| {
+            format!(
+                "model.arch = {:?}: {e} (`tympan models list` shows every name)",
+                self.model.arch
+            )
+        })?;
+        let card = Input::from(info.input.preset);
+        if !input_given {
+            self.features.input = card;
+        } else if self.features.input != card {
+            return Err(format!(
+                "features.input = \"{}\" does not match model.arch = {:?}, whose model card reads \"{card}\" input; leave features.input out or set it to \"{card}\"",
+                self.features.input, self.model.arch
+            ));
+        }
+        if self.data.sample_rate.is_none() && info.input.preset != Frontend::Psla {
             self.data.sample_rate = Some(info.input.sample_rate);
         }
+        Ok(())
     }
 
     /// Read and parse a training recipe file.

@@ -107,7 +107,8 @@ impl DataSection {
 #[serde(deny_unknown_fields)]
 pub struct FeatureSection {
     /// `fbank` (PSLA's Kaldi fbank), `slim2d` (64-bin log-mel at 8 kHz), `vggish` (Hershey et
-    /// al.'s 96x64 patches at 16 kHz) or `waveform`.
+    /// al.'s 96x64 patches at 16 kHz) or `waveform`. Left out, the model card's; any other value
+    /// than the card's is refused when the recipe is read.
     #[serde(default)]
     pub input: Input,
     /// Frames per example (PSLA: 1056 on AudioSet, 3000 on FSD50K); samples for `waveform`.

@@ -99,3 +99,47 @@ fn validation_is_typed_and_never_the_test_split() {
     let e = err(&["data.valid={share=0.1}"]);
     assert!(e.contains("data.valid") && e.contains("fraction"), "{e}");
 }
+
+/// `features.input` comes from the model card when the recipe leaves it out, and a recipe that
+/// feeds a model something other than what its card reads is refused at parse time, naming both
+/// keys; so is an architecture the registry does not know.
+#[test]
+fn input_follows_the_model_card() {
+    let load = |sets: &[&str]| {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        Recipe::from_toml(R, Path::new("t.toml"), &sets)
+    };
+    let cases = [
+        ("psla-effnet-b0", Input::Fbank),
+        ("m11", Input::Waveform),
+        ("slim2d-rb1", Input::Slim2d),
+        ("hershey-fc", Input::Vggish),
+        ("densenet-logmel-small", Input::Waveform),
+    ];
+    for (arch, input) in cases {
+        let r = load(&[&format!("model.arch=\"{arch}\"")]).unwrap();
+        assert_eq!(r.features.input, input, "{arch}");
+        // Stating the card's own input is accepted.
+        let set = format!("features.input=\"{input}\"");
+        assert_eq!(
+            load(&[&format!("model.arch=\"{arch}\""), &set])
+                .unwrap()
+                .features
+                .input,
+            input
+        );
+    }
+    let e = load(&["model.arch=\"m11\"", "features.input=\"fbank\""])
+        .unwrap_err()
+        .to_string();
+    for part in ["features.input = \"fbank\"", "\"m11\"", "\"waveform\""] {
+        assert!(e.contains(part), "{e}");
+    }
+    let e = load(&["model.arch=\"psla-effnet-b99\""])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("model.arch") && e.contains("psla-effnet-b99"),
+        "{e}"
+    );
+}
