@@ -14,6 +14,7 @@ use burn::tensor::{DType, Shape};
 use rayon::prelude::*;
 
 use super::flex_tensor::{contiguous, tensor, values};
+use super::simd;
 
 use super::batch_norm_ops::{Act, BatchNormKernels, composite_act};
 use super::swish_flex::sigmoid;
@@ -86,9 +87,7 @@ impl BatchNormKernels for Flex {
             .enumerate()
             .for_each(|(bc, (o, xp))| {
                 let (a, b) = affine[bc % p.c];
-                for (o, &v) in o.iter_mut().zip(xp) {
-                    *o = v * a + b;
-                }
+                simd::map(o, Some(xp), &|v| v * a + b);
             });
         let mean = stats.iter().map(|s| s.0 as f32).collect();
         let var = stats.iter().map(|s| s.1 as f32).collect();
@@ -150,9 +149,7 @@ impl BatchNormKernels for Flex {
             .enumerate()
             .for_each(|(bc, (o, (xp, dy)))| {
                 let (a, b, c) = coef[bc % p.c];
-                for ((o, &v), &d) in o.iter_mut().zip(xp).zip(dy) {
-                    *o = a * d + b * v + c;
-                }
+                simd::map2(o, xp, dy, &|v, d| a * d + b * v + c);
             });
         (
             tensor(dx, x.layout().shape().clone()),
@@ -216,18 +213,7 @@ fn affine_planes_with<F: Fn(f32) -> f32 + Sync>(
     let min_planes = (TASK / p.s).max(1);
     let one = |bc: usize, o: &mut [f32], xp: Option<&[f32]>| {
         let [m, s, g, b] = coef[bc % p.c];
-        match xp {
-            Some(xp) => {
-                for (o, &v) in o.iter_mut().zip(xp) {
-                    *o = f(((v - m) / s) * g + b);
-                }
-            }
-            None => {
-                for o in o.iter_mut() {
-                    *o = f(((*o - m) / s) * g + b);
-                }
-            }
-        }
+        simd::map(o, xp, &|v| f(((v - m) / s) * g + b));
     };
     match src {
         Some(xs) => out

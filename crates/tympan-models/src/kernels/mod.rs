@@ -26,6 +26,8 @@ mod conv_flex;
 mod conv_ops;
 #[cfg(feature = "flex")]
 mod flex_tensor;
+#[cfg(feature = "flex")]
+mod simd;
 mod swish;
 #[cfg(feature = "flex")]
 mod swish_flex;

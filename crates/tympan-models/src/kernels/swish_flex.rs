@@ -12,6 +12,7 @@ use burn::tensor::DType;
 use rayon::prelude::*;
 
 use super::flex_tensor::{contiguous, tensor, values};
+use super::simd;
 use super::swish_ops::{SwishKernels, composite_swish, composite_swish_backward};
 
 /// Elements per parallel task.
@@ -27,11 +28,7 @@ impl SwishKernels for Flex {
         let mut out = vec![0.0f32; xs.len()];
         out.par_chunks_mut(TASK)
             .zip(xs.par_chunks(TASK))
-            .for_each(|(o, v)| {
-                for (o, &v) in o.iter_mut().zip(v) {
-                    *o = v * sigmoid(v);
-                }
-            });
+            .for_each(|(o, v)| simd::map(o, Some(v), &|v| v * sigmoid(v)));
         tensor(out, x.layout().shape().clone())
     }
 
@@ -45,10 +42,10 @@ impl SwishKernels for Flex {
         out.par_chunks_mut(TASK)
             .zip(xs.par_chunks(TASK).zip(gs.par_chunks(TASK)))
             .for_each(|(o, (v, g))| {
-                for ((o, &v), &g) in o.iter_mut().zip(v).zip(g) {
+                simd::map2(o, v, g, &|v, g| {
                     let s = sigmoid(v);
-                    *o = g * s * (1.0 + v * (1.0 - s));
-                }
+                    g * s * (1.0 + v * (1.0 - s))
+                })
             });
         tensor(out, x.layout().shape().clone())
     }
@@ -74,7 +71,11 @@ pub(super) fn exp(x: f32) -> f32 {
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // 2^n from the bits of n + 127 (an integer in [1, 253] once x is clamped): adding 2^23 puts
+    // it in the low mantissa bits. Bit operations only, no float-to-int conversion (saturating,
+    // with a NaN branch) or checked add, so the loop vectorises in every profile.
+    let biased = (n + (127.0 + 8_388_608.0)).to_bits() & 0xff;
+    let scale = f32::from_bits(biased << 23);
     p * scale
 }
 
