@@ -198,7 +198,7 @@ fn affine_planes(out: &mut [f32], src: Option<&[f32]>, p: &Planes, coef: &[[f32;
     match act {
         Act::Identity => affine_planes_with(out, src, p, coef, |v| v),
         Act::Relu => affine_planes_with(out, src, p, coef, |v| v.max(0.0)),
-        Act::Relu6 => affine_planes_with(out, src, p, coef, |v| v.max(0.0).min(6.0)),
+        Act::Relu6 => affine_planes_with(out, src, p, coef, |v| v.clamp(0.0, 6.0)),
         Act::Swish => affine_planes_with(out, src, p, coef, |v| v * sigmoid(v)),
     }
 }
