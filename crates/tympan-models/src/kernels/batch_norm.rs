@@ -1,4 +1,5 @@
-//! `BatchNorm::forward` through [`BatchNormKernels`] when training on flex.
+//! `BatchNorm::forward` through [`BatchNormKernels`] on flex: in training (statistics, output
+//! and backward as kernels) and in inference (one pass with the following activation fused).
 
 use burn::backend::Dispatch;
 use burn::nn::BatchNorm;

@@ -7,6 +7,7 @@
 //!   convolution with batch and channel swapped, depthwise weight gradients as one conv2d per
 //!   channel;
 //! - batch norm in training ([`batch_norm`]): a composite of transposes, copies and reductions;
+//!   in inference ([`batch_norm_act`]): four full-size passes, then the activation's;
 //! - swish ([`swish`]): two graph nodes, and a scalar libm `exp` per element.
 //!
 //! Models call these functions where they would call the module's `forward`. Each extension
