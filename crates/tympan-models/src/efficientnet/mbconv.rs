@@ -7,7 +7,7 @@
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, BatchNormConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::sigmoid;
 
 use super::params::BlockSpec;
 use super::same_conv::same_conv;
@@ -42,10 +42,7 @@ impl Activation {
 
     /// Apply the activation.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        match self {
-            Self::Swish => swish(x),
-            Self::Relu6 => relu(x).clamp_max(6.0),
-        }
+        self.fused().apply(x)
     }
 }
 

@@ -10,6 +10,19 @@ use super::swish::swish;
 use super::uses_kernels;
 use burn::tensor::activation::relu;
 
+impl Act {
+    /// The activation on its own (what [`batch_norm_act`] fuses): Burn's `relu`, its clamp for
+    /// ReLU6, tympan's [`swish`].
+    pub fn apply<const D: usize>(self, y: Tensor<D>) -> Tensor<D> {
+        match self {
+            Act::Identity => y,
+            Act::Relu => relu(y),
+            Act::Relu6 => relu(y).clamp_max(6.0),
+            Act::Swish => swish(y),
+        }
+    }
+}
+
 /// `act(bn.forward(x))`, with the activation fused into the batch norm's pass in inference on
 /// flex ([`BatchNormKernels::tympan_batch_norm_eval`]); in training it is
 /// `act(`[`batch_norm`]`(bn, x))`. The result is bit-identical to the separate operations.
@@ -17,13 +30,7 @@ pub fn batch_norm_act<const D: usize>(bn: &BatchNorm, x: Tensor<D>, act: Act) ->
     let device = x.device();
     let training = device.is_autodiff() && bn.training.is_enabled();
     if training || !uses_kernels(&device) || D < 2 || x.dims()[1] != bn.gamma.dims()[0] {
-        let y = batch_norm(bn, x);
-        return match act {
-            Act::Identity => y,
-            Act::Relu => relu(y),
-            Act::Relu6 => relu(y).clamp_max(6.0),
-            Act::Swish => swish(y),
-        };
+        return act.apply(batch_norm(bn, x));
     }
     let running = |p: &burn::module::RunningState<Tensor<1>>| p.value().to_device(&device);
     Tensor::from_dispatch(<Dispatch as BatchNormKernels>::tympan_batch_norm_eval(
@@ -108,13 +115,7 @@ mod tests {
             let before = x.clone().into_data().try_to_vec::<f32>().unwrap();
             for act in [Act::Identity, Act::Relu, Act::Relu6, Act::Swish] {
                 let ours = batch_norm_act(&bn, x.clone(), act);
-                let y = bn.forward(x.clone());
-                let burn = match act {
-                    Act::Identity => y,
-                    Act::Relu => relu(y),
-                    Act::Relu6 => relu(y).clamp_max(6.0),
-                    Act::Swish => swish(y),
-                };
+                let burn = act.apply(bn.forward(x.clone()));
                 let (a, b) = (
                     ours.into_data().try_to_vec::<f32>().unwrap(),
                     burn.into_data().try_to_vec::<f32>().unwrap(),

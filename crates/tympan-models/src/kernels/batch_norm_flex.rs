@@ -33,18 +33,19 @@ impl BatchNormKernels for Flex {
         epsilon: f64,
         act: Act,
     ) -> FloatTensor<Self> {
-        if Planes::of(&x, &[&gamma, &beta, &mean, &variance]).is_none() {
-            let y = <Self as burn::backend::ops::ModuleOps<Self>>::batch_norm(
-                x, gamma, beta, mean, variance, epsilon,
-            );
-            // Swish through the swish kernel, as the unfused `swish` would take it.
-            return match act {
-                Act::Swish => <Self as SwishKernels>::tympan_swish(y),
-                act => composite_act::<Self>(y, act),
-            };
+        match Planes::of(&x, &[&gamma, &beta, &mean, &variance]) {
+            Some(p) => batch_norm_eval(x, p, [gamma, beta, mean, variance], epsilon, act),
+            None => {
+                let y = <Self as burn::backend::ops::ModuleOps<Self>>::batch_norm(
+                    x, gamma, beta, mean, variance, epsilon,
+                );
+                // Swish through the swish kernel, as the unfused `swish` would take it.
+                match act {
+                    Act::Swish => <Self as SwishKernels>::tympan_swish(y),
+                    act => composite_act::<Self>(y, act),
+                }
+            }
         }
-        batch_norm_eval(x, [gamma, beta, mean, variance], epsilon, act)
-            .expect("checked by Planes::of above")
     }
 
     fn tympan_batch_norm_train(
@@ -166,13 +167,13 @@ const TASK: usize = 1 << 14;
 /// `act(((x - mean) / std) * gamma + beta)` with `std = sqrt(var + eps)` in f32, the expression
 /// and rounding of `ModuleOps::batch_norm` followed by the activation (swish through the same
 /// `sigmoid` as the swish kernel), so the result is bit-identical to the separate ops.
-pub(super) fn batch_norm_eval(
+fn batch_norm_eval(
     x: FlexTensor,
+    p: Planes,
     stats: [FlexTensor; 4],
     epsilon: f64,
     act: Act,
-) -> Option<FlexTensor> {
-    let p = Planes::of(&x, &[&stats[0], &stats[1], &stats[2], &stats[3]])?;
+) -> FlexTensor {
     let [gamma, beta, mean, var] = stats.map(contiguous);
     let (gs, bs, ms, vs) = (values(&gamma), values(&beta), values(&mean), values(&var));
     let eps = epsilon as f32;
@@ -186,11 +187,11 @@ pub(super) fn batch_norm_eval(
     let owns_all = x.storage::<f32>().len() == numel;
     if owns_all && let Some(buf) = x.try_storage_mut::<f32>() {
         affine_planes(buf, None, &p, &coef, act);
-        return Some(x);
+        return x;
     }
     let mut out = vec![0.0f32; numel];
     affine_planes(&mut out, Some(values(&x)), &p, &coef, act);
-    Some(tensor(out, shape))
+    tensor(out, shape)
 }
 
 /// `out[i] = act(((src[i] - m) / s) * g + b)` plane by plane (`src` = `out` when `None`).
