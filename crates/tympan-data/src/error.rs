@@ -41,8 +41,14 @@ pub enum DataError {
     #[error("{0}")]
     Mismatch(String),
     /// A worker thread could not be started.
-    #[error("cannot start a worker thread: {0}")]
-    Thread(String),
+    #[error("cannot start the {what} thread: {source}")]
+    Thread {
+        /// Which thread (loader, loader workers, prefetch).
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// Content that parses but is inconsistent (unknown ids, duplicates...).
     #[error("{path}: {reason}")]
     Invalid {

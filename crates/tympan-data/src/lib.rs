@@ -10,6 +10,7 @@
 //!   CSV-manifest adapters (official layouts, missing files reported), and
 //!   the mapping of single-label datasets into the AudioSet ontology with ancestors.
 //! - [`sampling`]: seeded uniform, PSLA-weighted and class-balanced epoch orders, mixup partners.
+//! - [`seed`]: the seed derivations every seeded stream uses, written once.
 //! - [`split`]: validation splits carved from training clips (seeded, stratified, recordings
 //!   kept whole).
 //! - [`enhance`]: PSLA label enhancement (Algorithm 2): thresholds, Type I / II / both.
@@ -27,6 +28,7 @@ pub mod error;
 pub mod loader;
 pub mod ontology;
 pub mod sampling;
+pub mod seed;
 pub mod split;
 
 pub use audioset::{

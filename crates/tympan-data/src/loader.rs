@@ -3,8 +3,12 @@
 //!
 //! Determinism: every item gets its own RNG seeded from `(seed, epoch, position)`, so the batches
 //! are the same for a given seed whatever the number of workers.
+//!
+//! [`prefetch`] is the same ordered, bounded producer for batches built from borrowed data (the
+//! training engine's), and [`NormAccumulator`] the normalisation statistics both `tympan stats`
+//! and training read.
 
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use rand::{SeedableRng, rngs::StdRng};
@@ -43,13 +47,50 @@ pub struct Loader<T, E> {
 }
 
 fn item_seed(seed: u64, epoch: u64, position: usize) -> u64 {
-    // SplitMix64 finaliser over the three inputs.
-    let mut z = seed
-        ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ (position as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    crate::seed::mix(seed, &[epoch, position as u64])
+}
+
+/// Sends `build(0)`, `build(1)`, ... for `count` batches through `tx`, in order. Stops after
+/// delivering the first error, or once the receiver is gone.
+fn produce<T, E>(
+    count: usize,
+    tx: &SyncSender<Result<T, E>>,
+    build: impl Fn(usize) -> Result<T, E>,
+) {
+    for b in 0..count {
+        let r = build(b);
+        let failed = r.is_err();
+        if tx.send(r).is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// Builds batches `0..count` with `build` on a helper thread of `scope`, at most `depth` ahead
+/// of the consumer, and delivers them in order: batch `b + 1` is built while the caller works on
+/// batch `b`. The stream ends after the first error, and the helper stops once the receiver is
+/// dropped. For data borrowed from the caller's frame (the training engine's epoch loop);
+/// [`Loader`] is the owned, per-item form.
+pub fn prefetch<'scope, T, E, F>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    count: usize,
+    depth: usize,
+    build: F,
+) -> Result<Receiver<Result<T, E>>, DataError>
+where
+    T: Send + 'scope,
+    E: Send + 'scope,
+    F: Fn(usize) -> Result<T, E> + Send + 'scope,
+{
+    let (tx, rx) = sync_channel(depth.max(1));
+    std::thread::Builder::new()
+        .name("tympan-prefetch".into())
+        .spawn_scoped(scope, move || produce(count, &tx, build))
+        .map_err(|source| DataError::Thread {
+            what: "prefetch",
+            source,
+        })?;
+    Ok(rx)
 }
 
 impl<T: Send + 'static, E: Send + 'static> Loader<T, E> {
@@ -66,40 +107,39 @@ impl<T: Send + 'static, E: Send + 'static> Loader<T, E> {
             .num_threads(cfg.workers.max(1))
             .thread_name(|i| format!("tympan-loader-{i}"))
             .build()
-            .map_err(|e| DataError::Thread(format!("loader workers: {e}")))?;
+            .map_err(|e| DataError::Thread {
+                what: "loader workers",
+                source: std::io::Error::other(e),
+            })?;
         let (tx, rx) = sync_channel(cfg.prefetch.max(1));
         let handle = std::thread::Builder::new()
             .name("tympan-loader".into())
             .spawn(move || {
-                for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
+                let batches = order.len().div_ceil(cfg.batch_size);
+                produce(batches, &tx, |b| {
+                    let chunk =
+                        &order[b * cfg.batch_size..((b + 1) * cfg.batch_size).min(order.len())];
                     let first = b * cfg.batch_size;
                     let items: Result<Vec<T>, E> = pool.install(|| {
                         chunk
                             .par_iter()
                             .enumerate()
                             .map(|(k, &i)| {
-                                work(
-                                    i,
-                                    &mut StdRng::seed_from_u64(item_seed(
-                                        cfg.seed,
-                                        cfg.epoch,
-                                        first + k,
-                                    )),
-                                )
+                                let seed = item_seed(cfg.seed, cfg.epoch, first + k);
+                                work(i, &mut StdRng::seed_from_u64(seed))
                             })
                             .collect()
                     });
-                    let failed = items.is_err();
-                    let msg = items.map(|items| Batch {
+                    items.map(|items| Batch {
                         indices: chunk.to_vec(),
                         items,
-                    });
-                    if tx.send(msg).is_err() || failed {
-                        return; // consumer gone, or an error was delivered
-                    }
-                }
+                    })
+                })
             })
-            .map_err(|e| DataError::Thread(format!("loader thread: {e}")))?;
+            .map_err(|source| DataError::Thread {
+                what: "loader",
+                source,
+            })?;
         Ok(Self {
             rx: Some(rx),
             handle: Some(handle),
@@ -171,6 +211,17 @@ impl NormAccumulator {
         self.sum += s;
         self.sum_sq += s2;
     }
+    /// Adds what `other` accumulated, as if its batches had been added here after this one's:
+    /// statistics computed in parallel and merged in order equal the sequential ones, bit for
+    /// bit.
+    pub fn merge(&mut self, other: NormAccumulator) {
+        self.batch_means.extend(other.batch_means);
+        self.batch_stds.extend(other.batch_stds);
+        self.n += other.n;
+        self.sum += other.sum;
+        self.sum_sq += other.sum_sq;
+    }
+
     /// The statistics so far.
     pub fn stats(&self) -> NormStats {
         let avg = |v: &[f64]| {
@@ -265,5 +316,33 @@ mod tests {
         assert!((s.psla_std - (2f64.sqrt() + (20.0f64 / 3.0).sqrt()) / 2.0).abs() < 1e-12);
         assert!((s.mean - 6.0).abs() < 1e-12);
         assert_eq!(s.count, 6);
+        // Accumulated apart and merged in order: the same statistics, bit for bit.
+        let (mut a, mut b) = (NormAccumulator::default(), NormAccumulator::default());
+        a.add_batch(&[1.0, 3.0]);
+        b.add_batch(&[5.0, 7.0, 9.0, 11.0]);
+        a.merge(b);
+        assert_eq!(a.stats(), s);
+    }
+
+    #[test]
+    fn prefetch_delivers_borrowed_batches_in_order_and_stops_at_an_error() {
+        let data: Vec<u32> = (0..10).collect();
+        let got: Vec<Result<u32, String>> = std::thread::scope(|scope| {
+            let rx = prefetch(scope, 6, 2, |b| match b {
+                4 => Err(format!("bad {b}")),
+                _ => Ok(data[b] * 10),
+            })
+            .unwrap();
+            rx.iter().collect()
+        });
+        assert_eq!(
+            got,
+            vec![Ok(0), Ok(10), Ok(20), Ok(30), Err("bad 4".to_string())]
+        );
+        // A consumer that stops early releases the helper (the scope would hang otherwise).
+        std::thread::scope(|scope| {
+            let rx = prefetch(scope, 1_000_000, 1, |b| Ok::<_, String>(data[b % 10])).unwrap();
+            assert_eq!(rx.recv().unwrap(), Ok(0));
+        });
     }
 }

@@ -8,8 +8,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use crate::error::{DataError, Result};
 
 fn epoch_rng(seed: u64, epoch: u64) -> StdRng {
-    // Distinct, well-mixed streams per epoch (SplitMix64 constant).
-    StdRng::seed_from_u64(seed ^ epoch.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    StdRng::seed_from_u64(crate::seed::stream(seed, epoch.wrapping_add(1)))
 }
 
 /// Every clip once per epoch, reshuffled each epoch.
@@ -26,7 +25,7 @@ pub fn uniform_draws(n: usize, draws: usize, seed: u64, epoch: u64) -> Vec<usize
     let mut order = Vec::with_capacity(draws);
     let mut round = 0u64;
     while order.len() < draws && n > 0 {
-        let s = seed.wrapping_add(round.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let s = crate::seed::advance(seed, round);
         order.extend(uniform_epoch(n, s, epoch));
         round += 1;
     }

@@ -107,7 +107,7 @@ fn recordings_by_class(
 }
 
 fn class_rng(seed: u64, c: usize) -> StdRng {
-    StdRng::seed_from_u64(seed ^ (c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    StdRng::seed_from_u64(crate::seed::stream(seed, c as u64))
 }
 
 /// A seeded, stratified partition of `ds`'s clips `members` into `folds` folds for

@@ -81,9 +81,14 @@ pub enum TrainError {
     /// A tensor could not be read back from the device.
     #[error("reading a tensor back from the device: {0}")]
     ReadBack(String),
-    /// The batch-building thread ended without sending a batch.
-    #[error("the batch loader stopped: {0}")]
-    Loader(String),
+    /// The batch-building thread ended without sending the batch (it panicked).
+    #[error("the batch loader stopped before batch {batch} of epoch {epoch}")]
+    LoaderStopped {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 0-based batch within the epoch.
+        batch: usize,
+    },
     /// A probe's inputs do not fit together.
     #[error("probe: {0}")]
     Probe(String),

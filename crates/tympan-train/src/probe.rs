@@ -43,24 +43,11 @@ pub struct ProbeResult {
     pub test_probs: Vec<f32>,
 }
 
-fn accuracy(probs: &[f32], labels: &[usize], classes: usize) -> f64 {
-    let hits = labels
-        .iter()
-        .enumerate()
-        .filter(|&(i, &l)| {
-            let row = &probs[i * classes..(i + 1) * classes];
-            let best = row
-                .iter()
-                .enumerate()
-                .fold(
-                    (0, f32::NEG_INFINITY),
-                    |b, (k, &v)| if v > b.1 { (k, v) } else { b },
-                )
-                .0;
-            best == l
-        })
-        .count();
-    hits as f64 / labels.len().max(1) as f64
+/// Top-1 accuracy of probabilities `[labels.len(), classes]` ([`tympan_metrics::accuracy`]: a
+/// class tied with the true one counts as a miss).
+fn accuracy(probs: &[f32], labels: &[usize], classes: usize) -> Result<f64, TrainError> {
+    let m = tympan_metrics::Matrix::new(probs, labels.len(), classes)?;
+    Ok(tympan_metrics::accuracy(m, labels)?)
 }
 
 /// Feature rows `[n, dim]` (row-major) with one class index each.
@@ -179,8 +166,8 @@ pub fn fit(
     let train_probs = probs(&train, n)?;
     let test_probs = probs(&test, test_labels.len())?;
     Ok(ProbeResult {
-        train_accuracy: accuracy(&train_probs, train_labels, classes),
-        test_accuracy: accuracy(&test_probs, test_labels, classes),
+        train_accuracy: accuracy(&train_probs, train_labels, classes)?,
+        test_accuracy: accuracy(&test_probs, test_labels, classes)?,
         test_probs,
     })
 }

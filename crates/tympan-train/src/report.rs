@@ -47,30 +47,45 @@ mod json_f64 {
     }
 }
 
-pub(crate) const METRICS_HEADER: &str = "epoch,loss,lr,\
-    val_mAP,val_AUC,val_d_prime,val_accuracy,val_MAP@3,\
-    test_mAP,test_AUC,test_d_prime,test_accuracy,test_MAP@3,test_ensemble_mAP,seconds\n";
+/// The columns of `metrics.csv`.
+const METRICS_HEADER: [&str; 15] = [
+    "epoch",
+    "loss",
+    "lr",
+    "val_mAP",
+    "val_AUC",
+    "val_d_prime",
+    "val_accuracy",
+    "val_MAP@3",
+    "test_mAP",
+    "test_AUC",
+    "test_d_prime",
+    "test_accuracy",
+    "test_MAP@3",
+    "test_ensemble_mAP",
+    "seconds",
+];
 
-/// The five scores of a `metrics.csv` line.
-fn score_fields(s: &Scores) -> String {
-    format!(
-        "{:.6},{:.6},{:.6},{:.6},{:.6}",
-        s.map, s.auc, s.d_prime, s.accuracy, s.map_at_3
-    )
+/// The columns of `validation.csv`.
+const VALIDATION_HEADER: [&str; 5] = ["step", "epoch", "mAP", "accuracy", "MAP@3"];
+
+/// The five scores of a `metrics.csv` record.
+fn score_fields(s: &Scores) -> [String; 5] {
+    [s.map, s.auc, s.d_prime, s.accuracy, s.map_at_3].map(|v| format!("{v:.6}"))
 }
 
-/// The `metrics.csv` line of an epoch.
-pub(crate) fn metrics_line(row: &EpochRow) -> String {
-    format!(
-        "{},{:.6},{:.3e},{},{},{:.6},{:.1}\n",
-        row.epoch,
-        row.loss,
-        row.lr,
-        score_fields(&row.valid),
-        score_fields(&row.scores),
-        row.ensemble_map,
-        row.seconds
-    )
+/// The `metrics.csv` record of an epoch.
+fn metrics_record(row: &EpochRow) -> Vec<String> {
+    let mut r = vec![
+        row.epoch.to_string(),
+        format!("{:.6}", row.loss),
+        format!("{:.3e}", row.lr),
+    ];
+    r.extend(score_fields(&row.valid));
+    r.extend(score_fields(&row.scores));
+    r.push(format!("{:.6}", row.ensemble_map));
+    r.push(format!("{:.1}", row.seconds));
+    r
 }
 
 /// One line of `metrics.csv` (and of `state.json`'s history).
@@ -257,6 +272,68 @@ pub(crate) fn write_outputs(
     Ok(())
 }
 
+/// An append-only CSV log: rewritten atomically from the committed records when opened, then
+/// one record per append, flushed at once (a killed run loses no committed row).
+struct CsvLog {
+    path: std::path::PathBuf,
+    writer: csv::Writer<std::fs::File>,
+}
+
+impl CsvLog {
+    fn open(
+        path: std::path::PathBuf,
+        header: &[&str],
+        records: &[Vec<String>],
+    ) -> Result<Self, TrainError> {
+        let csv_err = |e: csv::Error| TrainError::Checkpoint {
+            path: path.clone(),
+            reason: e.to_string(),
+        };
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(header).map_err(csv_err)?;
+        for r in records {
+            w.write_record(r).map_err(csv_err)?;
+        }
+        let bytes = w.into_inner().map_err(|e| csv_err(e.into_error().into()))?;
+        write_atomic(&path, &bytes)?;
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        let writer = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(file);
+        Ok(Self { path, writer })
+    }
+
+    fn append(&mut self, record: &[String]) -> Result<(), TrainError> {
+        let csv_err = |e: csv::Error| TrainError::Checkpoint {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        };
+        self.writer.write_record(record).map_err(csv_err)?;
+        self.writer.flush().map_err(io_err(&self.path))
+    }
+}
+
+/// The records of an existing `validation.csv` from epochs up to `done` (none when the file is
+/// absent or unreadable: the log then starts afresh).
+fn validation_records_up_to(path: &Path, done: usize) -> Vec<Vec<String>> {
+    let Ok(mut reader) = csv::Reader::from_path(path) else {
+        return Vec::new();
+    };
+    reader
+        .records()
+        .map_while(Result::ok)
+        .filter(|r| {
+            r.get(1)
+                .and_then(|e| e.parse::<usize>().ok())
+                .is_some_and(|e| e <= done)
+        })
+        .map(|r| r.iter().map(str::to_string).collect())
+        .collect()
+}
+
 /// `metrics.csv` (one row per committed epoch) and, with `train.validate_every`,
 /// `validation.csv` (one row per evaluation inside an epoch), appended as the run goes.
 ///
@@ -264,52 +341,25 @@ pub(crate) fn write_outputs(
 /// then resumed, has exactly the rows an uninterrupted run has: the rows of an epoch that was
 /// killed before its commit are dropped and written again when it is rerun.
 pub(crate) struct RunLog {
-    metrics_path: std::path::PathBuf,
-    metrics: std::fs::File,
-    validation_path: std::path::PathBuf,
-    validation: Option<std::fs::File>,
+    metrics: CsvLog,
+    validation: Option<CsvLog>,
 }
 
 impl RunLog {
     /// Opens the logs of `out_dir` for a run that has committed `history`.
     pub fn open(out_dir: &Path, history: &[EpochRow], validate: bool) -> Result<Self, TrainError> {
-        let append = |path: &Path| {
-            std::fs::OpenOptions::new()
-                .append(true)
-                .open(path)
-                .map_err(io_err(path))
-        };
-        let metrics_path = out_dir.join("metrics.csv");
-        let mut committed = String::from(METRICS_HEADER);
-        for row in history {
-            committed.push_str(&metrics_line(row));
-        }
-        write_atomic(&metrics_path, committed.as_bytes())?;
-        let metrics = append(&metrics_path)?;
-        let validation_path = out_dir.join("validation.csv");
+        let rows: Vec<Vec<String>> = history.iter().map(metrics_record).collect();
+        let metrics = CsvLog::open(out_dir.join("metrics.csv"), &METRICS_HEADER, &rows)?;
         let validation = if validate {
+            let path = out_dir.join("validation.csv");
             let done = history.last().map_or(0, |r| r.epoch);
-            let mut kept = String::from(VALIDATION_HEADER);
-            if done > 0
-                && let Ok(text) = std::fs::read_to_string(&validation_path)
-            {
-                for line in text.lines().skip(1) {
-                    let epoch = line.split(',').nth(1).and_then(|e| e.parse::<usize>().ok());
-                    if epoch.is_some_and(|e| e <= done) {
-                        kept.push_str(line);
-                        kept.push('\n');
-                    }
-                }
-            }
-            write_atomic(&validation_path, kept.as_bytes())?;
-            Some(append(&validation_path)?)
+            let kept = validation_records_up_to(&path, done);
+            Some(CsvLog::open(path, &VALIDATION_HEADER, &kept)?)
         } else {
             None
         };
         Ok(Self {
-            metrics_path,
             metrics,
-            validation_path,
             validation,
         })
     }
@@ -321,25 +371,20 @@ impl RunLog {
 
     /// Appends a committed epoch's row to `metrics.csv`.
     pub fn epoch(&mut self, row: &EpochRow) -> Result<(), TrainError> {
-        use std::io::Write;
-        self.metrics
-            .write_all(metrics_line(row).as_bytes())
-            .map_err(io_err(&self.metrics_path))
+        self.metrics.append(&metrics_record(row))
     }
 
     /// Appends an in-epoch evaluation to `validation.csv`.
     pub fn validation(&mut self, step: u64, epoch: usize, s: &Scores) -> Result<(), TrainError> {
-        use std::io::Write;
         match &mut self.validation {
-            Some(f) => writeln!(
-                f,
-                "{step},{epoch},{:.6},{:.6},{:.6}",
-                s.map, s.accuracy, s.map_at_3
-            )
-            .map_err(io_err(&self.validation_path)),
+            Some(log) => log.append(&[
+                step.to_string(),
+                epoch.to_string(),
+                format!("{:.6}", s.map),
+                format!("{:.6}", s.accuracy),
+                format!("{:.6}", s.map_at_3),
+            ]),
             None => Ok(()),
         }
     }
 }
-
-const VALIDATION_HEADER: &str = "step,epoch,mAP,accuracy,MAP@3\n";

@@ -7,6 +7,7 @@
 //! `(seed, e, b, j)`, so a batch is identical whatever the thread count, and a run resumed from a
 //! checkpoint sees exactly the batches an uninterrupted run would.
 
+mod features;
 mod pipeline;
 mod split;
 
@@ -20,7 +21,8 @@ use tympan_data::datasets;
 use crate::error::TrainError;
 use crate::recipe::{Dataset as RecipeDataset, Recipe};
 
-pub use pipeline::{HostBatch, InputKind, Pipeline, make_batch, norm_stats, sample_seed};
+pub use features::norm_stats;
+pub use pipeline::{HostBatch, InputKind, Pipeline, make_batch};
 pub use split::{Presence, SplitPresence};
 use split::{audioset, empty_split, split_dataset};
 

@@ -1,21 +1,24 @@
 //! The per-batch input pipeline (PSLA `src/dataloaders/audioset_dataset.py`, `__getitem__`):
 //! optional waveform mixing, features, padding/cutting to the target length, masking, then
-//! `(x - mean) / std`, every random choice seeded by `(seed, epoch, batch, sample)`.
+//! `(x - mean) / std`, every random choice seeded by `(seed, epoch, batch, sample)` through
+//! [`tympan_data::seed::mix`].
 
 use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
-use tympan_audio::Preset;
 use tympan_audio::augment::{
     beta_lambda, freq_mask, jeong_lim_lambda, mix_training_pair, peak_normalized, psla_mix_labels,
     psla_mix_waveforms, scale_augment, should_mix, time_mask,
 };
 
+use tympan_data::seed;
+
 use crate::error::TrainError;
 use crate::recipe::Mix;
 
+use super::features::features;
 use super::{Item, samples_of};
 
 /// What the model reads.
@@ -113,44 +116,6 @@ pub struct HostBatch {
     pub verified: Vec<bool>,
 }
 
-/// Unnormalised features `[target_length, bins]` of one clip for a feature input.
-fn features(
-    wave: &[f32],
-    rate: u32,
-    p: &Pipeline,
-) -> Result<tympan_audio::Features, tympan_audio::AudioError> {
-    match p.input {
-        InputKind::Slim2d | InputKind::Vggish => {
-            let preset = if p.input == InputKind::Slim2d {
-                Preset::Slim2d
-            } else {
-                Preset::Vggish
-            };
-            let mut f = preset.extractor(rate)?.compute(wave)?;
-            let (t, b) = (p.target_length, f.bins);
-            f.data.resize(t * b, 0.0);
-            f.frames = t;
-            Ok(f)
-        }
-        _ => Preset::Psla {
-            target_length: p.target_length,
-            mean: 0.0,
-            std: 1.0,
-        }
-        .extractor(rate)?
-        .compute(wave),
-    }
-}
-
-/// The seed of sample `j` of batch `b` of epoch `e`.
-pub fn sample_seed(seed: u64, epoch: u64, batch: u64, j: u64) -> u64 {
-    let mut h = seed ^ 0x9E37_79B9_7F4A_7C15;
-    for v in [epoch, batch, j] {
-        h = (h ^ v).wrapping_mul(0x100_0000_01B3).rotate_left(29) ^ (h >> 17);
-    }
-    h
-}
-
 /// Build one batch. `indices` index `items`; `train` enables mixup and masking.
 pub fn make_batch(
     items: &[Item],
@@ -165,7 +130,7 @@ pub fn make_batch(
         .par_iter()
         .enumerate()
         .map(|(j, &i)| {
-            let mut rng = StdRng::seed_from_u64(sample_seed(seed.0, seed.1, seed.2, j as u64));
+            let mut rng = StdRng::seed_from_u64(seed::mix(seed.0, &[seed.1, seed.2, j as u64]));
             let it = &items[i];
             let (samples, rate) = samples_of(it, p.sample_rate)?;
             // Jeong & Lim's eq. (2): each clip at unit peak before it is mixed and scaled.
@@ -290,39 +255,6 @@ fn other_class_partner<R: Rng + ?Sized>(items: &[Item], i: usize, rng: &mut R) -
         }
     }
     tympan_data::sampling::mixup_partner(items.len(), rng)
-}
-
-/// Mean and std of the unnormalised features over (up to `limit`) training clips, as PSLA's
-/// `get_norm_stats.py` computes them (over all values of the padded fbanks). Waveform inputs are
-/// normalised per clip instead: `(0, 1)`.
-pub fn norm_stats(items: &[Item], p: &Pipeline, limit: usize) -> Result<(f32, f32), TrainError> {
-    if matches!(p.input, InputKind::Waveform(_)) {
-        return Ok((0.0, 1.0));
-    }
-    let n = items.len().min(limit);
-    let sums: Vec<Result<(f64, f64, usize), TrainError>> = items[..n]
-        .par_iter()
-        .map(|it| {
-            let (s, r) = samples_of(it, p.sample_rate)?;
-            let f = features(&s, r, p).map_err(|source| TrainError::Audio {
-                path: it.path.clone(),
-                source,
-            })?;
-            let s1: f64 = f.data.iter().map(|&v| v as f64).sum();
-            let s2: f64 = f.data.iter().map(|&v| (v as f64) * (v as f64)).sum();
-            Ok((s1, s2, f.data.len()))
-        })
-        .collect();
-    let (mut s1, mut s2, mut c) = (0.0, 0.0, 0usize);
-    for r in sums {
-        let (a, b, k) = r?;
-        s1 += a;
-        s2 += b;
-        c += k;
-    }
-    let mean = s1 / c.max(1) as f64;
-    let var = (s2 / c.max(1) as f64 - mean * mean).max(1e-12);
-    Ok((mean as f32, var.sqrt() as f32))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use super::Event;
 use super::checkpoint::{Checkpoints, State};
 use super::evaluate::predict;
 use super::step::batch_grads;
-use crate::data::{HostBatch, Item, Pipeline, PreparedData, make_batch};
+use crate::data::{Item, Pipeline, PreparedData, make_batch};
 use crate::error::TrainError;
 use crate::recipe::{Recipe, Sampler};
 use crate::report::{EpochRow, RunLog, Scores, score};
@@ -156,18 +156,20 @@ impl Trainer<'_> {
         let (mut loss_sum, mut lr) = (0.0, 0.0);
         // Build batch b+1 on a helper thread while the model trains on batch b.
         std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<HostBatch, TrainError>>(2);
             let (train, chunks_ref, pipe) = (&self.data.train, &chunks, &self.pipe);
-            scope.spawn(move || {
-                for (b, c) in chunks_ref.iter().enumerate() {
-                    let r = make_batch(train, c, pipe, true, (t.seed, epoch as u64, b as u64));
-                    if tx.send(r).is_err() {
-                        break;
-                    }
-                }
-            });
+            let rx = tympan_data::loader::prefetch(scope, chunks.len(), 2, move |b| {
+                make_batch(
+                    train,
+                    chunks_ref[b],
+                    pipe,
+                    true,
+                    (t.seed, epoch as u64, b as u64),
+                )
+            })?;
             for b in 0..chunks.len() {
-                let hb = rx.recv().map_err(|e| TrainError::Loader(e.to_string()))??;
+                let hb = rx
+                    .recv()
+                    .map_err(|_| TrainError::LoaderStopped { epoch, batch: b })??;
                 let (value, grads) = batch_grads(&run.model, &hb, &self.ad, &self.replicas, t)?;
                 if !value.is_finite() {
                     return Err(TrainError::Diverged {

@@ -197,7 +197,7 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
         let epoch = run.state.epochs_done + 1;
         let start = Instant::now();
         // Seed the device RNG (drop-connect masks) per epoch, on the plain and the autodiff device.
-        let epoch_seed = crate::data::sample_seed(t.seed, epoch as u64, u64::MAX, 0);
+        let epoch_seed = tympan_data::seed::mix(t.seed, &[epoch as u64, u64::MAX, 0]);
         device.seed(epoch_seed);
         ad.seed(epoch_seed);
         tympan_models::layers::seed_drop_path(epoch_seed);
