@@ -42,8 +42,8 @@ pub mod weights;
 pub use backend::{Backend, BackendError};
 pub use error::ModelError;
 pub use registry::{
-    Frontend, InputSpec, ModelInfo, OutputKind, Tagger, create, info, keras_param_count, list,
-    num_params,
+    Frontend, ImageNetKeys, InputSpec, ModelInfo, OutputKind, Tagger, create, info,
+    keras_param_count, list, num_params,
 };
 pub use weights::{
     LoadReport, StemInit, TorchLoadOptions, load_burnpack, load_pytorch, save_burnpack, weight_bits,

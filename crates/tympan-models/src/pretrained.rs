@@ -8,17 +8,19 @@
 use std::path::Path;
 
 use crate::error::ModelError;
-use crate::registry::Tagger;
+use crate::registry::{ImageNetKeys, Tagger};
 use crate::weights::{
     LoadReport, StemInit, TorchLoadOptions, average_rgb_into, load_pytorch, read_torch_tensor,
 };
 
-/// Load ImageNet backbone weights into a freshly created model.
+/// Load ImageNet backbone weights into a freshly created model, where its card's
+/// [`ImageNetKeys`] say (`tympan_models::info(name)?.imagenet`).
 ///
 /// The returned report lists the tensors left at their initial values (the stem when
 /// [`StemInit::Fresh`], and the attention head); any other missing or unused key is an error.
 pub fn load_imagenet(
     model: &mut Tagger,
+    keys: ImageNetKeys,
     path: &Path,
     stem: StemInit,
 ) -> Result<LoadReport, ModelError> {
@@ -26,15 +28,11 @@ pub fn load_imagenet(
         path: path.to_path_buf(),
         reason,
     };
-    let (prefix, stem_key, classifier) = match model {
-        Tagger::EffNet(_) => ("effnet.", "conv_stem.weight", ["fc.weight", "fc.bias"]),
-        Tagger::ResNet(_) => ("model.", "conv1.weight", ["fc.weight", "fc.bias"]),
-        _ => {
-            return Err(err(
-                "ImageNet initialisation exists for the PSLA models only".into(),
-            ));
-        }
-    };
+    let ImageNetKeys {
+        prefix,
+        stem: stem_key,
+        classifier,
+    } = keys;
     let options = TorchLoadOptions {
         target_prefix: Some(prefix.to_string()),
         exclude: vec![
@@ -52,9 +50,9 @@ pub fn load_imagenet(
             Tagger::EffNet(m) => &mut m.effnet.conv_stem.weight,
             Tagger::ResNet(m) => &mut m.model.conv1.weight,
             _ => {
-                return Err(err(
-                    "ImageNet initialisation exists for the PSLA models only".into(),
-                ));
+                return Err(err(format!(
+                    "the model has no ImageNet stem at {prefix}{stem_key}"
+                )));
             }
         };
         average_rgb_into(weight, &rgb, &shape, path)?;

@@ -17,8 +17,6 @@
 use burn::module::Module;
 use burn::prelude::*;
 
-use burn::tensor::activation::{sigmoid, softmax};
-
 use crate::dcase::{DenseInput, DenseNet, DenseNetConfig};
 use crate::efficientnet::EfficientNetVariant;
 use crate::error::ModelError;
@@ -88,7 +86,22 @@ pub enum OutputKind {
     Distribution,
 }
 
-/// A registry entry.
+/// Where a model's ImageNet backbone sits in its parameters, and which keys of an ImageNet
+/// checkpoint it does not take: the stem (1 input channel instead of 3, fresh or averaged) and
+/// the classifier (replaced by the tagging head).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageNetKeys {
+    /// Prefix of the backbone in the model's parameter names (`effnet.`, `model.`).
+    pub prefix: &'static str,
+    /// The stem convolution's weight in the checkpoint.
+    pub stem: &'static str,
+    /// The checkpoint's classifier weight and bias.
+    pub classifier: [&'static str; 2],
+}
+
+/// A registry entry: the model card. Recipes, `tympan tag`, `embed` and `stats` take their
+/// defaults from it (the frontend, sample rate and input length, the output kind, and where
+/// ImageNet weights go).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelInfo {
     /// Registry name.
@@ -101,6 +114,9 @@ pub struct ModelInfo {
     pub input: InputSpec,
     /// Output kind.
     pub output: OutputKind,
+    /// The backbone's ImageNet keys, for the models with an ImageNet initialisation (PSLA's
+    /// EfficientNets and ResNet-50); `None` for the others.
+    pub imagenet: Option<ImageNetKeys>,
 }
 
 /// A model created from the registry.
@@ -138,16 +154,17 @@ impl Tagger {
     }
 
     /// Outputs `[B, K]` (see [`OutputKind`]) for the model's input: features `[B, T, F]` or
-    /// waveforms `[B, 1, N]`.
+    /// waveforms `[B, 1, N]`. Each model turns its card's input into its card's output itself
+    /// (the `classify` of the families whose `forward` gives logits).
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
         match self {
             Self::EffNet(m) => m.forward(x),
             Self::ResNet(m) => m.forward(x),
-            Self::MNet(m) => softmax(m.forward(x), 1),
-            Self::Slim2d(m) => softmax(m.forward(x.swap_dims(1, 2).unsqueeze_dim(1)), 1),
+            Self::MNet(m) => m.classify(x),
+            Self::Slim2d(m) => m.classify(x),
             Self::Chen(m) => m.forward(x),
             Self::DenseNet(m) => m.forward(x),
-            Self::Hershey(m) => sigmoid(m.forward(x)),
+            Self::Hershey(m) => m.classify(x),
         }
     }
 
@@ -458,12 +475,28 @@ fn describe(name: &str, arch: Arch) -> ModelInfo {
             OutputKind::Probabilities,
         ),
     };
+    let imagenet = match arch {
+        // efficientnet_pytorch's `_conv_stem` / `_fc`, after `weights.rs`'s key remapping.
+        Arch::EffNet { .. } => Some(ImageNetKeys {
+            prefix: "effnet.",
+            stem: "conv_stem.weight",
+            classifier: ["fc.weight", "fc.bias"],
+        }),
+        // torchvision's ResNet-50.
+        Arch::ResNet50 => Some(ImageNetKeys {
+            prefix: "model.",
+            stem: "conv1.weight",
+            classifier: ["fc.weight", "fc.bias"],
+        }),
+        _ => None,
+    };
     ModelInfo {
         name: name.to_string(),
         description,
         reference,
         input,
         output,
+        imagenet,
     }
 }
 

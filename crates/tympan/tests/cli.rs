@@ -360,6 +360,28 @@ fn stats_match_a_direct_computation() {
         (j["stats"]["psla_mean"].as_f64().unwrap() - want).abs() < 1e-4,
         "{j}"
     );
+    // --arch takes the preset from the model card: a PSLA model gives the same numbers.
+    let by_arch = tympan(&[
+        "stats",
+        "--arch",
+        "psla-effnet-lite0",
+        "--batch-size",
+        "1",
+        "--json",
+        s(&files[0]),
+        s(&files[1]),
+    ]);
+    assert!(by_arch.status.success(), "{}", stderr(&by_arch));
+    let k: serde_json::Value = serde_json::from_slice(&by_arch.stdout).unwrap();
+    assert_eq!(k["stats"], j["stats"]);
+    // A waveform model has no feature statistics: one clear line.
+    let wave = tympan(&["stats", "--arch", "m11", s(&files[0])]);
+    assert!(!wave.status.success());
+    assert!(
+        stderr(&wave).contains("m11 reads raw waveforms"),
+        "{}",
+        stderr(&wave)
+    );
 }
 
 /// `tympan tag` on a PSLA checkpoint (the golden B2 fixture, DataParallel keys) and a real 7 s

@@ -226,6 +226,12 @@ fn stack_out(layers: &[Layer], hw: [usize; 2]) -> [usize; 2] {
 }
 
 impl HersheyNet {
+    /// The model card's output (`OutputKind::Probabilities`): per-class sigmoid probabilities
+    /// `[B, K]` for patches `[B, 96, 64]` (Hershey et al. train with sigmoid cross-entropy).
+    pub fn classify(&self, patches: Tensor<3>) -> Tensor<2> {
+        burn::tensor::activation::sigmoid(self.forward(patches))
+    }
+
     /// Logits for patches `[B, 96, 64]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
         self.out.forward(self.embed(x))

@@ -160,6 +160,12 @@ impl MNetConfig {
 }
 
 impl MNet {
+    /// The model card's output (`OutputKind::Distribution`): class probabilities `[B, K]`, the
+    /// softmax of [`MNet::forward`]'s logits (Dai et al. train with cross-entropy).
+    pub fn classify(&self, wave: Tensor<3>) -> Tensor<2> {
+        burn::tensor::activation::softmax(self.forward(wave), 1)
+    }
+
     /// Logits `[B, K]` for waveforms `[B, 1, N]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
         let mut x = self

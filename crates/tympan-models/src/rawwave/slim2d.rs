@@ -75,6 +75,14 @@ fn pool(x: Tensor<4>, k: [usize; 2]) -> Tensor<4> {
 }
 
 impl Slim2d {
+    /// The model card's output (`OutputKind::Distribution`) on the card's input: class
+    /// probabilities `[B, K]` for log-mel frames `[B, T, F]` (the frontend's layout), turned
+    /// into the one-channel image `[B, 1, F, T]` that [`Slim2d::forward`] reads, then softmax.
+    pub fn classify(&self, frames: Tensor<3>) -> Tensor<2> {
+        let image = frames.swap_dims(1, 2).unsqueeze_dim(1);
+        burn::tensor::activation::softmax(self.forward(image), 1)
+    }
+
     /// Logits for log-mel `[B, 1, F, T]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x = pool(

@@ -103,7 +103,16 @@ fn load_pretrained(
         Stem::AverageRgb => StemInit::AverageRgb,
         Stem::Fresh => StemInit::Fresh,
     };
-    let report = tympan_models::pretrained::load_imagenet(&mut model, path, stem)?;
+    let arch = &recipe.model.arch;
+    // The recipe refused ImageNet weights for a card without ImageNet keys when it was read.
+    let keys =
+        tympan_models::info(arch)?
+            .imagenet
+            .ok_or_else(|| tympan_models::ModelError::Weights {
+                path: path.to_path_buf(),
+                reason: format!("{arch} has no ImageNet initialisation"),
+            })?;
+    let report = tympan_models::pretrained::load_imagenet(&mut model, keys, path, stem)?;
     on_event(Event::Info(format!(
         "ImageNet weights: {} tensors from {} ({} left at init: stem/head)",
         report.applied,

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use tympan_models::Frontend;
 
-use super::{Input, ProbeRecipe, Recipe};
+use super::{Input, Pretrained, ProbeRecipe, Recipe};
 use crate::error::TrainError;
 
 /// What a recipe file describes, by its top-level `kind` (`"train"` when absent).
@@ -127,7 +127,8 @@ impl Recipe {
     /// PSLA's loader does). The filled values are part of the recipe written to the run's
     /// `config.toml`.
     ///
-    /// An unknown `model.arch`, or a `features.input` other than the one the model reads (an
+    /// An unknown `model.arch`, ImageNet weights for a model whose card has no ImageNet keys, or
+    /// a `features.input` other than the one the model reads (an
     /// M-net fed fbanks, say, which would otherwise fail deep in the first forward or train on
     /// the wrong features), is refused here, before any data is read.
     fn take_model_defaults(&mut self, input_given: bool) -> Result<(), String> {
@@ -144,6 +145,14 @@ impl Recipe {
             return Err(format!(
                 "features.input = \"{}\" does not match model.arch = {:?}, whose model card reads \"{card}\" input; leave features.input out or set it to \"{card}\"",
                 self.features.input, self.model.arch
+            ));
+        }
+        if matches!(self.model.pretrained, Some(Pretrained::Weights(_))) && info.imagenet.is_none()
+        {
+            return Err(format!(
+                "model.pretrained: model.arch = {:?} has no ImageNet initialisation (only PSLA's \
+                 EfficientNets and ResNet-50 do); set model.pretrained = \"none\" or leave it out",
+                self.model.arch
             ));
         }
         if self.data.sample_rate.is_none() && info.input.preset != Frontend::Psla {

@@ -142,4 +142,15 @@ fn input_follows_the_model_card() {
         e.contains("model.arch") && e.contains("psla-effnet-b99"),
         "{e}"
     );
+    // ImageNet weights only where the card says where they go.
+    let imagenet = "model.pretrained=\"../weights/efficientnet-lite0-57934424.pth\"";
+    assert!(load(&["model.arch=\"psla-resnet50\"", imagenet]).is_ok());
+    let e = load(&["model.arch=\"m11\"", imagenet])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("model.pretrained") && e.contains("\"m11\""),
+        "{e}"
+    );
+    assert!(load(&["model.arch=\"m11\"", "model.pretrained=\"none\""]).is_ok());
 }

@@ -1,9 +1,10 @@
-//! `tympan models list`: the model registry with parameter counts and input specs.
+//! `tympan models list`: the model cards, with parameter counts, input, output kind and
+//! whether ImageNet weights load.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
-use tympan_models::{Backend, create, list, num_params};
+use tympan_models::{Backend, OutputKind, create, list, num_params};
 
 /// Inspect the model zoo.
 #[derive(clap::Args)]
@@ -14,7 +15,8 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum Sub {
-    /// Names, parameter counts (for the given number of classes) and input specs.
+    /// Names, parameter counts (for the given number of classes), input, output kind (sigmoid or
+    /// softmax) and whether the model takes ImageNet weights.
     List {
         /// Output classes used for the parameter count (527 = AudioSet).
         #[arg(long, default_value_t = 527)]
@@ -32,8 +34,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 .ok_or_else(|| anyhow::anyhow!("no backend compiled in"))?
                 .device()?;
             println!(
-                "{:<26} {:>12}  {:<32} description",
-                "name", "params", "input"
+                "{:<26} {:>12}  {:<32} {:<8} {:<9} description",
+                "name", "params", "input", "output", "ImageNet"
             );
             for m in list() {
                 if filter
@@ -47,11 +49,18 @@ pub fn run(a: Args) -> Result<ExitCode> {
                     "{} {}x{} @ {} Hz",
                     m.input.preset, m.input.frames, m.input.bins, m.input.sample_rate
                 );
+                let output = match m.output {
+                    OutputKind::Probabilities => "sigmoid",
+                    OutputKind::Distribution => "softmax",
+                };
+                let imagenet = if m.imagenet.is_some() { "yes" } else { "-" };
                 println!(
-                    "{:<26} {:>12}  {:<32} {}",
+                    "{:<26} {:>12}  {:<32} {:<8} {:<9} {}",
                     m.name,
                     num_params(&model),
                     input,
+                    output,
+                    imagenet,
                     m.description
                 );
             }

@@ -11,6 +11,7 @@ use tympan_data::loader::{Loader, LoaderConfig, NormAccumulator};
 const EXAMPLES: &str = "\
 Examples:
   tympan stats --preset psla recordings/
+  tympan stats --arch slim2d-rb1 clips/      # the frontend of that model's card
   tympan stats --preset psla clips/ --batch-size 100 -j 8 --format json
 
 Without normalisation: the psla preset's own (x - mean) / std is undone, so the numbers are the
@@ -27,6 +28,9 @@ pub struct Args {
     /// Feature preset.
     #[arg(long, default_value = "psla", value_parser = clap::builder::PossibleValuesParser::new(Preset::NAMES))]
     preset: String,
+    /// Take the preset from this model's card instead (`tympan models list`), e.g. slim2d-rb1.
+    #[arg(long, conflicts_with = "preset")]
+    arch: Option<String>,
     /// Clips per batch (PSLA uses the training batch size).
     #[arg(long, default_value_t = 100)]
     batch_size: usize,
@@ -42,7 +46,10 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
-    let preset = Preset::from_name(&a.preset)?;
+    let preset = match &a.arch {
+        Some(arch) => Preset::from_name(card_preset(arch)?)?,
+        None => Preset::from_name(&a.preset)?,
+    };
     let (files, _) = super::features::expand_inputs(&a.inputs)?;
     let n = files.len();
     let workers = a
@@ -125,4 +132,18 @@ pub fn run(a: Args) -> Result<ExitCode> {
         println!("exact std    {:.4}", s.std);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The feature preset of a model's card. Waveform models normalise each clip themselves (or
+/// compute their log-mel inside the graph), so there is nothing to measure for them.
+fn card_preset(arch: &str) -> Result<&'static str> {
+    use tympan_models::Frontend;
+    match tympan_models::info(arch)?.input.preset {
+        Frontend::Psla => Ok("psla"),
+        Frontend::Slim2d => Ok("slim2d"),
+        Frontend::Vggish => Ok("vggish"),
+        Frontend::Waveform => Err(anyhow!(
+            "{arch} reads raw waveforms, normalised per clip: it has no feature statistics"
+        )),
+    }
 }
