@@ -1,13 +1,15 @@
-//! Tagging with a finished run: its folder holds everything a model needs (the recipe's input
-//! pipeline in `config.toml`, the class names in `summary.json`, the normalisation the run
+//! File -> windows -> scores, the one inference path: [`Scorer`] cuts a file into windows of
+//! the model's input length (`target_length` frames or samples; VGGish-input models take the
+//! whole file, which [`crate::engine::predict`] averages over its 960 ms patches), and every
+//! window goes through the evaluation path of training ([`crate::engine::predict`]: the same
+//! features, padding and normalisation), a bounded batch of windows per forward pass, so memory
+//! does not grow with the length of the file beyond its samples. `tympan tag` uses it for run
+//! folders and for weights alone.
+//!
+//! [`TrainedRun`] opens a finished run: its folder holds everything a model needs (the recipe's
+//! input pipeline in `config.toml`, the class names in `summary.json`, the normalisation the run
 //! computed in `state.json`, the models), so `tympan tag --run DIR` works for every family
 //! without restating any of it.
-//!
-//! A file is cut into windows of the model's input length (`features.target_length` frames or
-//! samples, as the recipe trains; VGGish-input models take the whole file, which
-//! [`crate::engine::predict`] averages over its 960 ms patches), and every window goes through
-//! the evaluation path of training ([`crate::engine::predict`]), `train.eval_batch_size` windows
-//! per forward pass, so memory does not grow with the length of the file beyond its samples.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -96,6 +98,59 @@ impl TrainedRun {
         Ok(load_burnpack(template, &self.dir.join(which.file_name()))?)
     }
 
+    /// The run's [`Scorer`]: its evaluation pipeline, `train.eval_batch_size` windows per
+    /// forward pass.
+    pub fn scorer(&self) -> Scorer {
+        Scorer {
+            pipe: self.pipe,
+            batch: self.recipe.train.eval_batch_size,
+            classes: self.classes.len(),
+        }
+    }
+}
+
+/// Scores the windows of audio files with a model, through its input pipeline.
+#[derive(Debug, Clone, Copy)]
+pub struct Scorer {
+    /// The evaluation input pipeline (features, length, normalisation, sample rate).
+    pub pipe: Pipeline,
+    /// Windows per forward pass.
+    pub batch: usize,
+    /// Model outputs.
+    pub classes: usize,
+}
+
+impl Scorer {
+    /// A PSLA fbank model's scorer: `frames` 10 ms frames per window, `(x - mean) / std`,
+    /// audio resampled to `sample_rate` (the file's own rate when `None`).
+    pub fn fbank(
+        frames: usize,
+        (mean, std): (f32, f32),
+        sample_rate: Option<u32>,
+        classes: usize,
+        batch: usize,
+    ) -> Self {
+        Self {
+            pipe: Pipeline {
+                input: InputKind::Fbank,
+                target_length: frames,
+                mean,
+                std,
+                mixup: 0.0,
+                mixup_alpha: 0.0,
+                freqm: 0,
+                timem: 0,
+                sample_rate,
+                mix: crate::recipe::Mix::Psla,
+                scale: None,
+                pad_both: false,
+                eval_whole: false,
+            },
+            batch,
+            classes,
+        }
+    }
+
     /// Window length in seconds at `rate`, or `None` when the model takes a whole file
     /// (VGGish patches).
     pub fn window_seconds(&self, rate: u32) -> Option<f64> {
@@ -111,7 +166,7 @@ impl TrainedRun {
 
     /// Scores `[windows, classes]` of one file, windows of [`Self::window_seconds`] every `hop_s`
     /// seconds (default: the window length), plus the hop used (the whole file: its length).
-    pub fn tag_file(
+    pub fn score_file(
         &self,
         model: &Tagger,
         path: &Path,
@@ -127,7 +182,7 @@ impl TrainedRun {
             source,
         })?;
         let rate = wav.sample_rate;
-        let k = self.classes.len();
+        let k = self.classes;
         let window = |samples: Vec<f32>| Item {
             path: path.to_path_buf(),
             target: vec![0.0; k],
@@ -157,8 +212,7 @@ impl TrainedRun {
                 (items, hop as f64 / rate as f64)
             }
         };
-        let bs = self.recipe.train.eval_batch_size;
-        let scores = predict(model, &items, &self.pipe, bs, device)?;
+        let scores = predict(model, &items, &self.pipe, self.batch.max(1), device)?;
         Ok((scores.chunks(k).map(<[f32]>::to_vec).collect(), hop))
     }
 }

@@ -3,8 +3,9 @@
 //! PSLA fbank model's weights (`.bpk`, or a PyTorch state dict such as PSLA's checkpoints).
 //!
 //! A file is cut into windows of the model's input length and scored a bounded batch of windows
-//! at a time, so memory does not grow with the file's length beyond its samples (and, for PSLA
-//! models, its fbank). The clip score is the mean (or max, [`Pool`]) over windows, as PSLA's
+//! at a time, through the evaluation path of training ([`tympan_train::inference::Scorer`], the
+//! same for a run folder and for weights alone), so memory does not grow with the file's length
+//! beyond its samples. The clip score is the mean (or max, [`Pool`]) over windows, as PSLA's
 //! evaluation and Hershey et al.'s clip scores take it.
 //!
 //! ```no_run
@@ -21,10 +22,9 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use tympan_audio::{LoadOptions, Preset};
 use tympan_models::{ModelError, Tagger, TorchLoadOptions, create, load_burnpack, load_pytorch};
 use tympan_train::TrainError;
-use tympan_train::inference::TrainedRun;
+use tympan_train::inference::{Scorer, TrainedRun};
 
 pub use tympan_train::inference::Checkpoint;
 
@@ -71,14 +71,6 @@ pub enum TagError {
         arch: String,
         /// Its input preset.
         preset: String,
-    },
-    /// The model's output could not be read back.
-    #[error("{path}: reading the scores back: {reason}")]
-    Scores {
-        /// The file being tagged.
-        path: PathBuf,
-        /// Why.
-        reason: String,
     },
 }
 
@@ -146,24 +138,13 @@ impl Windows {
     }
 }
 
-/// Where the window scores come from.
-enum Source {
-    /// A run folder: its own pipeline and model.
-    Run(Box<TrainedRun>, Tagger, Option<f64>),
-    /// A PSLA fbank model: window and hop in frames, rate, normalisation.
-    Fbank {
-        model: Tagger,
-        frames: usize,
-        hop: usize,
-        rate: u32,
-        mean: f32,
-        std: f32,
-    },
-}
-
-/// A loaded model with its class names and input pipeline, ready to tag files.
+/// A loaded model with its class names and input pipeline, ready to tag files. A run folder
+/// and weights alone go through the same [`Scorer`] (the evaluation path of training).
 pub struct AudioTagger {
-    source: Source,
+    model: Tagger,
+    scorer: Scorer,
+    /// Seconds between window starts (`None`: the window length).
+    hop_s: Option<f64>,
     labels: Vec<String>,
     device: Device,
 }
@@ -179,11 +160,11 @@ impl AudioTagger {
         device: &Device,
     ) -> Result<Self, TagError> {
         let run = TrainedRun::open(dir)?;
-        let model = run.load_model(which, device)?;
-        let labels = run.classes.clone();
         Ok(Self {
-            source: Source::Run(Box::new(run), model, hop_s),
-            labels,
+            model: run.load_model(which, device)?,
+            scorer: run.scorer(),
+            hop_s,
+            labels: run.classes,
             device: device.clone(),
         })
     }
@@ -224,15 +205,20 @@ impl AudioTagger {
         }
         let model = load_weights(arch, weights, labels.len(), device)?;
         let frames = opts.frames.unwrap_or(info.input.frames).max(1);
+        let rate = opts.sample_rate.unwrap_or(info.input.sample_rate);
+        let scorer = Scorer::fbank(
+            frames,
+            (opts.mean, opts.std),
+            Some(rate),
+            labels.len(),
+            WINDOW_BATCH,
+        );
+        // Kaldi fbank frames are 10 ms apart.
+        let hop_s = opts.hop.map(|h| h.max(1) as f64 * 0.010);
         Ok(Self {
-            source: Source::Fbank {
-                model,
-                frames,
-                hop: opts.hop.unwrap_or(frames).max(1),
-                rate: opts.sample_rate.unwrap_or(info.input.sample_rate),
-                mean: opts.mean,
-                std: opts.std,
-            },
+            model,
+            scorer,
+            hop_s,
             labels,
             device: device.clone(),
         })
@@ -245,40 +231,16 @@ impl AudioTagger {
 
     /// Every window's scores of one file.
     pub fn windows(&self, file: &Path) -> Result<Windows, TagError> {
-        match &self.source {
-            Source::Run(run, model, hop_s) => {
-                let (scores, hop_s) = run.tag_file(model, file, *hop_s, &self.device)?;
-                let rate = run.pipe.sample_rate.unwrap_or(16_000);
-                let window_s = run.window_seconds(rate).unwrap_or(hop_s);
-                Ok(Windows {
-                    scores,
-                    hop_s,
-                    window_s,
-                })
-            }
-            Source::Fbank {
-                model,
-                frames,
-                hop,
-                rate,
-                mean,
-                std,
-            } => {
-                let scores = fbank_windows(
-                    model,
-                    file,
-                    (*frames, *hop, *rate),
-                    (*mean, *std),
-                    &self.device,
-                )?;
-                // Kaldi fbank frames are 10 ms apart.
-                Ok(Windows {
-                    scores,
-                    hop_s: *hop as f64 * 0.010,
-                    window_s: *frames as f64 * 0.010,
-                })
-            }
-        }
+        let (scores, hop_s) =
+            self.scorer
+                .score_file(&self.model, file, self.hop_s, &self.device)?;
+        let rate = self.scorer.pipe.sample_rate.unwrap_or(16_000);
+        let window_s = self.scorer.window_seconds(rate).unwrap_or(hop_s);
+        Ok(Windows {
+            scores,
+            hop_s,
+            window_s,
+        })
     }
 
     /// The clip's `(label, score)` pairs, mean over windows, best first.
@@ -321,69 +283,6 @@ fn load_weights(
             .into());
         }
     })
-}
-
-/// Scores of every window of one file with a PSLA fbank model: `[windows, classes]`. The
-/// unnormalised fbank of the whole file is computed once, then cut into windows (zero-padded
-/// past the file's last frame, as PSLA pads).
-fn fbank_windows(
-    model: &Tagger,
-    path: &Path,
-    (frames, hop, rate): (usize, usize, u32),
-    (mean, std): (f32, f32),
-    device: &Device,
-) -> Result<Vec<Vec<f32>>, TagError> {
-    let audio = |source| TagError::Audio {
-        path: path.to_path_buf(),
-        source,
-    };
-    let wav = tympan_audio::load::load(path, &LoadOptions::at_rate(rate)).map_err(audio)?;
-    let total = ((wav.samples.len() as f64 / rate as f64) * 100.0).ceil() as usize + 1;
-    let ex = Preset::Psla {
-        target_length: total.max(frames),
-        mean: 0.0,
-        std: 1.0,
-    }
-    .extractor(rate)
-    .map_err(audio)?;
-    let f = ex.compute(&wav.samples).map_err(audio)?;
-    // Frames that hold audio: 25 ms windows every 10 ms.
-    let real = ((wav.samples.len().saturating_sub(400)) / 160 + 1).min(f.frames);
-    let mut starts = vec![0usize];
-    while let Some(&s) = starts.last()
-        && s + frames < real
-    {
-        starts.push(s + hop);
-    }
-    let mut rows = Vec::with_capacity(starts.len());
-    for batch in starts.chunks(WINDOW_BATCH) {
-        let mut x = Vec::with_capacity(batch.len() * frames * f.bins);
-        for &s in batch {
-            for t in s..s + frames {
-                for b in 0..f.bins {
-                    let v = if t < real {
-                        f.data[t * f.bins + b]
-                    } else {
-                        0.0
-                    };
-                    x.push((v - mean) / std);
-                }
-            }
-        }
-        let xt =
-            Tensor::<1>::from_floats(x.as_slice(), device).reshape([batch.len(), frames, f.bins]);
-        let scores: Vec<f32> = model
-            .forward(xt)
-            .into_data()
-            .try_into_vec_as::<f32>()
-            .map_err(|e| TagError::Scores {
-                path: path.to_path_buf(),
-                reason: format!("{e:?}"),
-            })?;
-        let k = scores.len() / batch.len();
-        rows.extend(scores.chunks(k).map(<[f32]>::to_vec));
-    }
-    Ok(rows)
 }
 
 /// Class names from AudioSet's `class_labels_indices.csv` (`index,mid,display_name`), or one
