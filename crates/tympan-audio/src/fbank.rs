@@ -282,6 +282,26 @@ impl Fbank {
         waveform: &[S],
         offset: f64,
     ) -> Result<Features> {
+        #[cfg(target_arch = "x86_64")]
+        if avx2() {
+            // SAFETY: the CPU has AVX2 (checked at run time just above).
+            return unsafe { self.compute_avx2(waveform, offset) };
+        }
+        self.compute_body(waveform, offset)
+    }
+
+    /// [`Fbank::compute_with_offset`] compiled with AVX2: the per-frame loops (framing, DC
+    /// removal, pre-emphasis and window, power, mel bands, log) run 4 doubles wide instead of 2.
+    /// The operations and their order are the same (Rust never contracts a multiply and an add
+    /// into an FMA), so both copies give the same bits; rustfft picks its own AVX kernels.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn compute_avx2<S: Copy + Into<f64>>(&self, waveform: &[S], offset: f64) -> Result<Features> {
+        self.compute_body(waveform, offset)
+    }
+
+    #[inline(always)]
+    fn compute_body<S: Copy + Into<f64>>(&self, waveform: &[S], offset: f64) -> Result<Features> {
         let o = &self.opts;
         let n = waveform.len();
         if (n as f64) < o.min_duration * o.sample_frequency {
@@ -383,6 +403,7 @@ impl Fbank {
 
     /// Copy frame `f` into `frame` following `_get_strided` (with reflected edges when
     /// `snip_edges` is false).
+    #[inline(always)]
     fn fill_frame<S: Copy + Into<f64>>(&self, w: &[S], f: usize, offset: f64, frame: &mut [f64]) {
         let n = w.len() as i64;
         let start = f as i64 * self.window_shift as i64;
@@ -412,7 +433,7 @@ impl Fbank {
 
 /// `sum(a[i] * b[i])` (or `sum(a[i])` without `b`) with four independent accumulators, so that
 /// the compiler can vectorise it; the reassociation changes results by a few ulp of f64.
-#[inline]
+#[inline(always)]
 fn dot4(a: &[f64], b: Option<&[f64]>) -> f64 {
     let mut acc = [0.0f64; 4];
     let ca = a.chunks_exact(4);
@@ -446,7 +467,7 @@ fn dot4(a: &[f64], b: Option<&[f64]>) -> f64 {
 /// vectorise: `x = m 2^k` with `m` in [sqrt(1/2), sqrt(2)), `ln m = 2 atanh(s)`, `s = (m-1)/(m+1)`,
 /// summed to s^13 (|s| <= 0.1716, truncation < 2e-12). Absolute error below 1e-11 over the range
 /// fbank uses (x >= f32::EPSILON), tested against `f64::ln`.
-#[inline]
+#[inline(always)]
 pub(crate) fn fast_ln(x: f64) -> f64 {
     const LN2: f64 = std::f64::consts::LN_2;
     let bits = x.to_bits();
@@ -465,6 +486,28 @@ pub(crate) fn fast_ln(x: f64) -> f64 {
     let p = p * s2 + 1.0 / 3.0;
     let p = p * s2 + 1.0;
     k as f64 * LN2 + 2.0 * s * p
+}
+
+/// `sum(x[i])` of f32 samples in f64, with four independent accumulators (as [`dot4`]) so that
+/// it vectorises instead of waiting on one addition per sample: PSLA's clip mean, 160,000
+/// samples per 10 s clip, was 5 % of the frontend's time summed serially (perf, 2026-12-04).
+pub(crate) fn sum_f64(x: &[f32]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let chunks = x.chunks_exact(4);
+    let tail: f64 = chunks.remainder().iter().map(|&v| v as f64).sum();
+    for c in chunks {
+        for j in 0..4 {
+            acc[j] += c[j] as f64;
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
+/// Whether this CPU has AVX2 (asked once).
+#[cfg(target_arch = "x86_64")]
+fn avx2() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| std::is_x86_feature_detected!("avx2"))
 }
 
 /// Compute Kaldi fbank features in one call. See [`Fbank`] to reuse the precomputation.
@@ -694,6 +737,17 @@ mod tests {
         .unwrap();
         let floor = EPSILON.ln() as f32;
         assert!(f.data.iter().all(|&v| v == floor));
+    }
+
+    #[test]
+    fn both_compiled_copies_give_the_same_bits() {
+        let x: Vec<f32> = (0..16_000)
+            .map(|i| ((i as f32 * 0.013).sin() + (i as f32 * 0.0007).cos()) * 0.3)
+            .collect();
+        let fb = Fbank::new(FbankOptions::default()).unwrap();
+        let dispatched = fb.compute_with_offset(&x, 0.01).unwrap();
+        let baseline = fb.compute_body(&x, 0.01).unwrap();
+        assert_eq!(dispatched.data, baseline.data);
     }
 
     #[test]

@@ -96,7 +96,7 @@ impl Preset {
             )));
         }
         let kind = match *self {
-            Preset::Psla { .. } => Kind::Fbank(Fbank::new(psla_fbank_options(sample_rate))?),
+            Preset::Psla { .. } => Kind::Fbank(psla_fbank(sample_rate)?),
             Preset::Vggish => Kind::Mel(MelSpectrogram::new(MelSpecOptions {
                 sample_rate,
                 win_length: 400,
@@ -144,6 +144,24 @@ impl Preset {
     }
 }
 
+/// PSLA's fbank at `sample_rate`, built once per rate and shared: callers build an extractor per
+/// clip (training's batch builder, `tympan tag`, the frontend bench), and building one (the FFT
+/// plan, the window, 128 mel bands) was 2 % of the frontend's time (perf, 2026-12-04).
+fn psla_fbank(sample_rate: u32) -> Result<std::sync::Arc<Fbank>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static BUILT: OnceLock<Mutex<HashMap<u32, Arc<Fbank>>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    if let Some(fb) = built.lock().ok().and_then(|m| m.get(&sample_rate).cloned()) {
+        return Ok(fb);
+    }
+    let fb = Arc::new(Fbank::new(psla_fbank_options(sample_rate))?);
+    if let Ok(mut m) = built.lock() {
+        m.insert(sample_rate, fb.clone());
+    }
+    Ok(fb)
+}
+
 /// The Kaldi options PSLA's `_wav2fbank` passes.
 pub fn psla_fbank_options(sample_rate: u32) -> FbankOptions {
     FbankOptions {
@@ -159,7 +177,7 @@ pub fn psla_fbank_options(sample_rate: u32) -> FbankOptions {
 }
 
 enum Kind {
-    Fbank(Fbank),
+    Fbank(std::sync::Arc<Fbank>),
     Mel(MelSpectrogram),
 }
 
@@ -197,8 +215,7 @@ impl Extractor {
             ) => {
                 // PSLA: `waveform - waveform.mean()` (kept in f64 here, like the rest of the
                 // fbank arithmetic, instead of rounding the centred samples back to f32)
-                let m =
-                    samples.iter().map(|&v| v as f64).sum::<f64>() / samples.len().max(1) as f64;
+                let m = crate::fbank::sum_f64(samples) / samples.len().max(1) as f64;
                 let mut f = fb.compute_with_offset(samples, m)?;
                 f.pad_or_cut(*target_length);
                 f.normalize(*mean, *std);

@@ -12,6 +12,7 @@
 //! | [`train`] | `tympan-train` | typed recipes, the training engine, checkpoints, weight averaging |
 //! | [`hub`] | `tympan` | pretrained models by name, fetched once into the user's cache |
 //! | [`tag`] | `tympan` | a file to `(label, score)` pairs with a run folder or a pretrained model |
+//! | [`allocator`] | `tympan` | glibc allocator settings for programs that process many files |
 #![warn(missing_docs)]
 
 pub use tympan_audio as audio;
@@ -23,6 +24,7 @@ pub use tympan_train as train;
 /// Where tensors live (`Device::flex()` for the CPU; see [`models::Backend`] for the others).
 pub use burn::prelude::Device;
 
+pub mod allocator;
 pub mod hub;
 pub mod tag;
 
