@@ -2,8 +2,9 @@
 //! the model's input length (`target_length` frames or samples; VGGish-input models take the
 //! whole file, which [`crate::engine::predict`] averages over its 960 ms patches), and every
 //! window goes through the evaluation path of training ([`crate::engine::predict`]: the same
-//! features, padding and normalisation), a bounded batch of windows per forward pass, so memory
-//! does not grow with the length of the file beyond its samples. `tympan tag` uses it for run
+//! features, padding and normalisation), a bounded batch of windows per forward pass, and only
+//! that batch's windows are copied out of the file, so memory does not grow with the length of
+//! the file beyond its decoded samples. `tympan tag` uses it for run
 //! folders and for weights alone.
 //!
 //! [`TrainedRun`] opens a finished run: its folder holds everything a model needs (the recipe's
@@ -190,29 +191,31 @@ impl Scorer {
             sample_rate: rate,
             verified: true,
         };
-        let (items, hop) = match self.window_seconds(rate) {
-            None => {
-                let secs = wav.samples.len() as f64 / rate as f64;
-                (vec![window(wav.samples)], secs)
-            }
-            Some(win_s) => {
-                let win = ((win_s * rate as f64).round() as usize).max(1);
-                let hop_s = hop_s.unwrap_or(win as f64 / rate as f64);
-                let hop = ((hop_s * rate as f64).round() as usize).max(1);
-                let mut items = Vec::new();
-                let mut start = 0;
-                loop {
-                    let end = (start + win).min(wav.samples.len());
-                    items.push(window(wav.samples[start..end].to_vec()));
-                    if end >= wav.samples.len() {
-                        break;
-                    }
-                    start += hop;
-                }
-                (items, hop as f64 / rate as f64)
-            }
+        let batch = self.batch.max(1);
+        let rows =
+            |scores: Vec<f32>| -> Vec<Vec<f32>> { scores.chunks(k).map(<[f32]>::to_vec).collect() };
+        let Some(win_s) = self.window_seconds(rate) else {
+            let secs = wav.samples.len() as f64 / rate as f64;
+            let scores = predict(model, &[window(wav.samples)], &self.pipe, batch, device)?;
+            return Ok((rows(scores), secs));
         };
-        let scores = predict(model, &items, &self.pipe, self.batch.max(1), device)?;
-        Ok((scores.chunks(k).map(<[f32]>::to_vec).collect(), hop))
+        let win = ((win_s * rate as f64).round() as usize).max(1);
+        let hop_s = hop_s.unwrap_or(win as f64 / rate as f64);
+        let hop = ((hop_s * rate as f64).round() as usize).max(1);
+        let n = wav.samples.len();
+        // Window starts: every `hop` samples until a window reaches the end of the file.
+        let starts: Vec<usize> =
+            std::iter::successors(Some(0usize), |&s| (s + win < n).then_some(s + hop)).collect();
+        // One forward batch of windows at a time: only `batch` window copies exist at once, so a
+        // long file costs its decoded samples plus one batch.
+        let mut out = Vec::with_capacity(starts.len());
+        for chunk in starts.chunks(batch) {
+            let items: Vec<Item> = chunk
+                .iter()
+                .map(|&s| window(wav.samples[s..(s + win).min(n)].to_vec()))
+                .collect();
+            out.extend(rows(predict(model, &items, &self.pipe, batch, device)?));
+        }
+        Ok((out, hop as f64 / rate as f64))
     }
 }

@@ -181,3 +181,29 @@ fn hershey_fc_patches() {
     assert_eq!(by_run.shape, by_hand.shape);
     assert_eq!(by_run.data, by_hand.data);
 }
+
+/// A long file is scored one forward batch of windows at a time (only that batch's windows are
+/// copied out of the decoded samples): the window scores do not depend on the batch size. A real
+/// 7 s AudioSet clip, PSLA B0 at random initialisation, 100-frame windows every 50 frames
+/// (13 windows), scored with batches of 1, 3 and 16 windows: the same bits.
+#[test]
+fn long_files_are_scored_batch_by_batch() {
+    use tympan::train::inference::Scorer;
+    let Some(data) = tympan_tests::require_data("long_files_are_scored_batch_by_batch") else {
+        return;
+    };
+    let clip = data.join("audioset/R9_ZSCveAHg_7s.wav");
+    let device = tympan::Device::flex();
+    let model = tympan::models::create("psla-effnet-b0", 5, &device).unwrap();
+    let scores = |batch: usize| {
+        Scorer::fbank(100, (-4.27, 4.57), Some(16_000), 5, batch)
+            .score_file(&model, &clip, Some(0.5), &device)
+            .unwrap()
+    };
+    let (one, hop) = scores(1);
+    assert_eq!(one.len(), 13, "windows");
+    assert!((hop - 0.5).abs() < 1e-9);
+    assert!(one.iter().all(|row| row.len() == 5));
+    assert_eq!(scores(3).0, one);
+    assert_eq!(scores(16).0, one);
+}
