@@ -132,21 +132,7 @@ impl Scorer {
         batch: usize,
     ) -> Self {
         Self {
-            pipe: Pipeline {
-                input: InputKind::Fbank,
-                target_length: frames,
-                mean,
-                std,
-                mixup: 0.0,
-                mixup_alpha: 0.0,
-                freqm: 0,
-                timem: 0,
-                sample_rate,
-                mix: crate::recipe::Mix::Psla,
-                scale: None,
-                pad_both: false,
-                eval_whole: false,
-            },
+            pipe: Pipeline::eval(InputKind::Fbank, frames, (mean, std), sample_rate),
             batch,
             classes,
         }

@@ -13,6 +13,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
+use crate::data::{InputKind, Item, Pipeline};
 use crate::error::TrainError;
 pub use crate::recipe::ProbeConfig;
 
@@ -172,25 +173,6 @@ pub fn fit(
     })
 }
 
-/// Normalised 96x64 VGGish log-mel patches (Hershey et al.: 960 ms, non-overlapping) of one
-/// 16 kHz clip, at least one: a clip shorter than a patch is zero-padded to one.
-pub fn clip_patches(
-    samples: &[f32],
-    mean: f32,
-    std: f32,
-) -> Result<Vec<Vec<f32>>, tympan_audio::AudioError> {
-    let ex = tympan_audio::Preset::Vggish.extractor(16_000)?;
-    let mut f = ex.compute(samples)?;
-    if f.frames < 96 {
-        f.data.resize(96 * f.bins, 0.0);
-        f.frames = 96;
-    }
-    Ok(f.patches(96, 96)
-        .into_iter()
-        .map(|p| p.data.iter().map(|v| (v - mean) / std).collect())
-        .collect())
-}
-
 /// Embedding rows of audio files (`tympan embed`, the probe recipe).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Embeddings {
@@ -223,32 +205,36 @@ pub fn embed_files(
         dim: 0,
         names: Vec::new(),
     };
+    // Hershey et al.'s examples through the evaluation path of training: the clip cut into
+    // 960 ms patches (`crate::patches`), VGGish log-mel, `(x - mean) / std`.
+    let pipe = Pipeline::eval(InputKind::Vggish, 96, (mean, std), Some(16_000));
+    let forward = |x: Tensor<3>| match net {
+        Some(net) => net.embed(x),
+        None => {
+            let b = x.dims()[0];
+            x.reshape([b, 96 * 64])
+        }
+    };
     for file in files {
-        let audio_err = |source| TrainError::Audio {
-            path: file.clone(),
-            source,
-        };
         let wav = tympan_audio::load::load(file, &tympan_audio::LoadOptions::at_rate(16_000))
-            .map_err(audio_err)?;
-        let patches = clip_patches(&wav.samples, mean, std).map_err(audio_err)?;
+            .map_err(|source| TrainError::Audio {
+                path: file.clone(),
+                source,
+            })?;
+        let clip = Item {
+            path: file.clone(),
+            // No labels here; one placeholder class keeps the batch's target tensor non-empty.
+            target: vec![0.0],
+            samples: Some(std::sync::Arc::new(wav.samples)),
+            sample_rate: wav.sample_rate,
+            verified: true,
+        };
+        let (patches, _) = crate::patches::examples(&[clip], &pipe)?;
         let n = patches.len();
         // At most EMBED_BATCH patches per forward, so a long file's activations stay bounded.
-        let parts: Vec<Tensor<2>> = patches
-            .chunks(EMBED_BATCH)
-            .map(|chunk| {
-                let x = Tensor::<1>::from_floats(chunk.concat().as_slice(), device).reshape([
-                    chunk.len(),
-                    96,
-                    64,
-                ]);
-                match net {
-                    Some(net) => net.embed(x),
-                    None => x.reshape([chunk.len(), 96 * 64]),
-                }
-            })
-            .collect();
-        let e = Tensor::cat(parts, 0);
-        out.dim = e.dims()[1];
+        let rows = crate::engine::outputs(&forward, &patches, &pipe, EMBED_BATCH, device)?;
+        out.dim = rows.len() / n.max(1);
+        let e = Tensor::<1>::from_floats(rows.as_slice(), device).reshape([n, out.dim]);
         let e = if per_clip { e.mean_dim(0) } else { e };
         let values: Vec<f32> = e
             .into_data()

@@ -97,6 +97,34 @@ impl Pipeline {
     }
 }
 
+impl Pipeline {
+    /// An evaluation pipeline (no mixing, masking or augmentation): `input` of `target_length`
+    /// frames (samples for waveforms), `(x - mean) / std`, audio resampled to `sample_rate` (the
+    /// file's own rate when `None`).
+    pub fn eval(
+        input: InputKind,
+        target_length: usize,
+        (mean, std): (f32, f32),
+        sample_rate: Option<u32>,
+    ) -> Self {
+        Self {
+            input,
+            target_length,
+            mean,
+            std,
+            mixup: 0.0,
+            mixup_alpha: 0.0,
+            freqm: 0,
+            timem: 0,
+            sample_rate,
+            mix: Mix::Psla,
+            scale: None,
+            pad_both: false,
+            eval_whole: false,
+        }
+    }
+}
+
 /// A batch ready for the model: features `[B, T, F]` row-major and targets `[B, K]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostBatch {

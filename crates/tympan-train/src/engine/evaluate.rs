@@ -24,7 +24,7 @@ pub fn predict(
     device: &Device,
 ) -> Result<Vec<f32>, TrainError> {
     let (examples, clip) = crate::patches::examples(items, p)?;
-    let scores = predict_examples(model, &examples, p, batch, device)?;
+    let scores = outputs(&|x| model.forward(x), &examples, p, batch, device)?;
     if examples.len() == items.len() {
         return Ok(scores);
     }
@@ -32,11 +32,12 @@ pub fn predict(
     Ok(crate::patches::clip_means(&scores, &clip, items.len(), k))
 }
 
-/// Model outputs `[examples, K]`, one row per example. With `eval_input = "whole"` (Jeong &
+/// Outputs `[examples, K]`, one row per example. With `eval_input = "whole"` (Jeong &
 /// Lim), a waveform longer than `target_length` is fed whole, on its own; the others are padded
-/// to `target_length` and batched.
-fn predict_examples(
-    model: &Tagger,
+/// to `target_length` and batched. `forward` maps a batch of inputs to its rows: the model's
+/// scores, or an embedding (`tympan embed`).
+pub(crate) fn outputs(
+    forward: &dyn Fn(Tensor<3>) -> Tensor<2>,
     items: &[Item],
     p: &Pipeline,
     batch: usize,
@@ -57,8 +58,7 @@ fn predict_examples(
     let mut run = |chunk: &[usize], q: &Pipeline, b: u64| -> Result<(), TrainError> {
         let hb = make_batch(items, chunk, q, false, (0, 0, b))?;
         let (x, _) = to_tensors(&hb, (0, hb.batch), device);
-        let probs: Vec<f32> = model
-            .forward(x)
+        let probs: Vec<f32> = forward(x)
             .into_data()
             .try_into_vec_as::<f32>()
             .map_err(|e| TrainError::ReadBack(format!("{e:?}")))?;

@@ -26,6 +26,7 @@ use tympan_models::load_burnpack;
 
 use checkpoint::{Checkpoints, State};
 use epoch::{Progress, Trainer};
+pub(crate) use evaluate::outputs;
 pub use evaluate::predict;
 use model::{adam, build_model, new_model};
 
