@@ -11,7 +11,7 @@ use tympan_data::loader::{Loader, LoaderConfig, NormAccumulator};
 const EXAMPLES: &str = "\
 Examples:
   tympan stats --preset psla recordings/
-  tympan stats --arch slim2d-rb1 clips/      # the frontend of that model's card
+  tympan stats --arch hershey-vgg clips/     # the frontend of that model card
   tympan stats --preset psla clips/ --batch-size 100 -j 8 --format json
 
 Without normalisation: the psla preset's own (x - mean) / std is undone, so the numbers are the
