@@ -24,7 +24,15 @@ and the Rust side prints both parameter counts so that a difference shows:
   against (its `_rawwave_nets` and `_densenet`, golden tests in tests/golden_models.rs), imported
   from there, so the timed network is the one whose outputs were compared.
 
-Chen et al.'s network has no PyTorch transcription yet and is not benchmarked.
+- `chen-resnet-small`: Chen et al.'s 1D ResNet-18 -> 2D ResNet with multi-level attention at
+  the registry's reduced width (a 64-channel front end, one bottleneck per ResNet stage), on 10 s
+  of 16 kHz waveform (crates/tympan-models/src/rawwave/chen.rs): a 7-wide stride-4 stem, basic
+  blocks of 3-wide convs with widths (16, 32, 48, 64) and strides (1, 2, 2, 4), the output
+  `[B, 64, 2500]` as a one-channel image for torchvision's ResNet (one-channel stem), and after
+  stages 2, 3 and 4 a level that pools frequency, applies two sigmoid attention poolings over
+  time (one on the stage output, one after two 600-unit ReLU layers) and maps their
+  concatenation to sigmoid scores. The loss is the mean of the three levels' BCEs (their
+  eq. (3)), as tympan trains it.
 
 The step is `bench_train_step.py`'s: Adam (lr 1e-4, betas (0.95, 0.999), weight decay 5e-7);
 clamped BCE on sigmoid scores, or, for the softmax models, cross-entropy on the clamped
@@ -114,6 +122,85 @@ def densenet_logmel(classes):
     return _reference()._densenet(torch, [16, 32, 64, 128, 256, 512, 512, 512], classes, 8, 44100)
 
 
+def chen_resnet_small(classes):
+    import torch
+    import torch.nn as nn
+    import torchvision
+
+    class Basic1d(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = nn.Conv1d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm1d(cout)
+            self.conv2 = nn.Conv1d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm1d(cout)
+            proj = stride != 1 or cin != cout
+            self.down = nn.Sequential(nn.Conv1d(cin, cout, 1, stride, bias=False),
+                                      nn.BatchNorm1d(cout)) if proj else None
+
+        def forward(self, x):
+            skip = self.down(x) if self.down is not None else x
+            y = torch.relu(self.bn1(self.conv1(x)))
+            return torch.relu(self.bn2(self.conv2(y)) + skip)
+
+    class TimeAttention(nn.Module):
+        def __init__(self, cin, k):
+            super().__init__()
+            self.att = nn.Conv1d(cin, k, 1)
+            self.cla = nn.Conv1d(cin, k, 1)
+
+        def forward(self, x):
+            att = torch.sigmoid(self.att(x)).clamp(1e-7, 1.0 - 1e-7)
+            cla = torch.sigmoid(self.cla(x))
+            return (att / att.sum(2, keepdim=True) * cla).sum(2)
+
+    class Level(nn.Module):
+        def __init__(self, cin, k):
+            super().__init__()
+            self.att_direct = TimeAttention(cin, k)
+            self.fc1 = nn.Linear(cin, 600)
+            self.fc2 = nn.Linear(600, 600)
+            self.att_fc = TimeAttention(600, k)
+            self.out = nn.Linear(2 * k, k)
+
+        def forward(self, x):  # [B, C, F, T]
+            x = x.mean(2)
+            a = self.att_direct(x)
+            h = torch.relu(self.fc2(torch.relu(self.fc1(x.transpose(1, 2)))))
+            b = self.att_fc(h.transpose(1, 2))
+            return torch.sigmoid(self.out(torch.cat([a, b], 1)))
+
+    class Chen(nn.Module):
+        def __init__(self, k, c=64, front_stride=64):
+            super().__init__()
+            widths = [c // 4, c // 2, 3 * c // 4, c]
+            strides = [front_stride // 64, 2, 2, 4]
+            self.stem = nn.Conv1d(1, widths[0], 7, 4, 3, bias=False)
+            self.stem_bn = nn.BatchNorm1d(widths[0])
+            blocks, cin = [], widths[0]
+            for w, st in zip(widths, strides):
+                blocks += [Basic1d(cin, w, st), Basic1d(w, w, 1)]
+                cin = w
+            self.front = nn.Sequential(*blocks)
+            r = torchvision.models.resnet.ResNet(torchvision.models.resnet.Bottleneck,
+                                                 [1, 1, 1, 1])
+            r.conv1 = nn.Conv2d(1, 64, 7, 2, 3, bias=False)
+            r.fc = None  # tympan's trunk has no ImageNet classifier
+            self.resnet = r
+            self.levels = nn.ModuleList(Level(ch, k) for ch in (512, 1024, 2048))
+
+        def forward(self, wave):  # [B, 1, N] -> the three levels' scores
+            x = self.front(torch.relu(self.stem_bn(self.stem(wave))))
+            r = self.resnet
+            y = r.maxpool(r.relu(r.bn1(r.conv1(x.unsqueeze(1)))))
+            s2 = r.layer2(r.layer1(y))
+            s3 = r.layer3(s2)
+            s4 = r.layer4(s3)
+            return [lv(s) for lv, s in zip(self.levels, (s2, s3, s4))]
+
+    return Chen(classes)
+
+
 # name: (builder, input shape without the batch, loss on the outputs)
 ARCHS = {
     "hershey-vgg": (vgg_e, (96, 64), "bce"),
@@ -121,6 +208,7 @@ ARCHS = {
     "m34-res-rb1": (m34_res_rb1, (1, 32000), "ce"),
     "slim2d-rb1": (slim2d_rb1, (199, 64), "ce"),
     "densenet-logmel": (densenet_logmel, (1, 64000), "ce"),
+    "chen-resnet-small": (chen_resnet_small, (1, 160000), "bce-levels"),
 }
 
 
@@ -148,14 +236,17 @@ def main():
     times = []
     for i in range(a.iters + 1):
         x = torch.randn(a.batch, *shape)
-        if loss_kind == "bce":
+        if loss_kind.startswith("bce"):
             y = (torch.rand(a.batch, a.classes) < 0.02).float()
         else:
             y = torch.zeros(a.batch, a.classes)
             for b in range(a.batch):
                 y[b, (b * 7 + i * 3) % a.classes] = 1.0
         t = time.perf_counter()
-        if loss_kind == "bce":
+        if loss_kind == "bce-levels":  # Chen et al.: the mean of the per-level losses
+            levels = model(x)
+            loss = sum(bce(torch.clamp(p, 1e-7, 1.0 - 1e-7), y) for p in levels) / len(levels)
+        elif loss_kind == "bce":
             loss = bce(torch.clamp(model(x), 1e-7, 1.0 - 1e-7), y)
         else:
             loss = -(y * torch.clamp(model(x), 1e-7, 1.0).log()).sum(1).mean()

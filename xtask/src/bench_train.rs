@@ -27,14 +27,15 @@ use tympan_train::recipe::Loss;
 
 /// Models of the other families transcribed to PyTorch in `scripts/bench_families.py`, with
 /// their class counts: AudioSet's 527 for Hershey et al.'s VGG and ResNet-50, UrbanSound8K's 10
-/// for M34-res and the slim 2D net, FSDKaggle2018's 41 for Jeong & Lim's DenseNet. Chen et
-/// al.'s network has no transcription yet.
-pub const FAMILIES: [(&str, usize); 5] = [
+/// for M34-res and the slim 2D net, FSDKaggle2018's 41 for Jeong & Lim's DenseNet, AudioSet's
+/// 527 for Chen et al.'s network at the registry's reduced width.
+pub const FAMILIES: [(&str, usize); 6] = [
     ("hershey-vgg", 527),
     ("hershey-resnet50", 527),
     ("m34-res-rb1", 10),
     ("slim2d-rb1", 10),
     ("densenet-logmel", 41),
+    ("chen-resnet-small", 527),
 ];
 
 /// Options of `cargo xtask bench train`.
