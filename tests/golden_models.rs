@@ -623,20 +623,8 @@ fn gradient_distances(a: &[Vec<f32>], b: &[Vec<f32>]) -> Vec<f64> {
 /// as distances of tens of percent.
 #[test]
 fn kernels_train_pretrained_lite0_within_rounding_noise() {
-    use burn::module::{Module, ModuleVisitor, Param};
     use tympan_models::kernels::set_kernels_enabled;
-
-    struct Grads<'a> {
-        grads: &'a burn::tensor::Gradients,
-        out: Vec<Vec<f32>>,
-    }
-    impl ModuleVisitor for Grads<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            if let Some(g) = param.grad(self.grads) {
-                self.out.push(g.into_data().try_to_vec::<f32>().unwrap());
-            }
-        }
-    }
+    use tympan_models::parameter_gradients;
 
     let Some(data) = tympan_tests::require_data("kernels_train_pretrained_lite0") else {
         return;
@@ -680,12 +668,7 @@ fn kernels_train_pretrained_lite0_within_rounding_noise() {
         let loss = bce.neg().mean();
         let value = loss.clone().into_scalar::<f32>();
         let grads = loss.backward();
-        let mut v = Grads {
-            grads: &grads,
-            out: Vec::new(),
-        };
-        model.visit(&mut v);
-        (value, v.out)
+        (value, parameter_gradients(&model, &grads))
     };
     let (loss_burn, burn) = step(false, &x, &y);
     let (_, swapped) = step(false, &xs, &ys);

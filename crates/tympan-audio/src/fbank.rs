@@ -431,10 +431,12 @@ impl Fbank {
     }
 }
 
-/// `sum(a[i] * b[i])` (or `sum(a[i])` without `b`) with four independent accumulators, so that
-/// the compiler can vectorise it; the reassociation changes results by a few ulp of f64.
+/// `sum(a[i] * b[i])` (or `sum(a[i])` without `b`) in f64 with four independent accumulators, so
+/// that the compiler can vectorise it; the reassociation changes results by a few ulp of f64.
+/// `a` is the fbank's f64 frames, or a clip's f32 samples (PSLA's clip mean, 160,000 samples per
+/// 10 s clip: summed serially it was 5 % of the frontend's time, perf 2026-12-04).
 #[inline(always)]
-fn dot4(a: &[f64], b: Option<&[f64]>) -> f64 {
+pub(crate) fn dot4<S: Copy + Into<f64>>(a: &[S], b: Option<&[f64]>) -> f64 {
     let mut acc = [0.0f64; 4];
     let ca = a.chunks_exact(4);
     let tail_a = ca.remainder();
@@ -446,18 +448,18 @@ fn dot4(a: &[f64], b: Option<&[f64]>) -> f64 {
             let tail_b = cb.remainder();
             for (x, y) in ca.zip(cb) {
                 for j in 0..4 {
-                    acc[j] += x[j] * y[j];
+                    acc[j] += x[j].into() * y[j];
                 }
             }
-            tail = tail_a.iter().zip(tail_b).map(|(x, y)| x * y).sum();
+            tail = tail_a.iter().zip(tail_b).map(|(&x, y)| x.into() * y).sum();
         }
         None => {
             for x in ca {
                 for j in 0..4 {
-                    acc[j] += x[j];
+                    acc[j] += x[j].into();
                 }
             }
-            tail += tail_a.iter().sum::<f64>();
+            tail += tail_a.iter().map(|&x| x.into()).sum::<f64>();
         }
     }
     (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
@@ -486,21 +488,6 @@ pub(crate) fn fast_ln(x: f64) -> f64 {
     let p = p * s2 + 1.0 / 3.0;
     let p = p * s2 + 1.0;
     k as f64 * LN2 + 2.0 * s * p
-}
-
-/// `sum(x[i])` of f32 samples in f64, with four independent accumulators (as [`dot4`]) so that
-/// it vectorises instead of waiting on one addition per sample: PSLA's clip mean, 160,000
-/// samples per 10 s clip, was 5 % of the frontend's time summed serially (perf, 2026-12-04).
-pub(crate) fn sum_f64(x: &[f32]) -> f64 {
-    let mut acc = [0.0f64; 4];
-    let chunks = x.chunks_exact(4);
-    let tail: f64 = chunks.remainder().iter().map(|&v| v as f64).sum();
-    for c in chunks {
-        for j in 0..4 {
-            acc[j] += c[j] as f64;
-        }
-    }
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
 /// Whether this CPU has AVX2 (asked once).

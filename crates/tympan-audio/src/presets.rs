@@ -215,7 +215,7 @@ impl Extractor {
             ) => {
                 // PSLA: `waveform - waveform.mean()` (kept in f64 here, like the rest of the
                 // fbank arithmetic, instead of rounding the centred samples back to f32)
-                let m = crate::fbank::sum_f64(samples) / samples.len().max(1) as f64;
+                let m = crate::fbank::dot4(samples, None) / samples.len().max(1) as f64;
                 let mut f = fb.compute_with_offset(samples, m)?;
                 f.pad_or_cut(*target_length);
                 f.normalize(*mean, *std);

@@ -43,7 +43,7 @@ pub use backend::{Backend, BackendError};
 pub use error::ModelError;
 pub use registry::{
     Frontend, ImageNetKeys, InputSpec, ModelInfo, OutputKind, Tagger, create, info,
-    keras_param_count, list, num_params,
+    keras_param_count, list, num_params, parameter_gradients,
 };
 pub use weights::{
     LoadReport, StemInit, TorchLoadOptions, load_burnpack, load_pytorch, save_burnpack, weight_bits,

@@ -650,6 +650,29 @@ fn running_stat_count<M: Module>(model: &M) -> usize {
     v.n
 }
 
+/// Every parameter gradient of `model` in `grads` (parameters without one skipped), in the
+/// module's visiting order, as host vectors: what gradient checks compare between two runs of
+/// a step (tympan's kernels against Burn's own ops, tests/golden_models.rs).
+pub fn parameter_gradients<M: Module>(model: &M, grads: &burn::tensor::Gradients) -> Vec<Vec<f32>> {
+    struct Grads<'a> {
+        grads: &'a burn::tensor::Gradients,
+        out: Vec<Vec<f32>>,
+    }
+    impl burn::module::ModuleVisitor for Grads<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+            if let Some(g) = param.grad(self.grads) {
+                self.out.push(g.into_data().iter::<f32>().collect());
+            }
+        }
+    }
+    let mut v = Grads {
+        grads,
+        out: Vec::new(),
+    };
+    model.visit(&mut v);
+    v.out
+}
+
 /// Number of trainable parameters, as PyTorch's `sum(p.numel() for p in model.parameters())`
 /// counts them (Burn's `Module::num_params` also counts BatchNorm running statistics).
 pub fn num_params<M: Module>(model: &M) -> usize {

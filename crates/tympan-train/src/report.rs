@@ -226,6 +226,34 @@ fn npy_err(path: &Path) -> impl Fn(tympan_audio::npy::NpyError) -> TrainError + 
     }
 }
 
+fn csv_err(path: &Path) -> impl Fn(csv::Error) -> TrainError + '_ {
+    move |e| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// Writes `header` and `records` as one CSV file, atomically ([`write_atomic`]).
+fn write_csv_atomic<R>(
+    path: &Path,
+    header: &[&str],
+    records: impl IntoIterator<Item = R>,
+) -> Result<(), TrainError>
+where
+    R: IntoIterator,
+    R::Item: AsRef<[u8]>,
+{
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header).map_err(csv_err(path))?;
+    for r in records {
+        w.write_record(r).map_err(csv_err(path))?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| csv_err(path)(e.into_error().into()))?;
+    write_atomic(path, &bytes)
+}
+
 /// Writes the files of a finished run beside its checkpoints: `summary.json`,
 /// `per_class_ap.csv`, the last epoch's `predictions.npy`,
 /// the test predictions of the model chosen on validation (`predictions-best.npy`, when one was
@@ -244,22 +272,15 @@ pub(crate) fn write_outputs(
         reason: e.to_string(),
     })?;
     write_atomic(&out_dir.join("summary.json"), &json)?;
-    let ap_path = out_dir.join("per_class_ap.csv");
-    let mut csv = csv::Writer::from_writer(Vec::new());
-    let csv_err = |e: csv::Error| TrainError::Checkpoint {
-        path: ap_path.clone(),
-        reason: e.to_string(),
-    };
-    csv.write_record(["class", "AP"]).map_err(csv_err)?;
-    for (c, ap) in &summary.per_class_ap {
+    let per_class = summary.per_class_ap.iter().map(|(c, ap)| {
         let ap = ap.map(|v| format!("{v:.6}")).unwrap_or_default();
-        csv.write_record([c.as_str(), ap.as_str()])
-            .map_err(csv_err)?;
-    }
-    let bytes = csv
-        .into_inner()
-        .map_err(|e| csv_err(e.into_error().into()))?;
-    write_atomic(&ap_path, &bytes)?;
+        [c.clone(), ap]
+    });
+    write_csv_atomic(
+        &out_dir.join("per_class_ap.csv"),
+        &["class", "AP"],
+        per_class,
+    )?;
     let n = predictions.len() / classes.max(1);
     let p = out_dir.join("predictions.npy");
     tympan_audio::npy::write(&p, predictions, &[n, classes]).map_err(npy_err(&p))?;
@@ -285,17 +306,7 @@ impl CsvLog {
         header: &[&str],
         records: &[Vec<String>],
     ) -> Result<Self, TrainError> {
-        let csv_err = |e: csv::Error| TrainError::Checkpoint {
-            path: path.clone(),
-            reason: e.to_string(),
-        };
-        let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record(header).map_err(csv_err)?;
-        for r in records {
-            w.write_record(r).map_err(csv_err)?;
-        }
-        let bytes = w.into_inner().map_err(|e| csv_err(e.into_error().into()))?;
-        write_atomic(&path, &bytes)?;
+        write_csv_atomic(&path, header, records)?;
         let file = std::fs::OpenOptions::new()
             .append(true)
             .open(&path)
@@ -307,11 +318,9 @@ impl CsvLog {
     }
 
     fn append(&mut self, record: &[String]) -> Result<(), TrainError> {
-        let csv_err = |e: csv::Error| TrainError::Checkpoint {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        };
-        self.writer.write_record(record).map_err(csv_err)?;
+        self.writer
+            .write_record(record)
+            .map_err(csv_err(&self.path))?;
         self.writer.flush().map_err(io_err(&self.path))
     }
 }

@@ -85,24 +85,10 @@ fn uses_kernels(device: &Device) -> bool {
 
 #[cfg(all(test, feature = "flex"))]
 mod tests {
-    use burn::module::{Module, ModuleVisitor, Param};
     use burn::tensor::{Distribution, Tensor};
 
     use super::*;
-
-    /// Every parameter gradient of a whole network, in visiting order.
-    struct Grads<'a> {
-        grads: &'a burn::tensor::Gradients,
-        out: Vec<Vec<f32>>,
-    }
-
-    impl ModuleVisitor for Grads<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            if let Some(g) = param.grad(self.grads) {
-                self.out.push(g.into_data().try_to_vec::<f32>().unwrap());
-            }
-        }
-    }
+    use crate::parameter_gradients;
 
     /// One training step of whole networks, kernels on against kernels off, from the same
     /// weights on the same batch: the loss within 1e-4 relative and every parameter gradient
@@ -132,12 +118,7 @@ mod tests {
                 let loss = y.clone().powi_scalar(2).mean();
                 let value = loss.clone().into_scalar::<f32>();
                 let grads = loss.backward();
-                let mut v = Grads {
-                    grads: &grads,
-                    out: Vec::new(),
-                };
-                model.visit(&mut v);
-                (value, v.out)
+                (value, parameter_gradients(&model, &grads))
             };
             let (loss_on, on) = step(true);
             let (loss_off, off) = step(false);

@@ -95,9 +95,7 @@ impl Pipeline {
             eval_whole: f.eval_input == crate::recipe::EvalInput::Whole,
         }
     }
-}
 
-impl Pipeline {
     /// An evaluation pipeline (no mixing, masking or augmentation): `input` of `target_length`
     /// frames (samples for waveforms), `(x - mean) / std`, audio resampled to `sample_rate` (the
     /// file's own rate when `None`).

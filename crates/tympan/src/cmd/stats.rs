@@ -134,16 +134,15 @@ pub fn run(a: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The feature preset of a model's card. Waveform models normalise each clip themselves (or
-/// compute their log-mel inside the graph), so there is nothing to measure for them.
+/// The feature preset of a model's card (the card's frontend is named as its preset). Waveform
+/// models normalise each clip themselves (or compute their log-mel inside the graph), so there
+/// is nothing to measure for them.
 fn card_preset(arch: &str) -> Result<&'static str> {
-    use tympan_models::Frontend;
-    match tympan_models::info(arch)?.input.preset {
-        Frontend::Psla => Ok("psla"),
-        Frontend::Slim2d => Ok("slim2d"),
-        Frontend::Vggish => Ok("vggish"),
-        Frontend::Waveform => Err(anyhow!(
+    let frontend = tympan_models::info(arch)?.input.preset;
+    if frontend == tympan_models::Frontend::Waveform {
+        return Err(anyhow!(
             "{arch} reads raw waveforms, normalised per clip: it has no feature statistics"
-        )),
+        ));
     }
+    Ok(frontend.name())
 }
