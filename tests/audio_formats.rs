@@ -3,12 +3,14 @@
 //! 1e-7; lossy ones (Vorbis, MP3) must have the right rate, about the right length and the same
 //! waveform (correlation > 0.99 after aligning the decoder delay).
 
+use std::path::PathBuf;
+
 use tympan_audio::{
     ChannelPolicy, LoadOptions,
     load::{decode_all_channels, load},
-    npy,
+    npy, stream,
 };
-use tympan_tests::{fixture_json, fixtures, max_abs_diff};
+use tympan_tests::{fixture_json, fixtures, max_abs_diff, require_data, wav_bytes};
 
 fn best_correlation(a: &[f32], b: &[f32], max_lag: usize) -> f64 {
     let mut best = f64::MIN;
@@ -125,4 +127,81 @@ fn pcm16_fast_path_equals_symphonia() {
     let fast = decode_all_channels(&src).unwrap();
     let slow = decode_all_channels(&other).unwrap();
     assert_eq!(fast, slow);
+}
+
+#[test]
+fn streamed_decoding_equals_whole_file_decoding() {
+    // `stream::Stream` must give `load`'s samples bit for bit (tolerance 0), for every format,
+    // channel policy and resampling ratio, on files longer than one read and one resampler
+    // chunk and on a file shorter than one chunk.
+    let dir = tempfile::tempdir().unwrap();
+    let m = fixture_json("audio/manifest.json");
+    let mut files: Vec<PathBuf> = m["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| fixtures().join(e["file"].as_str().unwrap()))
+        .collect();
+    // A long real file: twelve UrbanSound8K clips (8 kHz, 16-bit mono) end to end, 384,000
+    // frames, several 64 Ki-frame reads; the same bytes as `.bin` go through symphonia's packets.
+    if let Some(data) = require_data("streamed_decoding_equals_whole_file_decoding") {
+        let fold = data.join("urbansound8k/UrbanSound8K/audio/fold1");
+        let mut clips: Vec<PathBuf> = std::fs::read_dir(&fold)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "wav"))
+            .collect();
+        clips.sort();
+        let mut pcm = Vec::new();
+        for clip in clips.iter().take(12) {
+            let (chans, rate) = decode_all_channels(clip).unwrap();
+            assert_eq!((chans.len(), rate), (1, 8000), "{}", clip.display());
+            pcm.extend(
+                chans[0]
+                    .iter()
+                    .flat_map(|&x| ((x * 32768.0) as i16).to_le_bytes()),
+            );
+        }
+        assert!(pcm.len() / 2 > 3 * 65536, "{} frames", pcm.len() / 2);
+        let bytes = wav_bytes(1, 16, pcm.len() as u32, &pcm);
+        for name in ["long.wav", "long.bin"] {
+            std::fs::write(dir.path().join(name), &bytes).unwrap();
+            files.push(dir.path().join(name));
+        }
+    }
+    let short: Vec<u8> = (0..700i16).flat_map(|i| (i * 40).to_le_bytes()).collect();
+    std::fs::write(dir.path().join("short.wav"), wav_bytes(1, 16, 1400, &short)).unwrap();
+    files.push(dir.path().join("short.wav"));
+    for file in &files {
+        for channels in [ChannelPolicy::First, ChannelPolicy::Mean] {
+            for sample_rate in [None, Some(8000), Some(16000), Some(22050), Some(44100)] {
+                let opts = LoadOptions {
+                    channels,
+                    sample_rate,
+                };
+                let whole = load(file, &opts).unwrap();
+                let mut s = stream::Stream::open(file, &opts).unwrap();
+                assert_eq!(s.sample_rate(), whole.sample_rate);
+                let (mut samples, mut largest) = (Vec::new(), 0);
+                loop {
+                    let before = samples.len();
+                    let more = s.read(&mut samples).unwrap();
+                    largest = largest.max(samples.len() - before);
+                    if !more {
+                        break;
+                    }
+                }
+                let what = format!("{} {channels:?} {sample_rate:?}", file.display());
+                assert_eq!(samples.len(), whole.samples.len(), "{what}");
+                assert!(samples == whole.samples, "{what}: samples differ");
+                // Bounded pieces: one read (64 Ki frames, or a packet), resampled.
+                let ratio = whole.sample_rate as f64 / decode_all_channels(file).unwrap().1 as f64;
+                assert!(
+                    largest as f64 <= 65536.0 * ratio + 4096.0,
+                    "{what}: a piece of {largest}"
+                );
+                assert!(!s.read(&mut samples).unwrap(), "{what}: read after the end");
+            }
+        }
+    }
 }

@@ -1,13 +1,24 @@
 //! Broken inputs give an error that names the file and the reason; nothing panics.
 
-use tympan_audio::{AudioError, LoadOptions, load::load};
+use tympan_audio::{AudioError, LoadOptions, load::load, stream};
 use tympan_tests::broken_files;
 
 #[test]
 fn broken_files_are_reported_with_path_and_reason() {
     let dir = tempfile::tempdir().unwrap();
-    for (path, kind) in broken_files(dir.path()) {
-        let err = load(&path, &LoadOptions::default()).expect_err(&path.display().to_string());
+    // The whole-file loader and the streaming reader give the same errors.
+    let streamed = |path: &std::path::Path, opts: &LoadOptions| stream::read_all(path, opts);
+    for ((path, kind), read) in broken_files(dir.path())
+        .into_iter()
+        .flat_map(|case| [(case.clone(), false), (case, true)])
+    {
+        let opts = LoadOptions::default();
+        let err = if read {
+            streamed(&path, &opts)
+        } else {
+            load(&path, &opts)
+        }
+        .expect_err(&path.display().to_string());
         let msg = err.to_string();
         assert!(msg.contains(&*path.to_string_lossy()), "{msg}");
         assert!(!msg.contains('\n'), "one line: {msg}");

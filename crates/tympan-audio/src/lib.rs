@@ -4,7 +4,8 @@
 //!
 //! - [`load`]: decode WAV (8/16/24/32-bit integer and float PCM), FLAC, MP3 and Ogg/Vorbis with
 //!   symphonia into `f32`, scaled exactly as `torchaudio.load`, with an explicit channel policy
-//!   and band-limited resampling ([`resample`]). Broken files give an [`AudioError`] that names
+//!   and band-limited resampling ([`resample`]); [`stream`] reads the same samples piece by
+//!   piece, in bounded memory. Broken files give an [`AudioError`] that names
 //!   the file and the reason; nothing panics.
 //! - [`fbank`]: Kaldi filter banks equal to `torchaudio.compliance.kaldi.fbank` for every option.
 //! - [`presets`]: the exact input pipelines of PSLA, VGGish (Hershey et al.), Jeong & Lim's
@@ -31,6 +32,7 @@ pub mod melspec;
 pub mod npy;
 pub mod presets;
 pub mod resample;
+pub mod stream;
 mod wav;
 
 pub use error::{AudioError, Result};

@@ -72,6 +72,29 @@ impl Waveform {
 /// unrecognised or unsupported formats and non-finite samples are all rejected.
 pub fn decode_all_channels(path: &Path) -> Result<(Vec<Vec<f32>>, u32)> {
     let p = || path.to_path_buf();
+    let file = open_nonempty(path)?;
+    let len = file
+        .metadata()
+        .map_err(|source| AudioError::Io { path: p(), source })?
+        .len();
+    // Fast path: canonical 16-bit PCM WAV (x / 32768 is exact in f32, so results are identical).
+    if len <= 1 << 30 && is_wav(path) {
+        let bytes = std::fs::read(path).map_err(|source| AudioError::Io { path: p(), source })?;
+        if let Some(decoded) = crate::wav::decode_pcm16(path, &bytes)? {
+            return Ok(decoded); // integer samples are always finite
+        }
+    }
+    let mut packets = Packets::open(path, file)?;
+    let mut channels: Vec<Vec<f32>> = Vec::new();
+    while packets.next_into(&mut channels)? {}
+    let rate = packets.finish()?;
+    check_finite(path, &channels, 0)?;
+    Ok((channels, rate))
+}
+
+/// Opens `path`, refusing a zero-byte file.
+pub(crate) fn open_nonempty(path: &Path) -> Result<File> {
+    let p = || path.to_path_buf();
     let file = File::open(path).map_err(|source| AudioError::Io { path: p(), source })?;
     let len = file
         .metadata()
@@ -83,97 +106,140 @@ pub fn decode_all_channels(path: &Path) -> Result<(Vec<Vec<f32>>, u32)> {
             reason: "file has zero bytes".into(),
         });
     }
-    // Fast path: canonical 16-bit PCM WAV (x / 32768 is exact in f32, so results are identical).
-    if len <= 1 << 30
-        && path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("wav") || e.eq_ignore_ascii_case("wave"))
-    {
-        let bytes = std::fs::read(path).map_err(|source| AudioError::Io { path: p(), source })?;
-        if let Some(decoded) = crate::wav::decode_pcm16(path, &bytes)? {
-            return Ok(decoded); // integer samples are always finite
-        }
-    }
-    let mss = MediaSourceStream::new(Box::new(file), Default::default());
-    let mut hint = Hint::new();
-    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
-        hint.with_extension(ext);
-    }
-    let probed = symphonia::default::get_probe()
-        .format(&hint, mss, &FormatOptions::default(), &MetadataOptions::default())
-        .map_err(|e| match e {
-            // The probe scans the whole file for a container signature; reaching the end without
-            // one means the bytes are not (supported) audio, whatever the extension claims.
-            SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => AudioError::Unsupported {
-                path: p(),
-                reason: "no WAV/FLAC/MP3/Ogg signature found (not audio, or an unsupported container)".into(),
-            },
-            e => classify(path, e, "not a recognised audio container"),
-        })?;
-    let mut format = probed.format;
-    let track = format
-        .tracks()
-        .iter()
-        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-        .ok_or_else(|| AudioError::Unsupported {
-            path: p(),
-            reason: "no decodable audio track".into(),
-        })?;
-    let track_id = track.id;
-    let params = track.codec_params.clone();
-    let expected_frames = params.n_frames;
-    let mut decoder = symphonia::default::get_codecs()
-        .make(&params, &DecoderOptions::default())
-        .map_err(|e| classify(path, e, "unsupported codec"))?;
+    Ok(file)
+}
 
-    let mut channels: Vec<Vec<f32>> = Vec::new();
-    let mut rate = params.sample_rate;
-    loop {
-        let packet = match format.next_packet() {
-            Ok(pk) => pk,
-            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(SymError::ResetRequired) => break,
-            Err(e) => return Err(classify(path, e, "demuxing failed")),
-        };
-        if packet.track_id() != track_id {
-            continue;
+/// Whether `path` has a `.wav` / `.wave` extension (the 16-bit PCM fast path is tried first).
+pub(crate) fn is_wav(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("wav") || e.eq_ignore_ascii_case("wave"))
+}
+
+/// symphonia's packets of one file's first audio track, decoded one at a time: what
+/// [`decode_all_channels`] and [`crate::stream::Stream`] share.
+pub(crate) struct Packets {
+    path: PathBuf,
+    format: Box<dyn symphonia::core::formats::FormatReader>,
+    decoder: Box<dyn symphonia::core::codecs::Decoder>,
+    track_id: u32,
+    expected_frames: Option<u64>,
+    frames: u64,
+    rate: Option<u32>,
+}
+
+impl Packets {
+    /// Probe `file` (opened from `path`) and set up the decoder of its first audio track.
+    pub(crate) fn open(path: &Path, file: File) -> Result<Self> {
+        let p = || path.to_path_buf();
+        let mss = MediaSourceStream::new(Box::new(file), Default::default());
+        let mut hint = Hint::new();
+        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+            hint.with_extension(ext);
         }
-        let decoded = match decoder.decode(&packet) {
-            Ok(d) => d,
-            // A damaged frame in a lossy stream: symphonia's advice is to skip it. A file that is
-            // *only* damaged frames ends up empty and is reported below.
-            Err(SymError::DecodeError(reason)) => {
-                tracing::warn!(path = %path.display(), reason, "skipping undecodable packet");
+        let probed = symphonia::default::get_probe()
+            .format(&hint, mss, &FormatOptions::default(), &MetadataOptions::default())
+            .map_err(|e| match e {
+                // The probe scans the whole file for a container signature; reaching the end
+                // without one means the bytes are not (supported) audio, whatever the extension
+                // claims.
+                SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => AudioError::Unsupported {
+                    path: p(),
+                    reason: "no WAV/FLAC/MP3/Ogg signature found (not audio, or an unsupported container)".into(),
+                },
+                e => classify(path, e, "not a recognised audio container"),
+            })?;
+        let format = probed.format;
+        let track = format
+            .tracks()
+            .iter()
+            .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+            .ok_or_else(|| AudioError::Unsupported {
+                path: p(),
+                reason: "no decodable audio track".into(),
+            })?;
+        let track_id = track.id;
+        let params = track.codec_params.clone();
+        let decoder = symphonia::default::get_codecs()
+            .make(&params, &DecoderOptions::default())
+            .map_err(|e| classify(path, e, "unsupported codec"))?;
+        Ok(Self {
+            path: p(),
+            format,
+            decoder,
+            track_id,
+            expected_frames: params.n_frames,
+            frames: 0,
+            rate: params.sample_rate,
+        })
+    }
+
+    /// The stream's sample rate, once the header or the first decoded packet has given it.
+    pub(crate) fn rate(&self) -> Option<u32> {
+        self.rate
+    }
+
+    /// Decode the next packet and append its planar samples to `channels`; `false` at the end
+    /// of the stream.
+    pub(crate) fn next_into(&mut self, channels: &mut Vec<Vec<f32>>) -> Result<bool> {
+        let path = self.path.as_path();
+        loop {
+            let packet = match self.format.next_packet() {
+                Ok(pk) => pk,
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return Ok(false);
+                }
+                Err(SymError::ResetRequired) => return Ok(false),
+                Err(e) => return Err(classify(path, e, "demuxing failed")),
+            };
+            if packet.track_id() != self.track_id {
                 continue;
             }
-            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(classify(path, e, "decoding failed")),
-        };
-        rate = rate.or(Some(decoded.spec().rate));
-        append_planar(&decoded, &mut channels);
+            let decoded = match self.decoder.decode(&packet) {
+                Ok(d) => d,
+                // A damaged frame in a lossy stream: symphonia's advice is to skip it. A file
+                // that is *only* damaged frames ends up empty and is reported by `finish`.
+                Err(SymError::DecodeError(reason)) => {
+                    tracing::warn!(path = %path.display(), reason, "skipping undecodable packet");
+                    continue;
+                }
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return Ok(false);
+                }
+                Err(e) => return Err(classify(path, e, "decoding failed")),
+            };
+            self.rate = self.rate.or(Some(decoded.spec().rate));
+            self.frames += decoded.frames() as u64;
+            append_planar(&decoded, channels);
+            return Ok(true);
+        }
     }
-    let rate = rate.ok_or_else(|| AudioError::Corrupt {
-        path: p(),
-        reason: "no sample rate in stream".into(),
-    })?;
-    let frames = channels.first().map_or(0, Vec::len);
-    if frames == 0 {
-        return Err(AudioError::Empty {
+
+    /// The checks at the end of the stream: samples were read, as many as the header announced,
+    /// and a rate is known. Returns the rate.
+    pub(crate) fn finish(&self) -> Result<u32> {
+        let p = || self.path.clone();
+        let rate = self.rate.ok_or_else(|| AudioError::Corrupt {
             path: p(),
-            reason: "no audio samples (header only?)".into(),
-        });
+            reason: "no sample rate in stream".into(),
+        })?;
+        let frames = self.frames;
+        if frames == 0 {
+            return Err(AudioError::Empty {
+                path: p(),
+                reason: "no audio samples (header only?)".into(),
+            });
+        }
+        if let Some(n) = self.expected_frames
+            && frames < n
+        {
+            return Err(AudioError::Corrupt {
+                path: p(),
+                reason: format!("header announces {n} frames but only {frames} could be read"),
+            });
+        }
+        Ok(rate)
     }
-    if let Some(n) = expected_frames
-        && (frames as u64) < n
-    {
-        return Err(AudioError::Corrupt {
-            path: p(),
-            reason: format!("header announces {n} frames but only {frames} could be read"),
-        });
-    }
-    check_finite(path, &channels)?;
-    Ok((channels, rate))
 }
 
 /// Decode `path` into a mono waveform following `opts` (channel policy, optional resampling).
@@ -209,7 +275,8 @@ pub fn mix_down(mut channels: Vec<Vec<f32>>, policy: ChannelPolicy) -> Vec<f32> 
     }
 }
 
-fn check_finite(path: &Path, channels: &[Vec<f32>]) -> Result<()> {
+/// Rejects non-finite samples; `offset` is the frame index of `channels[_][0]` in the file.
+pub(crate) fn check_finite(path: &Path, channels: &[Vec<f32>], offset: usize) -> Result<()> {
     // Fast vectorisable check first; the detailed count only when something is wrong.
     if channels.iter().all(|ch| ch.iter().all(|v| v.is_finite())) {
         return Ok(());
@@ -228,7 +295,7 @@ fn check_finite(path: &Path, channels: &[Vec<f32>]) -> Result<()> {
         return Err(AudioError::NonFinite {
             path: path.to_path_buf(),
             count,
-            first_frame: first,
+            first_frame: offset + first,
         });
     }
     Ok(())
@@ -260,7 +327,7 @@ fn classify(path: &Path, e: SymError, context: &str) -> AudioError {
 }
 
 /// Append one decoded buffer to planar `f32` channels with torchaudio's scaling.
-fn append_planar(buf: &AudioBufferRef<'_>, out: &mut Vec<Vec<f32>>) {
+pub(crate) fn append_planar(buf: &AudioBufferRef<'_>, out: &mut Vec<Vec<f32>>) {
     fn push<S: symphonia::core::sample::Sample>(
         b: &symphonia::core::audio::AudioBuffer<S>,
         out: &mut Vec<Vec<f32>>,

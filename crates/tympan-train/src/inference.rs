@@ -2,10 +2,11 @@
 //! the model's input length (`target_length` frames or samples; VGGish-input models take the
 //! whole file, which [`crate::engine::predict`] averages over its 960 ms patches), and every
 //! window goes through the evaluation path of training ([`crate::engine::predict`]: the same
-//! features, padding and normalisation), a bounded batch of windows per forward pass, and only
-//! that batch's windows are copied out of the file, so memory does not grow with the length of
-//! the file beyond its decoded samples. `tympan tag` uses it for run
-//! folders and for weights alone.
+//! features, padding and normalisation), a bounded batch of windows per forward pass. The file
+//! is decoded piece by piece ([`tympan_audio::stream`]) and only the samples from the next
+//! window on are kept, so memory does not grow with the length of the file (VGGish-input
+//! models, which average a whole file's patches, hold its samples). `tympan tag` uses it for
+//! run folders and for weights alone.
 //!
 //! [`TrainedRun`] opens a finished run: its folder holds everything a model needs (the recipe's
 //! input pipeline in `config.toml`, the class names in `summary.json`, the normalisation the run
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use burn::prelude::*;
 use serde::Deserialize;
 use tympan_audio::LoadOptions;
+use tympan_audio::stream::Stream;
 use tympan_models::{Tagger, create, load_burnpack};
 
 use crate::data::{InputKind, Item, Pipeline};
@@ -164,11 +166,12 @@ impl Scorer {
             sample_rate: self.pipe.sample_rate,
             ..LoadOptions::default()
         };
-        let wav = tympan_audio::load::load(path, &opts).map_err(|source| TrainError::Audio {
+        let audio = |source| TrainError::Audio {
             path: path.to_path_buf(),
             source,
-        })?;
-        let rate = wav.sample_rate;
+        };
+        let mut stream = Stream::open(path, &opts).map_err(audio)?;
+        let rate = stream.sample_rate();
         let k = self.classes;
         let window = |samples: Vec<f32>| Item {
             path: path.to_path_buf(),
@@ -181,26 +184,44 @@ impl Scorer {
         let rows =
             |scores: Vec<f32>| -> Vec<Vec<f32>> { scores.chunks(k).map(<[f32]>::to_vec).collect() };
         let Some(win_s) = self.window_seconds(rate) else {
-            let secs = wav.samples.len() as f64 / rate as f64;
-            let scores = predict(model, &[window(wav.samples)], &self.pipe, batch, device)?;
+            let mut samples = Vec::new();
+            while stream.read(&mut samples).map_err(audio)? {}
+            let secs = samples.len() as f64 / rate as f64;
+            let scores = predict(model, &[window(samples)], &self.pipe, batch, device)?;
             return Ok((rows(scores), secs));
         };
         let win = ((win_s * rate as f64).round() as usize).max(1);
         let hop_s = hop_s.unwrap_or(win as f64 / rate as f64);
         let hop = ((hop_s * rate as f64).round() as usize).max(1);
-        let n = wav.samples.len();
-        // Window starts: every `hop` samples until a window reaches the end of the file.
-        let starts: Vec<usize> =
-            std::iter::successors(Some(0usize), |&s| (s + win < n).then_some(s + hop)).collect();
-        // One forward batch of windows at a time: only `batch` window copies exist at once, so a
-        // long file costs its decoded samples plus one batch.
-        let mut out = Vec::with_capacity(starts.len());
-        for chunk in starts.chunks(batch) {
-            let items: Vec<Item> = chunk
-                .iter()
-                .map(|&s| window(wav.samples[s..(s + win).min(n)].to_vec()))
-                .collect();
-            out.extend(rows(predict(model, &items, &self.pipe, batch, device)?));
+        // Windows start every `hop` samples until one reaches the end of the file. The file is
+        // read piece by piece: `buf` holds samples `base..base + buf.len()`, from the next
+        // window's start to what has been read, so memory is one window, one read and one
+        // batch of window copies, whatever the length of the file.
+        let (mut buf, mut base, mut ended) = (Vec::new(), 0usize, false);
+        let (mut out, mut pending) = (Vec::new(), Vec::with_capacity(batch));
+        let mut next = Some(0usize);
+        while let Some(start) = next {
+            loop {
+                let drop = (start - base).min(buf.len());
+                buf.drain(..drop);
+                base += drop;
+                // Read until the window is complete and one sample past it tells whether
+                // another window follows, or the file ends.
+                if ended || base + buf.len() > start + win {
+                    break;
+                }
+                ended = !stream.read(&mut buf).map_err(audio)?;
+            }
+            let known = base + buf.len();
+            if start < known || start == 0 {
+                let end = (start + win).min(known);
+                pending.push(window(buf[start - base..end - base].to_vec()));
+            }
+            next = (start + win < known).then_some(start + hop);
+            if pending.len() == batch || (next.is_none() && !pending.is_empty()) {
+                out.extend(rows(predict(model, &pending, &self.pipe, batch, device)?));
+                pending.clear();
+            }
         }
         Ok((out, hop as f64 / rate as f64))
     }

@@ -182,10 +182,13 @@ fn hershey_fc_patches() {
     assert_eq!(by_run.data, by_hand.data);
 }
 
-/// A long file is scored one forward batch of windows at a time (only that batch's windows are
-/// copied out of the decoded samples): the window scores do not depend on the batch size. A real
-/// 7 s AudioSet clip, PSLA B0 at random initialisation, 100-frame windows every 50 frames
-/// (13 windows), scored with batches of 1, 3 and 16 windows: the same bits.
+/// A long file is read piece by piece and scored one forward batch of windows at a time: the
+/// window scores do not depend on the batch size, and each is the score of its own samples. A
+/// real 7 s AudioSet clip (32 kHz, resampled to 16 kHz while streaming), PSLA B0 at random
+/// initialisation, 100-frame windows every 50 frames (13 windows), scored with batches of 1, 3
+/// and 16 windows: the same bits. Windows 0, 6 and 12 (the last, cut short by the end of the
+/// file) are cut by hand from the whole decoded clip, written as 16 kHz float WAVs and scored
+/// alone: the same bits again.
 #[test]
 fn long_files_are_scored_batch_by_batch() {
     use tympan::train::inference::Scorer;
@@ -206,4 +209,38 @@ fn long_files_are_scored_batch_by_batch() {
     assert!(one.iter().all(|row| row.len() == 5));
     assert_eq!(scores(3).0, one);
     assert_eq!(scores(16).0, one);
+    let whole = tympan::audio::load::load(&clip, &tympan::audio::LoadOptions::at_rate(16_000))
+        .unwrap()
+        .samples;
+    let dir = tempfile::tempdir().unwrap();
+    let win = (1.015f64 * 16_000.0).round() as usize;
+    for i in [0usize, 6, 12] {
+        let cut = &whole[i * 8000..(i * 8000 + win).min(whole.len())];
+        let path = dir.path().join(format!("window{i}.wav"));
+        std::fs::write(&path, float_wav(cut, 16_000)).unwrap();
+        let (alone, _) = Scorer::fbank(100, (-4.27, 4.57), Some(16_000), 5, 1)
+            .score_file(&model, &path, None, &device)
+            .unwrap();
+        assert_eq!(alone, vec![one[i].clone()], "window {i}");
+    }
+}
+
+/// A mono 32-bit float WAV of `samples` at `rate` Hz.
+fn float_wav(samples: &[f32], rate: u32) -> Vec<u8> {
+    let data: Vec<u8> = samples.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let mut v = Vec::new();
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&3u16.to_le_bytes()); // IEEE float
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&rate.to_le_bytes());
+    v.extend_from_slice(&(rate * 4).to_le_bytes());
+    v.extend_from_slice(&4u16.to_le_bytes());
+    v.extend_from_slice(&32u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    v.extend_from_slice(&data);
+    v
 }
