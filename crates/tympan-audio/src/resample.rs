@@ -170,3 +170,49 @@ impl StreamResampler {
         self.emitted += n;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pieces of any size, including empty ones and ones of exactly a chunk, give the whole-signal
+    /// resampler's samples bit for bit (tolerance 0), up and down, integer and fractional ratios,
+    /// for signals shorter than, equal to and longer than one chunk.
+    #[test]
+    fn streamed_resampling_equals_whole_signal_resampling() {
+        let signal = |n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|i| ((i as f32 * 0.37).sin() + (i as f32 * 0.011).cos()) * 0.4)
+                .collect()
+        };
+        for (from, to) in [
+            (8000, 16000),
+            (32000, 16000),
+            (44100, 16000),
+            (16000, 22050),
+        ] {
+            for n in [1, 700, 1024, 1025, 2048, 5000, 20_011] {
+                let x = signal(n);
+                let whole = resample(&x, from, to).unwrap();
+                for pieces in [&[1usize, 7, 1023][..], &[1024], &[0, 1025, 3], &[4096]] {
+                    let mut rs = StreamResampler::new(from, to).unwrap();
+                    let (mut out, mut at, mut k) = (Vec::new(), 0, 0);
+                    while at < n {
+                        let len = pieces[k % pieces.len()].min(n - at);
+                        rs.push(&x[at..at + len], &mut out).unwrap();
+                        (at, k) = (at + len, k + 1);
+                    }
+                    rs.finish(&mut out).unwrap();
+                    assert!(
+                        out == whole,
+                        "{from} -> {to} Hz, {n} samples, pieces {pieces:?}: {} vs {} samples",
+                        out.len(),
+                        whole.len()
+                    );
+                }
+            }
+        }
+        assert!(StreamResampler::new(16000, 16000).is_err());
+        assert!(StreamResampler::new(0, 16000).is_err());
+    }
+}
