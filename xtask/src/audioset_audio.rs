@@ -284,6 +284,14 @@ fn fetch_one(seg: &Segment, audio: &Path, yt_dlp: &Path) -> Result<(), String> {
 
 /// Download the segments' audio and write the datafile.
 pub fn run(o: &Options) -> Result<Outcome> {
+    // The segment list first: it is the step before this one (`download audioset-meta`).
+    if !o.segments.is_file() {
+        bail!(
+            "{} not found: the segment lists come from `cargo xtask download audioset-meta` \
+             (into target/downloads/audioset)",
+            o.segments.display()
+        );
+    }
     let (tool, flag, hint) = match &o.source {
         Source::YtDlp(p) => (
             p,

@@ -87,6 +87,12 @@ pub fn run(o: &Options<'_>) -> Result<()> {
     }
     let tympan = tympan_binary(o.tympan)?;
     let clips_dir = o.work.join(format!("clips-{}", o.clips));
+    crate::python_ref::check_psla(o.psla_src)?;
+    crate::python_ref::check_python(
+        o.python,
+        &["torch", "torchaudio", "numpy", "efficientnet_pytorch"],
+        false,
+    )?;
     let files = crate::bench_frontend::prepare_clips(o.data_dir, o.clips, &clips_dir)?;
     let weights = o.work.join(format!("psla-b{}-seed0.pth", o.b));
     let torch_scores = o.work.join("scores-torch.npy");

@@ -295,6 +295,14 @@ pub fn run(o: &Options<'_>) -> Result<()> {
             "--psla-src is needed for the PyTorch reference (git clone https://github.com/YuanGongND/psla), or pass --python none"
         );
     }
+    if o.python != "none" {
+        let mut modules = vec!["torch", "numpy"];
+        if let Some(dir) = o.psla_src {
+            crate::python_ref::check_psla(dir)?;
+            modules.push("efficientnet_pytorch"); // PSLA's Models.py imports it
+        }
+        crate::python_ref::check_python(o.python, &modules, true)?;
+    }
     println!(
         "training step, batch {}, median of {} steps after a warm-up",
         o.batch, o.iters

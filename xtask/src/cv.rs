@@ -30,8 +30,8 @@ pub struct CvArgs {
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
     /// Ensemble mean: geometric (Jeong & Lim) or arithmetic.
-    #[arg(long, default_value = "geometric")]
-    pub mean: String,
+    #[arg(long, default_value = "geometric", value_parser = ["geometric", "arithmetic"])]
+    pub average: String,
     /// Every fold's data folder, overrides and backend.
     #[command(flatten)]
     pub cell: CellArgs,
@@ -46,10 +46,10 @@ pub fn run(root: &Path, a: CvArgs) -> Result<()> {
     if a.folds < 2 {
         bail!("--folds must be at least 2, got {}", a.folds);
     }
-    let geometric = match a.mean.as_str() {
+    let geometric = match a.average.as_str() {
         "geometric" => true,
         "arithmetic" => false,
-        other => bail!("--mean must be geometric or arithmetic, got {other:?}"),
+        other => bail!("--average must be geometric or arithmetic, got {other:?}"),
     };
     if let Some(s) = a
         .cell

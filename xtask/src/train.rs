@@ -68,7 +68,14 @@ fn ensure_data(root: &Path, dir: &Path, download: Option<&str>, explicit: bool) 
     } else {
         root.join(dir)
     };
-    if !dir.exists() {
+    // A folder that a failed download left empty (or with partial `.part` files only) counts
+    // as absent, so the download is tried again and resumes.
+    let unfinished = |d: &Path| {
+        std::fs::read_dir(d).is_ok_and(|mut entries| {
+            entries.all(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "part")))
+        })
+    };
+    if !dir.exists() || (!explicit && unfinished(&dir)) {
         match (download, explicit) {
             (Some(name), false) => {
                 eprintln!("{} not found: downloading it", dir.display());
@@ -90,6 +97,18 @@ fn ensure_data(root: &Path, dir: &Path, download: Option<&str>, explicit: bool) 
         }
     }
     Ok(dir)
+}
+
+/// What an experiment folder already holds that a fresh run would overwrite: a finished run
+/// (`summary.json`) or an interrupted one (a committed `state.json`).
+fn earlier_run(out: &Path) -> Option<&'static str> {
+    if out.join("summary.json").is_file() {
+        Some("a finished run (summary.json)")
+    } else if out.join("state.json").is_file() {
+        Some("an interrupted run (state.json)")
+    } else {
+        None
+    }
 }
 
 /// An AudioSet recipe whose datafiles are missing stops here with the commands that make them
@@ -148,6 +167,25 @@ pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
             return crate::probe::run(root, &path, &r, data_dir, &args.backend, args.out);
         }
     };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| root.join("experiments/runs").join(&recipe.name));
+    let mut explicit_data = explicit_data;
+    if args.resume {
+        // A resumed run continues the recipe as it was run (its config.toml: the data folder,
+        // the budget, every `--set` of the first command), with this command's `--set`s on top.
+        let config = out.join("config.toml");
+        if config.is_file() {
+            recipe = tympan_train::recipe::Recipe::load(&config, &args.set)?;
+            explicit_data = true;
+        }
+    } else if let Some(what) = earlier_run(&out) {
+        bail!(
+            "{} holds {what}; nothing was changed. Continue it with --resume, train into another folder with --out DIR, or delete the folder to start again",
+            out.display()
+        );
+    }
     if let Some(d) = &args.data_dir {
         recipe.data.data_dir = d.clone();
     }
@@ -172,9 +210,6 @@ pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
         bail!("--devices is empty");
     };
     let data_parallel: Vec<_> = devices.into_iter().skip(1).map(|(_, d)| d).collect();
-    let out = args
-        .out
-        .unwrap_or_else(|| root.join("experiments/runs").join(&recipe.name));
     eprintln!(
         "recipe {} ({}) on {} -> {}",
         recipe.name,

@@ -33,7 +33,7 @@ pub enum TrainError {
     #[error(transparent)]
     Data(#[from] tympan_data::DataError),
     /// Audio could not be decoded or featurised.
-    #[error("{path}: {source}")]
+    #[error("{}", with_path(path, source))]
     Audio {
         /// The clip.
         path: PathBuf,
@@ -113,4 +113,16 @@ pub enum TrainError {
         /// The panic message.
         reason: String,
     },
+}
+
+/// `source`'s message, prefixed with `path` unless it names the file already (every
+/// [`tympan_audio::AudioError`] about a file does).
+fn with_path(path: &std::path::Path, source: &tympan_audio::AudioError) -> String {
+    let msg = source.to_string();
+    let shown = path.display().to_string();
+    if msg.contains(&shown) {
+        msg
+    } else {
+        format!("{shown}: {msg}")
+    }
 }

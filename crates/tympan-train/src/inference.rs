@@ -72,6 +72,23 @@ impl TrainedRun {
     /// Open a run folder written by [`crate::run`]. Errors name the missing or unreadable file
     /// (a run still training has no `summary.json` yet).
     pub fn open(dir: &Path) -> Result<Self, TrainError> {
+        for (file, what) in [
+            (
+                "config.toml",
+                "no config.toml: not a run folder of `cargo xtask train`",
+            ),
+            (
+                "summary.json",
+                "no summary.json: the run has not finished (continue it with `cargo xtask train <recipe> --resume`)",
+            ),
+        ] {
+            if !dir.join(file).is_file() {
+                return Err(TrainError::Checkpoint {
+                    path: dir.to_path_buf(),
+                    reason: what.into(),
+                });
+            }
+        }
         let recipe = Recipe::load(&dir.join("config.toml"), &[])?;
         let read = |name: &str| -> Result<String, TrainError> {
             let p = dir.join(name);

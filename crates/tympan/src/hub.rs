@@ -112,7 +112,10 @@ pub enum HubError {
         known: String,
     },
     /// The transfer failed.
-    #[error("GET {url}: {reason}")]
+    #[error(
+        "GET {url}: {reason} (without access to it: --mirror URL or TYMPAN_HUB_MIRROR to fetch \
+         from a copy, or put the file into the cache folder by hand: `tympan tag --help`)"
+    )]
     Http {
         /// The address.
         url: String,

@@ -10,7 +10,7 @@ use tympan_train::aggregate::ensemble_predictions;
 const EXAMPLES: &str = "\
 Examples:
   tympan ensemble -o ens.npy runs/a/predictions.npy runs/b/predictions.npy
-  tympan ensemble --mean geometric --weights 1.5,1 -o ens.npy logmel.npy wave.npy";
+  tympan ensemble --average geometric --model-weights 1.5,1 -o ens.npy logmel.npy wave.npy";
 
 /// Average prediction matrices `[N, K]` (.npy, float32) of several models.
 #[derive(clap::Args)]
@@ -21,10 +21,11 @@ pub struct Args {
     inputs: Vec<PathBuf>,
     /// Arithmetic mean, or weighted geometric mean normalised to unit L1 per row.
     #[arg(long, default_value = "arithmetic", value_parser = ["arithmetic", "geometric"])]
-    mean: String,
-    /// Per-model weights (default: equal).
-    #[arg(long, value_delimiter = ',')]
-    weights: Vec<f64>,
+    average: String,
+    /// One weight per model, in the order of the inputs (default: equal). (`--weights` names a
+    /// weights file in `tag` and `embed`; here the numbers have their own name.)
+    #[arg(long, value_delimiter = ',', value_name = "W1,W2,...")]
+    model_weights: Vec<f64>,
     /// Output .npy.
     #[arg(short, long, visible_alias = "out")]
     output: PathBuf,
@@ -56,18 +57,18 @@ pub fn run(a: Args) -> Result<ExitCode> {
         preds.push(arr.data);
     }
     let shape = shape.unwrap_or_default();
-    let weights = if a.weights.is_empty() {
+    let weights = if a.model_weights.is_empty() {
         vec![1.0; preds.len()]
     } else {
-        a.weights.clone()
+        a.model_weights.clone()
     };
-    let out = ensemble_predictions(&preds, &weights, a.mean == "geometric", shape[1])?;
+    let out = ensemble_predictions(&preds, &weights, a.average == "geometric", shape[1])?;
     npy::write(&a.output, &out, &shape)?;
     eprintln!(
         "wrote {} ({} models, {} mean)",
         a.output.display(),
         preds.len(),
-        a.mean
+        a.average
     );
     Ok(ExitCode::SUCCESS)
 }

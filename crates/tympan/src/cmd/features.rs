@@ -338,7 +338,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
     pb.finish_and_clear();
     let failed = failures.into_inner();
     if failed > 0 {
-        if files.len() > 1 {
+        if failed == files.len() && files.len() > 1 {
+            eprintln!("all {failed} files failed; nothing was written");
+        } else if files.len() > 1 {
             eprintln!(
                 "{failed} of {} files failed; the others were written",
                 files.len()

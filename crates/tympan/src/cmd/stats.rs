@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use tympan_audio::{LoadOptions, Preset, load::load};
 use tympan_data::loader::{Loader, LoaderConfig, NormAccumulator};
 
@@ -13,6 +13,7 @@ Examples:
   tympan stats --preset psla recordings/
   tympan stats --arch hershey-vgg clips/     # the frontend of that model card
   tympan stats --preset psla clips/ --batch-size 100 -j 8 --format json
+  tympan stats --preset psla --target-length 100 recordings/   # 1 s clips, as fsdd-psla pads them
 
 Without normalisation: the psla preset's own (x - mean) / std is undone, so the numbers are the
 constants to put in a new dataset's preset (PSLA's get_norm_stats: mean of batch means and mean of
@@ -31,6 +32,11 @@ pub struct Args {
     /// Take the preset from this model's card instead (`tympan models list`), e.g. slim2d-rb1.
     #[arg(long, conflicts_with = "preset")]
     arch: Option<String>,
+    /// Frames each clip is padded or cut to (psla presets; default: the preset's 1056 or 3000).
+    /// Give the recipe's `features.target_length`: for clips shorter than it, the padding
+    /// enters the statistics as PSLA's get_norm_stats counts it.
+    #[arg(long, value_name = "FRAMES")]
+    target_length: Option<usize>,
     /// Clips per batch (PSLA uses the training batch size).
     #[arg(long, default_value_t = 100)]
     batch_size: usize,
@@ -46,10 +52,16 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
-    let preset = match &a.arch {
+    let mut preset = match &a.arch {
         Some(arch) => Preset::from_name(card_preset(arch)?)?,
         None => Preset::from_name(&a.preset)?,
     };
+    match (&mut preset, a.target_length) {
+        (_, None) => {}
+        (Preset::Psla { target_length, .. }, Some(n)) if n > 0 => *target_length = n,
+        (Preset::Psla { .. }, Some(_)) => bail!("--target-length must be at least 1 frame"),
+        (_, Some(_)) => bail!("--target-length applies to the psla presets only"),
+    }
     let (files, _) = super::features::expand_inputs(&a.inputs)?;
     let n = files.len();
     let workers = a
@@ -121,11 +133,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
             n as f64 / secs
         );
         println!(
-            "PSLA mean    {:.4}   (mean of batch means; use as the preset mean)",
+            "batch mean   {:.4}   (PSLA's get_norm_stats: mean of batch means; use as the mean)",
             s.psla_mean
         );
         println!(
-            "PSLA std     {:.4}   (mean of batch stds; use as the preset std)",
+            "batch std    {:.4}   (PSLA's get_norm_stats: mean of batch stds; use as the std)",
             s.psla_std
         );
         println!("exact mean   {:.4}", s.mean);

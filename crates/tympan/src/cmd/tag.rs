@@ -13,10 +13,11 @@ Examples:
   tympan tag --run experiments/runs/fsdd-hershey recordings/0_george_0.wav
   tympan tag --run experiments/runs/us8k-m34-res --checkpoint last --format json clips/
   tympan tag --pretrained psla-audioset clip.wav
-  tympan tag --arch psla-effnet-b2 --weights audioset_psla.pth \\
+  tympan tag --arch psla-effnet-b2 --weights psla_audioset.pth \\
       --labels class_labels_indices.csv clip.wav
   tympan tag --arch psla-effnet-lite0 --weights experiments/runs/fsdd-psla/model-wa.bpk \\
-      --labels digits.txt --mean -6.1 --std 4.2 --format json recordings/
+      --labels digits.txt --sample-rate 8000 --frames 100 --mean -3.2632 --std 4.6939 \\
+      --format json recordings/   # the run's config.toml and state.json give these
 
 --run DIR tags with any model `cargo xtask train` trained: the folder gives the architecture, the
 input pipeline and its normalisation, the sample rate and the class names; files are cut into
