@@ -68,14 +68,7 @@ fn ensure_data(root: &Path, dir: &Path, download: Option<&str>, explicit: bool) 
     } else {
         root.join(dir)
     };
-    // A folder that a failed download left empty (or with partial `.part` files only) counts
-    // as absent, so the download is tried again and resumes.
-    let unfinished = |d: &Path| {
-        std::fs::read_dir(d).is_ok_and(|mut entries| {
-            entries.all(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "part")))
-        })
-    };
-    if !dir.exists() || (!explicit && unfinished(&dir)) {
+    if !dir.exists() || (!explicit && unfinished_download(&dir)) {
         match (download, explicit) {
             (Some(name), false) => {
                 eprintln!("{} not found: downloading it", dir.display());
@@ -97,6 +90,14 @@ fn ensure_data(root: &Path, dir: &Path, download: Option<&str>, explicit: bool) 
         }
     }
     Ok(dir)
+}
+
+/// A folder that a failed download left empty (or with partial `.part` files only): it counts
+/// as absent, so the download is tried again and resumes.
+fn unfinished_download(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut entries| {
+        entries.all(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "part")))
+    })
 }
 
 /// What an experiment folder already holds that a fresh run would overwrite: a finished run
@@ -321,6 +322,53 @@ pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// A fresh run never overwrites an earlier one: the folder's `summary.json` or `state.json`
+    /// stops it before anything is read or written, with the ways on.
+    #[test]
+    fn a_fresh_run_leaves_an_earlier_run_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        std::fs::create_dir_all(&out).unwrap();
+        assert_eq!(earlier_run(&out), None);
+        std::fs::write(out.join("state.json"), "{}").unwrap();
+        assert_eq!(earlier_run(&out), Some("an interrupted run (state.json)"));
+        std::fs::write(out.join("summary.json"), "{}").unwrap();
+        let args = TrainArgs {
+            recipe: "fsdd-psla".into(),
+            data_dir: Some(dir.path().join("no-such-data")),
+            backend: "flex".into(),
+            devices: vec![0],
+            set: vec![],
+            out: Some(out.clone()),
+            resume: false,
+        };
+        let e = format!(
+            "{:#}",
+            run_train(&crate::workspace_root(), args).unwrap_err()
+        );
+        assert!(
+            e.contains("a finished run") && e.contains("--resume"),
+            "{e}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("summary.json")).unwrap(),
+            "{}"
+        );
+    }
+
+    /// An empty folder, or one holding only `.part` files, is an unfinished download.
+    #[test]
+    fn a_failed_download_is_tried_again() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(unfinished_download(dir.path()));
+        std::fs::write(dir.path().join("fsdd.zip.part"), b"12").unwrap();
+        assert!(unfinished_download(dir.path()));
+        std::fs::create_dir(dir.path().join("recordings")).unwrap();
+        assert!(!unfinished_download(dir.path()));
+    }
+
     /// Every recipe's `data.download` names a target of `cargo xtask download`, and every
     /// `cargo xtask download <name>` a recipe mentions in its comments exists too.
     #[test]

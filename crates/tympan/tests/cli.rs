@@ -374,6 +374,34 @@ fn stats_match_a_direct_computation() {
     assert!(by_arch.status.success(), "{}", stderr(&by_arch));
     let k: serde_json::Value = serde_json::from_slice(&by_arch.stdout).unwrap();
     assert_eq!(k["stats"], j["stats"]);
+    // --target-length pads or cuts to the recipe's length instead of the preset's 1056 frames.
+    let short = tympan(&[
+        "stats",
+        "--preset",
+        "psla",
+        "--target-length",
+        "100",
+        "--json",
+        s(&files[0]),
+        s(&files[1]),
+    ]);
+    assert!(short.status.success(), "{}", stderr(&short));
+    let t: serde_json::Value = serde_json::from_slice(&short.stdout).unwrap();
+    assert_eq!(t["stats"]["count"], 2 * 100 * 128);
+    let other = tympan(&[
+        "stats",
+        "--preset",
+        "vggish",
+        "--target-length",
+        "100",
+        s(&files[0]),
+    ]);
+    assert!(!other.status.success());
+    assert!(
+        stderr(&other).contains("psla presets only"),
+        "{}",
+        stderr(&other)
+    );
     // A waveform model has no feature statistics: one clear line.
     let wave = tympan(&["stats", "--arch", "m11", s(&files[0])]);
     assert!(!wave.status.success());
