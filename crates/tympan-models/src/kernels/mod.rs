@@ -85,10 +85,23 @@ fn uses_kernels(device: &Device) -> bool {
 
 #[cfg(all(test, feature = "flex"))]
 mod tests {
-    use burn::tensor::{Distribution, Tensor};
+    use burn::tensor::{Tensor, TensorData};
 
     use super::*;
     use crate::parameter_gradients;
+
+    /// A fixed input of `shape`: a deterministic mixture of sines, the same in every run (a
+    /// random one made the test's margin depend on the draw).
+    fn fixed_input(shape: [usize; 3], device: &Device) -> Tensor<3> {
+        let n: usize = shape.iter().product();
+        let values: Vec<f32> = (0..n)
+            .map(|i| {
+                let t = i as f32;
+                (t * 0.731).sin() + 0.5 * (t * 0.0173).cos() + 0.25 * (t * 2.39).sin()
+            })
+            .collect();
+        Tensor::from_data(TensorData::new(values, shape), device)
+    }
 
     /// One training step of whole networks, kernels on against kernels off, from the same
     /// weights on the same batch: the loss within 1e-4 relative and every parameter gradient
@@ -105,10 +118,23 @@ mod tests {
     /// on the ImageNet Lite0 at its real input size.
     #[test]
     fn whole_networks_train_the_same_with_and_without_kernels() {
+        // On one thread. Beside the other tests of this binary, the same fixed input failed the
+        // 1e-3 bound in 1 of 3 runs (m11's first-layer weight gradient, 3e-3 relative; earlier
+        // a random input, 2.4e-2) and passed 10 of 10 runs alone: the order of parallel float
+        // sums followed the thread scheduling. On a one-thread pool it passed 10 of 10 beside
+        // them.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        pool.install(whole_networks_train_the_same);
+    }
+
+    fn whole_networks_train_the_same() {
         let device = Device::flex().autodiff();
         for (name, shape) in [("psla-effnet-b0", [2, 96, 64]), ("m11", [2, 1, 8000])] {
             let model = crate::create(name, 10, &device).unwrap();
-            let x = Tensor::<3>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+            let x = fixed_input(shape, &device);
             let step = |on: bool| {
                 set_kernels_enabled(on);
                 // The same stochastic-depth draws in both steps (no other test of this crate
