@@ -42,7 +42,7 @@ pub mod weights;
 pub use backend::{Backend, BackendError};
 pub use error::ModelError;
 pub use registry::{
-    Frontend, ImageNetKeys, InputSpec, ModelInfo, OutputKind, Tagger, create, info,
+    Frontend, ImageNetKeys, InputSpec, ModelInfo, Normalisation, OutputKind, Tagger, create, info,
     keras_param_count, list, num_params, parameter_gradients,
 };
 pub use weights::{

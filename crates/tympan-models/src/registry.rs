@@ -70,7 +70,55 @@ pub struct InputSpec {
     pub bins: usize,
 }
 
+/// How a model's input is normalised: the card's answer to "which mean and std".
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Normalisation {
+    /// `(x - mean) / std` with the training set's statistics, computed by each run (PSLA's
+    /// `get_norm_stats.py`; a recipe's `features.mean`/`std` fix them) and recorded in the run's
+    /// `state.json`, which `tympan tag --run` reads. `released`: the constants of the publisher's
+    /// own weights, where there are any (PSLA's AudioSet values, `tympan tag --arch`'s default).
+    FromRun {
+        /// Mean and std of the released weights.
+        released: Option<(f32, f32)>,
+    },
+    /// Each clip normalises itself in the frontend (slim 2D: every frequency channel
+    /// standardised over the clip); no constants.
+    PerClip,
+    /// Raw samples: the recipe's `features.wave_norm` per clip (none, scale-max, z-score), or a
+    /// log-mel computed inside the model.
+    Waveform,
+}
+
+impl std::fmt::Display for Normalisation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::FromRun { released: None } => f.write_str("from the run"),
+            Self::FromRun {
+                released: Some((m, s)),
+            } => write!(f, "from the run (released: {m}/{s})"),
+            Self::PerClip => f.write_str("per clip"),
+            Self::Waveform => f.write_str("wave_norm"),
+        }
+    }
+}
+
 impl InputSpec {
+    /// How this input is normalised (from the frontend: a PSLA fbank model's released
+    /// constants are PSLA's AudioSet ones, `tympan_audio::presets::PSLA_MEAN`/`PSLA_STD`).
+    pub fn normalisation(&self) -> Normalisation {
+        match self.preset {
+            Frontend::Psla => Normalisation::FromRun {
+                released: Some((
+                    tympan_audio::presets::PSLA_MEAN,
+                    tympan_audio::presets::PSLA_STD,
+                )),
+            },
+            Frontend::Vggish => Normalisation::FromRun { released: None },
+            Frontend::Slim2d => Normalisation::PerClip,
+            Frontend::Waveform => Normalisation::Waveform,
+        }
+    }
+
     /// `true` for raw-waveform models (input `[B, 1, N]`); features are `[B, T, F]`.
     pub fn is_waveform(&self) -> bool {
         self.preset == Frontend::Waveform
@@ -688,6 +736,27 @@ pub fn keras_param_count<M: Module>(model: &M) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every card says how its input is normalised: PSLA's cards carry PSLA's AudioSet constants
+    /// for the released weights, the other feature models take their run's statistics, slim 2D
+    /// standardises each clip, waveform models follow `features.wave_norm`.
+    #[test]
+    fn every_card_names_its_normalisation() {
+        for m in list() {
+            let n = m.input.normalisation();
+            let want = match m.input.preset {
+                Frontend::Psla => Normalisation::FromRun {
+                    released: Some((-4.6476, 4.5699)),
+                },
+                Frontend::Vggish => Normalisation::FromRun { released: None },
+                Frontend::Slim2d => Normalisation::PerClip,
+                Frontend::Waveform => Normalisation::Waveform,
+            };
+            assert_eq!(n, want, "{}", m.name);
+        }
+        let psla = info("psla-effnet-b2").unwrap().input.normalisation();
+        assert_eq!(psla.to_string(), "from the run (released: -4.6476/4.5699)");
+    }
 
     #[test]
     fn names_parse() {

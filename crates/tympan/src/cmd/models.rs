@@ -34,8 +34,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 .ok_or_else(|| anyhow::anyhow!("no backend compiled in"))?
                 .device()?;
             println!(
-                "{:<26} {:>12}  {:<32} {:<8} {:<9} description",
-                "name", "params", "input", "output", "ImageNet"
+                "{:<26} {:>12}  {:<32} {:<8} {:<9} {:<40} description",
+                "name", "params", "input", "output", "ImageNet", "normalisation"
             );
             for m in list() {
                 if filter
@@ -55,12 +55,13 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 };
                 let imagenet = if m.imagenet.is_some() { "yes" } else { "-" };
                 println!(
-                    "{:<26} {:>12}  {:<32} {:<8} {:<9} {}",
+                    "{:<26} {:>12}  {:<32} {:<8} {:<9} {:<40} {}",
                     m.name,
                     num_params(&model),
                     input,
                     output,
                     imagenet,
+                    m.input.normalisation().to_string(),
                     m.description
                 );
             }
