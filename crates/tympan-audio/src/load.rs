@@ -72,11 +72,7 @@ impl Waveform {
 /// unrecognised or unsupported formats and non-finite samples are all rejected.
 pub fn decode_all_channels(path: &Path) -> Result<(Vec<Vec<f32>>, u32)> {
     let p = || path.to_path_buf();
-    let file = open_nonempty(path)?;
-    let len = file
-        .metadata()
-        .map_err(|source| AudioError::Io { path: p(), source })?
-        .len();
+    let (file, len) = open_nonempty(path)?;
     // Fast path: canonical 16-bit PCM WAV (x / 32768 is exact in f32, so results are identical).
     if len <= 1 << 30 && is_wav(path) {
         let bytes = std::fs::read(path).map_err(|source| AudioError::Io { path: p(), source })?;
@@ -92,8 +88,8 @@ pub fn decode_all_channels(path: &Path) -> Result<(Vec<Vec<f32>>, u32)> {
     Ok((channels, rate))
 }
 
-/// Opens `path`, refusing a zero-byte file.
-pub(crate) fn open_nonempty(path: &Path) -> Result<File> {
+/// Opens `path`, refusing a zero-byte file; returns the file and its length in bytes.
+pub(crate) fn open_nonempty(path: &Path) -> Result<(File, u64)> {
     let p = || path.to_path_buf();
     let file = File::open(path).map_err(|source| AudioError::Io { path: p(), source })?;
     let len = file
@@ -106,7 +102,7 @@ pub(crate) fn open_nonempty(path: &Path) -> Result<File> {
             reason: "file has zero bytes".into(),
         });
     }
-    Ok(file)
+    Ok((file, len))
 }
 
 /// Whether `path` has a `.wav` / `.wave` extension (the 16-bit PCM fast path is tried first).

@@ -22,7 +22,7 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
     if from == to || samples.is_empty() {
         return Ok(samples.to_vec());
     }
-    let chunk = 1024.min(samples.len().max(1));
+    let chunk = CHUNK.min(samples.len().max(1));
     let mut rs = Fft::<f32>::new(from as usize, to as usize, chunk, 1, FixedSync::Input)
         .map_err(|e| err(e.to_string()))?;
     let input = InterleavedSlice::new(samples, 1, samples.len()).map_err(|e| err(e.to_string()))?;
@@ -60,8 +60,6 @@ pub struct StreamResampler {
     held: Vec<f32>,
     /// Output frames handed out so far.
     emitted: usize,
-    /// Whether a full chunk has been processed (a shorter signal is resampled whole).
-    started: bool,
     out: Vec<f32>,
 }
 
@@ -88,7 +86,6 @@ impl StreamResampler {
             delay,
             held: Vec::new(),
             emitted: 0,
-            started: false,
             out,
         })
     }
@@ -110,7 +107,6 @@ impl StreamResampler {
         // `process_all` processes a full chunk while more than one chunk is left.
         let mut used = 0;
         while self.pending.len() - used > CHUNK {
-            self.started = true;
             self.process(used, CHUNK, false)?;
             used += CHUNK;
         }
@@ -121,7 +117,8 @@ impl StreamResampler {
 
     /// The end of the signal: appends the rest of the output to `out`.
     pub fn finish(mut self, out: &mut Vec<f32>) -> Result<()> {
-        if !self.started {
+        // No full chunk processed: a signal shorter than one chunk, resampled whole.
+        if self.raw_len == 0 {
             out.extend(resample(&self.pending, self.from, self.to)?);
             return Ok(());
         }

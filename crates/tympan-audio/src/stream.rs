@@ -12,7 +12,7 @@
 //! (in the piece that holds them, counted within that piece).
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::error::{AudioError, Result};
@@ -58,10 +58,9 @@ impl Stream {
     /// Open `path` for reading with `options` (channel policy, optional resampling). Header
     /// errors (not audio, unsupported codec, empty, truncated 16-bit WAV) are reported here.
     pub fn open(path: &Path, options: &LoadOptions) -> Result<Self> {
-        let file = open_nonempty(path)?;
+        let (file, len) = open_nonempty(path)?;
         let p = || path.to_path_buf();
         let io = |source| AudioError::Io { path: p(), source };
-        let len = file.metadata().map_err(io)?.len() as usize;
         let mut file_rate = None;
         let mut source = if is_wav(path) {
             let mut reader = BufReader::new(file);
@@ -72,20 +71,16 @@ impl Stream {
                 .map_err(io)?;
             match pcm16_header(&head) {
                 Some(h) => {
-                    h.check(path, len)?;
+                    h.check(path, len as usize)?;
                     let Pcm16Header {
                         channels,
                         rate,
                         data_start,
                         announced,
                     } = h;
-                    // Position a fresh reader at the first sample.
-                    let mut reader = BufReader::new(File::open(path).map_err(io)?);
-                    std::io::copy(
-                        &mut (&mut reader).take(data_start as u64),
-                        &mut std::io::sink(),
-                    )
-                    .map_err(io)?;
+                    reader
+                        .seek(SeekFrom::Start(data_start as u64))
+                        .map_err(io)?;
                     file_rate = Some(rate);
                     Source::Pcm16 {
                         reader,
@@ -94,10 +89,12 @@ impl Stream {
                         bytes: Vec::new(),
                     }
                 }
-                None => Source::Packets(Box::new(Packets::open(
-                    path,
-                    File::open(path).map_err(io)?,
-                )?)),
+                None => {
+                    // Not a canonical 16-bit WAV: symphonia reads it from the start.
+                    let mut file = reader.into_inner();
+                    file.seek(SeekFrom::Start(0)).map_err(io)?;
+                    Source::Packets(Box::new(Packets::open(path, file)?))
+                }
             }
         } else {
             Source::Packets(Box::new(Packets::open(path, file)?))
@@ -170,6 +167,14 @@ impl Stream {
         Ok(true)
     }
 
+    /// The rest of the file, whole (for callers that need all of it, such as a model that
+    /// averages over a whole file).
+    pub fn read_to_end(&mut self) -> Result<Vec<f32>> {
+        let mut samples = Vec::new();
+        while self.read(&mut samples)? {}
+        Ok(samples)
+    }
+
     /// Decode the next piece of planar samples into `planar`; `false` at the end.
     fn decode(&mut self, planar: &mut Vec<Vec<f32>>) -> Result<bool> {
         match &mut self.source {
@@ -201,10 +206,8 @@ impl Stream {
 /// Read all of `path` through a [`Stream`]: equal to [`crate::load::load`] (tested).
 pub fn read_all(path: &Path, options: &LoadOptions) -> Result<crate::Waveform> {
     let mut stream = Stream::open(path, options)?;
-    let mut samples = Vec::new();
-    while stream.read(&mut samples)? {}
     Ok(crate::Waveform {
-        samples,
+        samples: stream.read_to_end()?,
         sample_rate: stream.sample_rate(),
     })
 }

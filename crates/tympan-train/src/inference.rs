@@ -201,8 +201,7 @@ impl Scorer {
         let rows =
             |scores: Vec<f32>| -> Vec<Vec<f32>> { scores.chunks(k).map(<[f32]>::to_vec).collect() };
         let Some(win_s) = self.window_seconds(rate) else {
-            let mut samples = Vec::new();
-            while stream.read(&mut samples).map_err(audio)? {}
+            let samples = stream.read_to_end().map_err(audio)?;
             let secs = samples.len() as f64 / rate as f64;
             let scores = predict(model, &[window(samples)], &self.pipe, batch, device)?;
             return Ok((rows(scores), secs));
