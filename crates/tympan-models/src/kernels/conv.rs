@@ -1,7 +1,8 @@
-//! Convolutions through [`ConvKernels`]: the forward pass is Burn's own; on flex the backward
-//! runs `conv_flex`'s kernels (dense weight gradients as im2col + matmul, depthwise gradients
-//! computed directly) instead of `burn-backend`'s generic fallback. Every other backend runs
-//! `Conv1d::forward` / `Conv2d::forward` unchanged.
+//! Convolutions through [`ConvKernels`]: on flex, deep dense convolutions run forward as
+//! im2col + matmul, and the backward runs `conv_flex`'s kernels (dense gradients as im2col +
+//! matmul and matmul + col2im, depthwise gradients computed directly) instead of
+//! `burn-backend`'s generic fallback; the other forward passes are Burn's own. Every other
+//! backend runs `Conv1d::forward` / `Conv2d::forward` unchanged.
 
 use burn::backend::Dispatch;
 use burn::backend::ops::ConvOptions;
@@ -187,6 +188,11 @@ mod tests {
             ("dense 3x3 same", [6, 10], 3, 1, 1, PaddingConfig2d::Same, 1, true, [2, 6, 11, 9]),
             ("dense 1x1/2", [6, 10], 1, 2, 1, PaddingConfig2d::Valid, 1, false, [2, 6, 11, 9]),
             ("dense dilated", [4, 5], 3, 1, 2, PaddingConfig2d::Explicit(2, 2, 2, 2), 1, false, [2, 4, 12, 10]),
+            // Deep enough (Ci * kh * kw >= 64) for the im2col + matmul forward and input gradient.
+            ("deep dense 3x3 same", [16, 24], 3, 1, 1, PaddingConfig2d::Same, 1, true, [3, 16, 11, 9]),
+            ("deep dense 3x3/2 asym", [8, 12], 3, 2, 1, PaddingConfig2d::Explicit(0, 0, 1, 1), 1, false, [2, 8, 15, 10]),
+            ("deep dense 5x5 dilated", [4, 6], 5, 1, 2, PaddingConfig2d::Explicit(4, 4, 4, 4), 1, false, [2, 4, 14, 12]),
+            ("deep dense 4x4/3 valid", [5, 7], 4, 3, 1, PaddingConfig2d::Valid, 1, true, [2, 5, 13, 17]),
             ("depthwise 3x3/1", [12, 12], 3, 1, 1, PaddingConfig2d::Explicit(1, 1, 1, 1), 12, false, [2, 12, 17, 13]),
             ("depthwise 5x5/2 asym", [8, 8], 5, 2, 1, PaddingConfig2d::Explicit(1, 1, 2, 2), 8, false, [2, 8, 21, 14]),
             ("depthwise 3x3/2 asym+bias", [6, 6], 3, 2, 1, PaddingConfig2d::Explicit(0, 0, 1, 1), 6, true, [3, 6, 16, 9]),
@@ -246,6 +252,15 @@ mod tests {
                 [2, 6, 31],
             ),
             ([4, 6], 1, 1, PaddingConfig1d::Valid, 1, true, [3, 4, 17]),
+            (
+                [16, 8],
+                9,
+                2,
+                PaddingConfig1d::Explicit(4, 3),
+                1,
+                true,
+                [2, 16, 61],
+            ),
         ];
         for (i, (ch, k, s, pad, groups, bias, shape)) in cases.into_iter().enumerate() {
             let conv = Conv1dConfig::new(ch[0], ch[1], k)
@@ -285,16 +300,23 @@ mod tests {
         }
     }
 
-    /// Without autodiff the op is Burn's forward, bias included.
+    /// Without autodiff the op is Burn's forward, bias included: Burn's own path for a shallow
+    /// conv (tolerance 1e-6), the im2col + matmul kernel for a deep one (2e-5 of the largest
+    /// output, float32 sums in another order).
     #[test]
     fn inference_output_is_conv2d_forward() {
         let device = Device::flex();
-        let conv = Conv2dConfig::new([3, 5], [3, 3])
-            .with_padding(PaddingConfig2d::Same)
-            .init(&device);
-        let x = Tensor::<4>::random([2, 3, 8, 6], Distribution::Normal(0.0, 1.0), &device);
-        let a = conv2d(&conv, x.clone()).into_data();
-        let b = conv.forward(x).into_data();
-        a.assert_approx_eq::<f32>(&b, burn::tensor::Tolerance::absolute(1e-6));
+        for (ch, shape) in [([3, 5], [2, 3, 8, 6]), ([32, 16], [5, 32, 9, 7])] {
+            let conv = Conv2dConfig::new(ch, [3, 3])
+                .with_padding(PaddingConfig2d::Same)
+                .init(&device);
+            let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+            let a = conv2d(&conv, x.clone())
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            let b = conv.forward(x).into_data().try_to_vec::<f32>().unwrap();
+            assert_close(&format!("inference {ch:?}"), &[a], &[b]);
+        }
     }
 }

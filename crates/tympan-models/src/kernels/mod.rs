@@ -28,6 +28,8 @@ mod conv_ops;
 #[cfg(feature = "flex")]
 mod flex_tensor;
 #[cfg(feature = "flex")]
+mod gemm;
+#[cfg(feature = "flex")]
 mod simd;
 mod swish;
 #[cfg(feature = "flex")]

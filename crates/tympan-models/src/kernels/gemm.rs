@@ -1,0 +1,124 @@
+//! The matrix products of the flex convolution kernels, through `matrixmultiply`'s `sgemm`.
+//!
+//! Why not Burn's own matmul: on the development machine (2 cores, AMD EPYC, 2026-12-04) flex's
+//! `float_matmul` (the `gemm` crate 0.19) ran the convolution shapes at 37-52 GFLOP/s whether it
+//! had one thread or two, `matrixmultiply` 0.3.11 at 57-70 GFLOP/s on one thread and 53-117 on
+//! two, and PyTorch's at 106-182 (docs/results.md, "Training throughput"). `matrixmultiply` is
+//! already in the build through `burn-ndarray`, with the same features.
+//!
+//! `matrixmultiply` runs its own thread pool (one thread per physical core), so these products
+//! are called from the caller's thread, never from inside a rayon task.
+
+/// A read-only matrix view: `data[i * rs + j * cs]` is element `(i, j)`.
+#[derive(Clone, Copy)]
+pub(super) struct View<'a> {
+    pub data: &'a [f32],
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<'a> View<'a> {
+    /// A row-major `[rows, cols]` matrix.
+    pub fn rows(data: &'a [f32], cols: usize) -> Self {
+        Self {
+            data,
+            rs: cols,
+            cs: 1,
+        }
+    }
+
+    /// The transpose of a row-major `[rows, cols]` matrix, as a `[cols, rows]` view.
+    pub fn transposed(data: &'a [f32], cols: usize) -> Self {
+        Self {
+            data,
+            rs: 1,
+            cs: cols,
+        }
+    }
+}
+
+/// Whether every element of an `[r, c]` matrix with strides `rs`, `cs` lies inside `len`.
+fn fits(r: usize, c: usize, rs: usize, cs: usize, len: usize) -> bool {
+    r == 0 || c == 0 || (r - 1) * rs + (c - 1) * cs < len
+}
+
+/// `C = A B + beta C` for `A [m, k]`, `B [k, n]` and a row-major `C [m, n]`.
+///
+/// # Panics
+/// When a view does not hold its matrix (a bug in the caller, checked before any unsafe code).
+pub(super) fn gemm(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c: &mut [f32]) {
+    assert!(
+        fits(m, k, a.rs, a.cs, a.data.len()),
+        "gemm: A is not [{m}, {k}]"
+    );
+    assert!(
+        fits(k, n, b.rs, b.cs, b.data.len()),
+        "gemm: B is not [{k}, {n}]"
+    );
+    assert!(m * n <= c.len(), "gemm: C is not [{m}, {n}]");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        c[..m * n].iter_mut().for_each(|v| *v *= beta);
+        return;
+    }
+    // SAFETY: the asserts above keep every element `sgemm` reads (rows < m or k, columns < k
+    // or n, at the given strides) inside `a` and `b`, and every element it writes inside `c`;
+    // `c` is borrowed mutably, so it aliases neither input.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.data.as_ptr(),
+            a.rs as isize,
+            a.cs as isize,
+            b.data.as_ptr(),
+            b.rs as isize,
+            b.cs as isize,
+            beta,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Against a naive triple loop, with transposed views and beta = 1. Tolerance 1e-5 of the
+    /// largest magnitude (float32 sums in another order).
+    #[test]
+    fn gemm_matches_a_naive_product() {
+        let (m, k, n) = (7, 13, 5);
+        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+        let bt: Vec<f32> = (0..n * k).map(|i| (i as f32 * 0.11).cos()).collect(); // [n, k]
+        let mut c: Vec<f32> = (0..m * n).map(|i| i as f32 * 0.01).collect();
+        let want: Vec<f32> = (0..m * n)
+            .map(|idx| {
+                let (i, j) = (idx / n, idx % n);
+                c[idx] + (0..k).map(|t| a[i * k + t] * bt[j * k + t]).sum::<f32>()
+            })
+            .collect();
+        gemm(
+            m,
+            k,
+            n,
+            View::rows(&a, k),
+            View::transposed(&bt, k),
+            1.0,
+            &mut c,
+        );
+        for (x, y) in c.iter().zip(&want) {
+            assert!((x - y).abs() <= 1e-5 * 4.0, "{x} against {y}");
+        }
+        // k = 0: C = beta C.
+        let mut z = vec![2.0f32; 6];
+        gemm(2, 0, 3, View::rows(&[], 0), View::rows(&[], 3), 0.5, &mut z);
+        assert_eq!(z, vec![1.0; 6]);
+    }
+}
