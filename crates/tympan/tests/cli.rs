@@ -326,18 +326,16 @@ fn stats_match_a_direct_computation() {
         fixtures().join("audio/pcm_24.wav"),
         fixtures().join("audio/clip.flac"),
     ];
-    let o = tympan(&[
-        "stats",
-        "--preset",
-        "psla",
-        "--batch-size",
-        "1",
-        "--json",
-        s(&files[0]),
-        s(&files[1]),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // `tympan stats ARGS --json` on both files, which must succeed; its JSON.
+    let stats_json = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["stats"];
+        all.extend_from_slice(args);
+        all.extend(["--json", s(&files[0]), s(&files[1])]);
+        let o = tympan(&all);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let j = stats_json(&["--preset", "psla", "--batch-size", "1"]);
     assert_eq!(j["clips"], 2);
     assert_eq!(j["stats"]["count"], 2 * 1056 * 128);
     // Un-normalised PSLA features of each clip; with one clip per batch the PSLA mean is the mean
@@ -361,32 +359,10 @@ fn stats_match_a_direct_computation() {
         "{j}"
     );
     // --arch takes the preset from the model card: a PSLA model gives the same numbers.
-    let by_arch = tympan(&[
-        "stats",
-        "--arch",
-        "psla-effnet-lite0",
-        "--batch-size",
-        "1",
-        "--json",
-        s(&files[0]),
-        s(&files[1]),
-    ]);
-    assert!(by_arch.status.success(), "{}", stderr(&by_arch));
-    let k: serde_json::Value = serde_json::from_slice(&by_arch.stdout).unwrap();
+    let k = stats_json(&["--arch", "psla-effnet-lite0", "--batch-size", "1"]);
     assert_eq!(k["stats"], j["stats"]);
     // --target-length pads or cuts to the recipe's length instead of the preset's 1056 frames.
-    let short = tympan(&[
-        "stats",
-        "--preset",
-        "psla",
-        "--target-length",
-        "100",
-        "--json",
-        s(&files[0]),
-        s(&files[1]),
-    ]);
-    assert!(short.status.success(), "{}", stderr(&short));
-    let t: serde_json::Value = serde_json::from_slice(&short.stdout).unwrap();
+    let t = stats_json(&["--preset", "psla", "--target-length", "100"]);
     assert_eq!(t["stats"]["count"], 2 * 100 * 128);
     let other = tympan(&[
         "stats",

@@ -1,18 +1,16 @@
 //! flex kernels for the convolution forward pass and its two gradients (Burn 0.22.1's flex has
 //! no backward of its own).
 //!
-//! - Dense forward (`groups = 1`, not 1x1, at least [`MIN_DENSE_DEPTH`] taps per output): im2col
-//!   of a batch chunk, then one batched matmul `W [1, Co, Ci*kh*kw] x cols [N, Ci*kh*kw, L]`,
-//!   whose result is already NCHW. Burn's flex converts the input to NHWC on one thread, runs one
-//!   gemm per 512-position tile and writes the result back transposed; its 1x1, depthwise and
-//!   few-input-channel paths are kept.
-//! - Dense input gradient (same convolutions): `W^T [1, Ci*kh*kw, Co] x dY [N, Co, L]`, then
-//!   col2im, one input plane per task. Burn's generic path runs a transposed convolution.
-//! - Dense weight gradient (`groups = 1`, any kernel, stride, padding and dilation): im2col of
-//!   the input, then one batched matmul `dY [N, Co, L] x cols^T [N, L, Ci*kh*kw]` summed over the
-//!   batch. A 1x1 stride-1 unpadded conv needs no im2col: its columns are the input itself.
-//!   Burn's generic path runs this as a convolution with batch and channel swapped, which for a
-//!   1x1 conv is one matrix-vector product per input channel.
+//! - Dense convolutions (`groups = 1`, not 1x1 stride 1, at least [`MIN_DENSE_DEPTH`] taps per
+//!   output), sample by sample through [`gemm`] on im2col columns built in chunks of the column
+//!   budget: the forward pass `Y_b = W cols_b`, written straight into the NCHW output (Burn's
+//!   flex converts the input to NHWC on one thread, runs one gemm per 512-position tile and
+//!   writes the result back transposed); the input gradient `col2im(W^T dY_b)`, one input plane
+//!   per task (Burn's generic path: a transposed convolution); the weight gradient
+//!   `sum_b dY_b cols_b^T` (Burn's generic path: a convolution with batch and channel swapped).
+//! - Weight gradient of 1x1 stride-1 convs (whose columns are the input itself) and of shallower
+//!   dense convs: one batched matmul `dY [N, Co, L] x cols^T [N, L, Ci*kh*kw]` summed over the
+//!   batch. For a 1x1 conv Burn's generic path makes one matrix-vector product per input channel.
 //! - Pointwise input gradient (1x1, stride 1, no padding): `W^T [Ci, Co] x dY [N, Co, L]`.
 //! - Depthwise (`groups = Ci = Co`): both gradients computed directly, one channel plane at a
 //!   time in parallel, where Burn's generic path runs one conv2d per channel for the weight
@@ -37,8 +35,9 @@ use super::conv_ops::ConvKernels;
 /// Floats of im2col columns built at once (256 MiB); larger batches are split.
 const COLUMNS_BUDGET: usize = 1 << 26;
 
-/// Taps per output (`Ci * kh * kw`) from which the dense forward and input gradient take
-/// im2col + matmul; below it Burn's flex paths for few input channels stay faster.
+/// Taps per output (`Ci * kh * kw`) from which dense convolutions take im2col + [`gemm`] for the
+/// forward pass and both gradients; below it Burn's flex forward for few input channels and the
+/// batched weight gradient stay.
 const MIN_DENSE_DEPTH: usize = 64;
 
 impl ConvKernels for Flex {
@@ -122,7 +121,9 @@ struct Geometry {
 impl Geometry {
     fn new(x: &FlexTensor, weight: &FlexTensor, grad: &FlexTensor, o: &ConvOptions<2>) -> Self {
         let gs = grad.layout().shape();
-        Self::with_output(x, weight, [gs[1], gs[2], gs[3]], o)
+        let mut g = Self::with_output(x, weight, [gs[1], gs[2], gs[3]], o);
+        g.f32 &= grad.dtype() == DType::F32;
+        g
     }
 
     /// The geometry of `conv2d(x, weight)`, its output size computed as Burn's
@@ -146,15 +147,15 @@ impl Geometry {
     ) -> Self {
         let xs = x.layout().shape();
         let ws = weight.layout().shape();
-        let gs = [0, out[0], out[1], out[2]];
+        let [co, ho, wo] = out;
         Self {
             n: xs[0],
             ci: xs[1],
             h: xs[2],
             w: xs[3],
-            co: gs[1],
-            ho: gs[2],
-            wo: gs[3],
+            co,
+            ho,
+            wo,
             kh: ws[2],
             kw: ws[3],
             stride: o.stride,
@@ -218,8 +219,9 @@ impl Geometry {
 }
 
 /// `dX = W^T dY` for a 1x1 stride-1 conv: `[1, Ci, Co] x [N, Co, L]` through flex's batched
-/// matmul (for EfficientNet's skinny 1x1 shapes it beat `gemm` sample by sample: 1.50-1.66 s
-/// against 1.81-2.00 s per PSLA B2 step, same run).
+/// matmul. (Routing EfficientNet's 1x1 convolutions, forward and both gradients, through [`gemm`]
+/// sample by sample made the PSLA B2 step slower: 1.81-2.00 s against 1.50-1.66 s, same runs,
+/// with dependencies still built with debug assertions.)
 fn pointwise_x_grad(weight: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTensor {
     let wt = Flex::float_swap_dims(
         Flex::float_reshape(weight, Shape::new([1, g.co, g.ci])),

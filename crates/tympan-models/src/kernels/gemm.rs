@@ -1,10 +1,14 @@
 //! The matrix products of the flex convolution kernels, through `matrixmultiply`'s `sgemm`.
 //!
-//! Why not Burn's own matmul: on the development machine (2 cores, AMD EPYC, 2026-12-04) flex's
-//! `float_matmul` (the `gemm` crate 0.19) ran the convolution shapes at 37-52 GFLOP/s whether it
-//! had one thread or two, `matrixmultiply` 0.3.11 at 57-70 GFLOP/s on one thread and 53-117 on
-//! two, and PyTorch's at 106-182 (docs/results.md, "Training throughput"). `matrixmultiply` is
-//! already in the build through `burn-ndarray`, with the same features.
+//! Why not Burn's own matmul: measured on the development machine (2 cores, AMD EPYC,
+//! 2026-12-04) while the dev profile still built dependencies with debug assertions and overflow
+//! checks, flex's `float_matmul` (the `gemm` crate 0.19) ran the convolution shapes at 37-52
+//! GFLOP/s, `matrixmultiply` 0.3.11 at 53-117 on two threads, PyTorch at 106-182
+//! (docs/results.md, "Training throughput"). Without those checks (the dev profile since, and
+//! `cargo bench`), flex's matmul ran the one shape measured, 512x4608x384, at 165 GFLOP/s and
+//! `matrixmultiply` at 151: `cargo bench -p tympan-models --bench gemm` compares them on all four
+//! shapes, and decides whether this module should call flex's matmul instead.
+//! `matrixmultiply` is already in the build through `burn-ndarray`, with the same features.
 //!
 //! `matrixmultiply` runs its own thread pool (one thread per physical core), so these products
 //! are called from the caller's thread, never from inside a rayon task.
