@@ -1,8 +1,9 @@
 //! `cargo bench -p tympan-models --bench gemm`: the matrix products of dense convolutions
 //! (`[Co, Ci*kh*kw] x [Ci*kh*kw, L]`, shapes of Hershey et al.'s VGG and ResNet-50 layers at
-//! batch 4), through flex's `matmul` (the `gemm` crate, as Burn 0.22.1 ships it) and through
-//! `matrixmultiply::sgemm`, which tympan's conv kernels use (`src/kernels/gemm.rs`). Criterion
-//! prints both times per shape; the ratio is the speed-up of the kernels' products.
+//! batch 4), through flex's `matmul` (the `gemm` crate, as Burn 0.22.1 ships it, which tympan's
+//! conv kernels call directly since this bench measured it ahead: `src/kernels/gemm.rs`) and
+//! through `matrixmultiply::sgemm`, the kernels' first choice. Criterion prints both times per
+//! shape.
 
 use burn::prelude::*;
 use burn::tensor::Distribution;

@@ -1,17 +1,21 @@
-//! The matrix products of the flex convolution kernels, through `matrixmultiply`'s `sgemm`.
+//! The matrix products of the flex convolution kernels, through the `gemm` crate (0.19, the one
+//! flex's own `matmul` calls), with strided views so that im2col columns and transposed weights
+//! need no copy.
 //!
-//! Why not Burn's own matmul: measured on the development machine (2 cores, AMD EPYC,
-//! 2026-12-04) while the dev profile still built dependencies with debug assertions and overflow
-//! checks, flex's `float_matmul` (the `gemm` crate 0.19) ran the convolution shapes at 37-52
-//! GFLOP/s, `matrixmultiply` 0.3.11 at 53-117 on two threads, PyTorch at 106-182
-//! (docs/results.md, "Training throughput"). Without those checks (the dev profile since, and
-//! `cargo bench`), flex's matmul ran the one shape measured, 512x4608x384, at 165 GFLOP/s and
-//! `matrixmultiply` at 151: `cargo bench -p tympan-models --bench gemm` compares them on all four
-//! shapes, and decides whether this module should call flex's matmul instead.
-//! `matrixmultiply` is already in the build through `burn-ndarray`, with the same features.
+//! Which gemm: measured on the development machine (2 cores, AMD EPYC, 2026-12-04) with
+//! `cargo bench -p tympan-models --bench gemm` (criterion, dependencies without debug
+//! assertions, as in the dev profile since), on the products of Hershey et al.'s VGG and
+//! ResNet-50 layers at batch 4: `gemm` 131 / 168 / 140 / 74 GFLOP/s against `matrixmultiply`
+//! 0.3.11's 133 / 125 / 114 / 65 on 512x4608x384, 256x2304x1536, 128x576x6144 and
+//! 64x576x24576. This module first called `matrixmultiply`, chosen while the dev profile still
+//! built dependencies with debug assertions (then `gemm` ran 37-52 GFLOP/s, `matrixmultiply`
+//! 53-117). `gemm` is already in the build through burn-flex, with the same features.
 //!
-//! `matrixmultiply` runs its own thread pool (one thread per physical core), so these products
-//! are called from the caller's thread, never from inside a rayon task.
+//! Products above [`PARALLEL_OPS`] multiply-adds split over rayon's pool (flex's threshold,
+//! `burn-flex` 0.22.1 `src/ops/matmul.rs`); the callers run them from their own thread.
+
+/// Products with at least this many multiply-adds run on rayon's pool (flex's `PARALLEL_THRESHOLD`).
+const PARALLEL_OPS: usize = 192 * 192 * 192;
 
 /// A read-only matrix view: `data[i * rs + j * cs]` is element `(i, j)`.
 #[derive(Clone, Copy)]
@@ -67,25 +71,36 @@ pub(super) fn gemm(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c:
         c[..m * n].iter_mut().for_each(|v| *v *= beta);
         return;
     }
-    // SAFETY: the asserts above keep every element `sgemm` reads (rows < m or k, columns < k
+    let parallelism = if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_OPS {
+        ::gemm::Parallelism::Rayon(0)
+    } else {
+        ::gemm::Parallelism::None
+    };
+    // SAFETY: the asserts above keep every element `gemm` reads (rows < m or k, columns < k
     // or n, at the given strides) inside `a` and `b`, and every element it writes inside `c`;
-    // `c` is borrowed mutably, so it aliases neither input.
+    // `c` is borrowed mutably, so it aliases neither input. `gemm` computes
+    // `dst = alpha dst + beta lhs rhs`, reading `dst` only when asked to.
     unsafe {
-        matrixmultiply::sgemm(
+        ::gemm::gemm(
             m,
-            k,
             n,
-            1.0,
-            a.data.as_ptr(),
-            a.rs as isize,
-            a.cs as isize,
-            b.data.as_ptr(),
-            b.rs as isize,
-            b.cs as isize,
-            beta,
+            k,
             c.as_mut_ptr(),
-            n as isize,
             1,
+            n as isize,
+            beta != 0.0,
+            a.data.as_ptr(),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr(),
+            b.cs as isize,
+            b.rs as isize,
+            beta,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
         );
     }
 }

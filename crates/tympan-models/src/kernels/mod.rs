@@ -135,7 +135,17 @@ mod tests {
     fn whole_networks_train_the_same() {
         let device = Device::flex().autodiff();
         for (name, shape) in [("psla-effnet-b0", [2, 96, 64]), ("m11", [2, 1, 8000])] {
+            // Weights from a fixed splitmix64 stream, not Burn's process-wide RNG (which other
+            // tests draw from concurrently). With random weights this test failed about 1 run
+            // in 8: over weight seeds 1-20, m11's first-layer weight gradient broke the bound
+            // for seeds 7 and 11 (3.6e-3 and 6.5e-3 relative) whichever gemm the dense kernels
+            // call, and for seed 3 with `gemm` (3.6e-2; 1.2e-5 with `matrixmultiply`), while
+            // both gemms match an f64 product of that layer's shape to 6e-9 of the summed
+            // magnitudes. Such jumps are discontinuities (a max-pool or ReLU decision flipped by
+            // reordered sums; the likely cause, not traced), not rounding noise. With these
+            // Glorot weights, 1 seed of 0-15 breaks it (14: 2e-2); seed 0 is used.
             let model = crate::create(name, 10, &device).unwrap();
+            let model = crate::layers::glorot_uniform(model, 0);
             let x = fixed_input(shape, &device);
             let step = |on: bool| {
                 set_kernels_enabled(on);
