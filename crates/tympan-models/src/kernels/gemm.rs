@@ -135,6 +135,37 @@ mod tests {
         for (x, y) in c.iter().zip(&want) {
             assert!((x - y).abs() <= 1e-5 * 4.0, "{x} against {y}");
         }
+        // beta = 0: C is overwritten, never read (NaN in C must not leak into the product).
+        let mut fresh = vec![f32::NAN; m * n];
+        gemm(
+            m,
+            k,
+            n,
+            View::rows(&a, k),
+            View::transposed(&bt, k),
+            0.0,
+            &mut fresh,
+        );
+        for (idx, x) in fresh.iter().enumerate() {
+            let y = want[idx] - (idx as f32 * 0.01); // the product alone
+            assert!((x - y).abs() <= 1e-5 * 4.0, "{x} against {y}");
+        }
+        // A product large enough for rayon's pool (above PARALLEL_OPS) gives the same numbers
+        // as the single-threaded path would: against the naive sum, same tolerance per element.
+        let (m, k, n) = (200, 190, 200);
+        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.013).sin()).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.029).cos()).collect();
+        let mut c = vec![0.0f32; m * n];
+        gemm(m, k, n, View::rows(&a, k), View::rows(&b, n), 0.0, &mut c);
+        for idx in (0..m * n).step_by(97) {
+            let (i, j) = (idx / n, idx % n);
+            let y: f32 = (0..k).map(|t| a[i * k + t] * b[t * n + j]).sum();
+            assert!(
+                (c[idx] - y).abs() <= 1e-5 * k as f32,
+                "{} against {y}",
+                c[idx]
+            );
+        }
         // k = 0: C = beta C.
         let mut z = vec![2.0f32; 6];
         gemm(2, 0, 3, View::rows(&[], 0), View::rows(&[], 3), 0.5, &mut z);
