@@ -14,7 +14,7 @@
 //!
 //! Arithmetic is carried out in `f64` and rounded to `f32` at the end; against torchaudio run on
 //! the same `float32` waveform the largest absolute difference on real clips is below 1e-4 (see
-//! `tests/fbank_golden.rs` and `docs/results.md`).
+//! `tests/golden_fbank.rs` and `docs/results.md`).
 
 use std::f64::consts::PI;
 use std::sync::Arc;
@@ -290,8 +290,9 @@ impl Fbank {
         self.compute_body(waveform, offset)
     }
 
-    /// [`Fbank::compute_with_offset`] compiled with AVX2: the per-frame loops (framing, DC
-    /// removal, pre-emphasis and window, power, mel bands, log) run 4 doubles wide instead of 2.
+    /// [`Fbank::compute_with_offset`] compiled with AVX2: the loops over a frame (framing, DC
+    /// removal, pre-emphasis and window, power) and over a group of four frames (mel bands, log)
+    /// run 4 doubles wide instead of 2.
     /// The operations and their order are the same (Rust never contracts a multiply and an add
     /// into an FMA), so both copies give the same bits; rustfft picks its own AVX kernels.
     #[cfg(target_arch = "x86_64")]
@@ -381,8 +382,8 @@ impl Fbank {
                     power[bin * LANES + lane] = if o.use_power { p } else { p.sqrt() };
                 }
             }
-            // Lanes past the last frame hold the previous group's spectra; their results are
-            // never written out.
+            // Lanes past the last frame hold zeros or the previous group's spectra; their
+            // results are never written out.
             for (m, band) in mel.chunks_exact_mut(LANES).zip(&self.bands) {
                 let mut acc = [0f64; LANES];
                 let p = &power[band.start * LANES..][..band.weights.len() * LANES];
@@ -478,7 +479,7 @@ pub(crate) fn dot4<S: Copy + Into<f64>>(a: &[S], b: Option<&[f64]>) -> f64 {
     (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
-/// Frames per mel pass in [`Fbank::compute`] (one AVX2 register of f64).
+/// Frames per mel pass in `Fbank::compute_body` (one AVX2 register of f64).
 const LANES: usize = 4;
 
 /// Natural logarithm of a positive, finite, normal `x`, branch-free so that loops over it
@@ -743,25 +744,44 @@ mod tests {
     }
 
     /// Frames go through the mel bands four at a time; a frame's row must not depend on its
-    /// lane or on the frames beside it. With `snip_edges` and no mean subtraction the first rows
-    /// of a signal's features are those of any longer signal, so every remainder of 4 (1-4
-    /// frames in the last group) is checked for the same bits, with and without energy.
+    /// lane or on the frames beside it. With `snip_edges` and no mean subtraction a frame's row
+    /// is that of the frame computed alone (which puts it in lane 0), and the first rows of a
+    /// signal's features are those of any longer signal (every remainder of 4 in the last
+    /// group). Checked for the same bits with the defaults, with energy in HTK's last column,
+    /// and with magnitudes instead of powers and no log.
     #[test]
     fn rows_do_not_depend_on_the_frames_beside_them() {
         let x: Vec<f32> = (0..8_000)
             .map(|i| ((i as f32 * 0.021).sin() + (i as f32 * 0.0011).cos()) * 0.4)
             .collect();
-        for use_energy in [false, true] {
-            let fb = Fbank::new(FbankOptions {
-                use_energy,
+        let variants = [
+            FbankOptions::default(),
+            FbankOptions {
+                use_energy: true,
+                htk_compat: true,
                 ..FbankOptions::default()
-            })
-            .unwrap();
+            },
+            FbankOptions {
+                use_power: false,
+                use_log_fbank: false,
+                ..FbankOptions::default()
+            },
+        ];
+        for opts in variants {
+            let fb = Fbank::new(opts.clone()).unwrap();
             let full = fb.compute(&x).unwrap();
             let bins = fb.num_bins();
-            for frames in [1, 2, 3, 4, 5, 6, 7, 9] {
-                let n = 400 + (frames - 1) * 160; // 25 ms windows, 10 ms shift, 16 kHz
-                let part = fb.compute(&x[..n]).unwrap();
+            // 25 ms windows with a 10 ms shift at 16 kHz.
+            for f in 0..full.data.len() / bins {
+                let alone = fb.compute(&x[f * 160..f * 160 + 400]).unwrap();
+                assert_eq!(
+                    alone.data[..],
+                    full.data[f * bins..][..bins],
+                    "row {f}, {opts:?}"
+                );
+            }
+            for frames in 1..=9 {
+                let part = fb.compute(&x[..400 + (frames - 1) * 160]).unwrap();
                 assert_eq!(part.data.len(), frames * bins, "{frames} frames");
                 assert_eq!(part.data[..], full.data[..frames * bins], "{frames} frames");
             }

@@ -68,7 +68,13 @@ pub(super) fn gemm(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c:
         return;
     }
     if k == 0 {
-        c[..m * n].iter_mut().for_each(|v| *v *= beta);
+        // C = beta C, and with beta = 0 overwritten as the product path does (never read).
+        let c = &mut c[..m * n];
+        if beta == 0.0 {
+            c.fill(0.0);
+        } else {
+            c.iter_mut().for_each(|v| *v *= beta);
+        }
         return;
     }
     let parallelism = if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_OPS {
@@ -109,8 +115,11 @@ pub(super) fn gemm(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c:
 mod tests {
     use super::*;
 
-    /// Against a naive triple loop, with transposed views and beta = 1. Tolerance 1e-5 of the
-    /// largest magnitude (float32 sums in another order).
+    /// Against naive sums: a small product (gemm's path for tiny outputs) with a transposed
+    /// view, beta = 1 and beta = 0 over NaN; a product above [`PARALLEL_OPS`] (rayon, packed
+    /// panels) with a transposed view, beta = 0 over NaN and beta = 1 accumulating, as the
+    /// weight gradient does; k = 0. Tolerance 1e-5 per unit of magnitude summed (4 for the small
+    /// product, k for the large one): float32 sums in another order.
     #[test]
     fn gemm_matches_a_naive_product() {
         let (m, k, n) = (7, 13, 5);
@@ -150,22 +159,38 @@ mod tests {
             let y = want[idx] - (idx as f32 * 0.01); // the product alone
             assert!((x - y).abs() <= 1e-5 * 4.0, "{x} against {y}");
         }
-        // A product large enough for rayon's pool (above PARALLEL_OPS) gives the same numbers
-        // as the single-threaded path would: against the naive sum, same tolerance per element.
+        // A product large enough for rayon's pool, B given transposed: beta = 0 over NaN,
+        // then beta = 1 adding the same product again.
         let (m, k, n) = (200, 190, 200);
         let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.013).sin()).collect();
-        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.029).cos()).collect();
-        let mut c = vec![0.0f32; m * n];
-        gemm(m, k, n, View::rows(&a, k), View::rows(&b, n), 0.0, &mut c);
-        for idx in (0..m * n).step_by(97) {
-            let (i, j) = (idx / n, idx % n);
-            let y: f32 = (0..k).map(|t| a[i * k + t] * b[t * n + j]).sum();
-            assert!(
-                (c[idx] - y).abs() <= 1e-5 * k as f32,
-                "{} against {y}",
-                c[idx]
+        let bt: Vec<f32> = (0..n * k).map(|i| (i as f32 * 0.029).cos()).collect(); // [n, k]
+        let naive =
+            |i: usize, j: usize| -> f32 { (0..k).map(|t| a[i * k + t] * bt[j * k + t]).sum() };
+        let mut c = vec![f32::NAN; m * n];
+        for (beta, times) in [(0.0, 1.0), (1.0, 2.0)] {
+            gemm(
+                m,
+                k,
+                n,
+                View::rows(&a, k),
+                View::transposed(&bt, k),
+                beta,
+                &mut c,
             );
+            for idx in (0..m * n).step_by(97) {
+                let y = times * naive(idx / n, idx % n);
+                let tol = 1e-5 * k as f32 * times;
+                assert!(
+                    (c[idx] - y).abs() <= tol,
+                    "beta {beta}: {} against {y}",
+                    c[idx]
+                );
+            }
         }
+        // k = 0 with beta = 0 over NaN: zeros.
+        let mut z = vec![f32::NAN; 6];
+        gemm(2, 0, 3, View::rows(&[], 0), View::rows(&[], 3), 0.0, &mut z);
+        assert_eq!(z, vec![0.0; 6]);
         // k = 0: C = beta C.
         let mut z = vec![2.0f32; 6];
         gemm(2, 0, 3, View::rows(&[], 0), View::rows(&[], 3), 0.5, &mut z);
