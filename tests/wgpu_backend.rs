@@ -1,8 +1,8 @@
 //! The wgpu backend executed, not only compiled: every model family's forward and three
 //! training steps of two models, each against flex with the same weights and the same real
 //! input. Without a GPU wgpu runs on Mesa's lavapipe (Vulkan compute on the CPU, Debian's
-//! `mesa-vulkan-drivers`); on a machine with a GPU it runs there. `.ci/run` does not run these
-//! tests (their build does not fit its budget: docs/backends.md).
+//! `mesa-vulkan-drivers`); on a machine with a GPU it runs there. `.ci/run` runs them on lavapipe,
+//! built with `vulkan` (cubecl's SPIR-V compiler, whose kernels persist between runs).
 //!
 //! Tolerances (all f32 on both sides; only the order of reductions differs):
 //! - eval-mode forward: 1e-4 on every output probability;
@@ -13,10 +13,10 @@
 //!   directions that differ between backends; the losses then part at the 1e-3 level
 //!   (docs/backends.md has the measured values).
 //!
-//! Not part of `cargo test --workspace`: the wgpu feature is its own build of Burn (about 30
-//! minutes cold on 2 cores). Run with
-//! `cargo test -p tympan-tests --features wgpu --test wgpu_backend -- --nocapture`.
-//! wgpu compiles each kernel on first use, so the first forward of a model is slow on lavapipe.
+//! Not part of `cargo test --workspace`: a GPU feature is its own build of Burn. Run with
+//! `cargo test -p tympan-tests --features vulkan --test wgpu_backend -- --nocapture` (`wgpu`
+//! instead of `vulkan` for the WGSL compiler). wgpu compiles each kernel on first use, so the
+//! first forward of a model is slow on lavapipe; with `vulkan` a second run loads them.
 
 #![cfg(feature = "wgpu")]
 
@@ -53,7 +53,7 @@ fn real_input(data: &Path, name: &str, device: &Device) -> Tensor<3> {
         s.resize(n, 0.0);
         return Tensor::<1>::from_floats(s.as_slice(), device).reshape([1, 1, n]);
     }
-    let preset = Preset::from_name(spec.preset).unwrap();
+    let preset = Preset::from_name(spec.preset.name()).unwrap();
     let f = preset
         .extractor(rate)
         .unwrap()

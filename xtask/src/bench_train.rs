@@ -142,6 +142,8 @@ fn time_family(backend: Tb, name: &str, classes: usize, o: &Options<'_>) -> Resu
         }
         if i > 0 {
             times.push(t.elapsed().as_secs_f64());
+        } else {
+            first_step(backend, t.elapsed().as_secs_f64(), value);
         }
     }
     Ok(times)
@@ -177,6 +179,8 @@ fn time_tympan(backend: Tb, o: &Options<'_>) -> Result<Vec<f64>> {
         }
         if i > 0 {
             times.push(t.elapsed().as_secs_f64());
+        } else {
+            first_step(backend, t.elapsed().as_secs_f64(), value);
         }
     }
     Ok(times)
@@ -254,6 +258,19 @@ fn last_json(stdout: &[u8]) -> Result<serde_json::Value> {
     Ok(serde_json::from_str(line)?)
 }
 
+/// When `run` started: the GPU backends' first step compiles their kernels, so the time from the
+/// start to the end of the first step is what a user waits before training really starts.
+static STARTED: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+fn first_step(backend: Tb, seconds: f64, loss: f32) {
+    let since = STARTED.get().map_or(0.0, |s| s.elapsed().as_secs_f64());
+    println!(
+        "{}: first step {seconds:.2} s (the warm-up, not timed below), ended {since:.1} s after \
+         the benchmark started; loss {loss:.6}",
+        backend.name()
+    );
+}
+
 fn median(mut t: Vec<f64>) -> f64 {
     t.sort_by(f64::total_cmp);
     t[t.len() / 2]
@@ -282,6 +299,7 @@ fn backends(o: &Options<'_>) -> Result<Vec<(Tb, bool, String)>> {
 /// Time every `--arch` on every backend, then PyTorch, and print clips/s and ratios, ending with
 /// a table of all of them.
 pub fn run(o: &Options<'_>) -> Result<()> {
+    STARTED.get_or_init(Instant::now);
     if o.iters == 0 || o.batch == 0 {
         bail!("--iters and --batch must be at least 1");
     }

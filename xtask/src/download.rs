@@ -351,7 +351,7 @@ pub fn extract_member(archive: &Path, member: &str, dest: &Path, sha256: &str) -
     }
 }
 
-fn sha256_file(path: &Path) -> Result<String> {
+pub(crate) fn sha256_file(path: &Path) -> Result<String> {
     let mut f = File::open(path).with_context(|| path.display().to_string())?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];

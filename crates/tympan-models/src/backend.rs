@@ -4,8 +4,10 @@
 //! |-----------|---------|-------|
 //! | `flex`    | Burn's pure-Rust CPU backend | default; ~20x faster than ndarray here (docs/backends.md) |
 //! | `ndarray` | burn-ndarray | deprecated upstream, kept for comparison |
-//! | `wgpu`    | WebGPU (Vulkan, Metal, DX12) | any GPU; also Mesa's software adapter |
-//! | `cuda`    | CUDA | NVIDIA; the first build downloads an LLVM bundle (cubecl-llvm) |
+//! | `wgpu`    | WebGPU (Vulkan, Metal, DX12), WGSL kernels | any GPU; also Mesa's software adapter |
+//! | `vulkan`  | the same `wgpu` backend, SPIR-V kernels kept between runs | Vulkan GPUs and lavapipe |
+//! | `cuda`    | CUDA, kernels through LLVM's NVPTX | NVIDIA; builds against LLVM 23 (`scripts/install-cuda-llvm.sh`) |
+//! | `cuda-nvrtc` | the same `cuda` backend, kernels through NVRTC | needs libnvrtc and the CUDA headers |
 
 use std::fmt;
 use std::str::FromStr;
@@ -38,6 +40,14 @@ pub enum BackendError {
         name: &'static str,
         /// The index asked for.
         index: usize,
+    },
+    /// Compiled in, but the machine lacks what it needs at run time (a driver, a GPU, a file).
+    #[error("backend {name} cannot start: {reason}")]
+    Unavailable {
+        /// The backend's name.
+        name: &'static str,
+        /// What is missing, and how to provide it.
+        reason: String,
     },
     /// Known backend, but its cargo feature was not enabled at build time.
     #[error("backend {name} is not compiled into this build (compiled in: {available}); {hint}")]
@@ -113,6 +123,7 @@ impl Backend {
     /// index-th CUDA device, or the index-th discrete GPU for wgpu (0: wgpu's default adapter).
     /// The CPU backends have one device, index 0.
     pub fn device_at(self, index: usize) -> Result<Device, BackendError> {
+        self.preflight(index)?;
         if index == 0 {
             return self.device();
         }
@@ -132,6 +143,7 @@ impl Backend {
 
     /// The device of this backend (device 0 for GPUs).
     pub fn device(self) -> Result<Device, BackendError> {
+        self.preflight(0)?;
         self.compiled_device()
             .ok_or_else(|| BackendError::NotCompiled {
                 name: self.name(),
@@ -142,6 +154,33 @@ impl Backend {
                     .join(", "),
                 hint: self.build_hint(),
             })
+    }
+
+    /// Prepares the backend before Burn touches the device: the GPU backends' kernel cache
+    /// (`kernel_cache.rs`), and for cuda a check of the driver and compiler files, so that a
+    /// missing driver is an error rather than a panic in a runtime thread (wgpu reports a missing
+    /// adapter itself).
+    fn preflight(self, index: usize) -> Result<(), BackendError> {
+        match self {
+            #[cfg(feature = "wgpu")]
+            Backend::Wgpu => {
+                crate::kernel_cache::configure();
+                Ok(())
+            }
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => {
+                crate::cuda_check::check(index).map_err(|reason| BackendError::Unavailable {
+                    name: self.name(),
+                    reason,
+                })?;
+                crate::kernel_cache::configure();
+                Ok(())
+            }
+            _ => {
+                let _ = index;
+                Ok(())
+            }
+        }
     }
 
     fn compiled_device(self) -> Option<Device> {
@@ -195,7 +234,14 @@ mod tests {
             Err(BackendError::Unknown(_))
         ));
         for b in Backend::ALL {
-            assert_eq!(b.device().is_ok(), b.is_compiled());
+            match b.device() {
+                Ok(_) => assert!(b.is_compiled(), "{b}"),
+                // A compiled-in GPU backend on a machine without its driver (CI): an error.
+                Err(BackendError::Unavailable { name, .. }) => {
+                    assert!(b.is_compiled() && name == "cuda", "{b}")
+                }
+                Err(e) => assert!(!b.is_compiled(), "{b}: {e}"),
+            }
         }
         #[cfg(feature = "flex")]
         {

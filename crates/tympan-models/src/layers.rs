@@ -1,29 +1,46 @@
 //! Small layers shared by several architectures.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::Cell;
 
 use burn::prelude::*;
 
-/// State of the stochastic-depth mask generator (splitmix64), shared by every [`DropPath`].
-static DROP_PATH_STATE: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// Reseed the drop-connect masks. Training loops call this at every epoch so that a run resumed
-/// from a checkpoint draws the same masks as an uninterrupted one (Burn 0.22's device RNG is not
-/// reset reproducibly by `Device::seed` on every backend).
+thread_local! {
+    /// State of the stochastic-depth mask generator (splitmix64), one per thread: data-parallel
+    /// shards run their forward passes on threads of their own at the same time, and a shared
+    /// state would hand them masks in whatever order the threads happen to draw.
+    static DROP_PATH_STATE: Cell<u64> = const { Cell::new(GOLDEN_GAMMA) };
+}
+
+/// Reseed the drop-connect masks drawn on this thread. Training loops call this at every epoch so
+/// that a run resumed from a checkpoint draws the same masks as an uninterrupted one (Burn 0.22's
+/// device RNG is not reset reproducibly by `Device::seed` on every backend), and at the start of
+/// each data-parallel shard's forward pass, with a seed from [`fork_drop_path_seed`].
 pub fn seed_drop_path(seed: u64) {
-    DROP_PATH_STATE.store(seed, Ordering::SeqCst);
+    DROP_PATH_STATE.with(|s| s.set(seed));
+}
+
+/// A seed drawn from this thread's mask stream, for a forward pass on another thread: the
+/// training step draws one per batch and gives shard `i` `seed + i`, so the masks depend on the
+/// recipe's seed, the epoch, the batch and the shard, never on thread timing.
+pub fn fork_drop_path_seed() -> u64 {
+    splitmix64()
+}
+
+fn splitmix64() -> u64 {
+    let mut z = DROP_PATH_STATE.with(|s| {
+        let z = s.get().wrapping_add(GOLDEN_GAMMA);
+        s.set(z);
+        z
+    });
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 fn next_uniform() -> f64 {
-    // splitmix64
-    let z = DROP_PATH_STATE
-        .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::SeqCst)
-        .wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = z;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
+    (splitmix64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Stochastic depth ("drop connect" in `efficientnet_pytorch/utils.py::drop_connect`): in
@@ -170,5 +187,36 @@ mod glorot_tests {
             again.weight.val().into_data().try_to_vec::<f32>().unwrap(),
             w
         );
+    }
+}
+
+#[cfg(test)]
+mod drop_path_tests {
+    use super::*;
+
+    /// Two threads seeded alike draw the same masks while drawing at the same time, and a thread
+    /// drawing elsewhere does not move this thread's stream (the shards of a data-parallel step).
+    #[test]
+    fn mask_streams_are_per_thread() {
+        let draw = |seed: u64| {
+            seed_drop_path(seed);
+            (0..1000).map(|_| next_uniform()).collect::<Vec<_>>()
+        };
+        let (a, b, c) = std::thread::scope(|s| {
+            let a = s.spawn(|| draw(42));
+            let b = s.spawn(|| draw(42));
+            let c = s.spawn(|| draw(43));
+            (a.join().unwrap(), b.join().unwrap(), c.join().unwrap())
+        });
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert!(a.iter().all(|u| (0.0..1.0).contains(u)));
+        // The stream is splitmix64 from the seed, as before the state became per-thread.
+        seed_drop_path(0);
+        assert_eq!(splitmix64(), 0xE220_A839_7B1D_CDAF);
+        seed_drop_path(7);
+        let fork = fork_drop_path_seed();
+        seed_drop_path(7);
+        assert_eq!(splitmix64(), fork);
     }
 }

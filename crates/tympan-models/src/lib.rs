@@ -26,10 +26,14 @@
 #![allow(clippy::large_enum_variant)]
 
 pub mod backend;
+#[cfg(feature = "cuda")]
+mod cuda_check;
 pub mod dcase;
 pub mod efficientnet;
 mod error;
 pub mod hershey;
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+mod kernel_cache;
 pub mod kernels;
 pub mod layers;
 pub mod pretrained;

@@ -5,7 +5,8 @@
 //! Tolerance: 1e-4 on each of the 527 clip scores (probabilities). Both backends compute in f32;
 //! only reduction order differs (measured: see docs/backends.md).
 //!
-//! Needs the CLI built with wgpu: `cargo test -p tympan --features wgpu --test wgpu_tag`.
+//! Needs the CLI built with wgpu: `cargo test -p tympan --features vulkan --test wgpu_tag` (or
+//! `--features wgpu` for the WGSL compiler).
 
 #![cfg(feature = "wgpu")]
 

@@ -162,6 +162,9 @@ pub(crate) fn batch_grads_observed(
         .map(|(i, d)| (i, d.clone(), (i * per, ((i + 1) * per).min(hb.batch))))
         .filter(|(_, _, (lo, hi))| lo < hi)
         .collect();
+    // Each shard's forward pass draws its drop-connect masks from a stream of its own, seeded
+    // from this thread's (the epoch's) stream: the same masks whatever the threads' timing.
+    let mask_seed = tympan_models::layers::fork_drop_path_seed();
     let results: Vec<Result<(f32, GradientsParams), TrainError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = shards
             .iter()
@@ -173,8 +176,10 @@ pub(crate) fn batch_grads_observed(
                 } else {
                     model.clone().fork(dev)
                 };
-                scope
-                    .spawn(move || shard_grads(*i, &shard_model, hb, *range, dev, device, t, probe))
+                scope.spawn(move || {
+                    tympan_models::layers::seed_drop_path(mask_seed.wrapping_add(*i as u64));
+                    shard_grads(*i, &shard_model, hb, *range, dev, device, t, probe)
+                })
             })
             .collect();
         handles
