@@ -256,14 +256,10 @@ else
 fi
 
 # ---- Persistent caches, seeded from the bundle's caches.tar.xz, packed into OUT at the end.
-# cubecl's kernel and autotune store: cubecl.toml in the repository root sets it for runs in the
-# repository; TYMPAN_KERNEL_CACHE moves it (tympan-models/src/kernel_cache.rs). Adjust here.
-setup_cubecl_caches() {
-  export CUBECL_CACHE_ROOT="$CACHES/cubecl"
-  export TYMPAN_KERNEL_CACHE="$CUBECL_CACHE_ROOT"
-  mkdir -p "$CUBECL_CACHE_ROOT"
-}
-setup_cubecl_caches
+# cubecl's kernel and autotune store: TYMPAN_KERNEL_CACHE puts both in one folder, kernel store
+# on, over the repository's cubecl.toml (tympan-models/src/kernel_cache.rs).
+export TYMPAN_KERNEL_CACHE="$CACHES/cubecl"
+mkdir -p "$TYMPAN_KERNEL_CACHE"
 # The driver's own caches: PTX -> SASS for cuda, SPIR-V -> SASS for Vulkan. Without these the
 # warm process would still find them in ~/.nv (same machine); with them they travel to the next
 # run too.

@@ -20,6 +20,8 @@ set -euo pipefail
 VERSION="23.1.1.post0"
 data_home="${XDG_DATA_HOME:-$HOME/.local/share}"
 prefix="${1:-$data_home/tympan/llvm-23}"
+# Absolute: the bundler's folder becomes a link to it, resolved from that folder.
+case "$prefix" in /*) ;; *) prefix="$PWD/$prefix" ;; esac
 bundle="$data_home/tracel/tracel-llvm-23.1.0-4"
 llvm="$prefix/mlc_llvm_static/static"
 python="${PYTHON:-python3}"
@@ -51,7 +53,9 @@ if [ ! -e "$bundle" ]; then
   ln -s "$llvm" "$bundle"
 fi
 if [ -L "$bundle" ]; then
-  touch "$llvm/.tracel-llvm-installed"
+  # Created once: the bundler's build script reruns (and cubecl-llvm, Burn and tympan rebuild)
+  # whenever this file changes, so a second run must not touch it.
+  [ -e "$llvm/.tracel-llvm-installed" ] || touch "$llvm/.tracel-llvm-installed"
   echo "install-cuda-llvm: $bundle -> $llvm (LLVM $(installed_version), NVPTX)"
 else
   [ -e "$bundle/.tracel-llvm-installed" ] || die "$bundle exists but is not a complete bundle (no .tracel-llvm-installed): remove it and rerun"

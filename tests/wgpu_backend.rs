@@ -1,8 +1,8 @@
 //! The wgpu backend executed, not only compiled: every model family's forward and three
 //! training steps of two models, each against flex with the same weights and the same real
 //! input. Without a GPU wgpu runs on Mesa's lavapipe (Vulkan compute on the CPU, Debian's
-//! `mesa-vulkan-drivers`); on a machine with a GPU it runs there. `.ci/run` runs them on lavapipe,
-//! built with `vulkan` (cubecl's SPIR-V compiler, whose kernels persist between runs).
+//! `mesa-vulkan-drivers`); on a machine with a GPU it runs there. `.ci/run` does not run them: their
+//! build and their cold run do not fit its budget (docs/backends.md).
 //!
 //! Tolerances (all f32 on both sides; only the order of reductions differs):
 //! - eval-mode forward: 1e-4 on every output probability;
@@ -14,9 +14,10 @@
 //!   (docs/backends.md has the measured values).
 //!
 //! Not part of `cargo test --workspace`: a GPU feature is its own build of Burn. Run with
-//! `cargo test -p tympan-tests --features vulkan --test wgpu_backend -- --nocapture` (`wgpu`
-//! instead of `vulkan` for the WGSL compiler). wgpu compiles each kernel on first use, so the
-//! first forward of a model is slow on lavapipe; with `vulkan` a second run loads them.
+//! `cargo test -p tympan-tests --features wgpu --test wgpu_backend -- --nocapture`. On lavapipe use
+//! `wgpu` (WGSL): with `vulkan` (SPIR-V) lavapipe crashes on cubecl's matmul kernel
+//! (docs/upstream.md). wgpu compiles each kernel on first use, so the first forward of a model is
+//! slow on lavapipe; a second run reuses the autotune picks, not the WGSL kernels.
 
 #![cfg(feature = "wgpu")]
 

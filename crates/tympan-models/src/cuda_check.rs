@@ -26,11 +26,13 @@ use libloading::Library;
 const BOUND_CUDA_VERSION: Option<&str> = option_env!("CUDARC_CUDA_VERSION");
 
 /// Folders cubecl-llvm searches for `nvvm/libdevice` when `CUDA_PATH` is unset.
+#[cfg(not(feature = "cuda-nvrtc"))]
 const CUDA_ROOTS: [&str; 4] = ["/usr/local/cuda", "/opt/cuda", "/usr/lib/cuda", "/usr"];
 
 /// The driver's library names, in cudarc's order of preference for Linux.
 const DRIVER_NAMES: [&str; 2] = ["libcuda.so", "libcuda.so.1"];
 
+#[cfg(not(feature = "cuda-nvrtc"))]
 const PIP_HINT: &str = "e.g. `pip install nvidia-nvvm` and \
     `export CUDA_PATH=$(python3 -c 'import nvidia, os; print(os.path.join(nvidia.__path__[0], \"cu13\"))')`";
 
@@ -56,7 +58,14 @@ type CuInit = unsafe extern "C" fn(flags: u32) -> c_int;
 type CuCount = unsafe extern "C" fn(count: *mut c_int) -> c_int;
 type CuVersion = unsafe extern "C" fn(version: *mut c_int) -> c_int;
 
-/// Loads the driver, initialises it and returns its device count.
+/// The CUDA versions cudarc 0.19 has bindings for (`CUDARC_CUDA_VERSION` accepts only these).
+const CUDARC_VERSIONS: [c_int; 19] = [
+    11040, 11050, 11060, 11070, 11080, 12000, 12010, 12020, 12030, 12040, 12050, 12060, 12080,
+    12090, 13000, 13010, 13020, 13030, 13040,
+];
+
+/// Loads the driver, initialises it and returns its device count. The library stays loaded for
+/// the life of the process: `cuInit` starts driver threads, which must not outlive its code.
 fn driver_devices() -> Result<usize, String> {
     // SAFETY: loading the NVIDIA driver library runs only its initialisers, as cudarc's own
     // loader does with the same names.
@@ -90,10 +99,12 @@ fn driver_devices() -> Result<usize, String> {
             code => return Err(format!("the CUDA driver failed to initialise (cuInit returned {code}); nvidia-smi should say why")),
         }
         let mut n: c_int = 0;
-        match count(&mut n) {
+        let result = match count(&mut n) {
             0 => Ok(n.max(0) as usize),
             code => Err(format!("cuDeviceGetCount returned {code}")),
-        }
+        };
+        std::mem::forget(lib);
+        result
     }
 }
 
@@ -103,13 +114,15 @@ fn check_version(driver: c_int) -> Result<(), String> {
         return Ok(());
     };
     if driver < bound {
+        let rebuild = match CUDARC_VERSIONS.iter().rev().find(|v| **v <= driver) {
+            Some(v) => format!("rebuild with CUDARC_CUDA_VERSION={v} (.cargo/config.toml sets it)"),
+            None => "no CUDA version cudarc binds is that old".to_string(),
+        };
         return Err(format!(
-            "the CUDA driver supports CUDA {}, older than the {} this binary was built for; rebuild \
-             with CUDARC_CUDA_VERSION={}{:02}0 (.cargo/config.toml sets it), or update the driver",
+            "the CUDA driver supports CUDA {}, older than the {} this binary was built for; \
+             {rebuild}, or update the driver",
             dotted(driver),
             dotted(bound),
-            driver / 1000,
-            (driver % 1000) / 10
         ));
     }
     Ok(())
@@ -120,6 +133,7 @@ fn dotted(v: c_int) -> String {
 }
 
 /// `$CUDA_PATH`, or the first of cubecl's fallback folders holding `nvvm/libdevice`.
+#[cfg(not(feature = "cuda-nvrtc"))]
 fn cuda_root() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("CUDA_PATH") {
         return Some(PathBuf::from(path));
@@ -206,10 +220,16 @@ mod tests {
         if let Some(bound) = BOUND_CUDA_VERSION.and_then(|v| v.parse::<c_int>().ok()) {
             assert!(check_version(bound).is_ok());
             assert!(check_version(bound + 10).is_ok());
-            let e = check_version(12080).unwrap_err();
             if bound > 12080 {
+                let e = check_version(12080).unwrap_err();
                 assert!(
                     e.contains("CUDA 12.8") && e.contains("CUDARC_CUDA_VERSION=12080"),
+                    "{e}"
+                );
+                // 12.7 has no bindings of its own: the nearest older version cudarc has.
+                let e = check_version(12070).unwrap_err();
+                assert!(
+                    e.contains("CUDA 12.7") && e.contains("CUDARC_CUDA_VERSION=12060"),
                     "{e}"
                 );
             }

@@ -33,18 +33,20 @@ use cubecl_runtime::config::{CubeClRuntimeConfig, RuntimeConfig, cache::CacheCon
 pub(crate) fn configure() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let env_dir = std::env::var_os("TYMPAN_KERNEL_CACHE").map(PathBuf::from);
-        let log = std::env::var_os("TYMPAN_KERNEL_LOG").map(PathBuf::from);
+        let var = |name| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let (env_dir, log) = (var("TYMPAN_KERNEL_CACHE"), var("TYMPAN_KERNEL_LOG"));
         let file = config_file();
         if env_dir.is_none() && log.is_none() && file.is_some() {
             tracing::debug!(file = ?file, "cubecl configured by its own file");
             return;
         }
-        let mut config = if file.is_some() {
-            CubeClRuntimeConfig::from_current_dir()
-        } else {
-            CubeClRuntimeConfig::default()
-        };
+        // What cubecl itself would read (its file, else the defaults), with its own environment
+        // variables (CUBECL_AUTOTUNE_LEVEL, CUBECL_DEBUG_LOG, ...) applied, as `get` applies them.
+        let mut config = CubeClRuntimeConfig::from_current_dir().override_from_env();
         match (env_dir, &file) {
             (Some(dir), _) => {
                 config.compilation.cache = true;
@@ -70,7 +72,9 @@ pub(crate) fn configure() {
     });
 }
 
-/// The `cubecl.toml` cubecl itself would read: the first in the working folder or its parents.
+/// The `cubecl.toml` cubecl itself would read: the first in the working folder or its parents
+/// (cubecl also reads a `[cubecl]` section of `burn.toml`, which this does not look for: such a
+/// file keeps its settings, but the kernel store and the root are tympan's).
 fn config_file() -> Option<PathBuf> {
     let cwd = std::env::current_dir().ok()?;
     cwd.ancestors()

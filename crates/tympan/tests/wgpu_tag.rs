@@ -1,12 +1,12 @@
 //! `tympan tag --backend wgpu` on a real clip, against the same command on flex. In CI the wgpu
-//! backend runs on Mesa's lavapipe (Vulkan on the CPU; .ci/run installs it), so this executes
-//! the GPU code path for real without a GPU.
+//! backend runs on Mesa's lavapipe (Vulkan on the CPU), so this executes the GPU code path for
+//! real without a GPU. Not part of `.ci/run` (docs/backends.md).
 //!
 //! Tolerance: 1e-4 on each of the 527 clip scores (probabilities). Both backends compute in f32;
 //! only reduction order differs (measured: see docs/backends.md).
 //!
-//! Needs the CLI built with wgpu: `cargo test -p tympan --features vulkan --test wgpu_tag` (or
-//! `--features wgpu` for the WGSL compiler).
+//! Needs the CLI built with wgpu: `cargo test -p tympan --features wgpu --test wgpu_tag` (WGSL; on
+//! lavapipe `vulkan`'s SPIR-V crashes, docs/upstream.md).
 
 #![cfg(feature = "wgpu")]
 

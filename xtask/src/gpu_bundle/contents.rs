@@ -22,11 +22,11 @@ const LIBDEVICE_SUFFIX: &str = "/nvvm/libdevice/libdevice.10.bc";
 /// The PSLA model's dependency that the GPU machines' image lacks (PSLA's `Models.py`).
 const EFFICIENTNET: (&str, &str) = ("efficientnet_pytorch==0.7.1", "efficientnet_pytorch-0.7.1");
 
-/// The data archives: `(name, [(file, name in the tar)])`, each checked to exist.
-pub(super) fn data_groups(
-    data: &Path,
-    left: &[Item],
-) -> Result<Vec<(&'static str, Vec<(PathBuf, String)>)>> {
+/// One data archive: its name and its members, `(file, name in the tar)`.
+pub(super) type DataGroup = (&'static str, Vec<(PathBuf, String)>);
+
+/// The data archives, each member checked to exist.
+pub(super) fn data_groups(data: &Path, left: &[Item]) -> Result<Vec<DataGroup>> {
     let member = |rel: &str| -> Result<(PathBuf, String)> {
         let p = data.join(rel);
         if !p.is_file() {
