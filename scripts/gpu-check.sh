@@ -443,6 +443,27 @@ tag_clips() {
   fi
 }
 
+# compare_scores FLEX.npy GPU.npy: the largest difference of the GPU's scores from flex's, and on
+# how many clips (rows) the top class agrees.
+compare_scores() {
+  python3 - "$1" "$2" "$GPU" <<'PY'
+import sys
+try:
+    import numpy as np
+except ImportError:
+    print("no comparison: no numpy")
+    sys.exit(0)
+try:
+    a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
+except OSError as e:
+    print(f"no comparison: {e}")
+    sys.exit(0)
+a, b = a.reshape(len(a), -1), b.reshape(len(b), -1)
+print(f"scores {a.shape}: largest |{sys.argv[3]} - flex| = {np.abs(a - b).max():.3e}, "
+      f"top class agrees on {(a.argmax(1) == b.argmax(1)).sum()} of {len(a)} clips")
+PY
+}
+
 if [ -z "$TYMPAN" ]; then
   say "tag: skipped: no tympan binary (the bundle left it out, or TYMPAN_BIN unset)"
 else
@@ -455,22 +476,7 @@ else
         --labels "$DATA/audioset/class_labels_indices.csv" --top-k 3 -o "$RES/tag-b2-$b.npy" "$clip" \
         || echo "tag on $b: did not finish inside its limit (or failed)"
     done
-    say "tag B2 clip: $(python3 - "$RES/tag-b2-flex.npy" "$RES/tag-b2-$GPU.npy" "$GPU" <<'PY'
-import sys
-try:
-    import numpy as np
-except ImportError:
-    print("no comparison: no numpy")
-    sys.exit(0)
-try:
-    a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
-except OSError as e:
-    print(f"no comparison: {e}")
-    sys.exit(0)
-print(f"scores {a.shape}: largest |{sys.argv[3]} - flex| = {np.abs(a - b).max():.3e}, "
-      f"top class agrees: {a.argmax() == b.argmax()}")
-PY
-)"
+    say "tag B2 clip: $(compare_scores "$RES/tag-b2-flex.npy" "$RES/tag-b2-$GPU.npy")"
   else
     say "tag B2 clip: skipped (no $clip, or under 30 s left)"
   fi
@@ -481,22 +487,7 @@ PY
       [ "$(left)" -ge 20 ] || { say "tag $b: skipped (under 20 s left)"; continue; }
       tag_clips "$b" "$run" tag-fsdd "${clips[@]}"
     done
-    say "tag FSDD: $(python3 - "$RES/tag-fsdd-flex.npy" "$RES/tag-fsdd-$GPU.npy" "$GPU" <<'PY'
-import sys
-try:
-    import numpy as np
-except ImportError:
-    print("no comparison: no numpy")
-    sys.exit(0)
-try:
-    a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
-except OSError as e:
-    print(f"no comparison: {e}")
-    sys.exit(0)
-print(f"scores {a.shape}: largest |{sys.argv[3]} - flex| = {np.abs(a - b).max():.3e}, "
-      f"top class agrees on {(a.argmax(1) == b.argmax(1)).sum()} of {len(a)} clips")
-PY
-)"
+    say "tag FSDD: $(compare_scores "$RES/tag-fsdd-flex.npy" "$RES/tag-fsdd-$GPU.npy")"
   else
     say "tag FSDD: skipped (the $GPU epoch left no run)"
   fi

@@ -77,12 +77,7 @@ fn tag_on_cuda_runs_or_names_what_is_missing() {
     let a = tympan_audio::npy::read(&flex_out).unwrap();
     let b = tympan_audio::npy::read(&cuda_out).unwrap();
     assert_eq!((a.shape.clone(), b.shape), (vec![1, 527], vec![1, 527]));
-    let worst = a
-        .data
-        .iter()
-        .zip(&b.data)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0f32, f32::max);
+    let worst = tympan_tests::max_abs_diff(&a.data, &b.data);
     eprintln!("tag: cuda vs flex, worst |diff| {worst:.3e}");
     assert!(worst <= 1e-4, "cuda scores differ from flex by {worst}");
 }

@@ -54,12 +54,7 @@ fn tag_on_wgpu_matches_flex() {
     let b = tympan_audio::npy::read(&wgpu).unwrap();
     assert_eq!(a.shape, vec![1, 527]);
     assert_eq!(a.shape, b.shape);
-    let worst = a
-        .data
-        .iter()
-        .zip(&b.data)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0f32, f32::max);
+    let worst = tympan_tests::max_abs_diff(&a.data, &b.data);
     eprintln!("tag: wgpu vs flex, worst |diff| {worst:.3e}");
     assert!(worst <= 1e-4, "wgpu scores differ from flex by {worst}");
 }
