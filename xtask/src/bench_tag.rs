@@ -60,12 +60,24 @@ fn time_tag(
     files: &[PathBuf],
     out: &Path,
 ) -> Result<f64> {
+    // Weights alone need their class names and normalisation: 527 placeholder names, and PSLA's
+    // AudioSet statistics, which scripts/bench_tag.py uses.
+    let labels = o.work.join("labels-527.txt");
+    let names: String = (0..527).map(|i| format!("class {i}\n")).collect();
+    std::fs::write(&labels, names).with_context(|| labels.display().to_string())?;
+    let (mean, std) = (
+        tympan_audio::presets::PSLA_MEAN.to_string(),
+        tympan_audio::presets::PSLA_STD.to_string(),
+    );
     let t = Instant::now();
     let status = Command::new(tympan)
         .arg("tag")
         .args(["--arch", &format!("psla-effnet-b{}", o.b)])
         .arg("--weights")
         .arg(weights)
+        .arg("--labels")
+        .arg(&labels)
+        .args(["--mean", &mean, "--std", &std])
         .args(["--top-k", "1", "--format", "json"])
         .arg("-o")
         .arg(out)

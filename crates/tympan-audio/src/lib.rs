@@ -10,6 +10,8 @@
 //! - [`fbank`]: Kaldi filter banks equal to `torchaudio.compliance.kaldi.fbank` for every option.
 //! - [`presets`]: the exact input pipelines of PSLA, VGGish (Hershey et al.), Jeong & Lim's
 //!   DenseNet and Naranjo-Alcazar's slim 2D network, plus raw-waveform normalisations.
+//! - [`contract`]: a model's input contract ([`InputContract`]): frontend, rate, window
+//!   geometry and the evaluation transform, one value shared by training, inference and cards.
 //! - [`augment`]: seeded SpecAugment masking, PSLA mixup, mix-training pairs, scale augmentation.
 //! - [`batch`]: parallel, order-preserving, memory-bounded extraction over many files.
 //!
@@ -24,6 +26,7 @@
 
 pub mod augment;
 pub mod batch;
+pub mod contract;
 pub mod error;
 pub mod fbank;
 pub mod features;
@@ -35,6 +38,7 @@ pub mod resample;
 pub mod stream;
 mod wav;
 
+pub use contract::{InputContract, InputKind, ModelInput, Placement};
 pub use error::{AudioError, Result};
 pub use fbank::{Fbank, FbankOptions, WindowType};
 pub use features::Features;

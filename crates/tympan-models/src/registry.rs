@@ -75,8 +75,9 @@ pub struct InputSpec {
 pub enum Normalisation {
     /// `(x - mean) / std` with the training set's statistics, computed by each run (PSLA's
     /// `get_norm_stats.py`; a recipe's `features.mean`/`std` fix them) and recorded in the run's
-    /// `state.json`, which `tympan tag --run` reads. `released`: the constants of the publisher's
-    /// own weights, where there are any (PSLA's AudioSet values, `tympan tag --arch`'s default).
+    /// `card.json`, which `tympan tag --run` reads. `released`: the constants of the publisher's
+    /// own weights, where there are any (PSLA's AudioSet values, which `tympan tag --pretrained`
+    /// uses; weights given alone must state theirs).
     FromRun {
         /// Mean and std of the released weights.
         released: Option<(f32, f32)>,
@@ -126,7 +127,8 @@ impl InputSpec {
 }
 
 /// What a model outputs from [`Tagger::forward`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum OutputKind {
     /// Independent per-class probabilities (multi-label; sigmoid outputs).
     Probabilities,

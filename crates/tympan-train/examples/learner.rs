@@ -53,7 +53,7 @@ pub fn train(data_dir: &Path, epochs: usize, out: &Path) -> Result<Scores, Train
     let data = prepare(&recipe)?;
     let classes = data.classes.len();
     let mut pipe = Pipeline::for_recipe(&recipe);
-    (pipe.mean, pipe.std) = norm_stats(&data.train, &pipe, 2000)?;
+    (pipe.contract.mean, pipe.contract.std) = norm_stats(&data.train, &pipe, 2000)?;
     // The recipe's validation split (a seeded, stratified tenth of the training clips) is the
     // Learner's; the test split stays unseen.
     let (fit, valid) = (data.train.clone(), data.valid.clone());

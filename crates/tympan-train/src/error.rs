@@ -43,6 +43,9 @@ pub enum TrainError {
     /// Model creation or weights.
     #[error(transparent)]
     Model(#[from] tympan_models::ModelError),
+    /// Evaluation through the inference layer, or the model card.
+    #[error(transparent)]
+    Infer(#[from] tympan_infer::InferError),
     /// Metrics failed.
     #[error("metrics: {0}")]
     Metrics(#[from] tympan_metrics::MetricsError),

@@ -4,7 +4,8 @@
 //! recipes ([`recipe`]), learning-rate schedules ([`schedule`]), losses ([`loss`]), the PSLA
 //! input pipeline ([`data`]), the loop with checkpoints and exact resume ([`engine`]), what a run
 //! reports ([`report`]), PSLA's aggregation: weight averaging and ensembles ([`aggregate`]), and SVG
-//! plots of a run ([`plots`]), and tagging files with a finished run's folder ([`inference`]).
+//! plots of a run ([`plots`]). Every run ends by writing its model card (`card.json`), which
+//! `tympan-infer` reads to tag files with the run's models; evaluation goes through that crate too.
 //! Any tympan model also trains under burn-train's `Learner` ([`learner`]).
 //!
 //! The same code runs on every Burn backend compiled in (`flex` by default, `ndarray`, `wgpu`,
@@ -15,10 +16,8 @@ pub mod aggregate;
 pub mod data;
 pub mod engine;
 mod error;
-pub mod inference;
 pub mod learner;
 pub mod loss;
-mod patches;
 pub mod plots;
 pub mod probe;
 pub mod recipe;

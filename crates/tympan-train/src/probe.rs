@@ -13,9 +13,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use crate::data::{InputKind, Item, Pipeline};
 use crate::error::TrainError;
 pub use crate::recipe::ProbeConfig;
+pub use tympan_infer::{Embeddings, embed_files};
 
 /// A fully connected classifier.
 #[derive(Module, Debug)]
@@ -171,84 +171,6 @@ pub fn fit(
         test_accuracy: accuracy(&test_probs, test_labels, classes)?,
         test_probs,
     })
-}
-
-/// Embedding rows of audio files (`tympan embed`, the probe recipe).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Embeddings {
-    /// Row-major `[rows, dim]`.
-    pub rows: Vec<f32>,
-    /// Row width.
-    pub dim: usize,
-    /// Per row, its file (and `\t<patch>` for per-patch rows).
-    pub names: Vec<String>,
-}
-
-/// Patches per forward pass in [`embed_files`] (16 x 96 x 64 floats of input, 15 s of audio).
-const EMBED_BATCH: usize = 16;
-
-/// Embeddings of `files` (resampled to 16 kHz, features normalised with `mean`/`std` as in
-/// training): `net`'s [`embed`](tympan_models::hershey::HersheyNet::embed) output (its 128-d
-/// bottleneck or penultimate layer), or with `net = None` the normalised patches themselves
-/// (6,144 values, Hershey et al. Sec. 4.4's raw baseline). One row per clip (the mean over its
-/// patches) when `per_clip`, else one per patch. Patches go through the network
-/// [`EMBED_BATCH`] at a time.
-pub fn embed_files(
-    net: Option<&tympan_models::hershey::HersheyNet>,
-    files: &[std::path::PathBuf],
-    (mean, std): (f32, f32),
-    per_clip: bool,
-    device: &Device,
-) -> Result<Embeddings, TrainError> {
-    let mut out = Embeddings {
-        rows: Vec::new(),
-        dim: 0,
-        names: Vec::new(),
-    };
-    // Hershey et al.'s examples through the evaluation path of training: the clip cut into
-    // 960 ms patches (`crate::patches`), VGGish log-mel, `(x - mean) / std`.
-    let pipe = Pipeline::eval(InputKind::Vggish, 96, (mean, std), Some(16_000));
-    let forward = |x: Tensor<3>| match net {
-        Some(net) => net.embed(x),
-        None => {
-            let b = x.dims()[0];
-            x.reshape([b, 96 * 64])
-        }
-    };
-    for file in files {
-        let wav = tympan_audio::load::load(file, &tympan_audio::LoadOptions::at_rate(16_000))
-            .map_err(|source| TrainError::Audio {
-                path: file.clone(),
-                source,
-            })?;
-        let clip = Item {
-            path: file.clone(),
-            // No labels here; one placeholder class keeps the batch's target tensor non-empty.
-            target: vec![0.0],
-            samples: Some(std::sync::Arc::new(wav.samples)),
-            sample_rate: wav.sample_rate,
-            verified: true,
-        };
-        let (patches, _) = crate::patches::examples(&[clip], &pipe)?;
-        let n = patches.len();
-        // At most EMBED_BATCH patches per forward, so a long file's activations stay bounded.
-        let rows = crate::engine::outputs(&forward, &patches, &pipe, EMBED_BATCH, device)?;
-        out.dim = rows.len() / n.max(1);
-        let e = Tensor::<1>::from_floats(rows.as_slice(), device).reshape([n, out.dim]);
-        let e = if per_clip { e.mean_dim(0) } else { e };
-        let values: Vec<f32> = e
-            .into_data()
-            .try_to_vec()
-            .map_err(|e| TrainError::ReadBack(format!("{e:?}")))?;
-        out.rows.extend(values);
-        if per_clip {
-            out.names.push(file.display().to_string());
-        } else {
-            out.names
-                .extend((0..n).map(|p| format!("{}\t{p}", file.display())));
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

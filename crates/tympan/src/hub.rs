@@ -20,6 +20,9 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+use tympan_audio::InputContract;
+use tympan_audio::InputKind;
+use tympan_audio::presets::{PSLA_FSD50K_TARGET_LENGTH, PSLA_MEAN, PSLA_STD, PSLA_TARGET_LENGTH};
 
 /// One remote file.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +44,9 @@ pub struct Pretrained {
     pub description: &'static str,
     /// Registry architecture (`tympan models list`).
     pub arch: &'static str,
+    /// Input length in 10 ms fbank frames the model was trained on (PSLA: 1056 for AudioSet's
+    /// 10 s clips, 3000 for FSD50K, `egs/fsd50k/run.sh`'s `target_length`).
+    pub frames: usize,
     /// The released weights (a PyTorch state dict).
     pub weights: Remote,
     /// The class list (`index,mid,display_name`).
@@ -67,6 +73,7 @@ pub const PRETRAINED: &[Pretrained] = &[
         description: "PSLA EfficientNet-B2, 4-head attention, AudioSet 527 classes, weight-averaged \
                       (0.444 mAP on the AudioSet eval set, PSLA README / Gong et al. Table IX)",
         arch: "psla-effnet-b2",
+        frames: PSLA_TARGET_LENGTH,
         weights: Remote {
             url: "https://www.dropbox.com/s/ieggie0ara4x26d/as_mdl_0_wa.pth?dl=1",
             file: "as_mdl_0_wa.pth",
@@ -79,6 +86,7 @@ pub const PRETRAINED: &[Pretrained] = &[
         description: "PSLA EfficientNet-B2, 4-head attention, AudioSet 527 classes, single model \
                       (0.440 mAP)",
         arch: "psla-effnet-b2",
+        frames: PSLA_TARGET_LENGTH,
         weights: Remote {
             url: "https://www.dropbox.com/s/d1z27wj30ew5qrs/as_mdl_0.pth?dl=1",
             file: "as_mdl_0.pth",
@@ -91,6 +99,7 @@ pub const PRETRAINED: &[Pretrained] = &[
         description: "PSLA EfficientNet-B2, 4-head attention, FSD50K 200 classes, weight-averaged \
                       (0.562 mAP on the FSD50K eval set)",
         arch: "psla-effnet-b2",
+        frames: PSLA_FSD50K_TARGET_LENGTH,
         weights: Remote {
             url: "https://www.dropbox.com/s/5fvybrbulvhsish/fsd_mdl_wa.pth?dl=1",
             file: "fsd_mdl_wa.pth",
@@ -145,11 +154,27 @@ pub enum HubError {
     NoCache,
 }
 
+impl Pretrained {
+    /// The input contract of the released weights: PSLA's fbank at 16 kHz, [`Self::frames`]
+    /// frames per window, PSLA's AudioSet normalisation (`egs/*/run.sh`: the FSD50K recipe uses
+    /// the same `dataset_mean`/`dataset_std`).
+    pub fn contract(&self) -> InputContract {
+        InputContract::new(
+            InputKind::Fbank,
+            self.frames,
+            (PSLA_MEAN, PSLA_STD),
+            Some(16_000),
+        )
+    }
+}
+
 /// A fetched model: everything `tympan tag` needs.
 #[derive(Debug, Clone)]
 pub struct Fetched {
     /// Registry architecture.
     pub arch: &'static str,
+    /// What the weights read ([`Pretrained::contract`]).
+    pub contract: InputContract,
     /// The weights in the cache.
     pub weights: PathBuf,
     /// The class list in the cache.
@@ -218,6 +243,7 @@ pub fn fetch_with_progress(
     let labels = ensure(&p.labels, &dir, mirror, on_progress)?;
     Ok(Fetched {
         arch: p.arch,
+        contract: p.contract(),
         weights,
         labels,
     })
@@ -371,5 +397,18 @@ mod tests {
         }
         let e = find("nope").unwrap_err().to_string();
         assert!(e.contains("psla-audioset"), "{e}");
+    }
+
+    /// PSLA's FSD50K model was trained on 3000-frame inputs (`egs/fsd50k/run.sh`), its AudioSet
+    /// models on 1056: each released model's windows are its own length (tag cut FSD50K clips
+    /// into 1056-frame windows before the entries recorded it).
+    #[test]
+    fn released_models_carry_their_input_length() {
+        let fsd = find("psla-fsd50k").unwrap().contract();
+        assert_eq!(fsd.length, 3000);
+        assert_eq!(fsd.window_samples(16_000), Some(2999 * 160 + 400));
+        for name in ["psla-audioset", "psla-audioset-single"] {
+            assert_eq!(find(name).unwrap().contract().length, 1056, "{name}");
+        }
     }
 }

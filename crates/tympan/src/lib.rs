@@ -9,7 +9,8 @@
 //! | [`metrics`] | `tympan-metrics` | sklearn-exact AP/AUC, mAP, d-prime, MAP@3 |
 //! | [`models`] | `tympan-models` | the model zoo, PyTorch weight import, backend selection |
 //! | [`data`] | `tympan-data` | AudioSet metadata, datasets, sampling, label enhancement |
-//! | [`train`] | `tympan-train` | typed recipes, the training engine, checkpoints, weight averaging |
+//! | [`infer`] | `tympan-infer` | model cards, windowing and batched scoring of files or samples |
+//! | `train` | `tympan-train` | typed recipes, the training engine, checkpoints, weight averaging (feature `train`, on by default) |
 //! | [`hub`] | `tympan` | pretrained models by name, fetched once into the user's cache |
 //! | [`tag`] | `tympan` | a file to `(label, score)` pairs with a run folder or a pretrained model |
 //! | [`allocator`] | `tympan` | glibc allocator settings for programs that process many files |
@@ -17,8 +18,10 @@
 
 pub use tympan_audio as audio;
 pub use tympan_data as data;
+pub use tympan_infer as infer;
 pub use tympan_metrics as metrics;
 pub use tympan_models as models;
+#[cfg(feature = "train")]
 pub use tympan_train as train;
 
 /// Where tensors live (`Device::flex()` for the CPU; see [`models::Backend`] for the others).

@@ -1,12 +1,14 @@
-//! From an audio file to `(label, score)` pairs: one entry point for a run folder that
-//! `cargo xtask train` wrote (any model family), a released model by name ([`crate::hub`]), or a
-//! PSLA fbank model's weights (`.bpk`, or a PyTorch state dict such as PSLA's checkpoints).
+//! From audio to `(label, score)` pairs: one entry point for a run folder that
+//! `cargo xtask train` wrote (any model family; its `card.json` says everything), a released
+//! model by name ([`crate::hub`]), or a PSLA fbank model's weights (`.bpk`, or a PyTorch state
+//! dict such as PSLA's checkpoints) with the input settings stated.
 //!
-//! A file is cut into windows of the model's input length and scored a bounded batch of windows
-//! at a time, through the evaluation path of training ([`tympan_train::inference::Scorer`], the
-//! same for a run folder and for weights alone), so memory does not grow with the file's length
-//! beyond its samples. The clip score is the mean (or max, [`Pool`]) over windows, as PSLA's
-//! evaluation and Hershey et al.'s clip scores take it.
+//! Files are cut into windows of the model's input and scored a bounded batch of windows at a
+//! time by [`tympan_infer::Scorer`] (the layer training's evaluation also goes through), so
+//! memory does not grow with a file's length. Samples already in memory are tagged the same way
+//! ([`AudioTagger::tag_samples`]), and several clips share forward passes
+//! ([`AudioTagger::tag_clips`], [`AudioTagger::tag_files`]). The clip score is the mean (or
+//! max, [`Pool`]) over windows, as PSLA's evaluation and Hershey et al.'s clip scores take it.
 //!
 //! ```no_run
 //! use tympan::Device;
@@ -16,21 +18,24 @@
 //! for (label, score) in tagger.tag("clip.wav".as_ref())?.into_iter().take(5) {
 //!     println!("{score:.3} {label}");
 //! }
+//! // One second of silence at 44.1 kHz, already in memory (resampled to the model's rate).
+//! let top = tagger.tag_samples(&vec![0.0; 44_100], 44_100)?;
+//! println!("{} classes ranked", top.len());
 //! # Ok::<(), tympan::tag::TagError>(())
 //! ```
 
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
+use tympan_audio::{InputContract, InputKind};
+use tympan_infer::{Clip, InferError, ModelCard, Scorer};
 use tympan_models::{ModelError, Tagger, TorchLoadOptions, create, load_burnpack, load_pytorch};
-use tympan_train::TrainError;
-use tympan_train::inference::{Scorer, TrainedRun};
 
-pub use tympan_train::inference::Checkpoint;
+pub use tympan_infer::{Checkpoint, Pool, Windows};
 
 use crate::hub::{self, Fetched, HubError};
 
-/// Windows per forward pass of a PSLA fbank model.
+/// Windows per forward pass of a PSLA fbank model given as weights.
 const WINDOW_BATCH: usize = 16;
 
 /// Why a model could not be loaded or a file could not be tagged. Each names the file.
@@ -39,20 +44,12 @@ pub enum TagError {
     /// Fetching a pretrained model failed.
     #[error(transparent)]
     Hub(#[from] HubError),
-    /// A run folder could not be opened, or its evaluation path failed.
+    /// A card could not be read, or a clip not scored.
     #[error(transparent)]
-    Run(#[from] TrainError),
+    Infer(#[from] InferError),
     /// The model could not be built or its weights not loaded.
     #[error(transparent)]
     Model(#[from] ModelError),
-    /// An audio file could not be decoded or its features not computed.
-    #[error("{path}: {source}")]
-    Audio {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: tympan_audio::AudioError,
-    },
     /// A class list could not be read.
     #[error("{path}: {reason}")]
     Labels {
@@ -72,26 +69,19 @@ pub enum TagError {
         /// Its input preset.
         preset: String,
     },
+    /// The weights' settings do not fit.
+    #[error("{0}")]
+    Settings(String),
 }
 
-/// How a clip score is taken from its window scores.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Pool {
-    /// The mean over windows (PSLA, Hershey et al.).
-    #[default]
-    Mean,
-    /// The max over windows.
-    Max,
-}
-
-/// Windowing and normalisation of a PSLA fbank model ([`AudioTagger::from_weights`]).
+/// The input settings of a PSLA fbank model given as weights ([`AudioTagger::from_weights`]):
+/// no defaults for the normalisation, which must be the statistics the weights were trained
+/// with ([`FbankOptions::psla_audioset`] for PSLA's AudioSet and FSD50K models).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FbankOptions {
     /// Window length in 10 ms frames (default: the model card's, 1056 for PSLA).
     pub frames: Option<usize>,
-    /// Hop between windows in frames (default: the window length).
-    pub hop: Option<usize>,
-    /// fbank normalisation mean (default: PSLA's AudioSet value).
+    /// fbank normalisation mean.
     pub mean: f32,
     /// fbank normalisation standard deviation.
     pub std: f32,
@@ -99,11 +89,11 @@ pub struct FbankOptions {
     pub sample_rate: Option<u32>,
 }
 
-impl Default for FbankOptions {
-    fn default() -> Self {
+impl FbankOptions {
+    /// PSLA's AudioSet statistics (`egs/audioset/run.sh`), at the card's length and rate.
+    pub fn psla_audioset() -> Self {
         Self {
             frames: None,
-            hop: None,
             mean: tympan_audio::presets::PSLA_MEAN,
             std: tympan_audio::presets::PSLA_STD,
             sample_rate: None,
@@ -111,35 +101,8 @@ impl Default for FbankOptions {
     }
 }
 
-/// The window scores of one file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Windows {
-    /// `[windows, classes]`.
-    pub scores: Vec<Vec<f32>>,
-    /// Seconds between window starts (a whole-file model: the file's length).
-    pub hop_s: f64,
-    /// Window length in seconds.
-    pub window_s: f64,
-}
-
-impl Windows {
-    /// The clip score of each class.
-    pub fn pool(&self, pool: Pool) -> Vec<f32> {
-        let k = self.scores.first().map_or(0, Vec::len);
-        (0..k)
-            .map(|c| {
-                let it = self.scores.iter().map(|w| w[c]);
-                match pool {
-                    Pool::Max => it.fold(f32::NEG_INFINITY, f32::max),
-                    Pool::Mean => it.sum::<f32>() / self.scores.len() as f32,
-                }
-            })
-            .collect()
-    }
-}
-
-/// A loaded model with its class names and input pipeline, ready to tag files. A run folder
-/// and weights alone go through the same [`Scorer`] (the evaluation path of training).
+/// A loaded model with its class names and input contract, ready to tag audio. A run folder,
+/// a released model and weights alone go through the same [`Scorer`].
 pub struct AudioTagger {
     model: Tagger,
     scorer: Scorer,
@@ -150,45 +113,42 @@ pub struct AudioTagger {
 }
 
 impl AudioTagger {
-    /// A finished run folder of `cargo xtask train`: the architecture, input pipeline,
-    /// normalisation, sample rate and class names all come from it. Windows start every
-    /// `hop_s` seconds (default: the window length).
-    pub fn from_run(
-        dir: &Path,
-        which: Checkpoint,
-        hop_s: Option<f64>,
-        device: &Device,
-    ) -> Result<Self, TagError> {
-        let run = TrainedRun::open(dir)?;
+    /// A finished run folder of `cargo xtask train`: its `card.json` gives the architecture,
+    /// the input contract with the run's normalisation, and the class names.
+    pub fn from_run(dir: &Path, which: Checkpoint, device: &Device) -> Result<Self, TagError> {
+        let card = ModelCard::read(dir)?;
         Ok(Self {
-            model: run.load_model(which, device)?,
-            scorer: run.scorer(),
-            hop_s,
-            labels: run.classes,
+            model: card.load_model(dir, which, device)?,
+            scorer: card.scorer(),
+            hop_s: None,
+            labels: card.classes,
             device: device.clone(),
         })
     }
 
     /// A released model by name (`psla-audioset`, `psla-audioset-single`, `psla-fsd50k`),
-    /// fetched once into [`hub::cache_dir`] and checked by SHA-256.
+    /// fetched once into [`hub::cache_dir`], with the input its publisher trained it on.
     pub fn pretrained(name: &str, device: &Device) -> Result<Self, TagError> {
         let got = hub::fetch(name, &hub::cache_dir()?, None)?;
-        Self::from_fetched(&got, FbankOptions::default(), device)
+        Self::from_fetched(&got, device)
     }
 
-    /// A model [`hub::fetch`] brought.
-    pub fn from_fetched(
-        got: &Fetched,
-        opts: FbankOptions,
-        device: &Device,
-    ) -> Result<Self, TagError> {
+    /// A model [`hub::fetch`] brought, with its entry's input contract.
+    pub fn from_fetched(got: &Fetched, device: &Device) -> Result<Self, TagError> {
         let labels = read_labels(&got.labels)?;
-        Self::from_weights(got.arch, &got.weights, labels, opts, device)
+        let model = load_weights(got.arch, &got.weights, labels.len(), device)?;
+        Ok(Self {
+            model,
+            scorer: Scorer::new(got.contract, WINDOW_BATCH),
+            hop_s: None,
+            labels,
+            device: device.clone(),
+        })
     }
 
     /// A PSLA fbank model (see `tympan models list`) from a Burn record (`.bpk`) or a PyTorch
     /// state dict (`.pth`/`.pt`; DataParallel's `module.` prefix is handled), one class name per
-    /// output.
+    /// output, read with the settings `opts` states.
     pub fn from_weights(
         arch: &str,
         weights: &Path,
@@ -203,25 +163,37 @@ impl AudioTagger {
                 preset: info.input.preset.to_string(),
             });
         }
+        if !(opts.std.is_finite() && opts.std > 0.0 && opts.mean.is_finite()) {
+            return Err(TagError::Settings(format!(
+                "the normalisation ({}, {}) needs a finite mean and a positive std",
+                opts.mean, opts.std
+            )));
+        }
+        if opts.frames == Some(0) {
+            return Err(TagError::Settings(
+                "a window needs at least one frame".into(),
+            ));
+        }
         let model = load_weights(arch, weights, labels.len(), device)?;
-        let frames = opts.frames.unwrap_or(info.input.frames).max(1);
-        let rate = opts.sample_rate.unwrap_or(info.input.sample_rate);
-        let scorer = Scorer::fbank(
-            frames,
+        let contract = InputContract::new(
+            InputKind::Fbank,
+            opts.frames.unwrap_or(info.input.frames),
             (opts.mean, opts.std),
-            Some(rate),
-            labels.len(),
-            WINDOW_BATCH,
+            Some(opts.sample_rate.unwrap_or(info.input.sample_rate)),
         );
-        // Kaldi fbank frames are 10 ms apart.
-        let hop_s = opts.hop.map(|h| h.max(1) as f64 * 0.010);
         Ok(Self {
             model,
-            scorer,
-            hop_s,
+            scorer: Scorer::new(contract, WINDOW_BATCH),
+            hop_s: None,
             labels,
             device: device.clone(),
         })
+    }
+
+    /// Windows every `hop_s` seconds instead of back to back.
+    pub fn with_hop(mut self, hop_s: Option<f64>) -> Self {
+        self.hop_s = hop_s;
+        self
     }
 
     /// Class names, in output order.
@@ -229,23 +201,72 @@ impl AudioTagger {
         &self.labels
     }
 
-    /// Every window's scores of one file.
+    /// What the model reads.
+    pub fn contract(&self) -> &InputContract {
+        &self.scorer.contract
+    }
+
+    /// Every window's scores of one file (read piece by piece).
     pub fn windows(&self, file: &Path) -> Result<Windows, TagError> {
-        let (scores, hop_s) =
-            self.scorer
-                .score_file(&self.model, file, self.hop_s, &self.device)?;
-        let rate = self.scorer.pipe.sample_rate.unwrap_or(16_000);
-        let window_s = self.scorer.window_seconds(rate).unwrap_or(hop_s);
-        Ok(Windows {
-            scores,
-            hop_s,
-            window_s,
-        })
+        Ok(self
+            .scorer
+            .score_file(&self.model, file, self.hop_s, &self.device)?)
     }
 
     /// The clip's `(label, score)` pairs, mean over windows, best first.
     pub fn tag(&self, file: &Path) -> Result<Vec<(String, f32)>, TagError> {
         Ok(self.ranked(&self.windows(file)?.pool(Pool::Mean)))
+    }
+
+    /// `(label, score)` pairs of mono samples in memory at `rate` Hz (resampled to the model's
+    /// rate), mean over windows, best first.
+    pub fn tag_samples(&self, samples: &[f32], rate: u32) -> Result<Vec<(String, f32)>, TagError> {
+        let mut all = self.tag_clips(&[Clip { samples, rate }])?;
+        Ok(all.remove(0))
+    }
+
+    /// [`Self::tag_samples`] of several clips, their windows sharing forward passes.
+    pub fn tag_clips(&self, clips: &[Clip<'_>]) -> Result<Vec<Vec<(String, f32)>>, TagError> {
+        let windows = self
+            .scorer
+            .score_clips(&self.model, clips, self.hop_s, &self.device)?;
+        Ok(windows
+            .iter()
+            .map(|w| self.ranked(&w.pool(Pool::Mean)))
+            .collect())
+    }
+
+    /// [`Self::tag`] of several files, decoded whole and scored together (their windows share
+    /// forward passes): for many short files. Long files are better read piece by piece with
+    /// [`Self::tag`].
+    pub fn tag_files(&self, files: &[&Path]) -> Result<Vec<Vec<(String, f32)>>, TagError> {
+        let opts = tympan_audio::LoadOptions {
+            sample_rate: self.scorer.contract.sample_rate,
+            ..Default::default()
+        };
+        let decoded = files
+            .iter()
+            .map(|f| {
+                tympan_audio::load::load(f, &opts).map_err(|source| InferError::Audio {
+                    path: f.to_path_buf(),
+                    source,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let clips: Vec<Clip<'_>> = decoded
+            .iter()
+            .map(|w| Clip {
+                samples: &w.samples,
+                rate: w.sample_rate,
+            })
+            .collect();
+        self.tag_clips(&clips).map_err(|e| match e {
+            TagError::Infer(e) => TagError::Infer(e.map_clip(|i, source| InferError::Audio {
+                path: files[i].to_path_buf(),
+                source,
+            })),
+            e => e,
+        })
     }
 
     /// `(label, score)` pairs of clip scores, best first.

@@ -413,10 +413,14 @@ fn tag_end_to_end() {
         s(&labels),
         "--top-k",
         "5",
+        "--mean",
+        "-4.6476",
+        "--std",
+        "4.5699",
         "--frames",
         "256",
-        "--hop",
-        "128",
+        "--hop-s",
+        "1.28",
         "--scores-out",
         s(&scores),
         "--timeline",
@@ -456,27 +460,63 @@ fn tag_end_to_end() {
         );
     }
     // JSON output and a wrong architecture.
-    let o = tympan(&[
-        "tag",
-        "--arch",
-        "psla-effnet-b2",
-        "--weights",
-        s(&weights),
-        "--format",
-        "json",
-        s(&clip),
-    ]);
+    let stated = [
+        "--labels",
+        s(&labels),
+        "--mean",
+        "-4.6476",
+        "--std",
+        "4.5699",
+    ];
+    let args = |arch: &'static str, extra: &[&'static str]| -> Vec<String> {
+        let mut v: Vec<String> = ["tag", "--arch", arch, "--weights", s(&weights)]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        v.extend(extra.iter().map(|a| a.to_string()));
+        v
+    };
+    let run = |a: &[String]| tympan(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut a = args("psla-effnet-b2", &["--format", "json"]);
+    a.extend(stated.iter().map(|x| x.to_string()));
+    a.push(s(&clip).to_string());
+    let o = run(&a);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v[0]["top"].as_array().unwrap().len(), 10);
+    // Weights alone without their classes or statistics are refused, naming the flags to give
+    // (they were scored as `class N` with AudioSet's statistics before).
+    for missing in ["--labels", "--mean", "--std"] {
+        let mut a = args("psla-effnet-b2", &[]);
+        let mut it = stated.iter();
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            if *k != missing {
+                a.extend([k.to_string(), v.to_string()]);
+            }
+        }
+        a.push(s(&clip).to_string());
+        let o = run(&a);
+        assert!(!o.status.success(), "without {missing}");
+        assert!(stderr(&o).contains(missing), "{missing}: {}", stderr(&o));
+    }
+    // Flags that belong to another source are refused, not ignored.
+    let mut a = args("psla-effnet-b2", &["--checkpoint", "last"]);
+    a.extend(stated.iter().map(|x| x.to_string()));
+    a.push(s(&clip).to_string());
+    assert!(!run(&a).status.success(), "--checkpoint beside --arch");
     let o = tympan(&[
         "tag",
-        "--arch",
-        "psla-effnet-b0",
-        "--weights",
-        s(&weights),
+        "--pretrained",
+        "psla-audioset",
+        "--frames",
+        "100",
         s(&clip),
     ]);
+    assert!(!o.status.success(), "--frames beside --pretrained");
+    let mut a = args("psla-effnet-b0", &[]);
+    a.extend(stated.iter().map(|x| x.to_string()));
+    a.push(s(&clip).to_string());
+    let o = run(&a);
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("psla_effnet_b2_h4_527.pth"),
@@ -626,13 +666,28 @@ fn tag_with_a_run_folder() {
     let preds = npy::read(&out.join("predictions.npy")).unwrap();
     let d = tympan_tests::max_abs_diff(&sc.data, &preds.data[..3]);
     assert!(d <= 1e-6, "tag --run vs the run's own predictions: {d}");
+    // The run folder is a model card: card.json holds the architecture, the input contract
+    // with the run's normalisation, and the classes.
+    let card = tympan::infer::ModelCard::read(&out).unwrap();
+    assert_eq!(card.arch, "hershey-fc");
+    assert_eq!(card.classes.len(), 3);
+    assert_eq!(card.input.input, tympan::infer::InputKind::Vggish);
+    assert!(card.checkpoints.contains(&"model-last.bpk".to_string()));
     // The run's model is not a PSLA fbank model: --arch/--weights say to use --run.
+    let names = dir.path().join("digits.txt");
+    std::fs::write(&names, "zero\none\ntwo\n").unwrap();
     let o = tympan(&[
         "tag",
         "--arch",
         "hershey-fc",
         "--weights",
         s(&out.join("model-last.bpk")),
+        "--labels",
+        s(&names),
+        "--mean",
+        "0",
+        "--std",
+        "1",
         s(&clip),
     ]);
     assert!(!o.status.success());
@@ -643,5 +698,5 @@ fn tag_with_a_run_folder() {
     // A folder that is not a finished run names what is missing.
     let o = tympan(&["tag", "--run", s(dir.path()), s(&clip)]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("config.toml"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("card.json"), "{}", stderr(&o));
 }

@@ -110,6 +110,7 @@ fn pretrained_by_name_downloads_once_checks_sums_and_tags() {
         .arg(&weights)
         .arg("--labels")
         .arg(&labels)
+        .args(["--mean", "-4.6476", "--std", "4.5699"])
         .args(["--format", "json", clip])
         .output()
         .unwrap();

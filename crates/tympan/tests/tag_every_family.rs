@@ -191,7 +191,8 @@ fn hershey_fc_patches() {
 /// alone: the same bits again.
 #[test]
 fn long_files_are_scored_batch_by_batch() {
-    use tympan::train::inference::Scorer;
+    use tympan::infer::{InputContract, InputKind, Scorer};
+    let contract = InputContract::new(InputKind::Fbank, 100, (-4.27, 4.57), Some(16_000));
     let Some(data) = tympan_tests::require_data("long_files_are_scored_batch_by_batch") else {
         return;
     };
@@ -199,9 +200,10 @@ fn long_files_are_scored_batch_by_batch() {
     let device = tympan::Device::flex();
     let model = tympan::models::create("psla-effnet-b0", 5, &device).unwrap();
     let scores = |batch: usize| {
-        Scorer::fbank(100, (-4.27, 4.57), Some(16_000), 5, batch)
+        let w = Scorer::new(contract, batch)
             .score_file(&model, &clip, Some(0.5), &device)
-            .unwrap()
+            .unwrap();
+        (w.scores, w.hop_s)
     };
     let (one, hop) = scores(1);
     assert_eq!(one.len(), 13, "windows");
@@ -218,9 +220,10 @@ fn long_files_are_scored_batch_by_batch() {
         let cut = &whole[i * 8000..(i * 8000 + win).min(whole.len())];
         let path = dir.path().join(format!("window{i}.wav"));
         std::fs::write(&path, float_wav(cut, 16_000)).unwrap();
-        let (alone, _) = Scorer::fbank(100, (-4.27, 4.57), Some(16_000), 5, 1)
+        let alone = Scorer::new(contract, 1)
             .score_file(&model, &path, None, &device)
-            .unwrap();
+            .unwrap()
+            .scores;
         assert_eq!(alone, vec![one[i].clone()], "window {i}");
     }
 }

@@ -22,9 +22,10 @@ use crate::error::TrainError;
 use crate::recipe::{Dataset as RecipeDataset, Recipe};
 
 pub use features::norm_stats;
-pub use pipeline::{HostBatch, InputKind, Pipeline, make_batch};
+pub use pipeline::{HostBatch, Pipeline, make_batch};
 pub use split::{Presence, SplitPresence};
 use split::{audioset, empty_split, split_dataset};
+pub use tympan_audio::{InputContract, InputKind};
 
 /// One example: where it is, its target, and its samples when cached.
 #[derive(Debug, Clone)]
@@ -171,6 +172,27 @@ pub(crate) fn samples_of(it: &Item, rate: Option<u32>) -> Result<(Arc<Vec<f32>>,
         source,
     })?;
     Ok((Arc::new(w.samples), w.sample_rate))
+}
+
+/// The examples the model trains on: with VGGish input, one per 960 ms patch of each clip
+/// (Hershey et al. Sec. 2: every patch carries its clip's labels;
+/// [`InputContract::example_ranges`]); with any other input, the clips themselves.
+pub(crate) fn examples(items: &[Item], c: &InputContract) -> Result<Vec<Item>, TrainError> {
+    if c.input != InputKind::Vggish {
+        return Ok(items.to_vec());
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for it in items {
+        let (samples, rate) = samples_of(it, c.sample_rate)?;
+        for (lo, hi) in c.example_ranges(samples.len(), rate) {
+            out.push(Item {
+                samples: Some(Arc::new(samples[lo..hi].to_vec())),
+                sample_rate: rate,
+                ..it.clone()
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// PSLA Algorithm 1 on dense targets ([`tympan_data::sampling::psla_weights`]): `w_i = sum_{k in

@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use tympan_audio::augment::{
-    beta_lambda, freq_mask, jeong_lim_lambda, mix_training_pair, peak_normalized, psla_mix_labels,
+    beta_lambda, freq_mask, jeong_lim_lambda, mix_training_pair, psla_mix_labels,
     psla_mix_waveforms, scale_augment, should_mix, time_mask,
 };
 
@@ -18,34 +18,17 @@ use tympan_data::seed;
 use crate::error::TrainError;
 use crate::recipe::Mix;
 
-use super::features::features;
+use tympan_audio::{InputContract, InputKind, Placement};
+
 use super::{Item, samples_of};
 
-/// What the model reads.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum InputKind {
-    /// PSLA's Kaldi fbank `[T, 128]`.
-    Fbank,
-    /// Naranjo-Alcazar's 64-bin log-mel `[T, 64]` (8 kHz).
-    Slim2d,
-    /// Hershey et al.'s 96x64 log-mel patch (VGGish input, 16 kHz): the first `target_length`
-    /// frames, zero-padded.
-    Vggish,
-    /// Raw samples `[1, N]`, zero-padded or cropped to `target_length`, then normalised.
-    Waveform(tympan_audio::WaveNorm),
-}
-
-/// Feature pipeline settings.
+/// The per-batch pipeline of a run: the model's input contract (features, length, rate,
+/// normalisation, the evaluation transform; [`InputContract`]) and the training augmentations
+/// around it.
 #[derive(Debug, Clone, Copy)]
 pub struct Pipeline {
-    /// Input kind.
-    pub input: InputKind,
-    /// Frames (samples for waveform input) per example.
-    pub target_length: usize,
-    /// Normalisation mean.
-    pub mean: f32,
-    /// Normalisation std.
-    pub std: f32,
+    /// The model's input contract; evaluation batches are exactly its transform.
+    pub contract: InputContract,
     /// Mixup rate.
     pub mixup: f64,
     /// Mixup alpha.
@@ -54,18 +37,12 @@ pub struct Pipeline {
     pub freqm: usize,
     /// Time mask width.
     pub timem: usize,
-    /// Resample rate.
-    pub sample_rate: Option<u32>,
     /// How training clips are mixed.
     pub mix: Mix,
     /// Scale augmentation gain range (Jeong & Lim's eq. (2)): every clip is peak-normalised
-    /// (before mixing, and at evaluation too), and every training clip then multiplied by a gain
-    /// drawn in the range.
+    /// (the contract's `peak_normalise`, before mixing, and at evaluation too), and every
+    /// training clip then multiplied by a gain drawn in the range.
     pub scale: Option<(f64, f64)>,
-    /// Waveform input: pad short clips at both ends (Jeong & Lim) instead of at the end.
-    pub pad_both: bool,
-    /// Waveform input: evaluate clips longer than `target_length` whole (Jeong & Lim).
-    pub eval_whole: bool,
 }
 
 impl Pipeline {
@@ -74,51 +51,38 @@ impl Pipeline {
     pub fn for_recipe(recipe: &crate::recipe::Recipe) -> Self {
         use crate::recipe::{Input, Pad};
         let (f, t) = (&recipe.features, &recipe.train);
+        let input = match f.input {
+            Input::Fbank => InputKind::Fbank,
+            Input::Slim2d => InputKind::Slim2d,
+            Input::Vggish => InputKind::Vggish,
+            Input::Waveform => InputKind::Waveform(f.wave_norm),
+        };
         Self {
-            input: match f.input {
-                Input::Fbank => InputKind::Fbank,
-                Input::Slim2d => InputKind::Slim2d,
-                Input::Vggish => InputKind::Vggish,
-                Input::Waveform => InputKind::Waveform(f.wave_norm),
+            contract: InputContract {
+                peak_normalise: t.scale.is_some(),
+                pad_both: f.pad == Pad::Both,
+                eval_whole: f.eval_input == crate::recipe::EvalInput::Whole,
+                ..InputContract::new(input, f.target_length, (0.0, 1.0), recipe.data.sample_rate)
             },
-            target_length: f.target_length,
-            mean: 0.0,
-            std: 1.0,
             mixup: t.mixup,
             mixup_alpha: t.mixup_alpha,
             freqm: t.freqm,
             timem: t.timem,
-            sample_rate: recipe.data.sample_rate,
             mix: t.mix,
             scale: t.scale,
-            pad_both: f.pad == Pad::Both,
-            eval_whole: f.eval_input == crate::recipe::EvalInput::Whole,
         }
     }
 
-    /// An evaluation pipeline (no mixing, masking or augmentation): `input` of `target_length`
-    /// frames (samples for waveforms), `(x - mean) / std`, audio resampled to `sample_rate` (the
-    /// file's own rate when `None`).
-    pub fn eval(
-        input: InputKind,
-        target_length: usize,
-        (mean, std): (f32, f32),
-        sample_rate: Option<u32>,
-    ) -> Self {
+    /// An evaluation pipeline (no mixing, masking or augmentation) of `contract`.
+    pub fn eval(contract: InputContract) -> Self {
         Self {
-            input,
-            target_length,
-            mean,
-            std,
+            contract,
             mixup: 0.0,
             mixup_alpha: 0.0,
             freqm: 0,
             timem: 0,
-            sample_rate,
             mix: Mix::Psla,
             scale: None,
-            pad_both: false,
-            eval_whole: false,
         }
     }
 }
@@ -158,11 +122,12 @@ pub fn make_batch(
         .map(|(j, &i)| {
             let mut rng = StdRng::seed_from_u64(seed::mix(seed.0, &[seed.1, seed.2, j as u64]));
             let it = &items[i];
-            let (samples, rate) = samples_of(it, p.sample_rate)?;
+            let c = &p.contract;
+            let (samples, rate) = samples_of(it, c.sample_rate)?;
             // Jeong & Lim's eq. (2): each clip at unit peak before it is mixed and scaled.
-            let peak = |s: Arc<Vec<f32>>| match p.scale {
-                Some(_) => Arc::new(peak_normalized(&s)),
-                None => s,
+            let peak = |s: Arc<Vec<f32>>| match c.prepare(&s) {
+                std::borrow::Cow::Owned(v) => Arc::new(v),
+                std::borrow::Cow::Borrowed(_) => s,
             };
             let samples = peak(samples);
             let audio_err = |source| TrainError::Audio {
@@ -175,7 +140,7 @@ pub fn make_batch(
                     _ => tympan_data::sampling::mixup_partner(items.len(), &mut rng),
                 };
                 let other = &items[partner];
-                let s2 = peak(samples_of(other, p.sample_rate)?.0);
+                let s2 = peak(samples_of(other, c.sample_rate)?.0);
                 match p.mix {
                     Mix::Psla => {
                         let lambda = beta_lambda(p.mixup_alpha, &mut rng).map_err(audio_err)?;
@@ -204,34 +169,19 @@ pub fn make_batch(
             if train && let Some((lo, hi)) = p.scale {
                 scale_augment(&mut wave, lo, hi, &mut rng).map_err(audio_err)?;
             }
-            if let InputKind::Waveform(norm) = p.input {
-                let n = p.target_length;
-                let mut x = vec![0f32; n];
-                if wave.len() > n {
-                    // A random crop in training, the start at evaluation.
-                    let off = if train {
-                        rng.random_range(0..=wave.len() - n)
-                    } else {
-                        0
-                    };
-                    x.copy_from_slice(&wave[off..off + n]);
-                } else if p.pad_both {
-                    // Jeong & Lim: a short clip is zero-padded at both ends, at a random
-                    // position in training and centred at evaluation.
-                    let room = n - wave.len();
-                    let off = if train {
-                        rng.random_range(0..=room)
-                    } else {
-                        room / 2
-                    };
-                    x[off..off + wave.len()].copy_from_slice(&wave);
+            if c.is_waveform() {
+                // A random crop or padding offset in training (Jeong & Lim pad short clips at
+                // both ends), the contract's evaluation placement otherwise.
+                let room = wave.len().abs_diff(c.length);
+                let at = if train && (wave.len() > c.length || c.pad_both) {
+                    Placement::Offset(rng.random_range(0..=room))
                 } else {
-                    x[..wave.len()].copy_from_slice(&wave);
-                }
-                norm.apply(&mut x);
-                return Ok((x, target, n));
+                    Placement::Eval
+                };
+                let x = c.place_waveform(&wave, at);
+                return Ok((x, target, c.length));
             }
-            let mut f = features(&wave, rate, p).map_err(audio_err)?;
+            let mut f = c.features(&wave, rate).map_err(audio_err)?;
             if train {
                 if p.freqm > 0 {
                     freq_mask(&mut f, p.freqm, &mut rng);
@@ -240,9 +190,8 @@ pub fn make_batch(
                     time_mask(&mut f, p.timem, &mut rng);
                 }
             }
-            let bins = f.bins;
-            let x = f.data.iter().map(|v| (v - p.mean) / p.std).collect();
-            Ok((x, target, bins))
+            c.normalise(&mut f.data);
+            Ok((f.data, target, f.bins))
         })
         .collect();
     let mut x = Vec::new();
@@ -254,10 +203,10 @@ pub fn make_batch(
         x.extend(xi);
         y.extend(yi);
     }
-    let frames = if matches!(p.input, InputKind::Waveform(_)) {
+    let frames = if p.contract.is_waveform() {
         1
     } else {
-        p.target_length
+        p.contract.length
     };
     Ok(HostBatch {
         x,
@@ -303,19 +252,18 @@ mod mix_tests {
 
     fn pipe(mix: Mix) -> Pipeline {
         Pipeline {
-            input: InputKind::Waveform(tympan_audio::WaveNorm::None),
-            target_length: 100,
-            mean: 0.0,
-            std: 1.0,
+            contract: InputContract::new(
+                InputKind::Waveform(tympan_audio::WaveNorm::None),
+                100,
+                (0.0, 1.0),
+                None,
+            ),
             mixup: 1.0,
             mixup_alpha: 0.4,
             freqm: 0,
             timem: 0,
-            sample_rate: None,
             mix,
             scale: None,
-            pad_both: false,
-            eval_whole: false,
         }
     }
 
@@ -354,8 +302,8 @@ mod mix_tests {
         let items = vec![item(0, 1.0)];
         let mut p = pipe(Mix::Psla);
         p.mixup = 0.0;
-        p.target_length = 140;
-        p.pad_both = true;
+        p.contract.length = 140;
+        p.contract.pad_both = true;
         let b = make_batch(&items, &[0], &p, false, (0, 0, 0)).unwrap();
         assert_eq!(b.x[19], 0.0);
         assert_eq!(b.x[20], 1.0);

@@ -4,18 +4,20 @@
 //! checkpoint ensemble.
 
 use burn::prelude::*;
+use rayon::prelude::*;
+use tympan_infer::{CARD_FORMAT, Checkpoint, Clip, ModelCard};
 use tympan_models::{Tagger, create, load_burnpack, save_burnpack};
 
 use super::checkpoint::{Checkpoints, State};
-use super::step::to_tensors;
 use crate::aggregate::{WaMode, average_models};
-use crate::data::{InputKind, Item, Pipeline, PreparedData, make_batch, samples_of};
+use crate::data::{InputContract, Item, Pipeline, PreparedData, samples_of};
 use crate::error::TrainError;
 use crate::recipe::Recipe;
 use crate::report::{EpochRow, Scores, Summary, score, write_outputs};
 
-/// Predictions `[N, K]` of `model` (evaluation mode) on the clips `items`. With VGGish input a
-/// clip's row is the mean over its 960 ms patches (Hershey et al.; `crate::patches`).
+/// Predictions `[N, K]` of `model` (evaluation mode) on the clips `items`, through
+/// `tympan-infer`'s evaluation path (the one `tympan tag` takes): with VGGish input a clip's row
+/// is the mean over its 960 ms patches. Clips are decoded (when not cached) `batch` at a time.
 pub fn predict(
     model: &Tagger,
     items: &[Item],
@@ -23,62 +25,41 @@ pub fn predict(
     batch: usize,
     device: &Device,
 ) -> Result<Vec<f32>, TrainError> {
-    let (examples, clip) = crate::patches::examples(items, p)?;
-    let scores = outputs(&|x| model.forward(x), &examples, p, batch, device)?;
-    if examples.len() == items.len() {
-        return Ok(scores);
-    }
-    let k = scores.len() / examples.len().max(1);
-    Ok(crate::patches::clip_means(&scores, &clip, items.len(), k))
+    outputs(&|x| model.forward(x), items, &p.contract, batch, device)
 }
 
-/// Outputs `[examples, K]`, one row per example. With `eval_input = "whole"` (Jeong &
-/// Lim), a waveform longer than `target_length` is fed whole, on its own; the others are padded
-/// to `target_length` and batched. `forward` maps a batch of inputs to its rows: the model's
-/// scores, or an embedding (`tympan embed`).
+/// Outputs `[N, K]` of `forward` on the evaluation inputs of `items` ([`tympan_infer::predict`]):
+/// the model's scores, or an embedding (`tympan embed`, the linear probe).
 pub(crate) fn outputs(
     forward: &dyn Fn(Tensor<3>) -> Tensor<2>,
     items: &[Item],
-    p: &Pipeline,
+    contract: &InputContract,
     batch: usize,
     device: &Device,
 ) -> Result<Vec<f32>, TrainError> {
-    let mut long = Vec::new();
-    if p.eval_whole && matches!(p.input, InputKind::Waveform(_)) {
-        for (i, it) in items.iter().enumerate() {
-            let n = samples_of(it, p.sample_rate)?.0.len();
-            if n > p.target_length {
-                long.push((i, n));
-            }
-        }
+    let mut rows = Vec::new();
+    for chunk in items.chunks(batch.max(1)) {
+        let loaded: Vec<_> = chunk
+            .par_iter()
+            .map(|it| samples_of(it, contract.sample_rate))
+            .collect::<Result<_, _>>()?;
+        let clips: Vec<Clip<'_>> = loaded
+            .iter()
+            .map(|(s, rate)| Clip {
+                samples: s,
+                rate: *rate,
+            })
+            .collect();
+        let out = tympan_infer::predict(forward, contract, &clips, batch, device).map_err(|e| {
+            // A clip's error names its file.
+            TrainError::from(e.map_clip(|i, source| tympan_infer::InferError::Audio {
+                path: chunk[i].path.clone(),
+                source,
+            }))
+        })?;
+        rows.extend(out);
     }
-    let is_long: std::collections::HashSet<usize> = long.iter().map(|&(i, _)| i).collect();
-    let short: Vec<usize> = (0..items.len()).filter(|i| !is_long.contains(i)).collect();
-    let mut rows: Vec<Vec<f32>> = vec![Vec::new(); items.len()];
-    let mut run = |chunk: &[usize], q: &Pipeline, b: u64| -> Result<(), TrainError> {
-        let hb = make_batch(items, chunk, q, false, (0, 0, b))?;
-        let (x, _) = to_tensors(&hb, (0, hb.batch), device);
-        let probs: Vec<f32> = forward(x)
-            .into_data()
-            .try_into_vec_as::<f32>()
-            .map_err(|e| TrainError::ReadBack(format!("{e:?}")))?;
-        let k = probs.len() / chunk.len().max(1);
-        for (r, &i) in chunk.iter().enumerate() {
-            rows[i] = probs[r * k..(r + 1) * k].to_vec();
-        }
-        Ok(())
-    };
-    for (b, chunk) in short.chunks(batch).enumerate() {
-        run(chunk, p, b as u64)?;
-    }
-    for &(i, n) in &long {
-        let whole = Pipeline {
-            target_length: n,
-            ..*p
-        };
-        run(&[i], &whole, 0)?;
-    }
-    Ok(rows.concat())
+    Ok(rows)
 }
 
 /// The mean of each score over the last (up to) five epochs, as PSLA reports.
@@ -193,6 +174,21 @@ impl Finish<'_> {
         )?;
         crate::plots::write_plots(out_dir, &state.history, &summary.per_class_ap)?;
         checkpoints.publish_last(state.epochs_done)?;
+        // Last: a folder with a card is a finished run, a model `tympan tag --run` can use.
+        let mut files = vec![Checkpoint::Last];
+        files.extend(state.best.map(|_| Checkpoint::Best));
+        files.extend(summary.weight_averaged.map(|_| Checkpoint::WeightAveraged));
+        ModelCard {
+            format: CARD_FORMAT,
+            arch: recipe.model.arch.clone(),
+            input: pipe.contract,
+            output: tympan_models::info(&recipe.model.arch)?.output,
+            classes: data.classes.clone(),
+            checkpoints: files.iter().map(|c| c.file_name().to_string()).collect(),
+            eval_batch_size: bs,
+            source: recipe.name.clone(),
+        }
+        .write(out_dir)?;
         Ok(summary)
     }
 }

@@ -3,7 +3,8 @@
 //! - `step.rs`: one batch's loss and gradients, on one device or data-parallel;
 //! - `epoch.rs`: the clip order, the batches, in-epoch validation, the epoch's commit;
 //! - `checkpoint.rs`: the experiment folder as an atomic checkpoint store with exact resume;
-//! - `evaluate.rs`: predictions, and the end of a run (weight averaging, the ensemble);
+//! - `evaluate.rs`: predictions (through `tympan-infer`), and the end of a run (weight
+//!   averaging, the ensemble, the model card `card.json`);
 //! - `model.rs`: the model a run starts from and its optimizer;
 //! - [`crate::report`]: the scores, `metrics.csv`, `summary.json` and the plots.
 //!
@@ -26,7 +27,6 @@ use tympan_models::load_burnpack;
 
 use checkpoint::{Checkpoints, State};
 use epoch::{Progress, Trainer};
-pub(crate) use evaluate::outputs;
 pub use evaluate::predict;
 use model::{adam, build_model, new_model};
 
@@ -123,13 +123,13 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
     let t = &recipe.train;
     let mut pipe = Pipeline::for_recipe(recipe);
     // Hershey et al.: every 960 ms patch of a training clip is an example with the clip's labels.
-    data.train = crate::patches::examples(&data.train, &pipe)?.0;
+    data.train = crate::data::examples(&data.train, &pipe.contract)?;
     let norm = match (&resumed, recipe.features.mean, recipe.features.std) {
         (Some(s), _, _) => s.norm,
         (None, Some(m), Some(s)) => (m, s),
         _ => norm_stats(&data.train, &pipe, 2000)?,
     };
-    (pipe.mean, pipe.std) = norm;
+    (pipe.contract.mean, pipe.contract.std) = norm;
     on_event(Event::Prepared {
         train: data.train.len(),
         valid: data.valid.len(),

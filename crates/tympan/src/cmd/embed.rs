@@ -7,9 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use tympan_audio::npy;
+use tympan_infer::{ModelCard, embed_files};
 use tympan_models::{Backend, Tagger, create, load_burnpack};
-use tympan_train::inference::TrainedRun;
-use tympan_train::probe::embed_files;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -21,9 +20,9 @@ Examples:
 
 Input: 16 kHz VGGish log-mel (files are resampled), cut into non-overlapping 96-frame (960 ms)
 patches; a clip shorter than one patch is zero-padded to one. --run DIR reads the architecture,
-the classes and the normalisation from a run folder of `cargo xtask train`; with --arch,
---mean/--std must be the normalisation the model was trained with (the run's state.json stores
-it as `norm`). Output: float32 .npy, [files, D] with --per clip (the mean over a
+the classes and the normalisation from a run folder's card.json; with --arch, --mean/--std
+must be the normalisation the model was trained with (the run's card.json stores it under
+`input`). Output: float32 .npy, [files, D] with --per clip (the mean over a
 clip's patches) or [patches, D] with --per patch, plus <OUT>.txt listing the file (and patch
 index) of every row.";
 
@@ -77,8 +76,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let mut norm = (a.mean.unwrap_or(0.0), a.std.unwrap_or(1.0));
     let model = match (&a.run, &a.arch, &a.weights, a.classes) {
         (Some(dir), ..) => {
-            let run = TrainedRun::open(dir).with_context(|| dir.display().to_string())?;
-            let arch = &run.recipe.model.arch;
+            let card = ModelCard::read(dir)?;
+            let arch = &card.arch;
             if !arch.starts_with("hershey-") {
                 bail!(
                     "{}: the run trained {arch}; embeddings are defined for Hershey et al.'s \
@@ -87,8 +86,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 );
             }
             let which = super::checkpoint(&a.checkpoint);
-            norm = (run.pipe.mean, run.pipe.std);
-            let Tagger::Hershey(net) = run.load_model(which, &device)? else {
+            norm = (card.input.mean, card.input.std);
+            let Tagger::Hershey(net) = card.load_model(dir, which, &device)? else {
                 bail!("{}: {arch} is not a Hershey model", dir.display());
             };
             Some(net)

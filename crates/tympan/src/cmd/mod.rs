@@ -2,10 +2,12 @@
 
 pub mod embed;
 pub mod enhance;
+#[cfg(feature = "train")]
 pub mod ensemble;
 pub mod features;
 pub mod metrics;
 pub mod models;
+#[cfg(feature = "train")]
 pub mod probe;
 pub mod stats;
 pub mod tag;
@@ -31,8 +33,8 @@ pub enum Format {
 pub const BACKENDS: [&str; 4] = ["flex", "ndarray", "wgpu", "cuda"];
 
 /// The run model `--checkpoint best|last|wa` names (`tag`, `embed`; clap has checked the value).
-pub fn checkpoint(name: &str) -> tympan_train::inference::Checkpoint {
-    use tympan_train::inference::Checkpoint;
+pub fn checkpoint(name: &str) -> tympan_infer::Checkpoint {
+    use tympan_infer::Checkpoint;
     match name {
         "last" => Checkpoint::Last,
         "wa" => Checkpoint::WeightAveraged,

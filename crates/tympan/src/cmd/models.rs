@@ -65,6 +65,30 @@ pub fn run(a: Args) -> Result<ExitCode> {
                     m.description
                 );
             }
+            // The released models (`tympan tag --pretrained NAME`), with the input they read.
+            println!("\nreleased models (tympan tag --pretrained NAME):");
+            println!("{:<22} {:<16} {:<40} description", "name", "arch", "input");
+            for p in tympan::hub::PRETRAINED {
+                if filter
+                    .as_ref()
+                    .is_some_and(|f| !p.name.contains(f.as_str()))
+                {
+                    continue;
+                }
+                let c = p.contract();
+                let input = format!(
+                    "{} {} frames @ {} Hz, norm {}/{}",
+                    c.input,
+                    c.length,
+                    c.sample_rate.unwrap_or(16_000),
+                    c.mean,
+                    c.std
+                );
+                println!(
+                    "{:<22} {:<16} {:<40} {}",
+                    p.name, p.arch, input, p.description
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

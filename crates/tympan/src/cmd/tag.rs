@@ -12,22 +12,24 @@ const EXAMPLES: &str = "\
 Examples:
   tympan tag --run experiments/runs/fsdd-hershey recordings/0_george_0.wav
   tympan tag --run experiments/runs/us8k-m34-res --checkpoint last --format json clips/
-  tympan tag --pretrained psla-audioset clip.wav
+  tympan tag --pretrained psla-audioset --hop-s 5 clip.wav
   tympan tag --arch psla-effnet-b2 --weights psla_audioset.pth \\
-      --labels class_labels_indices.csv clip.wav
+      --labels class_labels_indices.csv --mean -4.6476 --std 4.5699 clip.wav
   tympan tag --arch psla-effnet-lite0 --weights experiments/runs/fsdd-psla/model-wa.bpk \\
       --labels digits.txt --sample-rate 8000 --frames 100 --mean -3.2632 --std 4.6939 \\
-      --format json recordings/   # the run's config.toml and state.json give these
+      --format json recordings/   # the run's card.json gives these; --run reads it itself
 
---run DIR tags with any model `cargo xtask train` trained: the folder gives the architecture, the
-input pipeline and its normalisation, the sample rate and the class names; files are cut into
-windows of the model's input length (every --hop-s seconds). Otherwise --arch and --weights name
-a PSLA fbank model: a Burn record (.bpk) or a PyTorch state dict (.pth/.pt, e.g. PSLA's released
-checkpoints; the DataParallel `module.` prefix is handled), long files cut into windows of
---frames frames every --hop frames. The clip score is the mean (or max) over windows, and
---windows-out keeps the per-window scores. --pretrained NAME fetches a released model and its
-class list once into the cache folder ($TYMPAN_CACHE, else $XDG_CACHE_HOME/tympan, else
-~/.cache/tympan), checks them by SHA-256 and tags with it as --arch/--weights/--labels would.";
+--run DIR tags with any model `cargo xtask train` trained: the folder's card.json gives the
+architecture, the input contract (frontend, sample rate, window, normalisation) and the class
+names. --pretrained NAME fetches a released model and its class list once into the cache folder
+($TYMPAN_CACHE, else $XDG_CACHE_HOME/tympan, else ~/.cache/tympan), with the input its
+publisher trained it on (psla-fsd50k: 3000-frame windows). Otherwise --arch and --weights name a
+PSLA fbank model: a Burn record (.bpk) or a PyTorch state dict (.pth/.pt, e.g. PSLA's released
+checkpoints; the DataParallel `module.` prefix is handled), with its class names (--labels) and
+the normalisation it was trained with (--mean, --std: PSLA's AudioSet models use -4.6476 and
+4.5699); --frames and --sample-rate default to the model card's. Files are cut into windows of
+the model's input every --hop-s seconds (default: back to back). The clip score is the mean (or
+max) over windows, and --windows-out keeps the per-window scores.";
 
 /// Tag audio files: top-k classes with scores.
 #[derive(clap::Args)]
@@ -36,41 +38,51 @@ pub struct Args {
     /// Audio files or directories.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// A finished run folder of `cargo xtask train` (any model family): everything else comes
-    /// from it.
-    #[arg(long, conflicts_with_all = ["arch", "weights", "labels", "frames", "hop", "mean", "std", "sample_rate"])]
+    /// A finished run folder of `cargo xtask train` (any model family): its card.json gives
+    /// everything else.
+    #[arg(long, conflicts_with_all = ["arch", "pretrained"])]
     run: Option<PathBuf>,
-    /// With --run: the model chosen on validation, the last epoch's, or the weight-averaged one.
-    #[arg(long, default_value = "best", value_parser = ["best", "last", "wa"], requires = "run")]
-    checkpoint: String,
-    /// With --run: seconds between window starts (default: the window length).
-    #[arg(long, requires = "run")]
-    hop_s: Option<f64>,
+    /// With --run: the model chosen on validation (default), the last epoch's, or the
+    /// weight-averaged one.
+    #[arg(long, value_parser = ["best", "last", "wa"], conflicts_with_all = ["arch", "pretrained"])]
+    checkpoint: Option<String>,
     /// A released model by name, fetched once into the cache folder ($TYMPAN_CACHE, else
-    /// ~/.cache/tympan) and checked by SHA-256: psla-audioset, psla-audioset-single,
-    /// psla-fsd50k.
-    #[arg(long, conflicts_with_all = ["run", "arch", "weights", "labels"])]
+    /// ~/.cache/tympan): psla-audioset, psla-audioset-single, psla-fsd50k.
+    #[arg(long, conflicts_with_all = ["run", "arch"])]
     pretrained: Option<String>,
     /// With --pretrained: fetch from this base URL (`<URL>/<file>`) instead of the publisher.
     #[arg(
         long,
         env = "TYMPAN_HUB_MIRROR",
-        requires = "pretrained",
+        conflicts_with_all = ["run", "arch"],
         value_name = "URL"
     )]
     mirror: Option<String>,
-    /// Registry name of a PSLA fbank model (see `tympan models list`).
-    #[arg(long, required_unless_present_any = ["run", "pretrained"], requires = "weights")]
+    /// Registry name of a PSLA fbank model (see `tympan models list`); needs --weights,
+    /// --labels, --mean and --std.
+    #[arg(long, required_unless_present_any = ["run", "pretrained"], requires_all = ["weights", "labels", "mean", "std"])]
     arch: Option<String>,
-    /// Model weights (.bpk or .pth).
-    #[arg(long, requires = "arch")]
+    /// With --arch: model weights (.bpk or .pth).
+    #[arg(long, conflicts_with_all = ["run", "pretrained"])]
     weights: Option<PathBuf>,
-    /// Class names: AudioSet's class_labels_indices.csv, or one name per line.
-    #[arg(long)]
+    /// With --arch: class names, AudioSet's class_labels_indices.csv or one name per line.
+    #[arg(long, conflicts_with_all = ["run", "pretrained"])]
     labels: Option<PathBuf>,
-    /// Number of classes when --labels is not given.
-    #[arg(long, default_value_t = 527)]
-    classes: usize,
+    /// With --arch: fbank normalisation mean the weights were trained with.
+    #[arg(long, conflicts_with_all = ["run", "pretrained"], allow_hyphen_values = true)]
+    mean: Option<f32>,
+    /// With --arch: fbank normalisation std the weights were trained with.
+    #[arg(long, conflicts_with_all = ["run", "pretrained"])]
+    std: Option<f32>,
+    /// With --arch: window length in 10 ms frames (default: the model card's, 1056 for PSLA).
+    #[arg(long, conflicts_with_all = ["run", "pretrained"])]
+    frames: Option<usize>,
+    /// With --arch: resample inputs to this rate first (default: the model card's, 16000).
+    #[arg(long, conflicts_with_all = ["run", "pretrained"])]
+    sample_rate: Option<u32>,
+    /// Seconds between window starts (default: the window length, back to back).
+    #[arg(long)]
+    hop_s: Option<f64>,
     /// Classes shown per file.
     #[arg(long, default_value_t = 10)]
     top_k: usize,
@@ -88,24 +100,9 @@ pub struct Args {
     /// Write each file's per-window scores `[windows, classes]` as `<DIR>/<stem>.npy`.
     #[arg(long, value_name = "DIR")]
     windows_out: Option<PathBuf>,
-    /// Window length in frames (default: the model's input length, 1056 for PSLA).
-    #[arg(long)]
-    frames: Option<usize>,
-    /// Hop between windows in frames (default: the window length).
-    #[arg(long)]
-    hop: Option<usize>,
     /// Clip score from the window scores.
     #[arg(long, default_value = "mean", value_parser = ["mean", "max"])]
     pool: String,
-    /// fbank normalisation mean (PSLA AudioSet default).
-    #[arg(long, default_value_t = tympan_audio::presets::PSLA_MEAN, allow_hyphen_values = true)]
-    mean: f32,
-    /// fbank normalisation std.
-    #[arg(long, default_value_t = tympan_audio::presets::PSLA_STD)]
-    std: f32,
-    /// Resample inputs to this rate first (default: the model card's, 16000 for PSLA).
-    #[arg(long)]
-    sample_rate: Option<u32>,
     /// Backend.
     #[arg(long, default_value = "flex", value_parser = super::BACKENDS)]
     backend: String,
@@ -141,32 +138,39 @@ fn fetch_pretrained(name: &str, mirror: Option<&str>) -> Result<tympan::hub::Fet
 pub fn run(a: Args) -> Result<ExitCode> {
     let backend: Backend = a.backend.parse()?;
     let device = backend.device()?;
-    let fbank = FbankOptions {
-        frames: a.frames,
-        hop: a.hop,
-        mean: a.mean,
-        std: a.std,
-        sample_rate: a.sample_rate,
-    };
-    let tagger = match (&a.run, &a.arch, &a.weights) {
+    if let Some(h) = a.hop_s
+        && !(h.is_finite() && h > 0.0)
+    {
+        bail!("--hop-s must be a positive number of seconds, got {h}");
+    }
+    let tagger = match (&a.run, &a.pretrained, &a.arch) {
         (Some(dir), _, _) => {
-            let which = super::checkpoint(&a.checkpoint);
-            AudioTagger::from_run(dir, which, a.hop_s, &device)?
+            let which = super::checkpoint(a.checkpoint.as_deref().unwrap_or("best"));
+            AudioTagger::from_run(dir, which, &device)?
         }
-        (None, None, None) if a.pretrained.is_some() => {
-            let name = a.pretrained.as_deref().unwrap_or_default();
+        (None, Some(name), _) => {
             let got = fetch_pretrained(name, a.mirror.as_deref())?;
-            AudioTagger::from_fetched(&got, fbank, &device)?
+            AudioTagger::from_fetched(&got, &device)?
         }
-        (None, Some(arch), Some(weights)) => {
-            let labels = match &a.labels {
-                Some(p) => tympan::tag::read_labels(p)?,
-                None => (0..a.classes).map(|i| format!("class {i}")).collect(),
+        (None, None, Some(arch)) => {
+            // clap has required these with --arch.
+            let (Some(weights), Some(labels), Some(mean), Some(std)) =
+                (&a.weights, &a.labels, a.mean, a.std)
+            else {
+                bail!("--arch needs --weights, --labels, --mean and --std");
             };
-            AudioTagger::from_weights(arch, weights, labels, fbank, &device)?
+            let opts = FbankOptions {
+                frames: a.frames,
+                mean,
+                std,
+                sample_rate: a.sample_rate,
+            };
+            let labels = tympan::tag::read_labels(labels)?;
+            AudioTagger::from_weights(arch, weights, labels, opts, &device)?
         }
-        _ => bail!("give --run DIR, --pretrained NAME, or --arch and --weights"),
-    };
+        _ => bail!("give --run DIR, --pretrained NAME, or --arch with --weights"),
+    }
+    .with_hop(a.hop_s);
     let labels = tagger.labels();
     let pool = if a.pool == "max" {
         Pool::Max
@@ -189,11 +193,18 @@ pub fn run(a: Args) -> Result<ExitCode> {
     if let Some(w) = &mut csv_out {
         w.write_record(["file", "rank", "class", "score"])?;
     }
+    // A bar over many files, on stderr (hidden when it is not a terminal, or for one file).
+    let pb = if files.len() > 1 {
+        super::progress(files.len() as u64, "tagging")
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     for file in &files {
+        pb.inc(1);
         let w = match tagger.windows(file) {
             Ok(w) => w,
             Err(e) => {
-                eprintln!("error: {e}");
+                pb.suspend(|| eprintln!("error: {e}"));
                 failed += 1;
                 all.extend(std::iter::repeat_n(f32::NAN, labels.len()));
                 continue;
@@ -227,7 +238,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 window_s: w.window_s,
             };
             std::fs::write(svg, figure.svg()).with_context(|| svg.display().to_string())?;
-            eprintln!("wrote {}", svg.display());
+            pb.suspend(|| eprintln!("wrote {}", svg.display()));
         }
         let top: Vec<(&str, f32)> = order
             .iter()
@@ -235,12 +246,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
             .map(|&i| (labels[i].as_str(), clip[i]))
             .collect();
         match a.format {
-            super::Format::Table => {
+            super::Format::Table => pb.suspend(|| {
                 println!("{} ({} windows)", file.display(), windows.len());
                 for (name, s) in &top {
                     println!("  {s:.4}  {name}");
                 }
-            }
+            }),
             super::Format::Csv => {
                 if let Some(w) = &mut csv_out {
                     let f = file.display().to_string();
@@ -258,6 +269,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
         all.extend(clip);
     }
+    pb.finish_and_clear();
     if a.format == super::Format::Json {
         println!("{}", serde_json::to_string_pretty(&json)?);
     }

@@ -1,0 +1,85 @@
+//! Embeddings of audio files (`tympan embed`, Hershey et al. Sec. 4.4's probe): the patches of
+//! a clip through a Hershey network's bottleneck or penultimate layer, or the normalised patches
+//! themselves.
+
+use burn::prelude::*;
+use tympan_audio::{InputContract, InputKind};
+
+use crate::InferError;
+use crate::predict::{Clip, example_outputs};
+
+/// Embedding rows of audio files (`tympan embed`, the probe recipe).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    /// Row-major `[rows, dim]`.
+    pub rows: Vec<f32>,
+    /// Row width.
+    pub dim: usize,
+    /// Per row, its file (and `\t<patch>` for per-patch rows).
+    pub names: Vec<String>,
+}
+
+/// Patches per forward pass in [`embed_files`] (16 x 96 x 64 floats of input, 15 s of audio).
+const EMBED_BATCH: usize = 16;
+
+/// Embeddings of `files` (resampled to 16 kHz, features normalised with `mean`/`std` as in
+/// training): `net`'s [`embed`](tympan_models::hershey::HersheyNet::embed) output (its 128-d
+/// bottleneck or penultimate layer), or with `net = None` the normalised patches themselves
+/// (6,144 values, Hershey et al. Sec. 4.4's raw baseline). One row per clip (the mean over its
+/// patches) when `per_clip`, else one per patch. Patches go through the network
+/// [`EMBED_BATCH`] at a time.
+pub fn embed_files(
+    net: Option<&tympan_models::hershey::HersheyNet>,
+    files: &[std::path::PathBuf],
+    (mean, std): (f32, f32),
+    per_clip: bool,
+    device: &Device,
+) -> Result<Embeddings, InferError> {
+    let mut out = Embeddings {
+        rows: Vec::new(),
+        dim: 0,
+        names: Vec::new(),
+    };
+    // Hershey et al.'s examples: the clip cut into 960 ms patches, VGGish log-mel,
+    // `(x - mean) / std`.
+    let contract = InputContract::new(InputKind::Vggish, 96, (mean, std), Some(16_000));
+    let forward = |x: Tensor<3>| match net {
+        Some(net) => net.embed(x),
+        None => {
+            let b = x.dims()[0];
+            x.reshape([b, 96 * 64])
+        }
+    };
+    for file in files {
+        let wav = tympan_audio::load::load(file, &tympan_audio::LoadOptions::at_rate(16_000))
+            .map_err(InferError::audio(file))?;
+        let clip = [Clip {
+            samples: &wav.samples,
+            rate: wav.sample_rate,
+        }];
+        // At most EMBED_BATCH patches per forward, so a long file's activations stay bounded.
+        let (rows, of) =
+            example_outputs(&forward, &contract, &clip, EMBED_BATCH, device).map_err(|e| {
+                e.map_clip(|_, source| InferError::Audio {
+                    path: file.clone(),
+                    source,
+                })
+            })?;
+        let n = of.len();
+        out.dim = rows.len() / n.max(1);
+        let e = Tensor::<1>::from_floats(rows.as_slice(), device).reshape([n, out.dim]);
+        let e = if per_clip { e.mean_dim(0) } else { e };
+        let values: Vec<f32> = e
+            .into_data()
+            .try_to_vec()
+            .map_err(|e| InferError::ReadBack(format!("{e:?}")))?;
+        out.rows.extend(values);
+        if per_clip {
+            out.names.push(file.display().to_string());
+        } else {
+            out.names
+                .extend((0..n).map(|p| format!("{}\t{p}", file.display())));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,123 @@
+//! Whole clips to model outputs: each clip's examples (the clip, or Hershey et al.'s 960 ms
+//! patches) go through the contract's evaluation transform ([`InputContract::eval_input`]) and
+//! the model, `batch` examples per forward pass; a clip's row is the mean over its examples.
+//! Training's evaluation calls this too, so a run's predictions and `tympan tag` share one path.
+
+use burn::prelude::*;
+use rayon::prelude::*;
+use tympan_audio::{InputContract, ModelInput};
+
+use crate::InferError;
+
+/// One clip in memory, at `rate` Hz (already at the contract's rate, when it has one).
+#[derive(Debug, Clone, Copy)]
+pub struct Clip<'a> {
+    /// Mono samples.
+    pub samples: &'a [f32],
+    /// Their rate.
+    pub rate: u32,
+}
+
+/// Outputs `[clips, K]` (row-major) of `forward` on the evaluation inputs of `clips`: with VGGish
+/// input a clip's row is the mean over its patches; with `eval_whole`, a waveform longer than the
+/// input is fed whole, on its own; the others are batched `batch` at a time. `forward` maps a
+/// batch `[B, T, F]` to its rows: the model's scores ([`tympan_models::Tagger::forward`]) or an
+/// embedding.
+pub fn predict(
+    forward: &dyn Fn(Tensor<3>) -> Tensor<2>,
+    contract: &InputContract,
+    clips: &[Clip<'_>],
+    batch: usize,
+    device: &Device,
+) -> Result<Vec<f32>, InferError> {
+    let (rows, clip_of) = example_outputs(forward, contract, clips, batch, device)?;
+    if clip_of.len() == clips.len() {
+        return Ok(rows);
+    }
+    Ok(clip_means(&rows, &clip_of, clips.len()))
+}
+
+/// Outputs `[examples, K]` (row-major) of every example of `clips` (see [`predict`]), and the
+/// clip of each example.
+pub fn example_outputs(
+    forward: &dyn Fn(Tensor<3>) -> Tensor<2>,
+    contract: &InputContract,
+    clips: &[Clip<'_>],
+    batch: usize,
+    device: &Device,
+) -> Result<(Vec<f32>, Vec<usize>), InferError> {
+    // (clip, example samples) in clip order.
+    let mut examples: Vec<(usize, &[f32], u32)> = Vec::with_capacity(clips.len());
+    for (c, clip) in clips.iter().enumerate() {
+        for (lo, hi) in contract.example_ranges(clip.samples.len(), clip.rate) {
+            examples.push((c, &clip.samples[lo..hi], clip.rate));
+        }
+    }
+    let long = |s: &[f32]| contract.for_clip(s.len()) != *contract;
+    let (whole, short): (Vec<usize>, Vec<usize>) =
+        (0..examples.len()).partition(|&e| long(examples[e].1));
+    let mut rows: Vec<Vec<f32>> = vec![Vec::new(); examples.len()];
+    let mut run = |chunk: &[usize], q: &InputContract| -> Result<(), InferError> {
+        let inputs = chunk
+            .par_iter()
+            .map(|&e| {
+                let (c, s, rate) = examples[e];
+                q.eval_input(s, rate)
+                    .map_err(|source| InferError::Clip { index: c, source })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = forward(stack(&inputs, device));
+        let probs: Vec<f32> = out
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .map_err(|e| InferError::ReadBack(format!("{e:?}")))?;
+        let k = probs.len() / chunk.len().max(1);
+        for (r, &e) in chunk.iter().enumerate() {
+            rows[e] = probs[r * k..(r + 1) * k].to_vec();
+        }
+        Ok(())
+    };
+    for chunk in short.chunks(batch.max(1)) {
+        run(chunk, contract)?;
+    }
+    for &e in &whole {
+        run(&[e], &contract.for_clip(examples[e].1.len()))?;
+    }
+    Ok((rows.concat(), examples.iter().map(|&(c, ..)| c).collect()))
+}
+
+/// A batch `[B, frames, bins]` of inputs of one shape.
+fn stack(inputs: &[ModelInput], device: &Device) -> Tensor<3> {
+    let (frames, bins) = inputs.first().map_or((0, 0), |i| (i.frames, i.bins));
+    let x: Vec<f32> = inputs.iter().flat_map(|i| i.data.iter().copied()).collect();
+    Tensor::<1>::from_floats(x.as_slice(), device).reshape([inputs.len(), frames, bins])
+}
+
+/// Clip rows `[clips, K]`: the mean of each clip's example rows (`scores` is `[examples, K]`,
+/// `clip[e]` the clip of example `e`), summed in f64.
+fn clip_means(scores: &[f32], clip: &[usize], clips: usize) -> Vec<f32> {
+    let k = scores.len() / clip.len().max(1);
+    let mut sum = vec![0.0f64; clips * k];
+    let mut count = vec![0usize; clips];
+    for (e, &c) in clip.iter().enumerate() {
+        count[c] += 1;
+        for j in 0..k {
+            sum[c * k + j] += scores[e * k + j] as f64;
+        }
+    }
+    sum.iter()
+        .enumerate()
+        .map(|(i, &s)| (s / count[i / k.max(1)].max(1) as f64) as f32)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_scores_are_the_mean_of_their_patches() {
+        let scores = [0.2, 0.4, 0.6, 0.8, 1.0, 0.0];
+        assert_eq!(clip_means(&scores, &[0, 0, 1], 2), vec![0.4, 0.6, 1.0, 0.0]);
+    }
+}

@@ -1,0 +1,133 @@
+//! Windowing and batching of the inference layer, on a randomly initialised model (these check
+//! how clips are cut and batched, not what a trained model says):
+//!
+//! - a slim 2D window is the paper's 4 s clip (199 frames of 20 ms, 40 ms long): a 4 s clip is
+//!   one window. Before the input contract owned the frame geometry, windows were 3.98 s, one
+//!   frame short, and a 4 s clip was scored as two windows, the second a 20 ms stub;
+//! - several clips in one call give their own windows' scores, whatever else shares the batch;
+//! - samples in memory and the same samples read from a file give the same scores;
+//! - a tail shorter than one frame makes no window, instead of failing the clip.
+//!
+//! Tolerance: 1e-6 absolute on softmax scores where batch composition differs (flex's products
+//! do not depend on the batch here, the bound leaves room for a backend whose do), exact where
+//! the batches are the same.
+
+use burn::prelude::*;
+use tympan_infer::{Clip, InputContract, InputKind, Scorer};
+
+fn wave(n: usize, f: f32, rate: u32) -> Vec<f32> {
+    (0..n)
+        .map(|i| 0.3 * (std::f32::consts::TAU * f * i as f32 / rate as f32).sin())
+        .collect()
+}
+
+fn max_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    assert_eq!(a.len(), b.len(), "window counts");
+    a.iter()
+        .flatten()
+        .zip(b.iter().flatten())
+        .fold(0.0, |m, (x, y)| m.max((x - y).abs()))
+}
+
+#[test]
+fn a_slim2d_window_is_the_papers_four_second_clip() {
+    let device = Device::flex();
+    let model = tympan_models::create("slim2d-rb1", 3, &device).unwrap();
+    let info = tympan_models::info("slim2d-rb1").unwrap();
+    let contract = InputContract::new(
+        InputKind::Slim2d,
+        info.input.frames,
+        (0.0, 1.0),
+        Some(info.input.sample_rate),
+    );
+    let scorer = Scorer::new(contract, 4);
+    let four_s = wave(32_000, 440.0, 8_000);
+    let w = scorer
+        .score_samples(&model, &four_s, 8_000, None, &device)
+        .unwrap();
+    assert_eq!(w.scores.len(), 1, "a 4 s clip is one window");
+    assert!((w.window_s - 4.0).abs() < 1e-12, "{}", w.window_s);
+    // 8 s with a 2 s hop: windows at 0, 2 and 4 s; the one at 4 s reaches the end.
+    let eight_s = wave(64_000, 440.0, 8_000);
+    let w = scorer
+        .score_samples(&model, &eight_s, 8_000, Some(2.0), &device)
+        .unwrap();
+    assert_eq!(w.scores.len(), 3);
+}
+
+#[test]
+fn clips_scored_together_keep_their_own_scores_and_files_match_memory() {
+    let device = Device::flex();
+    let model = tympan_models::create("psla-effnet-b0", 4, &device).unwrap();
+    // 50-frame windows (0.515 s) at 16 kHz, PSLA-like normalisation.
+    let contract = InputContract::new(InputKind::Fbank, 50, (-4.27, 4.57), Some(16_000));
+    let scorer = Scorer::new(contract, 3);
+    let clips: Vec<Vec<f32>> = [(20_000, 300.0), (5_000, 900.0), (33_000, 2_000.0)]
+        .iter()
+        .map(|&(n, f)| wave(n, f, 16_000))
+        .collect();
+    let together = scorer
+        .score_clips(
+            &model,
+            &clips
+                .iter()
+                .map(|c| Clip {
+                    samples: c,
+                    rate: 16_000,
+                })
+                .collect::<Vec<_>>(),
+            None,
+            &device,
+        )
+        .unwrap();
+    assert_eq!(together.len(), 3);
+    // 20,000 samples: windows at 0, 8,240 and 16,480 (8,240 samples each).
+    assert_eq!(together[0].scores.len(), 3);
+    assert_eq!(together[1].scores.len(), 1);
+    // 33,000 samples: windows at 0, 8,240, 16,480 and 24,720; the 40 samples from 32,960 on
+    // are shorter than one 25 ms frame and make no window (the whole clip failed before).
+    assert_eq!(together[2].scores.len(), 4);
+    for (c, clip) in clips.iter().enumerate() {
+        let alone = scorer
+            .score_samples(&model, clip, 16_000, None, &device)
+            .unwrap();
+        let d = max_diff(&alone.scores, &together[c].scores);
+        assert!(d <= 1e-6, "clip {c}: {d}");
+    }
+    // The third clip from a 16 kHz float WAV file, read piece by piece: the same windows in the
+    // same batches, so the same bits.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.wav");
+    std::fs::write(&path, float_wav(&clips[2], 16_000)).unwrap();
+    let from_file = scorer.score_file(&model, &path, None, &device).unwrap();
+    let in_memory = scorer
+        .score_samples(&model, &clips[2], 16_000, None, &device)
+        .unwrap();
+    assert_eq!(from_file, in_memory);
+    // A hop that is not positive is refused, naming it.
+    let e = scorer
+        .score_samples(&model, &clips[0], 16_000, Some(0.0), &device)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("hop must be positive"), "{e}");
+}
+
+/// A mono 32-bit float WAV of `samples` at `rate` Hz.
+fn float_wav(samples: &[f32], rate: u32) -> Vec<u8> {
+    let data: Vec<u8> = samples.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let mut v = Vec::new();
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&3u16.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&rate.to_le_bytes());
+    v.extend_from_slice(&(rate * 4).to_le_bytes());
+    v.extend_from_slice(&4u16.to_le_bytes());
+    v.extend_from_slice(&32u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    v.extend_from_slice(&data);
+    v
+}
