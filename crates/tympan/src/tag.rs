@@ -269,6 +269,43 @@ impl AudioTagger {
         })
     }
 
+    /// The model's evaluation outputs `[clips, classes]` (row-major) of whole clips, as
+    /// training's evaluation takes them ([`tympan_infer::predict`]): each clip cut or padded to
+    /// the model's input (VGGish input: the mean over its 960 ms patches), no windowing. What
+    /// `tympan evaluate` scores, and what a run's `predictions.npy` holds.
+    /// Clips at another rate than the model's are resampled first.
+    pub fn predict_clips(&self, clips: &[Clip<'_>]) -> Result<Vec<f32>, TagError> {
+        let c = &self.scorer.contract;
+        let resampled: Vec<Option<Vec<f32>>> = clips
+            .iter()
+            .enumerate()
+            .map(|(index, clip)| match c.sample_rate {
+                Some(to) if to != clip.rate => {
+                    tympan_audio::resample::resample(clip.samples, clip.rate, to)
+                        .map(Some)
+                        .map_err(|source| InferError::Clip { index, source })
+                }
+                _ => Ok(None),
+            })
+            .collect::<Result<_, _>>()?;
+        let at_rate: Vec<Clip<'_>> = clips
+            .iter()
+            .zip(&resampled)
+            .map(|(clip, r)| match (r, c.sample_rate) {
+                (Some(s), Some(rate)) => Clip { samples: s, rate },
+                _ => *clip,
+            })
+            .collect();
+        let forward = |x| self.model.forward(x);
+        Ok(tympan_infer::predict(
+            &forward,
+            c,
+            &at_rate,
+            self.scorer.batch,
+            &self.device,
+        )?)
+    }
+
     /// `(label, score)` pairs of clip scores, best first.
     pub fn ranked(&self, clip: &[f32]) -> Vec<(String, f32)> {
         let mut order: Vec<usize> = (0..clip.len().min(self.labels.len())).collect();

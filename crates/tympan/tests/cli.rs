@@ -468,7 +468,7 @@ fn tag_end_to_end() {
         "--std",
         "4.5699",
     ];
-    let args = |arch: &'static str, extra: &[&'static str]| -> Vec<String> {
+    let args = |arch: &str, extra: &[&str]| -> Vec<String> {
         let mut v: Vec<String> = ["tag", "--arch", arch, "--weights", s(&weights)]
             .iter()
             .map(|a| a.to_string())
@@ -513,6 +513,43 @@ fn tag_end_to_end() {
         s(&clip),
     ]);
     assert!(!o.status.success(), "--frames beside --pretrained");
+    // `tympan evaluate` on a PSLA datafile: the label mids are read with the weights' AudioSet
+    // class list (--labels), an absent file is skipped and counted, and the clip's scores are
+    // `tympan tag`'s (a 7 s clip is one 1056-frame window, padded, either way).
+    let df = dir.path().join("eval.json");
+    std::fs::write(
+        &df,
+        serde_json::json!({"data": [
+            {"wav": s(&clip), "labels": "/m/04rlf,/m/09x0r"},
+            {"wav": s(&dir.path().join("absent.wav")), "labels": "/m/09x0r"},
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let ev = dir.path().join("eval");
+    let mut a = args("psla-effnet-b2", &["--datafile", s(&df), "-o", s(&ev)]);
+    a[0] = "evaluate".into();
+    a.extend(stated.iter().map(|x| x.to_string()));
+    let o = run(&a);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got = tympan_audio::npy::read(&ev.join("scores.npy")).unwrap();
+    assert_eq!(got.shape, vec![1, 527]);
+    let tag_scores = dir.path().join("tag.npy");
+    let mut a = args("psla-effnet-b2", &["-o", s(&tag_scores)]);
+    a.extend(stated.iter().map(|x| x.to_string()));
+    a.push(s(&clip).to_string());
+    assert!(run(&a).status.success());
+    let by_tag = tympan_audio::npy::read(&tag_scores).unwrap();
+    let d = tympan_tests::max_abs_diff(&got.data, &by_tag.data);
+    assert!(d <= 1e-6, "evaluate vs tag: {d}");
+    let t = tympan_audio::npy::read(&ev.join("targets.npy")).unwrap();
+    assert_eq!(t.data.iter().sum::<f32>(), 2.0);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ev.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        (summary["clips"].as_u64(), summary["missing"].as_u64()),
+        (Some(1), Some(1))
+    );
     let mut a = args("psla-effnet-b0", &[]);
     a.extend(stated.iter().map(|x| x.to_string()));
     a.push(s(&clip).to_string());
@@ -666,6 +703,70 @@ fn tag_with_a_run_folder() {
     let preds = npy::read(&out.join("predictions.npy")).unwrap();
     let d = tympan_tests::max_abs_diff(&sc.data, &preds.data[..3]);
     assert!(d <= 1e-6, "tag --run vs the run's own predictions: {d}");
+    // `tympan evaluate` on the run's test list (fold 0 of the manifest) is the run's own
+    // end-of-run evaluation: its predictions and targets, its last-epoch mAP and AUC.
+    let ev = dir.path().join("eval");
+    let o = tympan(&[
+        "evaluate",
+        "--run",
+        s(&out),
+        "--checkpoint",
+        "last",
+        "--manifest",
+        s(&manifest),
+        "--fold",
+        "0",
+        "-o",
+        s(&ev),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got = npy::read(&ev.join("scores.npy")).unwrap();
+    assert_eq!(got.shape, preds.shape);
+    let d = tympan_tests::max_abs_diff(&got.data, &preds.data);
+    assert!(d <= 1e-6, "evaluate vs the run's predictions: {d}");
+    let targets = npy::read(&ev.join("targets.npy")).unwrap();
+    assert_eq!(
+        targets.data,
+        npy::read(&out.join("targets.npy")).unwrap().data
+    );
+    let mine: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ev.join("summary.json")).unwrap()).unwrap();
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    for (a, b) in [("map", "map"), ("mean_auc", "auc")] {
+        let (x, y) = (
+            mine[a].as_f64().unwrap(),
+            run["last_epoch"][b].as_f64().unwrap(),
+        );
+        assert!((x - y).abs() <= 1e-9, "{a}: {x} against the run's {y}");
+    }
+    // Per-class AP by hand from the written scores: the mean, over the class's positives, of the
+    // precision at each positive's rank (no ties among these scores).
+    let n = got.shape[0];
+    let rows: Vec<String> = std::fs::read_to_string(ev.join("per_class.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(String::from)
+        .collect();
+    assert_eq!(rows.len(), 3);
+    for (c, row) in rows.iter().enumerate() {
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&i, &j| got.data[j * 3 + c].total_cmp(&got.data[i * 3 + c]));
+        let (mut hits, mut sum) = (0.0f64, 0.0f64);
+        for (rank, &i) in order.iter().enumerate() {
+            if targets.data[i * 3 + c] > 0.5 {
+                hits += 1.0;
+                sum += hits / (rank + 1) as f64;
+            }
+        }
+        let ap: f64 = row.split(',').nth(3).unwrap().parse().unwrap();
+        assert!(
+            (ap - sum / hits).abs() < 1e-6,
+            "class {c}: {ap} by hand {}",
+            sum / hits
+        );
+    }
     // The run folder is a model card: card.json holds the architecture, the input contract
     // with the run's normalisation, and the classes.
     let card = tympan::infer::ModelCard::read(&out).unwrap();

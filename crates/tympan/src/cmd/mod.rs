@@ -4,11 +4,13 @@ pub mod embed;
 pub mod enhance;
 #[cfg(feature = "train")]
 pub mod ensemble;
+pub mod evaluate;
 pub mod features;
 pub mod metrics;
 pub mod models;
 #[cfg(feature = "train")]
 pub mod probe;
+pub mod source;
 pub mod stats;
 pub mod tag;
 pub mod timeline;
