@@ -112,6 +112,9 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
         stop_after,
         on_event,
     } = opts;
+    for note in &recipe.notes {
+        on_event(Event::Info(note.clone()));
+    }
     let checkpoints = Checkpoints::open(&out_dir)?;
     let mut data: PreparedData = prepare(recipe)?;
     let classes = data.classes.len();

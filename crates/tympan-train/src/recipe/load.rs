@@ -108,6 +108,16 @@ impl Recipe {
         overrides: &[String],
     ) -> Result<Self, TrainError> {
         let bad = |reason: String| recipe_error(source, reason);
+        // The budget the file states, before overrides: a weight-averaging window written for it
+        // follows a budget changed by `--set train.epochs=N` (unless the window is set too).
+        let file_epochs = value
+            .get("train")
+            .and_then(|t| t.get("epochs"))
+            .and_then(toml::Value::as_integer)
+            .and_then(|e| usize::try_from(e).ok());
+        let window_set = overrides
+            .iter()
+            .any(|o| o.trim_start().starts_with("aggregate."));
         for o in overrides {
             let (key, raw) = o
                 .split_once('=')
@@ -116,6 +126,11 @@ impl Recipe {
         }
         let input_given = value.get("features").and_then(|f| f.get("input")).is_some();
         let mut recipe: Recipe = typed(value, source)?;
+        if let Some(from) = file_epochs
+            && !window_set
+        {
+            recipe.follow_budget(from);
+        }
         recipe.take_model_defaults(input_given).map_err(bad)?;
         recipe.validate().map_err(bad)?;
         Ok(recipe)
@@ -159,6 +174,33 @@ impl Recipe {
             self.data.sample_rate = Some(info.input.sample_rate);
         }
         Ok(())
+    }
+
+    /// Move the weight-averaging window written for a budget of `from` epochs to the recipe's
+    /// budget, keeping its place relative to the budget as PSLA states it (the averaged epochs
+    /// are the last part of training, after the learning rate has decayed): the window starts
+    /// the same fraction of the way in and ends as far from the end, scaled. PSLA's 16..30 of 30
+    /// epochs becomes 2..2 of 2 and 6..10 of 10 (of 1: 1..1). A note says so.
+    fn follow_budget(&mut self, from: usize) {
+        let to = self.train.epochs;
+        let (Some(s), Some(e)) = (self.aggregate.wa_start, self.aggregate.wa_end) else {
+            return;
+        };
+        if to == from || from == 0 || to == 0 || s == 0 || s > e || e > from {
+            return;
+        }
+        let scale = |k: usize| (k * to) / from;
+        let end = to - scale(from - e).min(to - 1);
+        let start = (1 + scale(s - 1)).min(end);
+        if (start, end) != (s, e) {
+            self.aggregate.wa_start = Some(start);
+            self.aggregate.wa_end = Some(end);
+            let note = format!(
+                "train.epochs = {to} (the recipe says {from}): weight averaging over epochs                  {start}..{end} instead of {s}..{e}, the same part of the budget (set                  aggregate.wa_start/wa_end to choose)"
+            );
+            tracing::info!("{note}");
+            self.notes.push(note);
+        }
     }
 
     /// Read and parse a training recipe file.

@@ -44,6 +44,10 @@ pub struct Recipe {
     /// Weight averaging and ensembles.
     #[serde(default)]
     pub aggregate: AggregateSection,
+    /// What loading changed that the user did not write (a weight-averaging window moved with
+    /// a shrunk budget): the engine reports each as an [`crate::Event::Info`] when a run starts.
+    #[serde(skip)]
+    pub notes: Vec<String>,
 }
 
 /// Which dataset and split.

@@ -154,3 +154,69 @@ fn input_follows_the_model_card() {
     );
     assert!(load(&["model.arch=\"m11\"", "model.pretrained=\"none\""]).is_ok());
 }
+
+/// A budget shrunk with `--set train.epochs=N` moves the weight-averaging window with it (the
+/// same part of the budget), says so, and leaves a window the user sets alone.
+#[test]
+fn the_weight_averaging_window_follows_the_budget() {
+    let psla = format!("{R}[aggregate]\nwa_start = 16\nwa_end = 30\n")
+        .replace("epochs = 2", "epochs = 30");
+    let load = |sets: &[&str]| {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        Recipe::from_toml(&psla, Path::new("t.toml"), &sets)
+    };
+    for (epochs, window) in [
+        (30, (16, 30)),
+        (10, (6, 10)),
+        (2, (2, 2)),
+        (1, (1, 1)),
+        (60, (31, 60)),
+    ] {
+        let r = load(&[&format!("train.epochs={epochs}")]).unwrap();
+        let got = (r.aggregate.wa_start.unwrap(), r.aggregate.wa_end.unwrap());
+        assert_eq!(got, window, "epochs = {epochs}");
+        assert_eq!(r.notes.len(), usize::from(epochs != 30), "{:?}", r.notes);
+    }
+    let r = load(&["train.epochs=2"]).unwrap();
+    assert!(
+        r.notes[0].contains("2..2 instead of 16..30"),
+        "{}",
+        r.notes[0]
+    );
+    // A window the user sets is theirs: checked, not moved.
+    let e = load(&[
+        "train.epochs=2",
+        "aggregate.wa_start=4",
+        "aggregate.wa_end=6",
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("wa_start..wa_end must lie within 1..=2"), "{e}");
+}
+
+/// Every shipped training recipe loads and validates with `--set train.epochs=1` and `=2`
+/// (nothing is trained): a user shrinking a budget never meets the recipe's own settings.
+#[test]
+fn every_shipped_recipe_takes_a_budget_of_one_or_two_epochs() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        if text.lines().any(|l| l.trim() == "kind = \"probe\"") {
+            continue;
+        }
+        for epochs in [1, 2] {
+            let r = Recipe::load(&path, &[format!("train.epochs={epochs}")])
+                .unwrap_or_else(|e| panic!("{} with {epochs} epochs: {e}", path.display()));
+            if let (Some(s), Some(e)) = (r.aggregate.wa_start, r.aggregate.wa_end) {
+                assert!(1 <= s && s <= e && e <= epochs, "{}", path.display());
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} recipes");
+}
