@@ -6,11 +6,11 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     /// The registry has no model of that name.
-    #[error("unknown model `{name}`; known models: {known}")]
+    #[error("unknown model `{name}`; did you mean {known}? (`tympan models list` shows all)")]
     UnknownModel {
         /// Requested name.
         name: String,
-        /// Comma-separated list of known names.
+        /// The nearest known names, comma-separated.
         known: String,
     },
     /// Bad argument to a model constructor.

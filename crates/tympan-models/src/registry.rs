@@ -606,7 +606,7 @@ pub fn list() -> Vec<ModelInfo> {
 fn unknown(name: &str) -> ModelError {
     ModelError::UnknownModel {
         name: name.to_string(),
-        known: names().join(", "),
+        known: nearest(name, &names(), 3).join(", "),
     }
 }
 
@@ -667,6 +667,30 @@ pub fn create(name: &str, num_classes: usize, device: &Device) -> Result<Tagger,
                 .init(device),
         ),
     })
+}
+
+/// The `n` names closest to `name` by edit distance (ties in registry order).
+fn nearest(name: &str, names: &[String], n: usize) -> Vec<String> {
+    let mut scored: Vec<(usize, &String)> =
+        names.iter().map(|k| (edit_distance(name, k), k)).collect();
+    scored.sort_by_key(|&(d, _)| d);
+    scored.into_iter().take(n).map(|(_, k)| k.clone()).collect()
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// Number of BatchNorm running-statistic values (running mean and variance) in a model.
@@ -758,6 +782,16 @@ mod tests {
         }
         let psla = info("psla-effnet-b2").unwrap().input.normalisation();
         assert_eq!(psla.to_string(), "from the run (released: -4.6476/4.5699)");
+    }
+
+    #[test]
+    fn a_mistyped_name_gets_the_nearest_names() {
+        let e = info("psla-efficientnet-b2").unwrap_err().to_string();
+        assert!(e.contains("psla-effnet-b2"), "{e}");
+        let e = info("m34res-rb1").unwrap_err().to_string();
+        assert!(e.contains("m34-res-rb1"), "{e}");
+        assert_eq!(e.matches(", ").count(), 2, "three names: {e}");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]

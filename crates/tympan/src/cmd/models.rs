@@ -24,15 +24,25 @@ enum Sub {
         /// Only names containing this text.
         #[arg(long)]
         filter: Option<String>,
+        /// Output: aligned text, or JSON (`{"models": [...], "released": [...]}`).
+        #[arg(long, value_enum, default_value_t = super::Format::Table)]
+        format: super::Format,
     },
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
     match a.command {
-        Sub::List { classes, filter } => {
+        Sub::List {
+            classes,
+            filter,
+            format,
+        } => {
             let device = Backend::default_available()
                 .ok_or_else(|| anyhow::anyhow!("no backend compiled in"))?
                 .device()?;
+            if format != super::Format::Table {
+                return json(classes, filter.as_deref(), &device);
+            }
             println!(
                 "{:<26} {:>12}  {:<32} {:<8} {:<9} {:<40} description",
                 "name", "params", "input", "output", "ImageNet", "normalisation"
@@ -92,4 +102,45 @@ pub fn run(a: Args) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `models list --format json` (CSV is given as JSON too: the rows nest).
+fn json(classes: usize, filter: Option<&str>, device: &tympan::Device) -> Result<ExitCode> {
+    let keep = |name: &str| filter.is_none_or(|f| name.contains(f));
+    let mut models = Vec::new();
+    for m in list().into_iter().filter(|m| keep(&m.name)) {
+        let model = create(&m.name, classes, device)?;
+        models.push(serde_json::json!({
+            "name": m.name,
+            "params": num_params(&model),
+            "input": {
+                "frontend": m.input.preset.name(),
+                "frames": m.input.frames,
+                "bins": m.input.bins,
+                "sample_rate": m.input.sample_rate,
+                "normalisation": m.input.normalisation().to_string(),
+            },
+            "output": m.output,
+            "imagenet": m.imagenet.is_some(),
+            "description": m.description,
+            "reference": m.reference,
+        }));
+    }
+    let released: Vec<_> = tympan::hub::PRETRAINED
+        .iter()
+        .filter(|p| keep(p.name))
+        .map(|p| {
+            serde_json::json!({
+                "name": p.name,
+                "arch": p.arch,
+                "input": p.contract(),
+                "description": p.description,
+            })
+        })
+        .collect();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({"models": models, "released": released}))?
+    );
+    Ok(ExitCode::SUCCESS)
 }

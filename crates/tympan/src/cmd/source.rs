@@ -80,6 +80,8 @@ impl ModelSource {
                     std,
                     sample_rate: self.sample_rate,
                 };
+                // A mistyped architecture first, before any file is read.
+                tympan::models::info(arch)?;
                 let labels = tympan::tag::read_labels(labels)?;
                 AudioTagger::from_weights(arch, weights, labels, opts, device)?
             }
