@@ -16,6 +16,7 @@ pub mod aggregate;
 pub mod data;
 pub mod engine;
 mod error;
+pub mod launch;
 pub mod learner;
 pub mod loss;
 pub mod plots;

@@ -14,6 +14,7 @@
 //! | [`hub`] | `tympan` | pretrained models by name, fetched once into the user's cache |
 //! | [`tag`] | `tympan` | a file to `(label, score)` pairs with a run folder or a pretrained model |
 //! | [`allocator`] | `tympan` | glibc allocator settings for programs that process many files |
+//! | `cli` | `tympan` | what the command-line front ends share: the training run's progress (feature `train`) |
 #![warn(missing_docs)]
 
 pub use tympan_audio as audio;
@@ -28,6 +29,8 @@ pub use tympan_train as train;
 pub use burn::prelude::Device;
 
 pub mod allocator;
+#[cfg(feature = "train")]
+pub mod cli;
 pub mod hub;
 pub mod tag;
 

@@ -703,6 +703,24 @@ fn tag_with_a_run_folder() {
     let preds = npy::read(&out.join("predictions.npy")).unwrap();
     let d = tympan_tests::max_abs_diff(&sc.data, &preds.data[..3]);
     assert!(d <= 1e-6, "tag --run vs the run's own predictions: {d}");
+    // JSON lines: one object per file as it finishes, and a line for a file that fails.
+    let o = tympan(&[
+        "tag",
+        "--run",
+        s(&out),
+        "--format",
+        "jsonl",
+        s(&clip),
+        s(&dir.path().join("absent.wav")),
+    ]);
+    assert!(!o.status.success(), "a failed file fails the command");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["top"].as_array().unwrap().len(), 3);
+    assert!(lines[1]["error"].as_str().unwrap().contains("absent.wav"));
     // `tympan evaluate` on the run's test list (fold 0 of the manifest) is the run's own
     // end-of-run evaluation: its predictions and targets, its last-epoch mAP and AUC.
     let ev = dir.path().join("eval");
@@ -800,4 +818,87 @@ fn tag_with_a_run_folder() {
     let o = tympan(&["tag", "--run", s(dir.path()), s(&clip)]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("card.json"), "{}", stderr(&o));
+}
+
+/// `tympan train` runs a recipe as the library does (`cargo xtask train` calls the same
+/// `tympan_train::launch::prepare` and `tympan_train::run`): the same predictions, bit for bit,
+/// and the same metrics rows but for their seconds. A fresh run into a finished run's folder is
+/// refused; a mistyped recipe name lists the recipes.
+#[test]
+fn tympan_train_is_the_library_run() {
+    let Some(data) = tympan_tests::require_data("tympan_train_is_the_library_run") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let takes: Vec<u32> = (0..2).chain(5..10).collect();
+    let manifest = tympan_tests::fsdd_manifest(
+        &data,
+        dir.path(),
+        0..3,
+        &["george", "jackson", "lucas"],
+        &takes,
+        |t| t >= 5,
+    );
+    let text = tympan_tests::hershey_fc_recipe("cli-train", &manifest, 8, 2, 0);
+    let recipe_file = dir.path().join("cli-train.toml");
+    std::fs::write(&recipe_file, &text).unwrap();
+    let by_cli = dir.path().join("by-cli");
+    let o = tympan(&["train", s(&recipe_file), "--out", s(&by_cli)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("single model, last epoch"));
+    let recipe = tympan_train::Recipe::from_toml(&text, &recipe_file, &[]).unwrap();
+    let by_lib = dir.path().join("by-lib");
+    let mut sink = |_e| {};
+    tympan_train::run(
+        &recipe,
+        tympan_train::RunOptions {
+            device: tympan_models::Backend::Flex.device().unwrap(),
+            data_parallel: Vec::new(),
+            out_dir: by_lib.clone(),
+            resume: false,
+            stop_after: None,
+            on_event: &mut sink,
+        },
+    )
+    .unwrap();
+    // (Model files hold Burn's per-process parameter ids, so their bytes differ; the
+    // predictions of the last and the best model are their outputs.)
+    for f in [
+        "predictions.npy",
+        "predictions-best.npy",
+        "targets.npy",
+        "card.json",
+    ] {
+        let same = std::fs::read(by_cli.join(f)).unwrap() == std::fs::read(by_lib.join(f)).unwrap();
+        assert!(same, "{f} differs");
+    }
+    let rows = |d: &Path| -> Vec<String> {
+        let text = std::fs::read_to_string(d.join("metrics.csv")).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let secs = header.iter().position(|h| *h == "seconds");
+        lines
+            .map(|l| {
+                l.split(',')
+                    .enumerate()
+                    .filter(|(i, _)| Some(*i) != secs)
+                    .map(|(_, v)| v)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect()
+    };
+    assert_eq!(rows(&by_cli), rows(&by_lib));
+    assert_eq!(rows(&by_cli).len(), 2);
+    let o = tympan(&["train", s(&recipe_file), "--out", s(&by_cli)]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
+    let o = tympan(&[
+        "train",
+        "fsdd-psl",
+        "--recipes",
+        s(&tympan_tests::workspace_root().join("experiments")),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("fsdd-psla"), "{}", stderr(&o));
 }

@@ -125,20 +125,24 @@ impl Recipe {
             set_path(&mut value, key.trim(), raw.trim()).map_err(bad)?;
         }
         let input_given = value.get("features").and_then(|f| f.get("input")).is_some();
+        let loss_given = value.get("train").and_then(|t| t.get("loss")).is_some();
         let mut recipe: Recipe = typed(value, source)?;
         if let Some(from) = file_epochs
             && !window_set
         {
             recipe.follow_budget(from);
         }
-        recipe.take_model_defaults(input_given).map_err(bad)?;
+        recipe
+            .take_model_defaults(input_given, loss_given)
+            .map_err(bad)?;
         recipe.validate().map_err(bad)?;
         Ok(recipe)
     }
 
-    /// Fill what the recipe leaves out from the model's card (its registry `InputSpec`), so the
-    /// input contract lives in one place: `features.input` of every model, and the sample rate
-    /// of every non-PSLA model (PSLA models keep each file's own rate when none is given, as
+    /// Fill what the recipe leaves out from the model's card (its registry `InputSpec` and
+    /// `OutputKind`), so the input contract lives in one place: `features.input` of every model,
+    /// `train.loss` from the output kind (BCE for sigmoid outputs, cross-entropy for softmax
+    /// ones), and the sample rate of every non-PSLA model (PSLA models keep each file's own rate when none is given, as
     /// PSLA's loader does). The filled values are part of the recipe written to the run's
     /// `config.toml`.
     ///
@@ -146,7 +150,7 @@ impl Recipe {
     /// a `features.input` other than the one the model reads (an
     /// M-net fed fbanks, say, which would otherwise fail deep in the first forward or train on
     /// the wrong features), is refused here, before any data is read.
-    fn take_model_defaults(&mut self, input_given: bool) -> Result<(), String> {
+    fn take_model_defaults(&mut self, input_given: bool, loss_given: bool) -> Result<(), String> {
         let info = tympan_models::info(&self.model.arch).map_err(|e| {
             format!(
                 "model.arch = {:?}: {e} (`tympan models list` shows every name)",
@@ -169,6 +173,12 @@ impl Recipe {
                  EfficientNets and ResNet-50 do); set model.pretrained = \"none\" or leave it out",
                 self.model.arch
             ));
+        }
+        if !loss_given {
+            self.train.loss = match info.output {
+                tympan_models::OutputKind::Probabilities => super::Loss::Bce,
+                tympan_models::OutputKind::Distribution => super::Loss::Ce,
+            };
         }
         if self.data.sample_rate.is_none() && info.input.preset != Frontend::Psla {
             self.data.sample_rate = Some(info.input.sample_rate);

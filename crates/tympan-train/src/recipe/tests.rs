@@ -220,3 +220,23 @@ fn every_shipped_recipe_takes_a_budget_of_one_or_two_epochs() {
     }
     assert!(checked >= 15, "only {checked} recipes");
 }
+
+/// The loss follows the model card's output kind unless the recipe states one: BCE for sigmoid
+/// outputs, cross-entropy for softmax ones.
+#[test]
+fn the_loss_follows_the_output_kind() {
+    let load = |sets: &[&str]| {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        Recipe::from_toml(R, Path::new("t.toml"), &sets).unwrap()
+    };
+    assert_eq!(load(&[]).train.loss, Loss::Bce);
+    assert_eq!(load(&["model.arch=\"m11\""]).train.loss, Loss::Ce);
+    assert_eq!(load(&["model.arch=\"slim2d-rb1\""]).train.loss, Loss::Ce);
+    assert_eq!(load(&["model.arch=\"hershey-fc\""]).train.loss, Loss::Bce);
+    assert_eq!(
+        load(&["model.arch=\"m11\"", "train.loss=\"bce\""])
+            .train
+            .loss,
+        Loss::Bce
+    );
+}

@@ -14,6 +14,8 @@ pub mod source;
 pub mod stats;
 pub mod tag;
 pub mod timeline;
+#[cfg(feature = "train")]
+pub mod train;
 
 use std::path::Path;
 

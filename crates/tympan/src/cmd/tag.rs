@@ -31,6 +31,20 @@ the normalisation it was trained with (--mean, --std: PSLA's AudioSet models use
 the model's input every --hop-s seconds (default: back to back). The clip score is the mean (or
 max) over windows, and --windows-out keeps the per-window scores.";
 
+/// What `tag` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TagFormat {
+    /// Aligned text for a person.
+    Table,
+    /// One JSON array once every file is done.
+    Json,
+    /// JSON lines: one object per file, printed as it finishes (`{"file", "error"}` for a file
+    /// that fails), for a consumer that reads while a long list runs.
+    Jsonl,
+    /// CSV with a header row.
+    Csv,
+}
+
 /// Tag audio files: top-k classes with scores.
 #[derive(clap::Args)]
 #[command(after_help = EXAMPLES)]
@@ -48,8 +62,8 @@ pub struct Args {
     #[arg(long, default_value_t = 10)]
     top_k: usize,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = super::Format::Table)]
-    format: super::Format,
+    #[arg(long, value_enum, default_value_t = TagFormat::Table)]
+    format: TagFormat,
     /// Write float32 [n_files, n_classes] clip scores in input order (.npy; `--scores-out` is
     /// the old name).
     #[arg(short = 'o', long = "output", alias = "scores-out", value_name = "NPY")]
@@ -96,7 +110,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let mut failed = 0;
     let mut json = Vec::new();
     let mut csv_out =
-        (a.format == super::Format::Csv).then(|| csv::Writer::from_writer(std::io::stdout()));
+        (a.format == TagFormat::Csv).then(|| csv::Writer::from_writer(std::io::stdout()));
     if let Some(w) = &mut csv_out {
         w.write_record(["file", "rank", "class", "score"])?;
     }
@@ -112,6 +126,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
             Ok(w) => w,
             Err(e) => {
                 pb.suspend(|| eprintln!("error: {e}"));
+                if a.format == TagFormat::Jsonl {
+                    let line = serde_json::json!({"file": file.display().to_string(), "error": e.to_string()});
+                    pb.suspend(|| println!("{line}"));
+                }
                 failed += 1;
                 all.extend(std::iter::repeat_n(f32::NAN, labels.len()));
                 continue;
@@ -153,31 +171,43 @@ pub fn run(a: Args) -> Result<ExitCode> {
             .map(|&i| (labels[i].as_str(), clip[i]))
             .collect();
         match a.format {
-            super::Format::Table => pb.suspend(|| {
+            TagFormat::Table => pb.suspend(|| {
                 println!("{} ({} windows)", file.display(), windows.len());
                 for (name, s) in &top {
                     println!("  {s:.4}  {name}");
                 }
             }),
-            super::Format::Csv => {
+            TagFormat::Csv => {
                 if let Some(w) = &mut csv_out {
                     let f = file.display().to_string();
                     for (r, (name, s)) in top.iter().enumerate() {
-                        w.write_record([f.as_str(), &(r + 1).to_string(), name, &format!("{s:.6}")])?;
+                        w.write_record([
+                            f.as_str(),
+                            &(r + 1).to_string(),
+                            name,
+                            &format!("{s:.6}"),
+                        ])?;
                     }
                     w.flush()?;
                 }
             }
-            super::Format::Json => json.push(serde_json::json!({
-                "file": file.display().to_string(),
-                "windows": windows.len(),
-                "top": top.iter().map(|(n, s)| serde_json::json!({"class": n, "score": s})).collect::<Vec<_>>(),
-            })),
+            TagFormat::Json | TagFormat::Jsonl => {
+                let v = serde_json::json!({
+                    "file": file.display().to_string(),
+                    "windows": windows.len(),
+                    "top": top.iter().map(|(n, s)| serde_json::json!({"class": n, "score": s})).collect::<Vec<_>>(),
+                });
+                if a.format == TagFormat::Jsonl {
+                    pb.suspend(|| println!("{v}"));
+                } else {
+                    json.push(v);
+                }
+            }
         }
         all.extend(clip);
     }
     pb.finish_and_clear();
-    if a.format == super::Format::Json {
+    if a.format == TagFormat::Json {
         println!("{}", serde_json::to_string_pretty(&json)?);
     }
     if let Some(out) = &a.scores_out {
