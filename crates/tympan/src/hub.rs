@@ -9,6 +9,11 @@
 //! recorded on the first download (`<file>.sha256` beside it) and every later use is checked
 //! against that record; a corrupt or truncated cached file is fetched again.
 //!
+//! Offline, a file put into `<cache>/<name>/` by hand is used when its sum matches a pinned one,
+//! or the one the caller gives ([`FetchOptions::weights_sha256`], `tympan tag --pretrained NAME
+//! --weights-sha256 SUM`); the sum is then recorded like a downloaded file's. A cut download
+//! resumes from its `.part` file where the server honours a range request.
+//!
 //! ```no_run
 //! let cache = tympan::hub::cache_dir().expect("a cache folder");
 //! let model = tympan::hub::fetch("psla-audioset", &cache, None)?;
@@ -123,7 +128,8 @@ pub enum HubError {
     /// The transfer failed.
     #[error(
         "GET {url}: {reason} (without access to it: --mirror URL or TYMPAN_HUB_MIRROR to fetch \
-         from a copy, or put the file into the cache folder by hand: `tympan tag --help`)"
+         from a copy, or put the file into the cache folder by hand and give its sum with \
+         --weights-sha256: `tympan tag --help`)"
     )]
     Http {
         /// The address.
@@ -152,6 +158,9 @@ pub enum HubError {
     /// No cache folder could be found.
     #[error("no cache folder: set TYMPAN_CACHE, XDG_CACHE_HOME or HOME")]
     NoCache,
+    /// A checksum given by the user is not a SHA-256.
+    #[error("{0:?} is not a SHA-256 (64 hexadecimal digits)")]
+    BadSum(String),
 }
 
 impl Pretrained {
@@ -215,6 +224,16 @@ pub fn fetch(name: &str, cache: &Path, mirror: Option<&str>) -> Result<Fetched, 
     fetch_with_progress(name, cache, mirror, &mut |_| {})
 }
 
+/// What a fetch may be told besides the name.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FetchOptions<'a> {
+    /// A base URL replacing the publishers' addresses (`<mirror>/<file>`).
+    pub mirror: Option<&'a str>,
+    /// The SHA-256 the weights must have, where the entry pins none: a file placed in the cache
+    /// by hand with this sum is used as it is, and a download must have it.
+    pub weights_sha256: Option<&'a str>,
+}
+
 /// Transfer progress of one file, for a progress bar.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress<'a> {
@@ -233,14 +252,46 @@ pub fn fetch_with_progress(
     mirror: Option<&str>,
     on_progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Fetched, HubError> {
+    let opts = FetchOptions {
+        mirror,
+        weights_sha256: None,
+    };
+    fetch_with(name, cache, &opts, on_progress)
+}
+
+/// [`fetch_with_progress`] with [`FetchOptions`].
+pub fn fetch_with(
+    name: &str,
+    cache: &Path,
+    opts: &FetchOptions<'_>,
+    on_progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<Fetched, HubError> {
+    let mirror = opts.mirror;
     let p = find(name)?;
     let dir = cache.join(p.name);
     std::fs::create_dir_all(&dir).map_err(|source| HubError::Io {
         path: dir.clone(),
         source,
     })?;
-    let weights = ensure(&p.weights, &dir, mirror, on_progress)?;
-    let labels = ensure(&p.labels, &dir, mirror, on_progress)?;
+    let mut pin = None;
+    if let Some(sum) = opts.weights_sha256 {
+        let sum = sum.trim().to_ascii_lowercase();
+        if sum.len() != 64 || !sum.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(HubError::BadSum(sum));
+        }
+        if let Some(pinned) = p.weights.sha256
+            && pinned != sum
+        {
+            return Err(HubError::Checksum {
+                path: dir.join(p.weights.file),
+                expected: pinned.to_string(),
+                got: sum,
+            });
+        }
+        pin = Some(sum);
+    }
+    let weights = ensure(&p.weights, pin.as_deref(), &dir, mirror, on_progress)?;
+    let labels = ensure(&p.labels, None, &dir, mirror, on_progress)?;
     Ok(Fetched {
         arch: p.arch,
         contract: p.contract(),
@@ -270,25 +321,36 @@ fn sha256_of(path: &Path) -> Result<String, HubError> {
 }
 
 /// The sum a file must have: the pinned one, else the one recorded at its first download.
-fn expected_sum(r: &Remote, record: &Path) -> Option<String> {
-    r.sha256.map(str::to_string).or_else(|| {
+fn expected_sum(pin: Option<&str>, record: &Path) -> Option<String> {
+    pin.map(str::to_string).or_else(|| {
         std::fs::read_to_string(record)
             .ok()
             .map(|s| s.trim().to_string())
     })
 }
 
+/// `r` in `dir`, fetched unless present with the right sum; `pin` (the caller's sum) stands in
+/// for the entry's where it pins none.
 fn ensure(
     r: &Remote,
+    pin: Option<&str>,
     dir: &Path,
     mirror: Option<&str>,
     on_progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<PathBuf, HubError> {
+    let pin = r.sha256.or(pin);
     let dest = dir.join(r.file);
     let record = dir.join(format!("{}.sha256", r.file));
     if dest.is_file() {
-        match expected_sum(r, &record) {
-            Some(want) if sha256_of(&dest)? == want => return Ok(dest),
+        match expected_sum(pin, &record) {
+            Some(want) if sha256_of(&dest)? == want => {
+                if pin.is_some() && !record.is_file() {
+                    // Placed by hand, or checked against a sum the caller gave: record it, so
+                    // that later uses without the sum check against it.
+                    std::fs::write(&record, format!("{want}\n")).map_err(io(&record))?;
+                }
+                return Ok(dest);
+            }
             Some(_) => {
                 tracing::warn!(file = %dest.display(), "cached file is corrupt; fetching it again")
             }
@@ -311,7 +373,7 @@ fn ensure(
         })
     })?;
     let got = sha256_of(&part)?;
-    match r.sha256 {
+    match pin {
         Some(want) if want != got => {
             let _ = std::fs::remove_file(&part);
             return Err(HubError::Checksum {
@@ -339,19 +401,34 @@ fn download(
         url: url.to_string(),
         reason,
     };
-    let mut resp = http_agent()
-        .get(url)
-        .call()
-        .map_err(|e| http(e.to_string()))?;
-    let len = resp.body().content_length();
+    // A `.part` left by a cut transfer is continued where the server honours the range (206),
+    // else the file is fetched from the start.
+    let have = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
+    let mut req = http_agent().get(url);
+    if have > 0 {
+        req = req.header("Range", &format!("bytes={have}-"));
+    }
+    let mut resp = req.call().map_err(|e| http(e.to_string()))?;
+    let resumed = have > 0 && resp.status().as_u16() == 206;
+    let mut got = if resumed { have } else { 0 };
+    let len = resp.body().content_length().map(|l| l + got);
     let mut reader = resp.body_mut().as_reader();
-    let mut out = std::fs::File::create(part).map_err(io(part))?;
+    let mut out = if resumed {
+        tracing::info!(file = %part.display(), bytes = have, "resuming a cut download");
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(part)
+            .map_err(io(part))?
+    } else {
+        std::fs::File::create(part).map_err(io(part))?
+    };
     let mut buf = vec![0u8; 1 << 16];
-    let mut got = 0u64;
     loop {
-        let n = reader
-            .read(&mut buf)
-            .map_err(|e| http(format!("cut after {got} bytes: {e}")))?;
+        let n = reader.read(&mut buf).map_err(|e| {
+            http(format!(
+                "cut after {got} bytes: {e} (kept; the next fetch resumes it)"
+            ))
+        })?;
         if n == 0 {
             break;
         }
@@ -363,8 +440,9 @@ fn download(
     if let Some(l) = len
         && got < l
     {
-        let _ = std::fs::remove_file(part);
-        return Err(http(format!("connection closed after {got} of {l} bytes")));
+        return Err(http(format!(
+            "connection closed after {got} of {l} bytes (kept; the next fetch resumes it)"
+        )));
     }
     Ok(())
 }

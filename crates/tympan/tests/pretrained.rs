@@ -13,20 +13,35 @@ use std::sync::{Arc, Mutex};
 
 /// Serves `files` by name; returns the base URL and the count of requests per file.
 fn serve(files: HashMap<String, Vec<u8>>) -> (String, Arc<Mutex<HashMap<String, usize>>>) {
+    serve_cut(files, HashMap::new())
+}
+
+/// [`serve`], honouring `Range: bytes=N-` (206), and cutting the first transfer of each file in
+/// `cut` after that many bytes (the full length announced, the connection closed).
+fn serve_cut(
+    files: HashMap<String, Vec<u8>>,
+    cut: HashMap<String, usize>,
+) -> (String, Arc<Mutex<HashMap<String, usize>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let hits = Arc::new(Mutex::new(HashMap::new()));
     let counter = hits.clone();
+    let mut cut = cut;
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut first = String::new();
             let _ = reader.read_line(&mut first);
+            let mut from = 0usize;
             loop {
                 let mut line = String::new();
                 if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
                     break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(r) = lower.strip_prefix("range: bytes=") {
+                    from = r.trim().trim_end_matches('-').parse().unwrap_or(0);
                 }
             }
             let name = first
@@ -36,14 +51,35 @@ fn serve(files: HashMap<String, Vec<u8>>) -> (String, Arc<Mutex<HashMap<String, 
                 .trim_start_matches('/')
                 .to_string();
             *counter.lock().unwrap().entry(name.clone()).or_insert(0) += 1;
+            if from > 0 {
+                *counter
+                    .lock()
+                    .unwrap()
+                    .entry(format!("{name} (range)"))
+                    .or_insert(0) += 1;
+            }
             let reply = match files.get(&name) {
+                Some(body) if from > 0 && from < body.len() => {
+                    let mut r = format!(
+                        "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {from}-{}/{}\r\nConnection: close\r\n\r\n",
+                        body.len() - from,
+                        body.len() - 1,
+                        body.len()
+                    )
+                    .into_bytes();
+                    r.extend_from_slice(&body[from..]);
+                    r
+                }
                 Some(body) => {
                     let mut r = format!(
                         "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                         body.len()
                     )
                     .into_bytes();
-                    r.extend_from_slice(body);
+                    match cut.remove(&name) {
+                        Some(n) => r.extend_from_slice(&body[..n]),
+                        None => r.extend_from_slice(body),
+                    }
                     r
                 }
                 None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -160,4 +196,82 @@ fn pretrained_by_name_downloads_once_checks_sums_and_tags() {
     let o = tag(cache.path(), &base, &["--pretrained", "nope", clip]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("psla-audioset"));
+}
+
+/// Offline, a checkpoint put into the cache by hand is used when the caller gives its SHA-256
+/// (PSLA publishes none to pin), and refused with another sum; a download cut half-way is kept
+/// and the next fetch resumes it with a range request instead of starting again.
+#[test]
+fn hand_placed_files_and_cut_downloads() {
+    use sha2::{Digest, Sha256};
+    let Some(data) = tympan_tests::require_data("hand_placed_files_and_cut_downloads") else {
+        return;
+    };
+    let weights = tympan_tests::fixtures().join("models/psla_effnet_b2_h4_527.pth");
+    let labels = data.join("audioset/class_labels_indices.csv");
+    let clip = data.join("audioset/R9_ZSCveAHg_7s.wav");
+    let clip = clip.to_str().unwrap();
+    let bytes = std::fs::read(&weights).unwrap();
+    let sum = format!("{:x}", Sha256::digest(&bytes));
+    let offline = "http://127.0.0.1:9";
+
+    // By hand: both files in the cache folder, no network.
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().join("psla-audioset");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&weights, dir.join("as_mdl_0_wa.pth")).unwrap();
+    std::fs::copy(&labels, dir.join("class_labels_indices.csv")).unwrap();
+    let args = ["--pretrained", "psla-audioset", "--format", "json", clip];
+    let o = tag(cache.path(), offline, &args);
+    assert!(!o.status.success(), "no sum: the file cannot be trusted");
+    std::fs::copy(&weights, dir.join("as_mdl_0_wa.pth")).unwrap();
+    let mut with_sum = vec!["--weights-sha256", sum.as_str()];
+    with_sum.extend(args);
+    let got = top(&tag(cache.path(), offline, &with_sum));
+    assert_eq!(got.as_array().unwrap().len(), 10);
+    // The sum is recorded: later uses need not give it.
+    assert_eq!(top(&tag(cache.path(), offline, &args)), got);
+    let wrong = "0".repeat(64);
+    let mut bad = vec!["--weights-sha256", wrong.as_str()];
+    bad.extend(args);
+    let o = tag(cache.path(), offline, &bad);
+    assert!(!o.status.success());
+    let o = tag(
+        cache.path(),
+        offline,
+        &[
+            "--pretrained",
+            "psla-audioset",
+            "--weights-sha256",
+            "abc",
+            clip,
+        ],
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a SHA-256"));
+
+    // Cut half-way: an error that keeps the part; the next fetch asks for the rest.
+    let (base, hits) = serve_cut(
+        HashMap::from([
+            ("as_mdl_0_wa.pth".to_string(), bytes.clone()),
+            (
+                "class_labels_indices.csv".to_string(),
+                std::fs::read(&labels).unwrap(),
+            ),
+        ]),
+        HashMap::from([("as_mdl_0_wa.pth".to_string(), bytes.len() / 2)]),
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let o = tag(cache.path(), &base, &args);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("kept; the next fetch resumes it"), "{err}");
+    let part = cache.path().join("psla-audioset/as_mdl_0_wa.pth.part");
+    assert_eq!(
+        std::fs::metadata(&part).unwrap().len() as usize,
+        bytes.len() / 2
+    );
+    assert_eq!(top(&tag(cache.path(), &base, &args)), got);
+    assert_eq!(hits.lock().unwrap()["as_mdl_0_wa.pth (range)"], 1);
+    let fetched = std::fs::read(cache.path().join("psla-audioset/as_mdl_0_wa.pth")).unwrap();
+    assert_eq!(fetched, bytes);
 }

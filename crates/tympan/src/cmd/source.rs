@@ -31,6 +31,10 @@ pub struct ModelSource {
         value_name = "URL"
     )]
     mirror: Option<String>,
+    /// With --pretrained: the SHA-256 the weights must have (PSLA publishes none). A file put
+    /// into the cache folder by hand is used offline when it has this sum.
+    #[arg(long, conflicts_with_all = ["run", "arch"], value_name = "SUM")]
+    weights_sha256: Option<String>,
     /// Registry name of a PSLA fbank model (see `tympan models list`); needs --weights,
     /// --labels, --mean and --std.
     #[arg(long, required_unless_present_any = ["run", "pretrained"], requires_all = ["weights", "labels", "mean", "std"])]
@@ -64,7 +68,13 @@ impl ModelSource {
                 AudioTagger::from_run(dir, which, device)?
             }
             (None, Some(name), _) => {
-                let got = fetch_pretrained(name, self.mirror.as_deref())?;
+                let got = fetch_pretrained(
+                    name,
+                    &tympan::hub::FetchOptions {
+                        mirror: self.mirror.as_deref(),
+                        weights_sha256: self.weights_sha256.as_deref(),
+                    },
+                )?;
                 AudioTagger::from_fetched(&got, device)?
             }
             (None, None, Some(arch)) => {
@@ -120,7 +130,10 @@ impl ModelSource {
 }
 
 /// `--pretrained NAME`: the cached files, fetched first where missing, with a progress bar.
-fn fetch_pretrained(name: &str, mirror: Option<&str>) -> Result<tympan::hub::Fetched> {
+fn fetch_pretrained(
+    name: &str,
+    opts: &tympan::hub::FetchOptions<'_>,
+) -> Result<tympan::hub::Fetched> {
     let cache = tympan::hub::cache_dir()?;
     let pb = indicatif::ProgressBar::hidden();
     pb.set_style(
@@ -129,7 +142,7 @@ fn fetch_pretrained(name: &str, mirror: Option<&str>) -> Result<tympan::hub::Fet
             .progress_chars("=> "),
     );
     let mut shown = None::<String>;
-    let got = tympan::hub::fetch_with_progress(name, &cache, mirror, &mut |p| {
+    let got = tympan::hub::fetch_with(name, &cache, opts, &mut |p| {
         if shown.as_deref() != Some(p.file) {
             pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
             pb.set_message(p.file.to_string());
