@@ -150,7 +150,17 @@ pub fn run(a: Args) -> Result<ExitCode> {
         let mut order: Vec<usize> = (0..k).collect();
         order.sort_by(|&i, &j| clip[j].total_cmp(&clip[i]));
         if let Some(svg) = &a.timeline {
-            let top_k: Vec<usize> = order.iter().take(a.top_k).copied().collect();
+            // Rows by peak score over the windows, so that short events (a spoken digit in a
+            // long file) show up; the mean over windows buries them.
+            let peak = |c: usize| {
+                windows
+                    .iter()
+                    .map(|w| w[c])
+                    .fold(f32::NEG_INFINITY, f32::max)
+            };
+            let mut by_peak: Vec<usize> = (0..k).collect();
+            by_peak.sort_by(|&i, &j| peak(j).total_cmp(&peak(i)));
+            let top_k: Vec<usize> = by_peak.into_iter().take(a.top_k).collect();
             let title = file.file_name().map(|n| n.to_string_lossy().into_owned());
             let figure = super::timeline::Timeline {
                 title: title.as_deref().unwrap_or_default(),

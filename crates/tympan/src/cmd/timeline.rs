@@ -51,6 +51,25 @@ fn tick_step(span: f64) -> f64 {
 }
 
 impl Timeline<'_> {
+    /// The time span of window `i`'s cell: between the midpoints of its centre and its
+    /// neighbours' (window starts plus half a window), so that a window's score is drawn where
+    /// the middle of what it heard lies; the first cell starts at 0, the last ends at `span`.
+    /// (Cells from each window's start drew events up to a window early.)
+    fn cell(&self, i: usize, windows: usize, span: f64) -> (f64, f64) {
+        let centre = |k: usize| k as f64 * self.hop_s + self.window_s / 2.0;
+        let t0 = if i == 0 {
+            0.0
+        } else {
+            (centre(i - 1) + centre(i)) / 2.0
+        };
+        let t1 = if i + 1 >= windows {
+            span
+        } else {
+            (centre(i) + centre(i + 1)) / 2.0
+        };
+        (t0.min(span), t1.min(span))
+    }
+
     /// The SVG document.
     pub fn svg(&self) -> String {
         let windows = self.scores.first().map_or(0, Vec::len);
@@ -79,13 +98,7 @@ impl Timeline<'_> {
                 escape(name)
             );
             for (i, &v) in row.iter().enumerate() {
-                // Each window's cell runs from its start to the next start (the last: its end).
-                let t0 = i as f64 * self.hop_s;
-                let t1 = if i + 1 == windows {
-                    span
-                } else {
-                    t0 + self.hop_s
-                };
+                let (t0, t1) = self.cell(i, windows, span);
                 let _ = writeln!(
                     s,
                     r#"<rect x="{:.2}" y="{y:.1}" width="{:.2}" height="{ROW}" fill="{}"><title>{} {t0:.2}-{t1:.2} s: {v:.3}</title></rect>"#,
@@ -186,5 +199,28 @@ mod tests {
         assert_eq!(tick_step(31.68), 5.0);
         assert_eq!(tick_step(1.0), 0.2);
         assert_eq!(colour(0.0), "#ffffff");
+    }
+
+    /// A window's cell holds the window's centre: 1 s windows every 0.25 s put window 4's
+    /// cell around 1.5 s (its start is 1.0 s), and the cells tile the span without gaps.
+    #[test]
+    fn cells_are_drawn_around_each_window_centre() {
+        let t = Timeline {
+            title: "x",
+            classes: vec!["a"],
+            scores: vec![vec![0.0; 9]],
+            hop_s: 0.25,
+            window_s: 1.0,
+        };
+        let span = 8.0 * 0.25 + 1.0;
+        let (a, b) = t.cell(4, 9, span);
+        assert!(a < 1.5 && 1.5 < b && (a - 1.375).abs() < 1e-12, "{a}..{b}");
+        let mut end = 0.0;
+        for i in 0..9 {
+            let (a, b) = t.cell(i, 9, span);
+            assert!((a - end).abs() < 1e-12 && b > a);
+            end = b;
+        }
+        assert!((end - span).abs() < 1e-12);
     }
 }
