@@ -299,7 +299,7 @@ impl Event {
                 r.ensemble_map,
                 r.seconds
             )),
-            Event::EpochStart { .. } | Event::Batch { .. } => None,
+            Event::EpochStart { .. } | Event::Batch { .. } | Event::Scoring { .. } => None,
         }
     }
 }

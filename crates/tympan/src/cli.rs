@@ -1,41 +1,66 @@
 //! What the command-line front ends share (`tympan` and `cargo xtask`): how a training run is
 //! shown. This is the CLI layer; the library crates below it print nothing.
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tympan_train::Event;
 
-/// A progress bar per epoch and one line per other event, on stderr: what `cargo xtask train`
-/// and `tympan train` show.
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+/// A progress bar per epoch, one per evaluation pass (validation, test: clips per second and
+/// an ETA), and one line per other event, on stderr: what `cargo xtask train` and `tympan
+/// train` show. Bars are hidden when stderr is not a terminal (indicatif), so a log file gets
+/// the lines only.
 pub fn training_progress() -> impl FnMut(Event) {
-    let mut bar: Option<ProgressBar> = None;
+    let bars = MultiProgress::new();
+    let mut epoch_bar: Option<ProgressBar> = None;
+    let mut pass_bar: Option<(&'static str, ProgressBar)> = None;
     move |e: Event| match e {
         Event::EpochStart { epoch, batches } => {
-            let pb = ProgressBar::new(batches as u64);
-            pb.set_style(
-                ProgressStyle::with_template(&format!(
-                    "epoch {epoch:>3} [{{bar:30}}] {{pos}}/{{len}} {{msg}} eta {{eta}}"
-                ))
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            bar = Some(pb);
+            let pb = bars.add(ProgressBar::new(batches as u64));
+            pb.set_style(style(&format!(
+                "epoch {epoch:>3} [{{bar:30}}] {{pos}}/{{len}} {{msg}} eta {{eta}}"
+            )));
+            epoch_bar = Some(pb);
         }
         Event::Batch { loss, lr, .. } => {
-            if let Some(pb) = &bar {
+            if let Some(pb) = &epoch_bar {
                 pb.set_message(format!("loss {loss:.4} lr {lr:.2e}"));
                 pb.inc(1);
             }
         }
+        Event::Scoring { pass, done, total } => {
+            if pass_bar.as_ref().is_none_or(|(p, _)| *p != pass) {
+                if let Some((_, old)) = pass_bar.take() {
+                    old.finish_and_clear();
+                }
+                let pb = bars.add(ProgressBar::new(total as u64));
+                pb.set_style(style(&format!(
+                    "scoring {pass:<10} [{{bar:30}}] {{pos}}/{{len}} clips {{per_sec}} eta {{eta}}"
+                )));
+                pass_bar = Some((pass, pb));
+            }
+            if let Some((_, pb)) = &pass_bar {
+                pb.set_position(done as u64);
+                if done >= total {
+                    pb.finish_and_clear();
+                    pass_bar = None;
+                }
+            }
+        }
         other => {
             if matches!(other, Event::EpochEnd(_))
-                && let Some(pb) = bar.take()
+                && let Some(pb) = epoch_bar.take()
             {
                 pb.finish_and_clear();
             }
             if let Some(line) = other.line() {
-                match &bar {
-                    Some(pb) => pb.suspend(|| eprintln!("{line}")),
-                    None => eprintln!("{line}"),
+                let _ = bars.println(&line);
+                if bars.is_hidden() {
+                    eprintln!("{line}");
                 }
             }
         }

@@ -11,7 +11,7 @@ use tympan_models::Tagger;
 
 use super::Event;
 use super::checkpoint::{Checkpoints, State};
-use super::evaluate::predict;
+use super::evaluate::predict_reporting;
 use super::step::batch_grads;
 use crate::data::{Item, Pipeline, PreparedData, make_batch};
 use crate::error::TrainError;
@@ -116,23 +116,42 @@ impl Trainer<'_> {
     }
 
     /// Predictions and scores of `model` on the validation split.
-    fn validate(&self, model: &Tagger) -> Result<(Vec<f32>, Scores), TrainError> {
-        self.evaluate(model, &self.data.valid, &self.valid_targets)
+    fn validate(
+        &self,
+        model: &Tagger,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<(Vec<f32>, Scores), TrainError> {
+        self.evaluate(
+            model,
+            "validation",
+            &self.data.valid,
+            &self.valid_targets,
+            on_event,
+        )
     }
 
     /// Predictions and scores of `model` on the test split (reported, never selected on).
-    fn test(&self, model: &Tagger) -> Result<(Vec<f32>, Scores), TrainError> {
-        self.evaluate(model, &self.data.test, &self.test_targets)
+    fn test(
+        &self,
+        model: &Tagger,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<(Vec<f32>, Scores), TrainError> {
+        self.evaluate(model, "test", &self.data.test, &self.test_targets, on_event)
     }
 
     fn evaluate(
         &self,
         model: &Tagger,
+        pass: &'static str,
         items: &[Item],
         targets: &[f32],
+        on_event: &mut dyn FnMut(Event),
     ) -> Result<(Vec<f32>, Scores), TrainError> {
         let bs = self.recipe.train.eval_batch_size;
-        let preds = predict(model, items, &self.pipe, bs, &self.device)?;
+        let total = items.len();
+        let preds = predict_reporting(model, items, &self.pipe, bs, &self.device, &mut |done| {
+            on_event(Event::Scoring { pass, done, total })
+        })?;
         let (s, _) = score(&preds, targets, self.data.classes.len())?;
         Ok((preds, s))
     }
@@ -190,7 +209,7 @@ impl Trainer<'_> {
                     && run.state.global_step.is_multiple_of(n)
                     && b + 1 < chunks.len()
                 {
-                    let (_, s) = self.validate(&run.model.valid())?;
+                    let (_, s) = self.validate(&run.model.valid(), on_event)?;
                     log.validation(run.state.global_step, epoch, &s)?;
                     let current = self.selection_score(&s);
                     if run.state.best.is_none_or(|(_, best)| current > best) {
@@ -220,11 +239,12 @@ impl Trainer<'_> {
         log: &mut RunLog,
         (loss, lr): (f64, f64),
         start: Instant,
+        on_event: &mut dyn FnMut(Event),
     ) -> Result<(EpochRow, Vec<f32>), TrainError> {
         super::pause::at(|| format!("evaluate@{epoch}"));
         let eval_model = run.model.valid();
-        let (_, v) = self.validate(&eval_model)?;
-        let (preds, s) = self.test(&eval_model)?;
+        let (_, v) = self.validate(&eval_model, on_event)?;
+        let (preds, s) = self.test(&eval_model, on_event)?;
         let state = &mut run.state;
         // PSLA's checkpoint ensemble, reported on the test split.
         state.ensemble.add(&preds);

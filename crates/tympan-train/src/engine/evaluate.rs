@@ -25,7 +25,33 @@ pub fn predict(
     batch: usize,
     device: &Device,
 ) -> Result<Vec<f32>, TrainError> {
-    outputs(&|x| model.forward(x), items, &p.contract, batch, device)
+    outputs(
+        &|x| model.forward(x),
+        items,
+        &p.contract,
+        batch,
+        device,
+        &mut |_| {},
+    )
+}
+
+/// [`predict`], reporting the clips scored so far after each batch.
+pub(crate) fn predict_reporting(
+    model: &Tagger,
+    items: &[Item],
+    p: &Pipeline,
+    batch: usize,
+    device: &Device,
+    done: &mut dyn FnMut(usize),
+) -> Result<Vec<f32>, TrainError> {
+    outputs(
+        &|x| model.forward(x),
+        items,
+        &p.contract,
+        batch,
+        device,
+        done,
+    )
 }
 
 /// Outputs `[N, K]` of `forward` on the evaluation inputs of `items` ([`tympan_infer::predict`]):
@@ -36,8 +62,10 @@ pub(crate) fn outputs(
     contract: &InputContract,
     batch: usize,
     device: &Device,
+    done: &mut dyn FnMut(usize),
 ) -> Result<Vec<f32>, TrainError> {
     let mut rows = Vec::new();
+    let mut scored = 0;
     for chunk in items.chunks(batch.max(1)) {
         let loaded: Vec<_> = chunk
             .par_iter()
@@ -58,6 +86,8 @@ pub(crate) fn outputs(
             }))
         })?;
         rows.extend(out);
+        scored += chunk.len();
+        done(scored);
     }
     Ok(rows)
 }

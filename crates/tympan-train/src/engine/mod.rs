@@ -77,6 +77,16 @@ pub enum Event {
         /// Learning rate used.
         lr: f64,
     },
+    /// Clips of an evaluation pass scored so far (the validation and test passes of an epoch,
+    /// and the end of the run's): for a progress bar, one event per batch of clips.
+    Scoring {
+        /// What is scored: `validation`, `test`, `final test`.
+        pass: &'static str,
+        /// Clips scored.
+        done: usize,
+        /// Clips in the pass.
+        total: usize,
+    },
     /// An epoch finished and was checkpointed.
     EpochEnd(EpochRow),
 }
@@ -206,7 +216,8 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
         ad.seed(epoch_seed);
         tympan_models::layers::seed_drop_path(epoch_seed);
         let trained = trainer.train_epoch(epoch, &mut run, &mut log, on_event)?;
-        let (row, preds) = trainer.finish_epoch(epoch, &mut run, &mut log, trained, start)?;
+        let (row, preds) =
+            trainer.finish_epoch(epoch, &mut run, &mut log, trained, start, on_event)?;
         last_preds = preds;
         on_event(Event::EpochEnd(row));
         ran += 1;
