@@ -28,6 +28,8 @@ const L: f64 = 60.0;
 const R: f64 = 20.0;
 const T: f64 = 30.0;
 const B: f64 = 45.0;
+/// The legend column right of a line plot: outside the axes, where no curve runs.
+const LEGEND: f64 = 150.0;
 
 struct Series<'a> {
     name: &'a str,
@@ -35,11 +37,13 @@ struct Series<'a> {
     points: Vec<(f64, f64)>,
 }
 
-fn frame(title: &str, x_label: &str, y_label: &str) -> String {
+/// The axes, title and labels of one panel, `width x height` (the plot area is always the
+/// `W x H` panel's; extra width or height holds a legend or class names).
+fn frame(title: &str, x_label: &str, y_label: &str, (width, height): (f64, f64)) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
 <text x="{cx}" y="18" text-anchor="middle" font-size="14">{title}</text>
 <text x="{cx}" y="{xl}" text-anchor="middle">{x_label}</text>
@@ -49,7 +53,7 @@ fn frame(title: &str, x_label: &str, y_label: &str) -> String {
 "#,
         cx = (L + W - R) / 2.0,
         cy = (T + H - B) / 2.0,
-        xl = H - 8.0,
+        xl = height - 8.0,
         yb = H - B,
         xr = W - R,
     );
@@ -64,13 +68,34 @@ fn py(y: f64, y0: f64, y1: f64) -> f64 {
     (H - B) - (y - y0) / (y1 - y0).max(1e-12) * (H - B - T)
 }
 
-fn y_ticks(s: &mut String, y0: f64, y1: f64) {
-    for k in 0..=4 {
-        let v = y0 + (y1 - y0) * k as f64 / 4.0;
+/// A tick step of 1, 2 or 5 x 10^k giving 3 to 6 ticks over `span`.
+fn tick_step(span: f64) -> f64 {
+    let raw = (span / 5.0).max(1e-12);
+    let p = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * p)
+        .find(|&st| st >= raw)
+        .unwrap_or(10.0 * p)
+}
+
+/// The axis range `[y0, y1]` widened to whole ticks, and the tick step.
+fn nice_range(y0: f64, y1: f64) -> (f64, f64, f64) {
+    let step = tick_step(y1 - y0);
+    ((y0 / step).floor() * step, (y1 / step).ceil() * step, step)
+}
+
+/// Gridlines and labels at round values (`step` apart) over `[y0, y1]`, with as many decimals
+/// as the step needs.
+fn y_ticks(s: &mut String, y0: f64, y1: f64, step: f64) {
+    let decimals = (-step.log10().floor()).max(0.0) as usize;
+    let n = ((y1 - y0) / step).round() as usize;
+    for k in 0..=n {
+        let v = y0 + step * k as f64;
         let y = py(v, y0, y1);
         let _ = writeln!(
             s,
-            r##"<line x1="{a}" y1="{y}" x2="{L}" y2="{y}" stroke="black"/><text x="{t}" y="{ty}" text-anchor="end">{v:.3}</text><line x1="{L}" y1="{y}" x2="{r}" y2="{y}" stroke="#ddd"/>"##,
+            r##"<line x1="{a}" y1="{y}" x2="{L}" y2="{y}" stroke="black"/><text x="{t}" y="{ty}" text-anchor="end">{v:.decimals$}</text><line x1="{L}" y1="{y}" x2="{r}" y2="{y}" stroke="#ddd"/>"##,
             a = L - 4.0,
             t = L - 6.0,
             ty = y + 4.0,
@@ -93,9 +118,10 @@ fn line_plot(title: &str, y_label: &str, series: &[Series<'_>], epochs: usize) -
     if y1 - y0 < 1e-9 {
         y1 = y0 + 1.0;
     }
+    let (y0, y1, step) = nice_range(y0, y1);
     let (x0, x1) = (1.0, (epochs.max(2)) as f64);
-    let mut s = frame(title, "epoch", y_label);
-    y_ticks(&mut s, y0, y1);
+    let mut s = frame(title, "epoch", y_label, (W + LEGEND, H));
+    y_ticks(&mut s, y0, y1, step);
     for e in 1..=epochs {
         let x = px(e as f64, x0, x1);
         let _ = writeln!(
@@ -125,14 +151,15 @@ fn line_plot(title: &str, y_label: &str, series: &[Series<'_>], epochs: usize) -
                 c = se.colour
             );
         }
-        let ly = T + 14.0 * i as f64 + 6.0;
+        // The legend sits right of the axes, where no curve runs.
+        let ly = T + 16.0 * i as f64 + 10.0;
         let _ = writeln!(
             s,
             r#"<rect x="{lx}" y="{ry}" width="12" height="3" fill="{c}"/><text x="{tx}" y="{ty}">{n}</text>"#,
-            lx = W - R - 150.0,
+            lx = W - R + 12.0,
             ry = ly - 4.0,
             c = se.colour,
-            tx = W - R - 132.0,
+            tx = W - R + 30.0,
             ty = ly,
             n = se.name
         );
@@ -187,40 +214,71 @@ pub fn curves_svg(history: &[EpochRow]) -> String {
     );
     // Stack the two panels in one document.
     format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{h2}">
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h2}">
 <g>{a}</g><g transform="translate(0 {H})">{b}</g></svg>
 "#,
+        w = W + LEGEND,
         h2 = 2.0 * H,
         a = loss,
         b = metrics
     )
 }
 
-/// Per-class AP sorted in descending order, one bar per class (PSLA Fig. 6). Classes without a
-/// positive clip in the evaluation set are left out.
+/// Per-class AP sorted in descending order, one bar per class (PSLA Fig. 6), named under the
+/// axis (every class up to 60; beyond, every k-th so that about 40 names show). Classes without
+/// a positive clip in the evaluation set are left out.
 pub fn per_class_ap_svg(per_class: &[(String, Option<f64>)]) -> String {
-    let mut aps: Vec<f64> = per_class.iter().filter_map(|(_, a)| *a).collect();
-    aps.sort_by(|a, b| b.total_cmp(a));
+    let mut aps: Vec<(&str, f64)> = per_class
+        .iter()
+        .filter_map(|(n, a)| a.map(|a| (n.as_str(), a)))
+        .collect();
+    aps.sort_by(|a, b| b.1.total_cmp(&a.1));
+    // Room under the axis for the rotated names (10 px text at 60 degrees).
+    let longest = aps.iter().map(|(n, _)| n.chars().count().min(24)).max();
+    let names = 12.0 + 5.2 * longest.unwrap_or(1) as f64;
     let mut s = frame(
         &format!("per-class AP, sorted ({} classes)", aps.len()),
-        "class rank",
+        "class, best first",
         "AP",
+        (W, H + names),
     );
-    y_ticks(&mut s, 0.0, 1.0);
+    y_ticks(&mut s, 0.0, 1.0, 0.2);
     let n = aps.len().max(1) as f64;
     let bw = (W - L - R) / n;
-    for (i, ap) in aps.iter().enumerate() {
+    let every = if aps.len() <= 60 {
+        1
+    } else {
+        aps.len().div_ceil(40)
+    };
+    for (i, (name, ap)) in aps.iter().enumerate() {
         let x = L + i as f64 * bw;
         let y = py(*ap, 0.0, 1.0);
         let _ = writeln!(
             s,
-            r##"<rect x="{x:.2}" y="{y:.2}" width="{w:.2}" height="{h:.2}" fill="#1f77b4"/>"##,
+            r##"<rect x="{x:.2}" y="{y:.2}" width="{w:.2}" height="{h:.2}" fill="#1f77b4"><title>{t} {ap:.3}</title></rect>"##,
             w = (bw * 0.9).max(0.5),
-            h = (H - B) - y
+            h = (H - B) - y,
+            t = escape(name),
         );
+        if i % every == 0 {
+            let (cx, ty) = (x + bw * 0.45, H - B + 10.0);
+            let label: String = name.chars().take(24).collect();
+            let _ = writeln!(
+                s,
+                r#"<text x="{cx:.1}" y="{ty:.1}" font-size="10" text-anchor="end" transform="rotate(-60 {cx:.1} {ty:.1})">{}</text>"#,
+                escape(&label)
+            );
+        }
     }
     s.push_str("</svg>\n");
     s
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -260,5 +318,16 @@ mod tests {
         ]);
         assert_eq!(ap.matches("<rect x=").count(), 2);
         assert!(ap.contains("2 classes"));
+        // Names under the bars, best first.
+        let (c, a) = (ap.find(">c</text>").unwrap(), ap.find(">a</text>").unwrap());
+        assert!(c < a);
+        // Ticks at round values, and the legend right of the axes.
+        assert!(
+            s.contains(">0.5</text>") || s.contains(">0.50</text>"),
+            "round ticks"
+        );
+        assert!(s.contains(&format!(r#"<rect x="{}""#, W - R + 12.0)));
+        assert_eq!(tick_step(0.861), 0.2);
+        assert_eq!(nice_range(0.132, 0.993), (0.0, 1.0, 0.2));
     }
 }
