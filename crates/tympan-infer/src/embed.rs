@@ -31,9 +31,22 @@ const EMBED_BATCH: usize = 16;
 pub fn embed_files(
     net: Option<&tympan_models::hershey::HersheyNet>,
     files: &[std::path::PathBuf],
+    norm: (f32, f32),
+    per_clip: bool,
+    device: &Device,
+) -> Result<Embeddings, InferError> {
+    embed_files_reporting(net, files, norm, per_clip, device, &mut |_| {})
+}
+
+/// [`embed_files`], calling `done(n)` after each file with the files embedded so far (for a
+/// progress bar).
+pub fn embed_files_reporting(
+    net: Option<&tympan_models::hershey::HersheyNet>,
+    files: &[std::path::PathBuf],
     (mean, std): (f32, f32),
     per_clip: bool,
     device: &Device,
+    done: &mut dyn FnMut(usize),
 ) -> Result<Embeddings, InferError> {
     let mut out = Embeddings {
         rows: Vec::new(),
@@ -50,7 +63,7 @@ pub fn embed_files(
             x.reshape([b, 96 * 64])
         }
     };
-    for file in files {
+    for (i, file) in files.iter().enumerate() {
         let wav = tympan_audio::load::load(file, &tympan_audio::LoadOptions::at_rate(16_000))
             .map_err(InferError::audio(file))?;
         let clip = [Clip {
@@ -80,6 +93,7 @@ pub fn embed_files(
             out.names
                 .extend((0..n).map(|p| format!("{}\t{p}", file.display())));
         }
+        done(i + 1);
     }
     Ok(out)
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use tympan_audio::npy;
-use tympan_infer::{ModelCard, embed_files};
+use tympan_infer::{ModelCard, embed_files_reporting};
 use tympan_models::{Backend, Tagger, create, load_burnpack};
 
 const EXAMPLES: &str = "\
@@ -111,7 +111,20 @@ pub fn run(a: Args) -> Result<ExitCode> {
         bail!("--std must be positive, got {}", norm.1);
     }
     let (files, _) = super::features::expand_inputs(&a.inputs)?;
-    let e = embed_files(model.as_ref(), &files, norm, a.per == "clip", &device)?;
+    let pb = if files.len() > 1 {
+        super::progress(files.len() as u64, "embedding")
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let e = embed_files_reporting(
+        model.as_ref(),
+        &files,
+        norm,
+        a.per == "clip",
+        &device,
+        &mut |n| pb.set_position(n as u64),
+    )?;
+    pb.finish_and_clear();
     let (rows, dim) = (e.rows, e.dim);
     let mut names = e.names.join("\n");
     names.push('\n');
