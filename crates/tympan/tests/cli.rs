@@ -907,3 +907,17 @@ fn tympan_train_is_the_library_run() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("fsdd-psla"), "{}", stderr(&o));
 }
+
+/// `tympan completions <shell>` prints a completion script that knows the subcommands and flags.
+#[test]
+fn completions_know_the_commands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = tympan(&["completions", shell]);
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        let script = String::from_utf8_lossy(&o.stdout);
+        for word in ["evaluate", "tag", "pretrained"] {
+            assert!(script.contains(word), "{shell}: {word} missing");
+        }
+    }
+    assert!(!tympan(&["completions", "cmd.exe"]).status.success());
+}
