@@ -216,6 +216,63 @@ pub fn fsdd_manifest(
     path
 }
 
+/// The speakers of [`small_fsdd_manifest`].
+pub const SMALL_FSDD_SPEAKERS: [&str; 3] = ["george", "jackson", "lucas"];
+/// The takes of [`small_fsdd_manifest`]: 0-1 test (fold 0), 5-9 train.
+pub const SMALL_FSDD_TAKES: [u32; 7] = [0, 1, 5, 6, 7, 8, 9];
+
+/// The small real-FSDD manifest the CLI tests train on: digits 0-2 of
+/// [`SMALL_FSDD_SPEAKERS`], takes [`SMALL_FSDD_TAKES`] (0-1 test, 5-9 train): 63 clips.
+pub fn small_fsdd_manifest(data: &Path, dir: &Path) -> PathBuf {
+    fsdd_manifest(
+        data,
+        dir,
+        0..3,
+        &SMALL_FSDD_SPEAKERS,
+        &SMALL_FSDD_TAKES,
+        |t| t >= 5,
+    )
+}
+
+/// The rows of a run's `metrics.csv` without their `seconds` column: what two runs of the same
+/// recipe must share.
+pub fn metrics_rows_without_seconds(run: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let secs = header.iter().position(|h| *h == "seconds");
+    lines
+        .map(|l| {
+            l.split(',')
+                .enumerate()
+                .filter(|(i, _)| Some(*i) != secs)
+                .map(|(_, v)| v)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect()
+}
+
+/// A mono 32-bit float WAV of `samples` at `rate` Hz.
+pub fn float_wav(samples: &[f32], rate: u32) -> Vec<u8> {
+    let data: Vec<u8> = samples.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let mut v = Vec::new();
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&3u16.to_le_bytes()); // IEEE float
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&rate.to_le_bytes());
+    v.extend_from_slice(&(rate * 4).to_le_bytes());
+    v.extend_from_slice(&4u16.to_le_bytes());
+    v.extend_from_slice(&32u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    v.extend_from_slice(&data);
+    v
+}
+
 /// A recipe training Hershey et al.'s fully connected baseline on one VGGish patch per clip of
 /// the CSV `manifest` (fold 0 tests): Adam 1e-3 at a constant rate, BCE, uniform sampling.
 /// `[train]` is the last table, so callers may append train keys.

@@ -3,10 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use tympan_models::Backend;
 use tympan_train::recipe::Experiment;
-use tympan_train::{RunOptions, run};
 
 /// Arguments of `cargo xtask train`.
 #[derive(clap::Args)]
@@ -42,6 +41,9 @@ pub(crate) fn recipe_path(root: &Path, name: &str) -> Result<PathBuf> {
 
 pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
     let path = recipe_path(root, &args.recipe)?;
+    let mut fetch = |name: &str, dest: &Path| {
+        crate::download::run(name, dest, None).map_err(|e| format!("{e:#}"))
+    };
     if let Experiment::Probe(r) = Experiment::load(&path, &args.set)? {
         if args.resume || args.devices.len() > 1 {
             bail!(
@@ -49,24 +51,18 @@ pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
                 path.display()
             );
         }
-        let data_dir = args.data_dir.clone().unwrap_or(r.data.data_dir.clone());
-        let data_dir = if args.data_dir.is_some() || data_dir.is_absolute() {
-            data_dir
-        } else {
-            root.join(data_dir)
-        };
-        if !data_dir.exists() {
-            match &r.data.download {
-                Some(name) => crate::download::run(name, &data_dir, None)
-                    .with_context(|| format!("fetching {name} (or pass --data-dir)"))?,
-                None => bail!("{} does not exist", data_dir.display()),
-            }
-        }
+        let data_dir = tympan_train::launch::ensure_data(
+            root,
+            args.data_dir.as_deref().unwrap_or(&r.data.data_dir),
+            r.data.download.as_deref(),
+            args.data_dir.is_some(),
+            &mut fetch,
+        )?;
         return crate::probe::run(root, &path, &r, data_dir, &args.backend, args.out);
     }
     let backend = Backend::from_str(&args.backend)?;
     let recipes = root.join("experiments");
-    let launch = tympan_train::launch::prepare(
+    Ok(tympan::cli::train(
         &tympan_train::launch::LaunchOptions {
             recipe: &args.recipe,
             recipes: &recipes,
@@ -78,32 +74,8 @@ pub fn run_train(root: &Path, args: TrainArgs) -> Result<()> {
             backend,
             devices: &args.devices,
         },
-        &mut |name, dest| crate::download::run(name, dest, None).map_err(|e| format!("{e:#}")),
-    )?;
-    eprintln!(
-        "recipe {} ({}) on {} -> {}",
-        launch.recipe.name,
-        launch.path.display(),
-        backend.name(),
-        launch.out.display()
-    );
-    let mut on_event = tympan::cli::training_progress();
-    let summary = run(
-        &launch.recipe,
-        RunOptions {
-            device: launch.device,
-            data_parallel: launch.data_parallel,
-            out_dir: launch.out.clone(),
-            resume: args.resume,
-            stop_after: None,
-            on_event: &mut on_event,
-        },
-    )?;
-    println!(
-        "{}",
-        tympan_train::launch::summary_table(&summary, &launch.out)
-    );
-    Ok(())
+        &mut fetch,
+    )?)
 }
 
 #[cfg(test)]

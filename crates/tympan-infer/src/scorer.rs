@@ -65,6 +65,16 @@ impl Scorer {
         }
     }
 
+    /// A hop between windows must be a positive, finite number of seconds.
+    pub fn check_hop(hop_s: Option<f64>) -> Result<(), InferError> {
+        match hop_s {
+            Some(h) if !(h.is_finite() && h > 0.0) => Err(InferError::Input(format!(
+                "the hop must be positive seconds, got {h}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Window length in samples at `rate`, and the hop (`hop_s` seconds, default the window
     /// length); `None` when the model takes the whole clip (VGGish input).
     fn geometry(
@@ -72,13 +82,7 @@ impl Scorer {
         rate: u32,
         hop_s: Option<f64>,
     ) -> Result<Option<(usize, usize)>, InferError> {
-        if let Some(h) = hop_s
-            && !(h.is_finite() && h > 0.0)
-        {
-            return Err(InferError::Input(format!(
-                "the hop must be positive seconds, got {h}"
-            )));
-        }
+        Self::check_hop(hop_s)?;
         Ok(self.contract.window_samples(rate).map(|win| {
             let hop = hop_s.map_or(win, |h| ((h * rate as f64).round() as usize).max(1));
             (win.max(1), hop)
@@ -191,16 +195,7 @@ impl Scorer {
         hop_s: Option<f64>,
         device: &Device,
     ) -> Result<Vec<Windows>, InferError> {
-        let at_rate: Vec<(Cow<'_, [f32]>, u32)> = clips
-            .iter()
-            .enumerate()
-            .map(|(i, c)| match self.contract.sample_rate {
-                Some(to) if to != c.rate => tympan_audio::resample::resample(c.samples, c.rate, to)
-                    .map(|s| (Cow::Owned(s), to))
-                    .map_err(|source| InferError::Clip { index: i, source }),
-                _ => Ok((Cow::Borrowed(c.samples), c.rate)),
-            })
-            .collect::<Result<_, _>>()?;
+        let at_rate = self.at_rate(clips)?;
         let forward = |x| model.forward(x);
         // (clip, window) in clip order, and each clip's window count and geometry.
         let mut windows: Vec<Clip<'_>> = Vec::new();
@@ -250,6 +245,52 @@ impl Scorer {
                 window_s,
             })
             .collect())
+    }
+}
+
+/// A clip's samples at the contract's rate (borrowed where no resampling was needed), and the rate.
+type AtRate<'a> = (Cow<'a, [f32]>, u32);
+
+impl Scorer {
+    /// Clips resampled to the contract's rate, where it has one and theirs differs.
+    fn at_rate<'a>(&self, clips: &[Clip<'a>]) -> Result<Vec<AtRate<'a>>, InferError> {
+        clips
+            .iter()
+            .enumerate()
+            .map(|(i, c)| match self.contract.sample_rate {
+                Some(to) if to != c.rate => tympan_audio::resample::resample(c.samples, c.rate, to)
+                    .map(|s| (Cow::Owned(s), to))
+                    .map_err(|source| InferError::Clip { index: i, source }),
+                _ => Ok((Cow::Borrowed(c.samples), c.rate)),
+            })
+            .collect()
+    }
+
+    /// The model's evaluation outputs `[clips, K]` (row-major) of whole clips, as training's
+    /// evaluation takes them ([`crate::predict`]): each clip cut or padded to the model's input
+    /// (VGGish input: the mean over its 960 ms patches), no windowing. Clips at another rate than
+    /// the contract's are resampled first.
+    pub fn predict_clips(
+        &self,
+        model: &Tagger,
+        clips: &[Clip<'_>],
+        device: &Device,
+    ) -> Result<Vec<f32>, InferError> {
+        let at_rate = self.at_rate(clips)?;
+        let clips: Vec<Clip<'_>> = at_rate
+            .iter()
+            .map(|(samples, rate)| Clip {
+                samples,
+                rate: *rate,
+            })
+            .collect();
+        predict(
+            &|x| model.forward(x),
+            &self.contract,
+            &clips,
+            self.batch,
+            device,
+        )
     }
 }
 

@@ -98,7 +98,7 @@ fn clips_scored_together_keep_their_own_scores_and_files_match_memory() {
     // same batches, so the same bits.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.wav");
-    std::fs::write(&path, float_wav(&clips[2], 16_000)).unwrap();
+    std::fs::write(&path, tympan_tests::float_wav(&clips[2], 16_000)).unwrap();
     let from_file = scorer.score_file(&model, &path, None, &device).unwrap();
     let in_memory = scorer
         .score_samples(&model, &clips[2], 16_000, None, &device)
@@ -110,24 +110,4 @@ fn clips_scored_together_keep_their_own_scores_and_files_match_memory() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("hop must be positive"), "{e}");
-}
-
-/// A mono 32-bit float WAV of `samples` at `rate` Hz.
-fn float_wav(samples: &[f32], rate: u32) -> Vec<u8> {
-    let data: Vec<u8> = samples.iter().flat_map(|x| x.to_le_bytes()).collect();
-    let mut v = Vec::new();
-    v.extend_from_slice(b"RIFF");
-    v.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    v.extend_from_slice(b"WAVEfmt ");
-    v.extend_from_slice(&16u32.to_le_bytes());
-    v.extend_from_slice(&3u16.to_le_bytes());
-    v.extend_from_slice(&1u16.to_le_bytes());
-    v.extend_from_slice(&rate.to_le_bytes());
-    v.extend_from_slice(&(rate * 4).to_le_bytes());
-    v.extend_from_slice(&4u16.to_le_bytes());
-    v.extend_from_slice(&32u16.to_le_bytes());
-    v.extend_from_slice(b"data");
-    v.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    v.extend_from_slice(&data);
-    v
 }

@@ -121,8 +121,9 @@ pub fn unfinished_download(dir: &Path) -> bool {
 
 /// The dataset folder: `--data-dir` (relative to the working directory) or the recipe's
 /// (relative to `root`), fetched when absent and the recipe names a download (only the recipe's
-/// own folder: a `--data-dir` that does not exist is an error naming the download).
-fn ensure_data(
+/// own folder: a `--data-dir` that does not exist is an error naming the download). Probe
+/// recipes, which `prepare` does not take, find their data here too.
+pub fn ensure_data(
     root: &Path,
     dir: &Path,
     download: Option<&str>,

@@ -2,7 +2,35 @@
 //! shown. This is the CLI layer; the library crates below it print nothing.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use tympan_train::Event;
+use tympan_train::launch::{Fetch, LaunchOptions, prepare, summary_table};
+use tympan_train::{Event, RunOptions, TrainError};
+
+/// Train the run `opts` describes (datasets fetched through `fetch`), with its progress on
+/// stderr and the end-of-run table on stdout: `tympan train` and `cargo xtask train`.
+pub fn train(opts: &LaunchOptions<'_>, fetch: &mut Fetch<'_>) -> Result<(), TrainError> {
+    let launch = prepare(opts, fetch)?;
+    eprintln!(
+        "recipe {} ({}) on {} -> {}",
+        launch.recipe.name,
+        launch.path.display(),
+        opts.backend.name(),
+        launch.out.display()
+    );
+    let mut on_event = training_progress();
+    let summary = tympan_train::run(
+        &launch.recipe,
+        RunOptions {
+            device: launch.device,
+            data_parallel: launch.data_parallel,
+            out_dir: launch.out.clone(),
+            resume: opts.resume,
+            stop_after: None,
+            on_event: &mut on_event,
+        },
+    )?;
+    println!("{}", summary_table(&summary, &launch.out));
+    Ok(())
+}
 
 fn style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template)

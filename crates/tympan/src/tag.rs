@@ -190,10 +190,12 @@ impl AudioTagger {
         })
     }
 
-    /// Windows every `hop_s` seconds instead of back to back.
-    pub fn with_hop(mut self, hop_s: Option<f64>) -> Self {
+    /// Windows every `hop_s` seconds instead of back to back; a hop that is not a positive
+    /// number of seconds is refused.
+    pub fn with_hop(mut self, hop_s: Option<f64>) -> Result<Self, TagError> {
+        Scorer::check_hop(hop_s)?;
         self.hop_s = hop_s;
-        self
+        Ok(self)
     }
 
     /// Class names, in output order.
@@ -240,70 +242,44 @@ impl AudioTagger {
     /// forward passes): for many short files. Long files are better read piece by piece with
     /// [`Self::tag`].
     pub fn tag_files(&self, files: &[&Path]) -> Result<Vec<Vec<(String, f32)>>, TagError> {
+        let decoded = self.decode(files)?;
+        self.tag_clips(&clips_of(&decoded))
+            .map_err(|e| name_files(e, files))
+    }
+
+    /// The model's evaluation outputs `[clips, classes]` (row-major) of whole clips, as
+    /// training's evaluation takes them ([`Scorer::predict_clips`]): each clip cut or padded to
+    /// the model's input, no windowing. What `tympan evaluate` scores, and what a run's
+    /// `predictions.npy` holds. Clips at another rate than the model's are resampled first.
+    pub fn predict_clips(&self, clips: &[Clip<'_>]) -> Result<Vec<f32>, TagError> {
+        Ok(self
+            .scorer
+            .predict_clips(&self.model, clips, &self.device)?)
+    }
+
+    /// [`Self::predict_clips`] of files, decoded whole (in parallel) at the model's rate.
+    pub fn predict_files(&self, files: &[&Path]) -> Result<Vec<f32>, TagError> {
+        let decoded = self.decode(files)?;
+        self.predict_clips(&clips_of(&decoded))
+            .map_err(|e| name_files(e, files))
+    }
+
+    /// Files decoded whole, in parallel, at the model's rate.
+    fn decode(&self, files: &[&Path]) -> Result<Vec<tympan_audio::Waveform>, TagError> {
+        use rayon::prelude::*;
         let opts = tympan_audio::LoadOptions {
             sample_rate: self.scorer.contract.sample_rate,
             ..Default::default()
         };
-        let decoded = files
-            .iter()
+        Ok(files
+            .par_iter()
             .map(|f| {
                 tympan_audio::load::load(f, &opts).map_err(|source| InferError::Audio {
                     path: f.to_path_buf(),
                     source,
                 })
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        let clips: Vec<Clip<'_>> = decoded
-            .iter()
-            .map(|w| Clip {
-                samples: &w.samples,
-                rate: w.sample_rate,
-            })
-            .collect();
-        self.tag_clips(&clips).map_err(|e| match e {
-            TagError::Infer(e) => TagError::Infer(e.map_clip(|i, source| InferError::Audio {
-                path: files[i].to_path_buf(),
-                source,
-            })),
-            e => e,
-        })
-    }
-
-    /// The model's evaluation outputs `[clips, classes]` (row-major) of whole clips, as
-    /// training's evaluation takes them ([`tympan_infer::predict`]): each clip cut or padded to
-    /// the model's input (VGGish input: the mean over its 960 ms patches), no windowing. What
-    /// `tympan evaluate` scores, and what a run's `predictions.npy` holds.
-    /// Clips at another rate than the model's are resampled first.
-    pub fn predict_clips(&self, clips: &[Clip<'_>]) -> Result<Vec<f32>, TagError> {
-        let c = &self.scorer.contract;
-        let resampled: Vec<Option<Vec<f32>>> = clips
-            .iter()
-            .enumerate()
-            .map(|(index, clip)| match c.sample_rate {
-                Some(to) if to != clip.rate => {
-                    tympan_audio::resample::resample(clip.samples, clip.rate, to)
-                        .map(Some)
-                        .map_err(|source| InferError::Clip { index, source })
-                }
-                _ => Ok(None),
-            })
-            .collect::<Result<_, _>>()?;
-        let at_rate: Vec<Clip<'_>> = clips
-            .iter()
-            .zip(&resampled)
-            .map(|(clip, r)| match (r, c.sample_rate) {
-                (Some(s), Some(rate)) => Clip { samples: s, rate },
-                _ => *clip,
-            })
-            .collect();
-        let forward = |x| self.model.forward(x);
-        Ok(tympan_infer::predict(
-            &forward,
-            c,
-            &at_rate,
-            self.scorer.batch,
-            &self.device,
-        )?)
+            .collect::<Result<Vec<_>, _>>()?)
     }
 
     /// `(label, score)` pairs of clip scores, best first.
@@ -314,6 +290,28 @@ impl AudioTagger {
             .into_iter()
             .map(|i| (self.labels[i].clone(), clip[i]))
             .collect()
+    }
+}
+
+/// The clips of decoded files.
+fn clips_of(decoded: &[tympan_audio::Waveform]) -> Vec<Clip<'_>> {
+    decoded
+        .iter()
+        .map(|w| Clip {
+            samples: &w.samples,
+            rate: w.sample_rate,
+        })
+        .collect()
+}
+
+/// A clip's error named by its file.
+fn name_files(e: TagError, files: &[&Path]) -> TagError {
+    match e {
+        TagError::Infer(e) => TagError::Infer(e.map_clip(|i, source| InferError::Audio {
+            path: files[i].to_path_buf(),
+            source,
+        })),
+        e => e,
     }
 }
 

@@ -660,15 +660,7 @@ fn tag_with_a_run_folder() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let takes: Vec<u32> = (0..2).chain(5..10).collect();
-    let manifest = tympan_tests::fsdd_manifest(
-        &data,
-        dir.path(),
-        0..3,
-        &["george", "jackson", "lucas"],
-        &takes,
-        |t| t >= 5,
-    );
+    let manifest = tympan_tests::small_fsdd_manifest(&data, dir.path());
     let text = tympan_tests::hershey_fc_recipe("tagrun", &manifest, 8, 1, 0);
     let recipe = tympan_train::Recipe::from_toml(&text, Path::new("tagrun.toml"), &[]).unwrap();
     let out = dir.path().join("run");
@@ -835,15 +827,7 @@ fn tympan_train_is_the_library_run() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let takes: Vec<u32> = (0..2).chain(5..10).collect();
-    let manifest = tympan_tests::fsdd_manifest(
-        &data,
-        dir.path(),
-        0..3,
-        &["george", "jackson", "lucas"],
-        &takes,
-        |t| t >= 5,
-    );
+    let manifest = tympan_tests::small_fsdd_manifest(&data, dir.path());
     let text = tympan_tests::hershey_fc_recipe("cli-train", &manifest, 8, 2, 0);
     let recipe_file = dir.path().join("cli-train.toml");
     std::fs::write(&recipe_file, &text).unwrap();
@@ -877,24 +861,9 @@ fn tympan_train_is_the_library_run() {
         let same = std::fs::read(by_cli.join(f)).unwrap() == std::fs::read(by_lib.join(f)).unwrap();
         assert!(same, "{f} differs");
     }
-    let rows = |d: &Path| -> Vec<String> {
-        let text = std::fs::read_to_string(d.join("metrics.csv")).unwrap();
-        let mut lines = text.lines();
-        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-        let secs = header.iter().position(|h| *h == "seconds");
-        lines
-            .map(|l| {
-                l.split(',')
-                    .enumerate()
-                    .filter(|(i, _)| Some(*i) != secs)
-                    .map(|(_, v)| v)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .collect()
-    };
-    assert_eq!(rows(&by_cli), rows(&by_lib));
-    assert_eq!(rows(&by_cli).len(), 2);
+    let rows = tympan_tests::metrics_rows_without_seconds(&by_cli);
+    assert_eq!(rows, tympan_tests::metrics_rows_without_seconds(&by_lib));
+    assert_eq!(rows.len(), 2);
     let o = tympan(&["train", s(&recipe_file), "--out", s(&by_cli)]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));

@@ -13,9 +13,7 @@ use std::process::Command;
 
 use tympan_audio::npy;
 
-const SPEAKERS: [&str; 3] = ["george", "jackson", "lucas"];
-/// Takes 0-1 test (fold 0), 5-9 train.
-const TAKES: [u32; 7] = [0, 1, 5, 6, 7, 8, 9];
+use tympan_tests::{SMALL_FSDD_SPEAKERS as SPEAKERS, SMALL_FSDD_TAKES as TAKES};
 
 fn experiments() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments")
@@ -30,8 +28,7 @@ fn tag_reproduces_the_run(
 ) -> Option<(tempfile::TempDir, PathBuf, Vec<String>)> {
     let data = tympan_tests::require_data(recipe)?;
     let dir = tempfile::tempdir().unwrap();
-    let manifest =
-        tympan_tests::fsdd_manifest(&data, dir.path(), 0..3, &SPEAKERS, &TAKES, |t| t >= 5);
+    let manifest = tympan_tests::small_fsdd_manifest(&data, dir.path());
     let mut sets: Vec<String> = vec![
         r#"data.dataset="csv""#.into(),
         format!("data.data_dir={:?}", manifest.display().to_string()),
@@ -219,31 +216,11 @@ fn long_files_are_scored_batch_by_batch() {
     for i in [0usize, 6, 12] {
         let cut = &whole[i * 8000..(i * 8000 + win).min(whole.len())];
         let path = dir.path().join(format!("window{i}.wav"));
-        std::fs::write(&path, float_wav(cut, 16_000)).unwrap();
+        std::fs::write(&path, tympan_tests::float_wav(cut, 16_000)).unwrap();
         let alone = Scorer::new(contract, 1)
             .score_file(&model, &path, None, &device)
             .unwrap()
             .scores;
         assert_eq!(alone, vec![one[i].clone()], "window {i}");
     }
-}
-
-/// A mono 32-bit float WAV of `samples` at `rate` Hz.
-fn float_wav(samples: &[f32], rate: u32) -> Vec<u8> {
-    let data: Vec<u8> = samples.iter().flat_map(|x| x.to_le_bytes()).collect();
-    let mut v = Vec::new();
-    v.extend_from_slice(b"RIFF");
-    v.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    v.extend_from_slice(b"WAVEfmt ");
-    v.extend_from_slice(&16u32.to_le_bytes());
-    v.extend_from_slice(&3u16.to_le_bytes()); // IEEE float
-    v.extend_from_slice(&1u16.to_le_bytes());
-    v.extend_from_slice(&rate.to_le_bytes());
-    v.extend_from_slice(&(rate * 4).to_le_bytes());
-    v.extend_from_slice(&4u16.to_le_bytes());
-    v.extend_from_slice(&32u16.to_le_bytes());
-    v.extend_from_slice(b"data");
-    v.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    v.extend_from_slice(&data);
-    v
 }

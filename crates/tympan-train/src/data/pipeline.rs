@@ -72,19 +72,6 @@ impl Pipeline {
             scale: t.scale,
         }
     }
-
-    /// An evaluation pipeline (no mixing, masking or augmentation) of `contract`.
-    pub fn eval(contract: InputContract) -> Self {
-        Self {
-            contract,
-            mixup: 0.0,
-            mixup_alpha: 0.0,
-            freqm: 0,
-            timem: 0,
-            mix: Mix::Psla,
-            scale: None,
-        }
-    }
 }
 
 /// A batch ready for the model: features `[B, T, F]` row-major and targets `[B, K]`.

@@ -10,7 +10,7 @@ use tympan_models::{Tagger, create, load_burnpack, save_burnpack};
 
 use super::checkpoint::{Checkpoints, State};
 use crate::aggregate::{WaMode, average_models};
-use crate::data::{InputContract, Item, Pipeline, PreparedData, samples_of};
+use crate::data::{Item, Pipeline, PreparedData, samples_of};
 use crate::error::TrainError;
 use crate::recipe::Recipe;
 use crate::report::{EpochRow, Scores, Summary, score, write_outputs};
@@ -25,14 +25,7 @@ pub fn predict(
     batch: usize,
     device: &Device,
 ) -> Result<Vec<f32>, TrainError> {
-    outputs(
-        &|x| model.forward(x),
-        items,
-        &p.contract,
-        batch,
-        device,
-        &mut |_| {},
-    )
+    predict_reporting(model, items, p, batch, device, &mut |_| {})
 }
 
 /// [`predict`], reporting the clips scored so far after each batch.
@@ -44,26 +37,8 @@ pub(crate) fn predict_reporting(
     device: &Device,
     done: &mut dyn FnMut(usize),
 ) -> Result<Vec<f32>, TrainError> {
-    outputs(
-        &|x| model.forward(x),
-        items,
-        &p.contract,
-        batch,
-        device,
-        done,
-    )
-}
-
-/// Outputs `[N, K]` of `forward` on the evaluation inputs of `items` ([`tympan_infer::predict`]):
-/// the model's scores, or an embedding (`tympan embed`, the linear probe).
-pub(crate) fn outputs(
-    forward: &dyn Fn(Tensor<3>) -> Tensor<2>,
-    items: &[Item],
-    contract: &InputContract,
-    batch: usize,
-    device: &Device,
-    done: &mut dyn FnMut(usize),
-) -> Result<Vec<f32>, TrainError> {
+    let contract = &p.contract;
+    let forward = |x| model.forward(x);
     let mut rows = Vec::new();
     let mut scored = 0;
     for chunk in items.chunks(batch.max(1)) {
@@ -78,13 +53,14 @@ pub(crate) fn outputs(
                 rate: *rate,
             })
             .collect();
-        let out = tympan_infer::predict(forward, contract, &clips, batch, device).map_err(|e| {
-            // A clip's error names its file.
-            TrainError::from(e.map_clip(|i, source| tympan_infer::InferError::Audio {
-                path: chunk[i].path.clone(),
-                source,
-            }))
-        })?;
+        let out =
+            tympan_infer::predict(&forward, contract, &clips, batch, device).map_err(|e| {
+                // A clip's error names its file.
+                TrainError::from(e.map_clip(|i, source| tympan_infer::InferError::Audio {
+                    path: chunk[i].path.clone(),
+                    source,
+                }))
+            })?;
         rows.extend(out);
         scored += chunk.len();
         done(scored);

@@ -12,10 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use rayon::prelude::*;
 use serde::Serialize;
-use tympan::infer::{Clip, Pool};
-use tympan_audio::{LoadOptions, npy};
+use tympan::infer::Pool;
+use tympan_audio::npy;
 use tympan_data::audioset::Datafile;
 use tympan_metrics::{Matrix, accuracy, evaluate};
 use tympan_models::Backend;
@@ -110,12 +109,7 @@ const GROUP: usize = 64;
 pub fn run(a: Args) -> Result<ExitCode> {
     let backend: Backend = a.backend.parse()?;
     let device = backend.device()?;
-    if let Some(h) = a.hop_s
-        && !(h.is_finite() && h > 0.0)
-    {
-        bail!("--hop-s must be a positive number of seconds, got {h}");
-    }
-    let tagger = a.source.tagger(&device)?.with_hop(a.hop_s);
+    let tagger = a.source.tagger(&device)?.with_hop(a.hop_s)?;
     let labels = tagger.labels().to_vec();
     let k = labels.len();
     let (list, what) = read_list(&a, &labels)?;
@@ -131,10 +125,6 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let n = list.files.len();
     let pb = super::progress(n as u64, "evaluating");
     let mut scores = Vec::with_capacity(n * k);
-    let opts = LoadOptions {
-        sample_rate: tagger.contract().sample_rate,
-        ..LoadOptions::default()
-    };
     for group in list.files.chunks(GROUP) {
         if a.hop_s.is_some() {
             for f in group {
@@ -143,18 +133,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
             }
             continue;
         }
-        let decoded = group
-            .par_iter()
-            .map(|f| tympan_audio::load::load(f, &opts).with_context(|| f.display().to_string()))
-            .collect::<Result<Vec<_>>>()?;
-        let clips: Vec<Clip<'_>> = decoded
-            .iter()
-            .map(|w| Clip {
-                samples: &w.samples,
-                rate: w.sample_rate,
-            })
-            .collect();
-        scores.extend(tagger.predict_clips(&clips)?);
+        let group: Vec<&Path> = group.iter().map(PathBuf::as_path).collect();
+        scores.extend(tagger.predict_files(&group)?);
         pb.inc(group.len() as u64);
     }
     pb.finish_and_clear();

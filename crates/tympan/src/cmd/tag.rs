@@ -86,12 +86,7 @@ pub struct Args {
 pub fn run(a: Args) -> Result<ExitCode> {
     let backend: Backend = a.backend.parse()?;
     let device = backend.device()?;
-    if let Some(h) = a.hop_s
-        && !(h.is_finite() && h > 0.0)
-    {
-        bail!("--hop-s must be a positive number of seconds, got {h}");
-    }
-    let tagger = a.source.tagger(&device)?.with_hop(a.hop_s);
+    let tagger = a.source.tagger(&device)?.with_hop(a.hop_s)?;
     let labels = tagger.labels();
     let pool = if a.pool == "max" {
         Pool::Max

@@ -66,7 +66,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             path.display()
         );
     }
-    let launch = tympan_train::launch::prepare(
+    tympan::cli::train(
         &tympan_train::launch::LaunchOptions {
             recipe: &a.recipe,
             recipes: &recipes,
@@ -86,36 +86,5 @@ pub fn run(a: Args) -> Result<ExitCode> {
             ))
         },
     )?;
-    if let Ok(tympan_train::recipe::Experiment::Probe(_)) =
-        tympan_train::recipe::Experiment::load(&launch.path, &[])
-    {
-        bail!(
-            "{}: probe recipes run with `cargo xtask train`",
-            launch.path.display()
-        );
-    }
-    eprintln!(
-        "recipe {} ({}) on {} -> {}",
-        launch.recipe.name,
-        launch.path.display(),
-        backend.name(),
-        launch.out.display()
-    );
-    let mut on_event = tympan::cli::training_progress();
-    let summary = tympan_train::run(
-        &launch.recipe,
-        tympan_train::RunOptions {
-            device: launch.device,
-            data_parallel: launch.data_parallel,
-            out_dir: launch.out.clone(),
-            resume: a.resume,
-            stop_after: None,
-            on_event: &mut on_event,
-        },
-    )?;
-    println!(
-        "{}",
-        tympan_train::launch::summary_table(&summary, &launch.out)
-    );
     Ok(ExitCode::SUCCESS)
 }
