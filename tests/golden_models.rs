@@ -392,7 +392,7 @@ fn resnet50_models_match_pytorch() {
     }
 }
 
-/// tympan's flex kernels (`tympan_models::kernels`) against `torch.nn.functional` (fixtures
+/// tympan's flex kernels (`tympan_kernels`) against `torch.nn.functional` (fixtures
 /// `kernels/`, torch 2.11): for each convolution path (pointwise, strided stem with asymmetric
 /// "same" padding, dilated with bias, depthwise 3x3 and 5x5/2, an M-net 1D conv as height 1) the
 /// output and the gradients of `sum(y * r)` with respect to input, weight and bias. Tolerance:
@@ -446,7 +446,7 @@ fn conv_kernels_match_pytorch() {
             ));
         }
         let xt = tensor(&x).require_grad();
-        let y = tympan_models::kernels::conv2d(&conv, xt.clone());
+        let y = tympan_kernels::conv2d(&conv, xt.clone());
         let grads = (y.clone() * tensor(&load(name, "r"))).sum().backward();
         let mut got = vec![
             ("y", y.into_data().try_to_vec::<f32>().unwrap()),
@@ -521,7 +521,7 @@ fn batch_norm_kernel_matches_pytorch() {
         let xt =
             Tensor::<4>::from_data(TensorData::new(x.data.clone(), shape), &device).require_grad();
         let r = Tensor::<4>::from_data(TensorData::new(load(name, "r").data, shape), &device);
-        let y = tympan_models::kernels::batch_norm(&bn, xt.clone());
+        let y = tympan_kernels::batch_norm(&bn, xt.clone());
         let grads = (y.clone() * r).sum().backward();
         let got = [
             ("y", y.into_data().try_to_vec::<f32>().unwrap()),
@@ -623,7 +623,7 @@ fn gradient_distances(a: &[Vec<f32>], b: &[Vec<f32>]) -> Vec<f64> {
 /// as distances of tens of percent.
 #[test]
 fn kernels_train_pretrained_lite0_within_rounding_noise() {
-    use tympan_models::kernels::set_kernels_enabled;
+    use tympan_kernels::set_kernels_enabled;
     use tympan_models::parameter_gradients;
 
     let Some(data) = tympan_tests::require_data("kernels_train_pretrained_lite0") else {

@@ -39,7 +39,7 @@ fn wgpu() -> Device {
 fn real_input(data: &Path, name: &str, device: &Device) -> Tensor<3> {
     let spec = info(name).unwrap().input;
     let clip = data.join("fsdd/recordings/3_jackson_5.wav");
-    let rate = spec.sample_rate;
+    let rate = spec.sample_rate.expect("every card states its rate");
     let wave = tympan_audio::load::load(
         &clip,
         &LoadOptions {
@@ -49,18 +49,22 @@ fn real_input(data: &Path, name: &str, device: &Device) -> Tensor<3> {
     )
     .unwrap();
     if spec.is_waveform() {
-        let n = (rate as usize).min(spec.frames);
+        let n = (rate as usize).min(spec.length);
         let mut s = wave.samples.clone();
         s.resize(n, 0.0);
         return Tensor::<1>::from_floats(s.as_slice(), device).reshape([1, 1, n]);
     }
-    let preset = Preset::from_name(spec.preset.name()).unwrap();
+    let preset = match spec.input {
+        tympan_audio::InputKind::Fbank => Preset::from_name("psla"),
+        kind => Preset::from_name(kind.name()),
+    }
+    .unwrap();
     let f = preset
         .extractor(rate)
         .unwrap()
         .compute(&wave.samples)
         .unwrap();
-    let frames = spec.frames.min(128).max(96);
+    let frames = spec.length.min(128).max(96);
     let mut x = f.data.clone();
     x.resize(frames * f.bins, 0.0);
     Tensor::<1>::from_floats(x.as_slice(), device).reshape([1, frames, f.bins])

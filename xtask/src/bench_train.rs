@@ -101,9 +101,9 @@ fn time_family(backend: Tb, name: &str, classes: usize, o: &Options<'_>) -> Resu
     let info = tympan_models::info(name)?;
     let mut model = tympan_models::create(name, classes, &device)?;
     let shape = if info.input.is_waveform() {
-        [o.batch, 1, info.input.frames]
+        [o.batch, 1, info.input.length]
     } else {
-        [o.batch, info.input.frames, info.input.bins]
+        [o.batch, info.input.length, info.bins()]
     };
     let loss_kind = match info.output {
         OutputKind::Probabilities => Loss::Bce,
@@ -330,7 +330,7 @@ pub fn run(o: &Options<'_>) -> Result<()> {
         let label = arch.label(o);
         let mut rows = Vec::new();
         for (b, kernels, name) in &backends {
-            tympan_models::kernels::set_kernels_enabled(*kernels);
+            tympan_kernels::set_kernels_enabled(*kernels);
             let t = median(match arch {
                 Arch::Psla => time_tympan(*b, o)?,
                 Arch::Family { name, classes } => time_family(*b, name, *classes, o)?,
@@ -341,7 +341,7 @@ pub fn run(o: &Options<'_>) -> Result<()> {
             );
             rows.push((name.clone(), t));
         }
-        tympan_models::kernels::set_kernels_enabled(true);
+        tympan_kernels::set_kernels_enabled(true);
         if o.python == "none" {
             table.extend(rows.into_iter().map(|(n, t)| (label.clone(), n, t, None)));
             continue;

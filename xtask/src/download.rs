@@ -6,13 +6,11 @@
 //! appears under the final name. `--from DIR` installs from a local mirror instead of the network.
 //! Where no checksum is pinned, the computed one is printed so that it can be pinned.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use sha2::{Digest, Sha256};
 
 /// One downloadable file.
 #[derive(Debug, Clone, Copy)]
@@ -346,48 +344,16 @@ pub fn extract_member(archive: &Path, member: &str, dest: &Path, sha256: &str) -
         }
         Err(e) => {
             let _ = std::fs::remove_file(&part);
-            Err(e)
+            Err(e.into())
         }
     }
 }
 
-pub(crate) fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = File::open(path).with_context(|| path.display().to_string())?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f
-            .read(&mut buf)
-            .with_context(|| path.display().to_string())?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(format!("{:x}", h.finalize()))
-}
+pub(crate) use tympan::download::sha256_file;
+use tympan::download::{check, part_path};
 
-fn check(path: &Path, want: Option<&str>) -> Result<String> {
-    let got = sha256_file(path)?;
-    if let Some(w) = want
-        && !got.starts_with(&w.to_ascii_lowercase())
-    {
-        bail!(
-            "{}: checksum mismatch: expected sha256 {w}, got {got}",
-            path.display()
-        );
-    }
-    Ok(got)
-}
-
-fn part_path(dest: &Path) -> PathBuf {
-    let mut p = dest.as_os_str().to_owned();
-    p.push(".part");
-    PathBuf::from(p)
-}
-
-/// Fetches `url` to `dest` (resuming `<dest>.part`), verifies `sha256`, renames into place.
-/// With `mirror`, copies `mirror/<file name>` instead. Returns the file's SHA-256.
+/// Fetches `url` to `dest` through tympan's downloader (resuming `<dest>.part`, checking
+/// `sha256`), or with `mirror` copies `mirror/<file name>` instead. Returns the file's SHA-256.
 pub fn fetch(
     url: &str,
     dest: &Path,
@@ -395,77 +361,13 @@ pub fn fetch(
     mirror: Option<&Path>,
     pb: &ProgressBar,
 ) -> Result<String> {
-    if dest.is_file()
-        && let Ok(sum) = check(dest, sha256)
-    {
-        return Ok(sum); // already there and intact
-    }
-    if let Some(parent) = dest.parent() {
-        std::fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
-    }
-    let part = part_path(dest);
-    if let Some(dir) = mirror {
-        let src = dir.join(dest.file_name().context("destination has no file name")?);
-        std::fs::copy(&src, &part)
-            .with_context(|| format!("{}: not in the mirror", src.display()))?;
-    } else {
-        let offset = part.metadata().map(|m| m.len()).unwrap_or(0);
-        let mut req = http_agent().get(url);
-        if offset > 0 {
-            req = req.header("Range", &format!("bytes={offset}-"));
-        }
-        let mut resp = req.call().with_context(|| format!("GET {url}"))?;
-        let resumed = resp.status().as_u16() == 206;
-        let len = resp.body().content_length();
-        let mut out = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .append(resumed)
-            .truncate(!resumed)
-            .open(&part)
-            .with_context(|| part.display().to_string())?;
-        let start = if resumed { offset } else { 0 };
-        pb.set_length(start + len.unwrap_or(0));
-        pb.set_position(start);
-        let mut reader = resp.body_mut().as_reader();
-        let mut buf = vec![0u8; 1 << 16];
-        let mut got = 0u64;
-        loop {
-            let n = reader.read(&mut buf).with_context(|| {
-                format!(
-                    "{url}: transfer interrupted after {} bytes (run again to resume)",
-                    start + got
-                )
-            })?;
-            if n == 0 {
-                break;
-            }
-            out.write_all(&buf[..n])
-                .with_context(|| part.display().to_string())?;
-            got += n as u64;
-            pb.inc(n as u64);
-        }
-        out.sync_all().with_context(|| part.display().to_string())?;
-        if let Some(l) = len
-            && got < l
-        {
-            bail!(
-                "{url}: connection closed after {} of {} bytes (run again to resume)",
-                start + got,
-                start + l
-            );
-        }
-    }
-    match check(&part, sha256) {
-        Ok(sum) => {
-            std::fs::rename(&part, dest).with_context(|| dest.display().to_string())?;
-            Ok(sum)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&part); // never leave a corrupt file behind
-            Err(e)
-        }
-    }
+    Ok(match mirror {
+        Some(dir) => tympan::download::copy_from(dir, dest, sha256)?,
+        None => tympan::download::fetch(url, dest, sha256, &mut |done, total| {
+            pb.set_length(total.unwrap_or(done));
+            pb.set_position(done);
+        })?,
+    })
 }
 
 /// `cargo xtask download <name> [--dest DIR] [--from DIR]`.
@@ -569,23 +471,11 @@ pub fn extract(archive: &Path, dest: &Path) -> Result<usize> {
     Ok(count)
 }
 
-/// An HTTP agent that verifies servers against the system's trust store.
-fn http_agent() -> ureq::Agent {
-    use ureq::tls::{RootCerts, TlsConfig};
-    ureq::Agent::config_builder()
-        .tls_config(
-            TlsConfig::builder()
-                .root_certs(RootCerts::PlatformVerifier)
-                .build(),
-        )
-        .build()
-        .into()
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use std::io::{BufRead, BufReader};
+    use sha2::{Digest, Sha256};
+    use std::io::{BufRead, BufReader, Write};
     use std::net::TcpListener;
 
     /// A one-file HTTP server on 127.0.0.1 honouring `Range`; `cut_after` closes the connection

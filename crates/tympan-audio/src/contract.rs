@@ -18,11 +18,13 @@ use crate::error::Result;
 use crate::features::Features;
 use crate::presets::{Preset, WaveNorm};
 
-/// What a model reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What a model reads: the frontend of its input contract. Recipes (`features.input`), model
+/// cards and the CLI spell it `fbank`, `slim2d`, `vggish` or `waveform`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum InputKind {
     /// PSLA's Kaldi fbank `[T, 128]` ([`Preset::Psla`]): 25 ms frames every 10 ms.
+    #[default]
     Fbank,
     /// Naranjo-Alcazar et al.'s 64-bin log-mel `[T, 64]` at 8 kHz ([`Preset::Slim2d`]): 40 ms
     /// frames every 20 ms.
@@ -30,8 +32,9 @@ pub enum InputKind {
     /// Hershey et al.'s 96x64 log-mel patches ([`Preset::Vggish`], 16 kHz): a clip is scored as
     /// the mean over its 960 ms patches.
     Vggish,
-    /// Raw samples `[1, N]`, zero-padded or cropped to the input length, then normalised.
-    Waveform(WaveNorm),
+    /// Raw samples `[1, N]`, zero-padded or cropped to the input length, then normalised by
+    /// [`InputContract::wave_norm`]; any log-mel is computed inside the model.
+    Waveform,
 }
 
 impl InputKind {
@@ -41,7 +44,16 @@ impl InputKind {
             Self::Fbank => "fbank",
             Self::Slim2d => "slim2d",
             Self::Vggish => "vggish",
-            Self::Waveform(_) => "waveform",
+            Self::Waveform => "waveform",
+        }
+    }
+
+    /// Values per frame: 128 fbank bins, 64 log-mel bins, 1 for waveforms.
+    pub fn bins(self) -> usize {
+        match self {
+            Self::Fbank => 128,
+            Self::Slim2d | Self::Vggish => 64,
+            Self::Waveform => 1,
         }
     }
 
@@ -53,7 +65,7 @@ impl InputKind {
         match self {
             Self::Fbank | Self::Vggish => Some((ms(25), ms(10))),
             Self::Slim2d => Some((ms(40), ms(20))),
-            Self::Waveform(_) => None,
+            Self::Waveform => None,
         }
     }
 }
@@ -100,6 +112,10 @@ pub struct InputContract {
     pub mean: f32,
     /// Normalisation standard deviation of the features (1 for waveforms).
     pub std: f32,
+    /// How a waveform input is normalised after placement (Naranjo-Alcazar et al.; unused by
+    /// feature inputs).
+    #[serde(default)]
+    pub wave_norm: WaveNorm,
     /// Each clip is scaled to unit peak first (Jeong & Lim's eq. (2)).
     #[serde(default)]
     pub peak_normalise: bool,
@@ -127,15 +143,24 @@ impl InputContract {
             length,
             mean,
             std,
+            wave_norm: WaveNorm::None,
             peak_normalise: false,
             pad_both: false,
             eval_whole: false,
         }
     }
 
+    /// The same contract with waveform normalisation `norm`.
+    pub fn with_wave_norm(self, norm: WaveNorm) -> Self {
+        Self {
+            wave_norm: norm,
+            ..self
+        }
+    }
+
     /// `true` for raw-waveform inputs.
     pub fn is_waveform(&self) -> bool {
-        matches!(self.input, InputKind::Waveform(_))
+        self.input == InputKind::Waveform
     }
 
     /// The samples one input covers at `rate` Hz: `(length - 1) * hop + frame` for features
@@ -144,7 +169,7 @@ impl InputContract {
     pub fn window_samples(&self, rate: u32) -> Option<usize> {
         match self.input {
             InputKind::Vggish => None,
-            InputKind::Waveform(_) => Some(self.length.max(1)),
+            InputKind::Waveform => Some(self.length.max(1)),
             kind => {
                 let (frame, hop) = kind.frame_geometry(rate)?;
                 Some(self.length.max(1).saturating_sub(1) * hop + frame)
@@ -227,8 +252,8 @@ impl InputContract {
         } else {
             x[..wave.len()].copy_from_slice(wave);
         }
-        if let InputKind::Waveform(norm) = self.input {
-            norm.apply(&mut x);
+        if self.is_waveform() {
+            self.wave_norm.apply(&mut x);
         }
         x
     }
@@ -344,7 +369,7 @@ mod tests {
 
     #[test]
     fn waveforms_are_placed_as_the_contract_says() {
-        let mut c = InputContract::new(InputKind::Waveform(WaveNorm::None), 6, (0.0, 1.0), None);
+        let mut c = InputContract::new(InputKind::Waveform, 6, (0.0, 1.0), None);
         assert_eq!(
             c.place_waveform(&[1.0; 2], Placement::Eval),
             [1., 1., 0., 0., 0., 0.]
@@ -376,15 +401,12 @@ mod tests {
     fn contracts_round_trip_through_json() {
         let c = InputContract {
             peak_normalise: true,
-            ..InputContract::new(
-                InputKind::Waveform(WaveNorm::ScaleMax),
-                64_000,
-                (0.0, 1.0),
-                Some(44_100),
-            )
+            wave_norm: WaveNorm::ScaleMax,
+            ..InputContract::new(InputKind::Waveform, 64_000, (0.0, 1.0), Some(44_100))
         };
         let s = serde_json::to_string(&c).unwrap();
-        assert!(s.contains(r#""input":{"waveform":"scale-max"}"#), "{s}");
+        assert!(s.contains(r#""input":"waveform""#), "{s}");
+        assert!(s.contains(r#""wave_norm":"scale-max""#), "{s}");
         assert_eq!(serde_json::from_str::<InputContract>(&s).unwrap(), c);
     }
 }

@@ -14,8 +14,10 @@ use crate::{InferError, Scorer};
 /// The card's file name in a run folder.
 pub const CARD_FILE: &str = "card.json";
 
-/// The card format this crate writes and reads.
-pub const CARD_FORMAT: u32 = 1;
+/// The card format this crate writes and reads. Format 1 (2026-12-05) spelled a waveform input
+/// `{"waveform": "<norm>"}`; it is read and moved to format 2's `"waveform"` plus
+/// `"wave_norm": "<norm>"`.
+pub const CARD_FORMAT: u32 = 2;
 
 /// Which model of a run folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +85,10 @@ impl ModelCard {
             )));
         }
         let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
-        let card: Self = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let mut json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        upgrade_format_1(&mut json);
+        let card: Self = serde_json::from_value(json).map_err(|e| bad(e.to_string()))?;
         card.check().map_err(bad)?;
         Ok(card)
     }
@@ -155,6 +160,20 @@ impl ModelCard {
     }
 }
 
+/// A format-1 card in format 2: the waveform normalisation moves out of the input kind.
+fn upgrade_format_1(card: &mut serde_json::Value) {
+    if card.get("format").and_then(|f| f.as_u64()) != Some(1) {
+        return;
+    }
+    if let Some(input) = card.get_mut("input")
+        && let Some(norm) = input.get("input").and_then(|k| k.get("waveform")).cloned()
+    {
+        input["input"] = "waveform".into();
+        input["wave_norm"] = norm;
+    }
+    card["format"] = CARD_FORMAT.into();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,12 +183,8 @@ mod tests {
         ModelCard {
             format: CARD_FORMAT,
             arch: "m3".into(),
-            input: InputContract::new(
-                InputKind::Waveform(WaveNorm::ScaleMax),
-                8_000,
-                (0.0, 1.0),
-                Some(8_000),
-            ),
+            input: InputContract::new(InputKind::Waveform, 8_000, (0.0, 1.0), Some(8_000))
+                .with_wave_norm(WaveNorm::ScaleMax),
             output: OutputKind::Distribution,
             classes: vec!["zero".into(), "one".into()],
             checkpoints: vec!["model-best.bpk".into()],
@@ -206,5 +221,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("no model-wa.bpk; it has model-best.bpk"), "{e}");
+    }
+
+    /// A card written in format 1 (waveform normalisation inside the input kind) reads as the
+    /// same card in format 2.
+    #[test]
+    fn format_1_cards_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = card();
+        c.write(dir.path()).unwrap();
+        let path = dir.path().join(CARD_FILE);
+        let mut old: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        old["format"] = 1.into();
+        old["input"]["input"] = serde_json::json!({"waveform": "scale-max"});
+        old["input"].as_object_mut().unwrap().remove("wave_norm");
+        let old = old.to_string();
+        std::fs::write(&path, old).unwrap();
+        assert_eq!(ModelCard::read(dir.path()).unwrap(), c);
     }
 }

@@ -36,9 +36,9 @@ fn a_slim2d_window_is_the_papers_four_second_clip() {
     let info = tympan_models::info("slim2d-rb1").unwrap();
     let contract = InputContract::new(
         InputKind::Slim2d,
-        info.input.frames,
+        info.input.length,
         (0.0, 1.0),
-        Some(info.input.sample_rate),
+        info.input.sample_rate,
     );
     let scorer = Scorer::new(contract, 4);
     let four_s = wave(32_000, 440.0, 8_000);

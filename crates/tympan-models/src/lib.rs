@@ -26,6 +26,7 @@
 #![allow(clippy::large_enum_variant)]
 
 pub mod backend;
+mod card;
 #[cfg(feature = "cuda")]
 mod cuda_check;
 pub mod dcase;
@@ -34,21 +35,22 @@ mod error;
 pub mod hershey;
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
 mod kernel_cache;
-pub mod kernels;
 pub mod layers;
+mod params;
 pub mod pretrained;
 pub mod psla;
 pub mod rawwave;
 pub mod registry;
 pub mod resnet;
+mod tagger;
 pub mod weights;
 
 pub use backend::{Backend, BackendError};
+pub use card::{Family, ImageNetKeys, ModelInfo, Normalisation, OutputKind};
 pub use error::ModelError;
-pub use registry::{
-    Frontend, ImageNetKeys, InputSpec, ModelInfo, Normalisation, OutputKind, Tagger, create, info,
-    keras_param_count, list, num_params, parameter_gradients,
-};
+pub use params::{keras_param_count, num_params, parameter_gradients};
+pub use registry::{create, info, list, names};
+pub use tagger::Tagger;
 pub use weights::{
     LoadReport, StemInit, TorchLoadOptions, load_burnpack, load_pytorch, save_burnpack, weight_bits,
 };

@@ -7,8 +7,9 @@
 
 use std::path::Path;
 
+use crate::card::ImageNetKeys;
 use crate::error::ModelError;
-use crate::registry::{ImageNetKeys, Tagger};
+use crate::tagger::Tagger;
 use crate::weights::{
     LoadReport, StemInit, TorchLoadOptions, average_rgb_into, load_pytorch, read_torch_tensor,
 };

@@ -4,12 +4,12 @@
 //! Used by PSLA's `ResNetAttention` (1-channel 7x7/2 stem), and configurable for Hershey et al.'s
 //! ResNet-50 (no stride on the first 7x7 conv).
 
-use crate::kernels::{Act, batch_norm, batch_norm_act, conv2d};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
+use tympan_kernels::{Act, batch_norm, batch_norm_act, conv2d};
 
 fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
     let p = k / 2;

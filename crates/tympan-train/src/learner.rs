@@ -101,7 +101,11 @@ impl LearnerTagger {
             .reduce(|a, b| a + b)
             .map(|s| if n > 1.0 { s / n } else { s })
             .expect("Tagger::forward_train gives at least one output");
-        let loss = outputs_loss_per_sample(outputs, batch.targets.clone(), self.loss).mean();
+        let loss = tympan_kernels::mean(outputs_loss_per_sample(
+            outputs,
+            batch.targets.clone(),
+            self.loss,
+        ));
         MultiLabelClassificationOutput::new(loss, probs, batch.targets.greater_elem(0.5).int())
     }
 }

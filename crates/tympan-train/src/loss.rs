@@ -1,6 +1,8 @@
-//! Losses, with a per-sample mask hook (Jeong & Lim's batch-wise loss masking uses it).
+//! Losses, with a per-sample mask hook (Jeong & Lim's batch-wise loss masking uses it). Their
+//! sums go through `tympan_kernels`' reductions, whose bits do not depend on the CPU.
 
 use burn::prelude::*;
+use tympan_kernels::{log_softmax, mean, mean_dim, sum, sum_dim};
 
 /// PSLA clamps probabilities to `[EPS, 1 - EPS]` before `nn.BCELoss` (`traintest.py`).
 pub const PROB_EPS: f64 = 1e-7;
@@ -11,20 +13,20 @@ pub fn bce_per_sample(probs: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
     let p = probs.clamp(PROB_EPS, 1.0 - PROB_EPS);
     let one_minus_t = targets.clone().neg().add_scalar(1.0);
     let l = targets * p.clone().log() + one_minus_t * p.neg().add_scalar(1.0).log();
-    l.neg().mean_dim(1).squeeze_dim(1)
+    mean_dim(l.neg(), 1).squeeze_dim(1)
 }
 
 /// Per-sample cross-entropy `-sum_k y_k log p_k` on probabilities `[B, K]` (softmax outputs),
 /// clamped as [`bce_per_sample`] clamps.
 pub fn ce_on_probs_per_sample(probs: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
     let logp = probs.clamp(PROB_EPS, 1.0).log();
-    (targets * logp).sum_dim(1).squeeze_dim(1).neg()
+    sum_dim(targets * logp, 1).squeeze_dim(1).neg()
 }
 
 /// Per-sample softmax cross-entropy with soft targets on logits `[B, K]`: `[B]`.
 pub fn soft_cross_entropy_per_sample(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
-    let logp = burn::tensor::activation::log_softmax(logits, 1);
-    (targets * logp).sum_dim(1).squeeze_dim(1).neg()
+    let logp = log_softmax(logits, 1);
+    sum_dim(targets * logp, 1).squeeze_dim(1).neg()
 }
 
 /// Per-sample loss `[B]` of a model's training outputs (each `[B, K]` probabilities, as
@@ -68,10 +70,10 @@ pub fn jeong_lim_mask(losses: &[f32], verified: &[bool], ratio: f32) -> Vec<f32>
 /// A fully masked batch gives 0 (and no gradient).
 pub fn masked_mean(losses: Tensor<1>, mask: Option<Tensor<1>>) -> Tensor<1> {
     match mask {
-        None => losses.mean(),
+        None => mean(losses),
         Some(m) => {
-            let kept = m.clone().sum().clamp_min(1.0);
-            (losses * m).sum() / kept
+            let kept = sum(m.clone()).clamp_min(1.0);
+            sum(losses * m) / kept
         }
     }
 }

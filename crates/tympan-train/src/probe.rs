@@ -151,7 +151,7 @@ pub fn fit(
             let x = Tensor::<1>::from_floats(xb.as_slice(), &ad).reshape([b, dim]);
             let y = Tensor::<1>::from_floats(yb.as_slice(), &ad).reshape([b, classes]);
             let logits = model.forward(x);
-            let loss = crate::loss::soft_cross_entropy_per_sample(logits, y).mean();
+            let loss = tympan_kernels::mean(crate::loss::soft_cross_entropy_per_sample(logits, y));
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(cfg.lr, model.clone(), grads);
         }

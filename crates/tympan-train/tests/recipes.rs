@@ -19,9 +19,9 @@ fn shipped_recipes_parse() {
                     // The input contract comes from the model card: every non-PSLA recipe runs
                     // at its model's rate (PSLA recipes at the file's own rate unless stated).
                     let card = tympan_models::info(&r.model.arch).unwrap().input;
-                    assert_eq!(r.features.input, card.preset.into(), "{}", r.name);
-                    if card.preset != tympan_models::Frontend::Psla {
-                        assert_eq!(r.data.sample_rate, Some(card.sample_rate), "{}", r.name);
+                    assert_eq!(r.features.input, card.input, "{}", r.name);
+                    if card.input != tympan_train::recipe::InputKind::Fbank {
+                        assert_eq!(r.data.sample_rate, card.sample_rate, "{}", r.name);
                     }
                     r.name
                 }

@@ -21,10 +21,9 @@
 //! # Ok::<(), tympan::hub::HubError>(())
 //! ```
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+use crate::download::{self, DownloadError, sha256_file};
 use tympan_audio::InputContract;
 use tympan_audio::InputKind;
 use tympan_audio::presets::{PSLA_FSD50K_TARGET_LENGTH, PSLA_MEAN, PSLA_STD, PSLA_TARGET_LENGTH};
@@ -307,19 +306,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> HubError + '_ {
     }
 }
 
-fn sha256_of(path: &Path) -> Result<String, HubError> {
-    let mut f = std::fs::File::open(path).map_err(io(path))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf).map_err(io(path))?;
-        if n == 0 {
-            return Ok(format!("{:x}", h.finalize()));
-        }
-        h.update(&buf[..n]);
-    }
-}
-
 /// The sum a file must have: the pinned one, else the one recorded at its first download.
 fn expected_sum(pin: Option<&str>, record: &Path) -> Option<String> {
     pin.map(str::to_string).or_else(|| {
@@ -343,7 +329,7 @@ fn ensure(
     let record = dir.join(format!("{}.sha256", r.file));
     if dest.is_file() {
         match expected_sum(pin, &record) {
-            Some(want) if sha256_of(&dest)? == want => {
+            Some(want) if sha256_file(&dest)? == want => {
                 if pin.is_some() && !record.is_file() {
                     // Placed by hand, or checked against a sum the caller gave: record it, so
                     // that later uses without the sum check against it.
@@ -364,100 +350,36 @@ fn ensure(
         None => r.url.to_string(),
     };
     tracing::info!(%url, file = %dest.display(), "downloading");
-    let part = dir.join(format!("{}.part", r.file));
-    download(&url, &part, &mut |done, total| {
+    let got = download::replace(&url, &dest, pin, &mut |done, total| {
         on_progress(Progress {
             file: r.file,
             done,
             total,
         })
     })?;
-    let got = sha256_of(&part)?;
-    match pin {
-        Some(want) if want != got => {
-            let _ = std::fs::remove_file(&part);
-            return Err(HubError::Checksum {
-                path: dest,
-                expected: want.to_string(),
-                got,
-            });
-        }
-        Some(_) => {}
-        None => {
-            tracing::warn!(file = r.file, sha256 = %got, "the publisher gives no checksum; recorded this one for later uses");
-            std::fs::write(&record, format!("{got}\n")).map_err(io(&record))?;
-        }
+    if pin.is_none() {
+        tracing::warn!(file = r.file, sha256 = %got, "the publisher gives no checksum; recorded this one for later uses");
+        std::fs::write(&record, format!("{got}\n")).map_err(io(&record))?;
     }
-    std::fs::rename(&part, &dest).map_err(io(&dest))?;
     Ok(dest)
 }
 
-fn download(
-    url: &str,
-    part: &Path,
-    on_progress: &mut dyn FnMut(u64, Option<u64>),
-) -> Result<(), HubError> {
-    let http = |reason: String| HubError::Http {
-        url: url.to_string(),
-        reason,
-    };
-    // A `.part` left by a cut transfer is continued where the server honours the range (206),
-    // else the file is fetched from the start.
-    let have = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
-    let mut req = http_agent().get(url);
-    if have > 0 {
-        req = req.header("Range", &format!("bytes={have}-"));
-    }
-    let mut resp = req.call().map_err(|e| http(e.to_string()))?;
-    let resumed = have > 0 && resp.status().as_u16() == 206;
-    let mut got = if resumed { have } else { 0 };
-    let len = resp.body().content_length().map(|l| l + got);
-    let mut reader = resp.body_mut().as_reader();
-    let mut out = if resumed {
-        tracing::info!(file = %part.display(), bytes = have, "resuming a cut download");
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(part)
-            .map_err(io(part))?
-    } else {
-        std::fs::File::create(part).map_err(io(part))?
-    };
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = reader.read(&mut buf).map_err(|e| {
-            http(format!(
-                "cut after {got} bytes: {e} (kept; the next fetch resumes it)"
-            ))
-        })?;
-        if n == 0 {
-            break;
+impl From<DownloadError> for HubError {
+    fn from(e: DownloadError) -> Self {
+        match e {
+            DownloadError::Http { url, reason } => Self::Http { url, reason },
+            DownloadError::Io { path, source } => Self::Io { path, source },
+            DownloadError::Checksum {
+                path,
+                expected,
+                got,
+            } => Self::Checksum {
+                path,
+                expected,
+                got,
+            },
         }
-        out.write_all(&buf[..n]).map_err(io(part))?;
-        got += n as u64;
-        on_progress(got, len);
     }
-    out.sync_all().map_err(io(part))?;
-    if let Some(l) = len
-        && got < l
-    {
-        return Err(http(format!(
-            "connection closed after {got} of {l} bytes (kept; the next fetch resumes it)"
-        )));
-    }
-    Ok(())
-}
-
-/// An HTTP agent that verifies servers against the system's trust store.
-fn http_agent() -> ureq::Agent {
-    use ureq::tls::{RootCerts, TlsConfig};
-    ureq::Agent::config_builder()
-        .tls_config(
-            TlsConfig::builder()
-                .root_certs(RootCerts::PlatformVerifier)
-                .build(),
-        )
-        .build()
-        .into()
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ pub use burn::prelude::Device;
 pub mod allocator;
 #[cfg(feature = "train")]
 pub mod cli;
+pub mod download;
 pub mod hub;
 pub mod tag;
 

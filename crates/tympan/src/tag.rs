@@ -157,10 +157,10 @@ impl AudioTagger {
         device: &Device,
     ) -> Result<Self, TagError> {
         let info = tympan_models::info(arch)?;
-        if info.input.preset != tympan_models::Frontend::Psla {
+        if info.input.input != InputKind::Fbank {
             return Err(TagError::NotFbank {
                 arch: arch.to_string(),
-                preset: info.input.preset.to_string(),
+                preset: info.input.input.to_string(),
             });
         }
         if !(opts.std.is_finite() && opts.std > 0.0 && opts.mean.is_finite()) {
@@ -177,9 +177,9 @@ impl AudioTagger {
         let model = load_weights(arch, weights, labels.len(), device)?;
         let contract = InputContract::new(
             InputKind::Fbank,
-            opts.frames.unwrap_or(info.input.frames),
+            opts.frames.unwrap_or(info.input.length),
             (opts.mean, opts.std),
-            Some(opts.sample_rate.unwrap_or(info.input.sample_rate)),
+            opts.sample_rate.or(info.input.sample_rate),
         );
         Ok(Self {
             model,

@@ -264,7 +264,7 @@ fn hand_placed_files_and_cut_downloads() {
     let o = tag(cache.path(), &base, &args);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("kept; the next fetch resumes it"), "{err}");
+    assert!(err.contains("run again to resume"), "{err}");
     let part = cache.path().join("psla-audioset/as_mdl_0_wa.pth.part");
     assert_eq!(
         std::fs::metadata(&part).unwrap().len() as usize,

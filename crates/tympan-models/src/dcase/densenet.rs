@@ -21,11 +21,11 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::MaxPool2dConfig;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid, softmax};
+use burn::tensor::activation::{relu, sigmoid};
 use serde::{Deserialize, Serialize};
 
 use super::logmel::{LogMel, LogMelConfig};
-use crate::kernels::{Act, batch_norm, batch_norm_act, conv2d};
+use tympan_kernels::{Act, batch_norm, batch_norm_act, conv2d, mean_dim, softmax};
 
 /// Front end of the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,7 +54,7 @@ impl Se {
         }
     }
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let s: Tensor<2> = x.clone().mean_dim(3).mean_dim(2).flatten(1, 3);
+        let s: Tensor<2> = mean_dim(mean_dim(x.clone(), 3), 2).flatten(1, 3);
         let s = sigmoid(self.fc2.forward(relu(self.fc1.forward(s))));
         x * s.unsqueeze_dim::<3>(2).unsqueeze_dim::<4>(3)
     }
@@ -246,7 +246,7 @@ impl DenseNet {
         let x = Tensor::cat(vec![x.clone(), conv2d(&self.stem, x)], 1);
         let x = self.modules.iter().fold(x, |x, m| m.forward(x));
         let x = batch_norm_act(&self.final_bn, x, Act::Relu);
-        let x: Tensor<2> = x.mean_dim(3).mean_dim(2).flatten(1, 3);
+        let x: Tensor<2> = mean_dim(mean_dim(x, 3), 2).flatten(1, 3);
         self.heads.iter().map(|h| h.forward(x.clone())).collect()
     }
 }

@@ -1,5 +1,6 @@
 //! Jeong & Lim's DCASE 2018 task 2 DenseNet with its in-graph log-mel front end.
 
+pub mod cards;
 mod densenet;
 mod logmel;
 

@@ -11,8 +11,8 @@ use burn::tensor::activation::sigmoid;
 
 use super::params::BlockSpec;
 use super::same_conv::same_conv;
-use crate::kernels::{Act, batch_norm_act, conv2d, swish};
 use crate::layers::DropPath;
+use tympan_kernels::{Act, batch_norm_act, conv2d, mean_dim, swish};
 
 /// BatchNorm as `efficientnet_pytorch` configures it: momentum `1 - 0.99`, eps `1e-3`.
 pub fn effnet_bn(channels: usize, device: &Device) -> BatchNorm {
@@ -58,7 +58,7 @@ pub struct SqueezeExcitation {
 
 impl SqueezeExcitation {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let s = x.clone().mean_dim(2).mean_dim(3);
+        let s = mean_dim(mean_dim(x.clone(), 2), 3);
         let s = swish(conv2d(&self.se_reduce, s));
         let s = conv2d(&self.se_expand, s);
         x * sigmoid(s)

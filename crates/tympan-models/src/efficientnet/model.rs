@@ -10,7 +10,7 @@ use burn::prelude::*;
 use super::mbconv::{Activation, MbConvBlock, effnet_bn};
 use super::params::{EfficientNetVariant, block_specs, head_filters, stem_filters};
 use super::same_conv::same_conv;
-use crate::kernels::{batch_norm_act, conv2d};
+use tympan_kernels::{batch_norm_act, conv2d};
 
 /// Configuration of an EfficientNet backbone.
 #[derive(Config, Debug)]

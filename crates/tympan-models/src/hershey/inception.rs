@@ -7,11 +7,11 @@
 //!
 //! Every conv is torchvision's `BasicConv2d`: conv without bias, BatchNorm (eps 1e-3), ReLU.
 
-use crate::kernels::{Act, batch_norm_act, conv2d};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2dConfig, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
+use tympan_kernels::{Act, batch_norm_act, conv2d, mean_dim};
 
 /// `BasicConv2d`: conv (no bias) -> BN (eps 1e-3) -> ReLU.
 #[derive(Module, Debug)]
@@ -286,7 +286,7 @@ impl InceptionV3 {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let x = max3s2(self.conv4a.forward(self.conv3b.forward(x)));
         let x = self.mixed.iter().fold(x, |x, m| m.forward(x));
-        x.mean_dim(3).mean_dim(2).flatten(1, 3)
+        mean_dim(mean_dim(x, 3), 2).flatten(1, 3)
     }
 
     /// Spatial size before the final pooling, and the multiplies, for an input `[h, w]`.

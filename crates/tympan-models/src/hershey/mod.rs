@@ -15,9 +15,10 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 use serde::{Deserialize, Serialize};
 
-use crate::kernels::{Act, batch_norm_act, conv2d};
 use crate::resnet::{ResNet, ResNetConfig};
+use tympan_kernels::{Act, batch_norm_act, conv2d, mean_dim};
 
+pub mod cards;
 mod inception;
 pub use inception::{BasicConv, InceptionV3, Mixed};
 
@@ -243,7 +244,7 @@ impl HersheyNet {
             i.forward(x.unsqueeze_dim(1))
         } else if let Some(r) = &self.resnet {
             let y = r.forward(x.unsqueeze_dim(1)); // [B, 2048, 6, 4]
-            y.mean_dim(3).mean_dim(2).flatten(1, 3)
+            mean_dim(mean_dim(y, 3), 2).flatten(1, 3)
         } else if self.features.is_empty() {
             x.flatten(1, 2)
         } else {
@@ -334,7 +335,7 @@ fn resnet_multiplies(r: &ResNet, hw: [usize; 2]) -> u64 {
 /// Clip scores: the mean over a clip's patches of the sigmoid outputs. `logits` is
 /// `[patches, K]` for one clip.
 pub fn clip_scores(logits: Tensor<2>) -> Tensor<1> {
-    sigmoid(logits).mean_dim(0).squeeze_dim(0)
+    mean_dim(sigmoid(logits), 0).squeeze_dim(0)
 }
 
 #[cfg(test)]

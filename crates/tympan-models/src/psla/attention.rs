@@ -5,12 +5,12 @@
 //! clip-level probabilities `[B, K]`. The 1x1 convs keep PyTorch's weight shapes so that PSLA
 //! checkpoints load without reshaping.
 
-use crate::kernels::conv2d;
 use burn::module::Param;
 use burn::nn::Initializer;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
+use tympan_kernels::{conv2d, mean_dim, sum_dim};
 
 /// Attention probabilities are clamped to `[EPS, 1 - EPS]` before normalisation over time.
 pub const ATTENTION_EPS: f64 = 1e-7;
@@ -49,8 +49,8 @@ fn squeeze_last(x: Tensor<4>) -> Tensor<3> {
 /// Returns the pooled scores `[B, K]` and the normalised attention `[B, K, T]`.
 fn attend(att: Tensor<3>, cla: Tensor<3>) -> (Tensor<2>, Tensor<3>) {
     let att = att.clamp(ATTENTION_EPS, 1.0 - ATTENTION_EPS);
-    let norm = att.clone() / att.sum_dim(2);
-    let pooled = (norm.clone() * cla).sum_dim(2).squeeze_dim(2);
+    let norm = att.clone() / sum_dim(att, 2);
+    let pooled = sum_dim(norm.clone() * cla, 2).squeeze_dim(2);
     (pooled, norm)
 }
 
@@ -72,7 +72,7 @@ impl MeanPooling {
     /// `[B, C, T, 1] -> [B, K]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let cla = squeeze_last(sigmoid(conv2d(&self.cla, x)));
-        cla.mean_dim(2).squeeze_dim(2)
+        mean_dim(cla, 2).squeeze_dim(2)
     }
 }
 

@@ -2,6 +2,7 @@
 //! Sampling, Labeling, and Aggregation", IEEE/ACM TASLP 2021).
 
 mod attention;
+pub mod cards;
 mod model;
 
 pub use attention::{ATTENTION_EPS, Attention, MHeadAttention, MeanPooling, PoolingHead};

@@ -22,7 +22,7 @@ fn to_image(x: Tensor<3>) -> Tensor<4> {
 /// input sizes we average all remaining rows (PSLA would average groups of 4 and its head would
 /// then read only the first group).
 fn freq_pool(x: Tensor<4>) -> Tensor<4> {
-    x.mean_dim(2).swap_dims(2, 3)
+    tympan_kernels::mean_dim(x, 2).swap_dims(2, 3)
 }
 
 /// Configuration of PSLA's `EffNetAttention`.

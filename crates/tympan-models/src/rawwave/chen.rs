@@ -19,8 +19,8 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig1d
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
-use crate::kernels::{Act, batch_norm, batch_norm_act, conv1d};
 use crate::resnet::{ResNet, ResNetConfig};
+use tympan_kernels::{Act, batch_norm, batch_norm_act, conv1d, mean_dim, sum_dim};
 
 /// 1D basic block (two 3-wide convs) with a projection shortcut when the shape changes.
 #[derive(Module, Debug)]
@@ -90,8 +90,8 @@ impl TimeAttention {
     fn forward(&self, x: Tensor<3>) -> Tensor<2> {
         let att = sigmoid(conv1d(&self.att, x.clone())).clamp(1e-7, 1.0 - 1e-7);
         let cla = sigmoid(conv1d(&self.cla, x));
-        let norm = att.clone() / att.sum_dim(2);
-        (norm * cla).sum_dim(2).squeeze_dim(2)
+        let norm = att.clone() / sum_dim(att, 2);
+        sum_dim(norm * cla, 2).squeeze_dim(2)
     }
 }
 
@@ -123,7 +123,7 @@ impl Level {
 
     /// `[B, C, F, T]` -> probabilities `[B, K]`.
     fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x: Tensor<3> = x.mean_dim(2).squeeze_dim(2); // [B, C, T]
+        let x: Tensor<3> = mean_dim(x, 2).squeeze_dim(2); // [B, C, T]
         let a = self.att_direct.forward(x.clone());
         let h = x.swap_dims(1, 2); // [B, T, C]
         let h = relu(self.fc2.forward(relu(self.fc1.forward(h))));

@@ -14,7 +14,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::residual::{ResidualBlock1d, ResidualKind};
-use crate::kernels::{Act, batch_norm_act, conv1d};
+use tympan_kernels::{Act, batch_norm_act, conv1d};
 
 /// Which network of Dai et al.'s Table 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,7 +163,7 @@ impl MNet {
     /// The model card's output (`OutputKind::Distribution`): class probabilities `[B, K]`, the
     /// softmax of [`MNet::forward`]'s logits (Dai et al. train with cross-entropy).
     pub fn classify(&self, wave: Tensor<3>) -> Tensor<2> {
-        burn::tensor::activation::softmax(self.forward(wave), 1)
+        tympan_kernels::softmax(self.forward(wave), 1)
     }
 
     /// Logits `[B, K]` for waveforms `[B, 1, N]`.
@@ -183,7 +183,7 @@ impl MNet {
                 x = self.pool.forward(x);
             }
         }
-        let x: Tensor<2> = x.mean_dim(2).squeeze_dim(2);
+        let x: Tensor<2> = tympan_kernels::mean_dim(x, 2).squeeze_dim(2);
         self.fc.forward(x)
     }
 }

@@ -1,6 +1,7 @@
 //! Raw-waveform and residual-block family: Dai et al.'s M-networks with Naranjo-Alcazar et al.'s
 //! residual blocks RB1-RB6.
 
+pub mod cards;
 mod chen;
 mod dai;
 mod residual;

@@ -14,12 +14,12 @@
 //! When a block widens the channels (first block of a stage), the identity is zero-padded on the
 //! channel axis (He et al.'s option A): the papers' parameter counts have no projection weights.
 
-use crate::kernels::{Convolve, batch_norm};
 use burn::nn::conv::{Conv1d, Conv1dConfig, Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig1d, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
+use tympan_kernels::{Convolve, batch_norm};
 
 /// Residual block design.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

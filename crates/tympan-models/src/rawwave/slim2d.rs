@@ -13,7 +13,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d
 use burn::prelude::*;
 
 use super::residual::{ResidualBlock2d, ResidualKind};
-use crate::kernels::{Act, batch_norm_act, conv2d};
+use tympan_kernels::{Act, batch_norm_act, conv2d, mean_dim};
 
 /// Configuration of the slim 2D network.
 #[derive(Config, Debug)]
@@ -80,7 +80,7 @@ impl Slim2d {
     /// into the one-channel image `[B, 1, F, T]` that [`Slim2d::forward`] reads, then softmax.
     pub fn classify(&self, frames: Tensor<3>) -> Tensor<2> {
         let image = frames.swap_dims(1, 2).unsqueeze_dim(1);
-        burn::tensor::activation::softmax(self.forward(image), 1)
+        tympan_kernels::softmax(self.forward(image), 1)
     }
 
     /// Logits for log-mel `[B, 1, F, T]`.
@@ -98,7 +98,7 @@ impl Slim2d {
                 x = pool(x, [4, 4]);
             }
         }
-        let x: Tensor<2> = x.mean_dim(3).mean_dim(2).flatten(1, 3);
+        let x: Tensor<2> = mean_dim(mean_dim(x, 3), 2).flatten(1, 3);
         self.fc.forward(x)
     }
 }

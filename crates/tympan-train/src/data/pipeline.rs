@@ -18,7 +18,7 @@ use tympan_data::seed;
 use crate::error::TrainError;
 use crate::recipe::Mix;
 
-use tympan_audio::{InputContract, InputKind, Placement};
+use tympan_audio::{InputContract, Placement};
 
 use super::{Item, samples_of};
 
@@ -49,20 +49,20 @@ impl Pipeline {
     /// The pipeline a recipe describes, with the normalisation left at (0, 1) for the caller to
     /// set (from the recipe, the training set or a resumed run).
     pub fn for_recipe(recipe: &crate::recipe::Recipe) -> Self {
-        use crate::recipe::{Input, Pad};
+        use crate::recipe::Pad;
         let (f, t) = (&recipe.features, &recipe.train);
-        let input = match f.input {
-            Input::Fbank => InputKind::Fbank,
-            Input::Slim2d => InputKind::Slim2d,
-            Input::Vggish => InputKind::Vggish,
-            Input::Waveform => InputKind::Waveform(f.wave_norm),
-        };
         Self {
             contract: InputContract {
+                wave_norm: f.wave_norm,
                 peak_normalise: t.scale.is_some(),
                 pad_both: f.pad == Pad::Both,
                 eval_whole: f.eval_input == crate::recipe::EvalInput::Whole,
-                ..InputContract::new(input, f.target_length, (0.0, 1.0), recipe.data.sample_rate)
+                ..InputContract::new(
+                    f.input,
+                    f.target_length,
+                    (0.0, 1.0),
+                    recipe.data.sample_rate,
+                )
             },
             mixup: t.mixup,
             mixup_alpha: t.mixup_alpha,
@@ -239,12 +239,7 @@ mod mix_tests {
 
     fn pipe(mix: Mix) -> Pipeline {
         Pipeline {
-            contract: InputContract::new(
-                InputKind::Waveform(tympan_audio::WaveNorm::None),
-                100,
-                (0.0, 1.0),
-                None,
-            ),
+            contract: InputContract::new(tympan_audio::InputKind::Waveform, 100, (0.0, 1.0), None),
             mixup: 1.0,
             mixup_alpha: 0.4,
             freqm: 0,

@@ -71,7 +71,7 @@ pub(crate) fn sum_of_squared_weights(model: &Tagger) -> Option<Tensor<1>> {
                 return;
             }
             let w = param.val();
-            let s = (w.clone() * w).sum();
+            let s = tympan_kernels::sum(w.clone() * w);
             self.0 = Some(match self.0.take() {
                 Some(t) => t + s,
                 None => s,

@@ -60,40 +60,6 @@ spelled!(Dataset {
     Fsd50k => "fsd50k",
 });
 
-/// `features.input`: what the model reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Input {
-    /// PSLA's Kaldi fbank `[T, 128]`.
-    #[default]
-    Fbank,
-    /// Naranjo-Alcazar et al.'s 64-bin log-mel at 8 kHz.
-    Slim2d,
-    /// Hershey et al.'s 96x64 log-mel patches at 16 kHz.
-    Vggish,
-    /// Raw samples (normalised by `features.wave_norm`).
-    Waveform,
-}
-spelled!(Input {
-    Fbank => "fbank",
-    Slim2d => "slim2d",
-    Vggish => "vggish",
-    Waveform => "waveform",
-});
-
-impl From<tympan_models::Frontend> for Input {
-    /// The recipe's name for a model card's frontend (PSLA's fbank is `fbank`).
-    fn from(f: tympan_models::Frontend) -> Self {
-        use tympan_models::Frontend;
-        match f {
-            Frontend::Psla => Self::Fbank,
-            Frontend::Slim2d => Self::Slim2d,
-            Frontend::Vggish => Self::Vggish,
-            Frontend::Waveform => Self::Waveform,
-        }
-    }
-}
-
 /// `features.pad`: where a short waveform is zero-padded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

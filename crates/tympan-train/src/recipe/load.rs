@@ -5,9 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use tympan_models::Frontend;
-
-use super::{Input, Pretrained, ProbeRecipe, Recipe};
+use super::{InputKind, Pretrained, ProbeRecipe, Recipe};
 use crate::error::TrainError;
 
 /// What a recipe file describes, by its top-level `kind` (`"train"` when absent).
@@ -139,8 +137,8 @@ impl Recipe {
         Ok(recipe)
     }
 
-    /// Fill what the recipe leaves out from the model's card (its registry `InputSpec` and
-    /// `OutputKind`), so the input contract lives in one place: `features.input` of every model,
+    /// Fill what the recipe leaves out from the model's card (its registry input contract
+    /// and `OutputKind`), so the input contract lives in one place: `features.input` of every model,
     /// `train.loss` from the output kind (BCE for sigmoid outputs, cross-entropy for softmax
     /// ones), and the sample rate of every non-PSLA model (PSLA models keep each file's own rate when none is given, as
     /// PSLA's loader does). The filled values are part of the recipe written to the run's
@@ -157,7 +155,7 @@ impl Recipe {
                 self.model.arch
             )
         })?;
-        let card = Input::from(info.input.preset);
+        let card = info.input.input;
         if !input_given {
             self.features.input = card;
         } else if self.features.input != card {
@@ -180,8 +178,8 @@ impl Recipe {
                 tympan_models::OutputKind::Distribution => super::Loss::Ce,
             };
         }
-        if self.data.sample_rate.is_none() && info.input.preset != Frontend::Psla {
-            self.data.sample_rate = Some(info.input.sample_rate);
+        if self.data.sample_rate.is_none() && info.input.input != InputKind::Fbank {
+            self.data.sample_rate = info.input.sample_rate;
         }
         Ok(())
     }

@@ -15,11 +15,11 @@ pub(crate) mod tests;
 mod validate;
 
 pub use choices::{
-    Dataset, EvalInput, Init, Input, Loss, Mix, Pad, Pretrained, Sampler, Stem, Validation,
+    Dataset, EvalInput, Init, Loss, Mix, Pad, Pretrained, Sampler, Stem, Validation,
 };
 pub use load::Experiment;
 pub use probe::{EmbeddingSection, ProbeConfig, ProbeData, ProbeRecipe, ProbeSection};
-pub use tympan_audio::WaveNorm;
+pub use tympan_audio::{InputKind, WaveNorm};
 
 /// A full experiment description.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,7 +114,7 @@ pub struct FeatureSection {
     /// al.'s 96x64 patches at 16 kHz) or `waveform`. Left out, the model card's; any other value
     /// than the card's is refused when the recipe is read.
     #[serde(default)]
-    pub input: Input,
+    pub input: InputKind,
     /// Frames per example (PSLA: 1056 on AudioSet, 3000 on FSD50K); samples for `waveform`.
     #[serde(default = "psla_frames")]
     pub target_length: usize,
@@ -139,7 +139,7 @@ pub struct FeatureSection {
 impl Default for FeatureSection {
     fn default() -> Self {
         Self {
-            input: Input::default(),
+            input: InputKind::default(),
             target_length: psla_frames(),
             wave_norm: WaveNorm::default(),
             pad: Pad::default(),

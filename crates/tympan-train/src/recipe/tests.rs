@@ -110,11 +110,11 @@ fn input_follows_the_model_card() {
         Recipe::from_toml(R, Path::new("t.toml"), &sets)
     };
     let cases = [
-        ("psla-effnet-b0", Input::Fbank),
-        ("m11", Input::Waveform),
-        ("slim2d-rb1", Input::Slim2d),
-        ("hershey-fc", Input::Vggish),
-        ("densenet-logmel-small", Input::Waveform),
+        ("psla-effnet-b0", InputKind::Fbank),
+        ("m11", InputKind::Waveform),
+        ("slim2d-rb1", InputKind::Slim2d),
+        ("hershey-fc", InputKind::Vggish),
+        ("densenet-logmel-small", InputKind::Waveform),
     ];
     for (arch, input) in cases {
         let r = load(&[&format!("model.arch=\"{arch}\"")]).unwrap();

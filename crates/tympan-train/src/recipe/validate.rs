@@ -1,6 +1,6 @@
 //! The checks a recipe passes before any data is read: each error names the key and the value.
 
-use super::{Dataset, EvalInput, Input, Recipe, Validation};
+use super::{Dataset, EvalInput, InputKind, Recipe, Validation};
 
 impl Recipe {
     /// Values the types alone do not rule out.
@@ -48,7 +48,9 @@ impl Recipe {
         {
             return Err(format!("data.test_fraction lies in (0, 1), got {x}"));
         }
-        if self.features.eval_input == EvalInput::Whole && self.features.input != Input::Waveform {
+        if self.features.eval_input == EvalInput::Whole
+            && self.features.input != InputKind::Waveform
+        {
             return Err(
                 "features.eval_input = \"whole\" is for features.input = \"waveform\"".into(),
             );

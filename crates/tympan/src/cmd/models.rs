@@ -57,7 +57,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 let model = create(&m.name, classes, &device)?;
                 let input = format!(
                     "{} {}x{} @ {} Hz",
-                    m.input.preset, m.input.frames, m.input.bins, m.input.sample_rate
+                    m.input.input,
+                    m.input.length,
+                    m.bins(),
+                    m.input.sample_rate.unwrap_or_default()
                 );
                 let output = match m.output {
                     OutputKind::Probabilities => "sigmoid",
@@ -71,7 +74,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
                     input,
                     output,
                     imagenet,
-                    m.input.normalisation().to_string(),
+                    m.normalisation().to_string(),
                     m.description
                 );
             }
@@ -114,11 +117,11 @@ fn json(classes: usize, filter: Option<&str>, device: &tympan::Device) -> Result
             "name": m.name,
             "params": num_params(&model),
             "input": {
-                "frontend": m.input.preset.name(),
-                "frames": m.input.frames,
-                "bins": m.input.bins,
+                "frontend": m.input.input,
+                "frames": m.input.length,
+                "bins": m.bins(),
                 "sample_rate": m.input.sample_rate,
-                "normalisation": m.input.normalisation().to_string(),
+                "normalisation": m.normalisation().to_string(),
             },
             "output": m.output,
             "imagenet": m.imagenet.is_some(),

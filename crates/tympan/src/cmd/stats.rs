@@ -146,15 +146,19 @@ pub fn run(a: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The feature preset of a model's card (the card's frontend is named as its preset). Waveform
-/// models normalise each clip themselves (or compute their log-mel inside the graph), so there
-/// is nothing to measure for them.
+/// The feature preset of a model card's frontend. Waveform models normalise each clip
+/// themselves (or compute their log-mel inside the graph), so there is nothing to measure for
+/// them.
 fn card_preset(arch: &str) -> Result<&'static str> {
-    let frontend = tympan_models::info(arch)?.input.preset;
-    if frontend == tympan_models::Frontend::Waveform {
-        return Err(anyhow!(
-            "{arch} reads raw waveforms, normalised per clip: it has no feature statistics"
-        ));
-    }
-    Ok(frontend.name())
+    use tympan_audio::InputKind;
+    Ok(match tympan_models::info(arch)?.input.input {
+        InputKind::Fbank => "psla",
+        InputKind::Slim2d => "slim2d",
+        InputKind::Vggish => "vggish",
+        InputKind::Waveform => {
+            return Err(anyhow!(
+                "{arch} reads raw waveforms, normalised per clip: it has no feature statistics"
+            ));
+        }
+    })
 }

@@ -3,7 +3,7 @@
 //! need no copy.
 //!
 //! Which gemm: measured on the development machine (2 cores, AMD EPYC, 2026-12-04) with
-//! `cargo bench -p tympan-models --bench gemm` (criterion, dependencies without debug
+//! `cargo bench -p tympan-kernels --bench gemm` (criterion, dependencies without debug
 //! assertions, as in the dev profile since), on the products of Hershey et al.'s VGG and
 //! ResNet-50 layers at batch 4: `gemm` 131 / 168 / 140 / 74 GFLOP/s against `matrixmultiply`
 //! 0.3.11's 133 / 125 / 114 / 65 on 512x4608x384, 256x2304x1536, 128x576x6144 and

@@ -1,7 +1,7 @@
-//! `cargo bench -p tympan-models --bench gemm`: the matrix products of dense convolutions
+//! `cargo bench -p tympan-kernels --bench gemm`: the matrix products of dense convolutions
 //! (`[Co, Ci*kh*kw] x [Ci*kh*kw, L]`, shapes of Hershey et al.'s VGG and ResNet-50 layers at
 //! batch 4), through flex's `matmul` (the `gemm` crate, as Burn 0.22.1 ships it, which tympan's
-//! conv kernels call directly since this bench measured it ahead: `src/kernels/gemm.rs`) and
+//! conv kernels call directly since this bench measured it ahead: `src/gemm.rs`) and
 //! through `matrixmultiply::sgemm`, the kernels' first choice. Criterion prints both times per
 //! shape.
 

@@ -1,0 +1,104 @@
+//! # tympan-kernels
+//!
+//! tympan's own kernels for the operations that dominate a training step on the flex backend,
+//! registered through Burn's backend-extension API (`#[backend_extension]`, burn 0.22.1).
+//!
+//! Burn 0.22.1's flex backend leaves these to `burn-backend`'s generic code, and that code
+//! is where the PSLA EfficientNet step spent most of its time (perf, docs/results.md):
+//! - convolution backward ([`conv2d`], [`conv1d`], [`Convolve`]): dense weight gradients as a
+//!   convolution with batch and channel swapped, depthwise weight gradients as one conv2d per
+//!   channel;
+//! - batch norm in training ([`batch_norm`]): a composite of transposes, copies and reductions;
+//!   in inference ([`batch_norm_act`]): four full-size passes, then the activation's;
+//! - swish ([`swish`]): two graph nodes, and a scalar libm `exp` per element;
+//! - sums over an axis ([`sum_dim`], and [`mean_dim`], [`sum`], [`mean`], [`softmax`],
+//!   [`log_softmax`] built on it): flex's accumulate in lanes as wide as the CPU's vectors, so
+//!   their bits differ between AVX2 and AVX-512; these accumulate in an order fixed by the code.
+//!
+//! Models call these functions where they would call the module's `forward`. Each extension
+//! trait has default bodies made of Burn's own primitives, and on any backend other than flex
+//! the functions call the module's `forward` directly, so wgpu and cuda run exactly what they
+//! ran before. `TYMPAN_KERNELS=burn` in the environment turns the kernels off on flex too (for
+//! side-by-side measurements: `cargo xtask bench train`).
+
+#![warn(missing_docs)]
+
+mod batch_norm;
+#[cfg(feature = "flex")]
+mod batch_norm_flex;
+mod batch_norm_ops;
+mod conv;
+mod conv_autodiff;
+#[cfg(feature = "flex")]
+mod conv_flex;
+mod conv_ops;
+#[cfg(feature = "flex")]
+mod flex_tensor;
+#[cfg(feature = "flex")]
+mod gemm;
+mod reduce;
+#[cfg(feature = "flex")]
+mod reduce_flex;
+mod reduce_ops;
+#[cfg(feature = "flex")]
+mod simd;
+mod swish;
+#[cfg(feature = "flex")]
+mod swish_flex;
+mod swish_ops;
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use burn::prelude::Device;
+
+pub use batch_norm::{batch_norm, batch_norm_act};
+pub use batch_norm_ops::{Act, BatchNormKernels};
+pub use conv::{Convolve, conv1d, conv2d};
+pub use conv_ops::ConvKernels;
+pub use reduce::{log_softmax, mean, mean_dim, softmax, sum, sum_dim};
+pub use reduce_ops::ReduceKernels;
+pub use swish::swish;
+pub use swish_ops::SwishKernels;
+
+/// 0: not decided yet, 1: on, 2: off.
+static STATE: AtomicU8 = AtomicU8::new(0);
+
+/// Whether the kernels are on: unless [`set_kernels_enabled`] said otherwise, everywhere but
+/// where `TYMPAN_KERNELS=burn` is set in the environment.
+pub fn kernels_enabled() -> bool {
+    match STATE.load(Ordering::Relaxed) {
+        0 => {
+            let on = std::env::var("TYMPAN_KERNELS").map_or(true, |v| v != "burn");
+            STATE.store(if on { 1 } else { 2 }, Ordering::Relaxed);
+            on
+        }
+        s => s == 1,
+    }
+}
+
+/// Turn the kernels on or off for the whole process (benchmarks compare both in one run).
+pub fn set_kernels_enabled(on: bool) {
+    STATE.store(if on { 1 } else { 2 }, Ordering::Relaxed);
+}
+
+/// Whether tensors on `device` take tympan's kernels (flex, with or without autodiff).
+fn uses_kernels(device: &Device) -> bool {
+    #[cfg(feature = "flex")]
+    {
+        kernels_enabled()
+            && matches!(
+                device.clone().inner().as_dispatch(),
+                burn::backend::DispatchDevice::Flex(_)
+            )
+    }
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = device;
+        false
+    }
+}
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,0 +1,59 @@
+//! A sum over one axis as an extension operation, so that flex can give it a fixed accumulation
+//! order.
+//!
+//! flex's own `sum_dim` (and so `mean_dim`, `softmax`'s denominator, `log_softmax`) sums a
+//! contiguous axis in SIMD lanes as wide as the CPU's vectors, then across the lanes: the same
+//! inputs give different bits with AVX2 and with AVX-512 (`cargo xtask numerics`,
+//! docs/upstream.md). The default body is Burn's `float_sum_dim`; flex supplies the fixed-order
+//! kernel (`reduce_flex`). The backward broadcasts the gradient back over the axis.
+
+use burn::backend::autodiff::Autodiff;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, TensorMetadata, backend_extension};
+use burn::tensor::Shape;
+
+/// The sum over one axis.
+#[backend_extension(Flex: cfg(feature = "flex"), Autodiff)]
+pub trait ReduceKernels: Backend {
+    /// The sum of `x` over axis `dim`, which is kept with size 1.
+    fn tympan_sum_dim(x: FloatTensor<Self>, dim: usize) -> FloatTensor<Self> {
+        Self::float_sum_dim(x, dim)
+    }
+}
+
+#[derive(Debug)]
+struct SumDimBackward;
+
+impl<B: Backend + ReduceKernels> Backward<B, 1> for SumDimBackward {
+    /// The input's shape.
+    type State = Shape;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, B::float_expand(grad, ops.state));
+        }
+    }
+}
+
+impl<B: Backend + ReduceKernels, C: CheckpointStrategy> ReduceKernels for Autodiff<B, C> {
+    fn tympan_sum_dim(x: FloatTensor<Self>, dim: usize) -> FloatTensor<Self> {
+        let prep = SumDimBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful();
+        let x = x.into_primitive();
+        match prep {
+            OpsKind::Tracked(prep) => {
+                let shape = x.shape();
+                prep.finish(shape, B::tympan_sum_dim(x, dim))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::tympan_sum_dim(x, dim)),
+        }
+    }
+}
