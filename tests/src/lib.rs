@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod numerics;
+
 /// The workspace root.
 ///
 /// Found from the `CARGO_MANIFEST_DIR` that `cargo test` sets at run time (the package under

@@ -16,16 +16,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use burn::module::{Module, Param};
+use burn::module::Param;
 use burn::nn::conv::{Conv1dConfig, Conv2dConfig};
 use burn::nn::{BatchNormConfig, PaddingConfig2d};
-use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation;
 use tympan_audio::npy;
 use tympan_kernels::set_kernels_enabled;
-use tympan_train::loss::outputs_loss_per_sample;
-use tympan_train::recipe::Loss;
+use tympan_tests::numerics::{fixed, fixed_tensor, two_adam_steps};
 
 /// `cargo xtask numerics`.
 #[derive(clap::Args)]
@@ -36,47 +34,30 @@ pub struct NumericsArgs {
     /// Compare two folders written by `--out`.
     #[arg(long, num_args = 2, value_names = ["A", "B"])]
     compare: Option<Vec<PathBuf>>,
+    /// Which groups to run: ops (Burn's matmul, reductions, unary ops, pooling; tympan's
+    /// reductions; the fbank frontend), kernels (tympan's and Burn's convolutions, batch norm and
+    /// swish, forward and backward), training (two Adam steps of Lite0 and M11).
+    #[arg(long, value_delimiter = ',', default_value = "ops,kernels,training")]
+    groups: Vec<Group>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Group {
+    Ops,
+    Kernels,
+    Training,
 }
 
 pub fn run(a: &NumericsArgs) -> Result<()> {
     match (&a.out, &a.compare) {
-        (Some(out), None) => write_all(out),
+        (Some(out), None) => write_all(out, &a.groups),
         (None, Some(dirs)) => compare(&dirs[0], &dirs[1]),
         _ => bail!("give --out DIR or --compare A B"),
     }
 }
 
-/// `n` fixed values in about [-1.75, 1.75]: a mixture of sines, the same on every machine.
-fn fixed(n: usize, phase: f32) -> Vec<f32> {
-    (0..n)
-        .map(|i| {
-            let t = i as f32 + phase;
-            (t * 0.731).sin() + 0.5 * (t * 0.0173).cos() + 0.25 * (t * 2.39).sin()
-        })
-        .collect()
-}
-
-fn tensor<const D: usize>(shape: [usize; D], phase: f32, scale: f32, device: &Device) -> Tensor<D> {
-    let n = shape.iter().product();
-    let v: Vec<f32> = fixed(n, phase).into_iter().map(|x| x * scale).collect();
-    Tensor::from_data(TensorData::new(v, shape), device)
-}
-
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().iter::<f32>().collect()
-}
-
-/// Every parameter of a module, in visiting order, as one vector.
-fn parameters<M: Module>(m: &M) -> Vec<f32> {
-    struct All(Vec<f32>);
-    impl burn::module::ModuleVisitor for All {
-        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-            self.0.extend(p.val().into_data().iter::<f32>());
-        }
-    }
-    let mut v = All(Vec::new());
-    m.visit(&mut v);
-    v.0
 }
 
 fn fnv(v: &[f32]) -> u64 {
@@ -92,12 +73,40 @@ type Results = Vec<(String, Vec<f32>)>;
 
 fn ops(out: &mut Results) {
     let dev = Device::flex();
-    let a = tensor([64, 576], 0.0, 0.1, &dev);
-    let b = tensor([576, 500], 1.0, 0.1, &dev);
+    let a = fixed_tensor([64, 576], 0.0, 0.1, &dev);
+    let b = fixed_tensor([576, 500], 1.0, 0.1, &dev);
     out.push(("matmul 64x576x500".into(), values(a.matmul(b))));
-    let big = tensor([1 << 20], 2.0, 1.0, &dev);
+    // The shapes of a classifier layer (M11's: 512 features, 10 classes, batch 2) forward and
+    // backward, and Burn's Linear on them.
+    for (m, k, n) in [(2, 512, 10), (512, 2, 10), (2, 10, 512), (1, 4096, 64)] {
+        let a = fixed_tensor([m, k], 30.0, 0.1, &dev);
+        let b = fixed_tensor([k, n], 31.0, 0.1, &dev);
+        out.push((format!("matmul {m}x{k}x{n}"), values(a.matmul(b))));
+    }
+    let ad = Device::flex().autodiff();
+    let mut fc = burn::nn::LinearConfig::new(512, 10).init(&ad);
+    fc.weight = Param::from_tensor(fixed_tensor([512, 10], 32.0, 0.05, &ad).require_grad());
+    fc.bias = Some(Param::from_tensor(
+        fixed_tensor([10], 33.0, 0.05, &ad).require_grad(),
+    ));
+    let x = fixed_tensor([2, 512], 34.0, 1.0, &ad).require_grad();
+    let y = fc.forward(x.clone());
+    out.push((
+        "Linear 512->10 forward (Burn)".into(),
+        values(y.clone().inner()),
+    ));
+    let g = y.powi_scalar(2).sum().backward();
+    out.push((
+        "Linear 512->10 input grad (Burn)".into(),
+        values(x.grad(&g).unwrap()),
+    ));
+    out.push((
+        "Linear 512->10 weight grad (Burn)".into(),
+        values(fc.weight.val().grad(&g).unwrap()),
+    ));
+    let big = fixed_tensor([1 << 20], 2.0, 1.0, &dev);
     out.push(("sum 2^20".into(), values(big.clone().sum())));
-    let rows = tensor([256, 4096], 3.0, 1.0, &dev);
+    let rows = fixed_tensor([256, 4096], 3.0, 1.0, &dev);
     out.push((
         "mean_dim [256, 4096] dim 1".into(),
         values(rows.clone().mean_dim(1)),
@@ -106,7 +115,7 @@ fn ops(out: &mut Results) {
         "sum_dim [256, 4096] dim 0".into(),
         values(rows.clone().sum_dim(0)),
     ));
-    let x = tensor([1 << 16], 4.0, 4.0, &dev);
+    let x = fixed_tensor([1 << 16], 4.0, 4.0, &dev);
     out.push(("exp".into(), values(x.clone().exp())));
     out.push((
         "log (|x| + 1)".into(),
@@ -115,7 +124,7 @@ fn ops(out: &mut Results) {
     out.push(("tanh".into(), values(x.clone().tanh())));
     out.push(("sigmoid".into(), values(activation::sigmoid(x.clone()))));
     out.push(("silu (Burn)".into(), values(activation::silu(x.clone()))));
-    let logits = tensor([64, 527], 5.0, 3.0, &dev);
+    let logits = fixed_tensor([64, 527], 5.0, 3.0, &dev);
     out.push((
         "softmax [64, 527]".into(),
         values(activation::softmax(logits.clone(), 1)),
@@ -124,7 +133,7 @@ fn ops(out: &mut Results) {
         "log_softmax [64, 527]".into(),
         values(activation::log_softmax(logits.clone(), 1)),
     ));
-    let pool = tensor([2, 16, 40, 32], 15.0, 1.0, &dev);
+    let pool = fixed_tensor([2, 16, 40, 32], 15.0, 1.0, &dev);
     let avg = burn::nn::pool::AvgPool2dConfig::new([3, 3])
         .with_strides([1, 1])
         .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
@@ -146,8 +155,8 @@ fn ops(out: &mut Results) {
         values(tympan_kernels::softmax(logits, 1)),
     ));
     // Hershey et al.'s VGG at batch 4: a depth past gemm's cache blocking.
-    let a = tensor([512, 4608], 0.5, 0.05, &dev);
-    let b = tensor([4608, 384], 1.5, 0.05, &dev);
+    let a = fixed_tensor([512, 4608], 0.5, 0.05, &dev);
+    let b = fixed_tensor([4608, 384], 1.5, 0.05, &dev);
     out.push(("matmul 512x4608x384".into(), values(a.matmul(b))));
     // The frontend: PSLA's Kaldi fbank of 2 s at 16 kHz (rustfft chooses its algorithms by the
     // CPU's features).
@@ -173,8 +182,8 @@ fn kernels(out: &mut Results, on: bool) {
         .with_bias(false)
         .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
         .init(&dev);
-    conv.weight = Param::from_tensor(tensor([32, 16, 3, 3], 6.0, 0.1, &dev).require_grad());
-    let x = tensor([2, 16, 40, 32], 7.0, 1.0, &dev).require_grad();
+    conv.weight = Param::from_tensor(fixed_tensor([32, 16, 3, 3], 6.0, 0.1, &dev).require_grad());
+    let x = fixed_tensor([2, 16, 40, 32], 7.0, 1.0, &dev).require_grad();
     let y = tympan_kernels::conv2d(&conv, x.clone());
     out.push((
         format!("conv2d 3x3 forward ({tag})"),
@@ -196,8 +205,8 @@ fn kernels(out: &mut Results, on: bool) {
         .with_bias(false)
         .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
         .init(&dev);
-    dw.weight = Param::from_tensor(tensor([32, 1, 3, 3], 8.0, 0.3, &dev).require_grad());
-    let x = tensor([2, 32, 40, 32], 9.0, 1.0, &dev).require_grad();
+    dw.weight = Param::from_tensor(fixed_tensor([32, 1, 3, 3], 8.0, 0.3, &dev).require_grad());
+    let x = fixed_tensor([2, 32, 40, 32], 9.0, 1.0, &dev).require_grad();
     let y = tympan_kernels::conv2d(&dw, x.clone());
     let g = y.powi_scalar(2).mean().backward();
     out.push((
@@ -209,8 +218,8 @@ fn kernels(out: &mut Results, on: bool) {
         .with_stride(4)
         .with_bias(false)
         .init(&dev);
-    c1.weight = Param::from_tensor(tensor([48, 1, 80], 10.0, 0.1, &dev).require_grad());
-    let x = tensor([2, 1, 8000], 11.0, 1.0, &dev).require_grad();
+    c1.weight = Param::from_tensor(fixed_tensor([48, 1, 80], 10.0, 0.1, &dev).require_grad());
+    let x = fixed_tensor([2, 1, 8000], 11.0, 1.0, &dev).require_grad();
     let y = tympan_kernels::conv1d(&c1, x.clone());
     out.push((
         format!("conv1d 80/4 forward ({tag})"),
@@ -222,14 +231,29 @@ fn kernels(out: &mut Results, on: bool) {
         values(c1.weight.val().grad(&g).unwrap()),
     ));
 
+    // Planes of 5 values (an M-net's last stages), then of 320.
     let bn = BatchNormConfig::new(32).init(&dev);
-    let x = tensor([4, 32, 20, 16], 12.0, 2.0, &dev).require_grad();
+    let x = fixed_tensor([4, 32, 5], 17.0, 2.0, &dev).require_grad();
+    let y = tympan_kernels::batch_norm(&bn, x.clone());
+    let g = (y.clone() * fixed_tensor([4, 32, 5], 18.0, 1.0, &dev))
+        .sum()
+        .backward();
+    out.push((
+        format!("batch_norm train [4, 32, 5] forward ({tag})"),
+        values(y.inner()),
+    ));
+    out.push((
+        format!("batch_norm train [4, 32, 5] input grad ({tag})"),
+        values(x.grad(&g).unwrap()),
+    ));
+    let bn = BatchNormConfig::new(32).init(&dev);
+    let x = fixed_tensor([4, 32, 20, 16], 12.0, 2.0, &dev).require_grad();
     let y = tympan_kernels::batch_norm(&bn, x.clone());
     out.push((
         format!("batch_norm train forward ({tag})"),
         values(y.clone().inner()),
     ));
-    let g = (y * tensor([4, 32, 20, 16], 13.0, 1.0, &dev))
+    let g = (y * fixed_tensor([4, 32, 20, 16], 13.0, 1.0, &dev))
         .sum()
         .backward();
     out.push((
@@ -237,7 +261,7 @@ fn kernels(out: &mut Results, on: bool) {
         values(x.grad(&g).unwrap()),
     ));
 
-    let x = tensor([1 << 16], 14.0, 4.0, &dev).require_grad();
+    let x = fixed_tensor([1 << 16], 14.0, 4.0, &dev).require_grad();
     let y = tympan_kernels::swish(x.clone());
     out.push((format!("swish forward ({tag})"), values(y.clone().inner())));
     let g = y.sum().backward();
@@ -245,37 +269,11 @@ fn kernels(out: &mut Results, on: bool) {
     set_kernels_enabled(true);
 }
 
-/// Two Adam steps of a registry model from Glorot weights on fixed inputs: the loss of each step
-/// and every parameter after the second.
+/// [`two_adam_steps`]: the losses and the parameters after them.
 fn training(out: &mut Results, name: &str, shape: [usize; 3], classes: usize) -> Result<()> {
-    let dev = Device::flex().autodiff();
-    let info = tympan_models::info(name)?;
-    let model = tympan_models::create(name, classes, &dev)?;
-    let mut model = tympan_models::layers::glorot_uniform(model, 0);
-    let loss_kind = match info.output {
-        tympan_models::OutputKind::Probabilities => Loss::Bce,
-        tympan_models::OutputKind::Distribution => Loss::Ce,
-    };
-    let mut optim = AdamConfig::new().init();
-    let mut losses = Vec::new();
-    for step in 0..2 {
-        tympan_models::layers::seed_drop_path(7 + step);
-        let x = tensor(shape, 20.0 + step as f32, 1.0, &dev);
-        let mut y = vec![0f32; shape[0] * classes];
-        for (b, row) in y.chunks_mut(classes).enumerate() {
-            row[(b * 3 + step as usize) % classes] = 1.0;
-        }
-        let y = Tensor::<2>::from_data(TensorData::new(y, [shape[0], classes]), &dev);
-        let loss = outputs_loss_per_sample(model.forward_train(x), y, loss_kind).mean();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        losses.push(loss.into_scalar::<f32>());
-        model = optim.step(1e-3, model, grads);
-    }
+    let (losses, params) = two_adam_steps(name, shape, classes)?;
     out.push((format!("{name}: losses of 2 Adam steps"), losses));
-    out.push((
-        format!("{name}: parameters after 2 steps"),
-        parameters(&model),
-    ));
+    out.push((format!("{name}: parameters after 2 steps"), params));
     Ok(())
 }
 
@@ -283,14 +281,20 @@ fn file_name(i: usize) -> String {
     format!("{i:02}.npy")
 }
 
-fn write_all(dir: &Path) -> Result<()> {
+fn write_all(dir: &Path, groups: &[Group]) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
     let mut r = Results::new();
-    ops(&mut r);
-    kernels(&mut r, true);
-    kernels(&mut r, false);
-    training(&mut r, "psla-effnet-lite0", [2, 128, 128], 10)?;
-    training(&mut r, "m11", [2, 1, 8000], 10)?;
+    if groups.contains(&Group::Ops) {
+        ops(&mut r);
+    }
+    if groups.contains(&Group::Kernels) {
+        kernels(&mut r, true);
+        kernels(&mut r, false);
+    }
+    if groups.contains(&Group::Training) {
+        training(&mut r, "psla-effnet-lite0", [2, 128, 128], 10)?;
+        training(&mut r, "m11", [2, 1, 8000], 10)?;
+    }
     let mut tsv = String::from("file\tname\tvalues\tfnv1a\n");
     for (i, (name, v)) in r.iter().enumerate() {
         npy::write(&dir.join(file_name(i)), v, &[v.len()])?;

@@ -20,7 +20,10 @@ use super::batch_norm_ops::{Act, BatchNormKernels, composite_act};
 use super::swish_flex::sigmoid;
 use super::swish_ops::SwishKernels;
 
-/// Planes smaller than this take Burn's default body (BatchNorm after a linear layer).
+/// In inference, planes smaller than this take Burn's default body (BatchNorm after a linear
+/// layer): an elementwise pass, the same bits either way. In training every plane takes the
+/// kernels, whose sums have a fixed order; Burn's default body sums in lanes as wide as the CPU's
+/// vectors (different bits with AVX2 and AVX-512: `cargo xtask numerics`).
 const MIN_PLANE: usize = 16;
 
 impl BatchNormKernels for Flex {
@@ -33,7 +36,7 @@ impl BatchNormKernels for Flex {
         epsilon: f64,
         act: Act,
     ) -> FloatTensor<Self> {
-        match Planes::of(&x, &[&gamma, &beta, &mean, &variance]) {
+        match Planes::of(&x, &[&gamma, &beta, &mean, &variance], MIN_PLANE) {
             Some(p) => batch_norm_eval(x, p, [gamma, beta, mean, variance], epsilon, act),
             None => {
                 let y = <Self as burn::backend::ops::ModuleOps<Self>>::batch_norm(
@@ -54,7 +57,7 @@ impl BatchNormKernels for Flex {
         beta: FloatTensor<Self>,
         epsilon: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let Some(p) = Planes::of(&x, &[&gamma, &beta]) else {
+        let Some(p) = Planes::of(&x, &[&gamma, &beta], 1) else {
             let r = <Self as burn::backend::ops::ModuleOps<Self>>::batch_norm_train(
                 x, gamma, beta, epsilon,
             );
@@ -107,7 +110,7 @@ impl BatchNormKernels for Flex {
         epsilon: f64,
         grad: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let Some(p) = Planes::of(&x, &[&gamma, &mean, &variance, &grad]) else {
+        let Some(p) = Planes::of(&x, &[&gamma, &mean, &variance, &grad], 1) else {
             let r = <Self as burn::backend::ops::ModuleOps<Self>>::batch_norm_train_backward(
                 x, gamma, mean, variance, epsilon, grad,
             );
@@ -240,9 +243,9 @@ struct Planes {
 }
 
 impl Planes {
-    /// The planes of `x`, if it and `others` are f32, `x` has a channel axis and its planes are
-    /// large enough to be worth the kernels.
-    fn of(x: &FlexTensor, others: &[&FlexTensor]) -> Option<Self> {
+    /// The planes of `x`, if it and `others` are f32, `x` has a channel axis and its planes hold
+    /// at least `min` values (and one).
+    fn of(x: &FlexTensor, others: &[&FlexTensor], min: usize) -> Option<Self> {
         let shape = x.layout().shape();
         if shape.num_dims() < 2
             || x.dtype() != DType::F32
@@ -252,7 +255,7 @@ impl Planes {
         }
         let (n, c) = (shape[0], shape[1]);
         let s = shape.num_elements() / (n * c).max(1);
-        (s >= MIN_PLANE).then_some(Self { n, c, s })
+        (s >= min.max(1)).then_some(Self { n, c, s })
     }
 
     /// Values per channel.

@@ -86,11 +86,14 @@ fn kernel(x: Tensor<4>, weight: Tensor<4>, options: ConvOptions<2>) -> Tensor<4>
     ))
 }
 
+/// `y + bias` per channel, the bias broadcast by [`crate::expand`] so that its gradient (a sum
+/// over the batch and positions) has a fixed order.
 fn with_bias(y: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
     match bias {
         Some(b) => {
             let c = b.dims()[0];
-            y + b.reshape([1, c, 1, 1])
+            let shape = y.shape();
+            y + crate::expand(b.reshape([1, c, 1, 1]), shape)
         }
         None => y,
     }

@@ -55,7 +55,7 @@ pub use batch_norm::{batch_norm, batch_norm_act};
 pub use batch_norm_ops::{Act, BatchNormKernels};
 pub use conv::{Convolve, conv1d, conv2d};
 pub use conv_ops::ConvKernels;
-pub use reduce::{log_softmax, mean, mean_dim, softmax, sum, sum_dim};
+pub use reduce::{expand, log_softmax, mean, mean_dim, softmax, sum, sum_dim};
 pub use reduce_ops::ReduceKernels;
 pub use swish::swish;
 pub use swish_ops::SwishKernels;

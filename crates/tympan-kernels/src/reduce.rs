@@ -21,6 +21,20 @@ pub fn sum_dim<const D: usize>(x: Tensor<D>, dim: usize) -> Tensor<D> {
     ))
 }
 
+/// `x.expand(shape)`, whose gradient sums over the broadcast axes with [`sum_dim`]'s fixed order.
+/// Use it for the operand of size 1 before an elementwise operation with a larger tensor
+/// (`x / expand(s, x.shape())`): the implicit broadcast of `x / s` sums `s`'s gradient with the
+/// backend's own, CPU-dependent, reduction.
+pub fn expand<const D: usize>(x: Tensor<D>, shape: Shape) -> Tensor<D> {
+    if !uses_kernels(&x.device()) || x.shape() == shape {
+        return x.expand(shape);
+    }
+    Tensor::from_dispatch(<Dispatch as ReduceKernels>::tympan_expand(
+        x.into_dispatch(),
+        shape,
+    ))
+}
+
 /// `x.mean_dim(dim)`: [`sum_dim`] divided by the axis length.
 pub fn mean_dim<const D: usize>(x: Tensor<D>, dim: usize) -> Tensor<D> {
     if !uses_kernels(&x.device()) {
@@ -55,7 +69,8 @@ pub fn softmax<const D: usize>(x: Tensor<D>, dim: usize) -> Tensor<D> {
     }
     let shifted = x.clone() - x.detach().max_dim(dim);
     let e = shifted.exp();
-    e.clone() / sum_dim(e, dim)
+    let s = expand(sum_dim(e.clone(), dim), e.shape());
+    e / s
 }
 
 /// `log_softmax(x, dim)`: `(x - max) - log(sum(exp(x - max)))`, as Burn computes it.
@@ -64,7 +79,9 @@ pub fn log_softmax<const D: usize>(x: Tensor<D>, dim: usize) -> Tensor<D> {
         return activation::log_softmax(x, dim);
     }
     let shifted = x.clone() - x.detach().max_dim(dim);
-    shifted.clone() - sum_dim(shifted.exp(), dim).log()
+    let log_sum = sum_dim(shifted.clone().exp(), dim).log();
+    let shape = shifted.shape();
+    shifted - expand(log_sum, shape)
 }
 
 #[cfg(all(test, feature = "flex"))]

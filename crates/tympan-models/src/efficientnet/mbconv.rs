@@ -12,7 +12,7 @@ use burn::tensor::activation::sigmoid;
 use super::params::BlockSpec;
 use super::same_conv::same_conv;
 use crate::layers::DropPath;
-use tympan_kernels::{Act, batch_norm_act, conv2d, mean_dim, swish};
+use tympan_kernels::{Act, batch_norm_act, conv2d, expand, mean_dim, swish};
 
 /// BatchNorm as `efficientnet_pytorch` configures it: momentum `1 - 0.99`, eps `1e-3`.
 pub fn effnet_bn(channels: usize, device: &Device) -> BatchNorm {
@@ -61,7 +61,8 @@ impl SqueezeExcitation {
         let s = mean_dim(mean_dim(x.clone(), 2), 3);
         let s = swish(conv2d(&self.se_reduce, s));
         let s = conv2d(&self.se_expand, s);
-        x * sigmoid(s)
+        let shape = x.shape();
+        x * expand(sigmoid(s), shape)
     }
 }
 

@@ -10,7 +10,7 @@ use burn::nn::Initializer;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
-use tympan_kernels::{conv2d, mean_dim, sum_dim};
+use tympan_kernels::{conv2d, expand, mean_dim, sum_dim};
 
 /// Attention probabilities are clamped to `[EPS, 1 - EPS]` before normalisation over time.
 pub const ATTENTION_EPS: f64 = 1e-7;
@@ -49,7 +49,8 @@ fn squeeze_last(x: Tensor<4>) -> Tensor<3> {
 /// Returns the pooled scores `[B, K]` and the normalised attention `[B, K, T]`.
 fn attend(att: Tensor<3>, cla: Tensor<3>) -> (Tensor<2>, Tensor<3>) {
     let att = att.clamp(ATTENTION_EPS, 1.0 - ATTENTION_EPS);
-    let norm = att.clone() / sum_dim(att, 2);
+    let shape = att.shape();
+    let norm = att.clone() / expand(sum_dim(att, 2), shape);
     let pooled = sum_dim(norm.clone() * cla, 2).squeeze_dim(2);
     (pooled, norm)
 }
@@ -145,7 +146,8 @@ impl MHeadAttention {
             let c = squeeze_last(sigmoid(conv2d(cla, x.clone())));
             let (pooled, _) = attend(a, c);
             let w: Tensor<2> = weights.clone().slice(i..i + 1).unsqueeze_dim(0);
-            let term = pooled * w;
+            let shape = pooled.shape();
+            let term = pooled * expand(w, shape);
             out = Some(match out {
                 Some(acc) => acc + term,
                 None => term,

@@ -20,7 +20,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
 use crate::resnet::{ResNet, ResNetConfig};
-use tympan_kernels::{Act, batch_norm, batch_norm_act, conv1d, mean_dim, sum_dim};
+use tympan_kernels::{Act, batch_norm, batch_norm_act, conv1d, expand, mean_dim, sum_dim};
 
 /// 1D basic block (two 3-wide convs) with a projection shortcut when the shape changes.
 #[derive(Module, Debug)]
@@ -90,7 +90,8 @@ impl TimeAttention {
     fn forward(&self, x: Tensor<3>) -> Tensor<2> {
         let att = sigmoid(conv1d(&self.att, x.clone())).clamp(1e-7, 1.0 - 1e-7);
         let cla = sigmoid(conv1d(&self.cla, x));
-        let norm = att.clone() / sum_dim(att, 2);
+        let shape = att.shape();
+        let norm = att.clone() / expand(sum_dim(att, 2), shape);
         sum_dim(norm * cla, 2).squeeze_dim(2)
     }
 }
