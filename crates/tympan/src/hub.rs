@@ -124,35 +124,19 @@ pub enum HubError {
         /// The known names.
         known: String,
     },
-    /// The transfer failed.
-    #[error(
-        "GET {url}: {reason} (without access to it: --mirror URL or TYMPAN_HUB_MIRROR to fetch \
-         from a copy, or put the file into the cache folder by hand and give its sum with \
-         --weights-sha256: `tympan tag --help`)"
-    )]
-    Http {
-        /// The address.
-        url: String,
-        /// Why.
-        reason: String,
+    /// A download failed, or a file is not the published one (nothing was kept).
+    #[error("{cause}{}", download_hint(cause))]
+    Download {
+        /// What went wrong (shown in this error's message, not as a separate cause).
+        cause: DownloadError,
     },
-    /// A file could not be read or written.
+    /// A file of the cache could not be read or written.
     #[error("{path}: {source}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
         source: std::io::Error,
-    },
-    /// A downloaded file is not the published one.
-    #[error("{path}: checksum mismatch: expected sha256 {expected}, got {got} (nothing was kept)")]
-    Checksum {
-        /// The file.
-        path: PathBuf,
-        /// The pinned or recorded sum.
-        expected: String,
-        /// What the file has.
-        got: String,
     },
     /// No cache folder could be found.
     #[error("no cache folder: set TYMPAN_CACHE, XDG_CACHE_HOME or HOME")]
@@ -281,11 +265,12 @@ pub fn fetch_with(
         if let Some(pinned) = p.weights.sha256
             && pinned != sum
         {
-            return Err(HubError::Checksum {
+            return Err(DownloadError::Checksum {
                 path: dir.join(p.weights.file),
                 expected: pinned.to_string(),
                 got: sum,
-            });
+            }
+            .into());
         }
         pin = Some(sum);
     }
@@ -365,20 +350,20 @@ fn ensure(
 }
 
 impl From<DownloadError> for HubError {
-    fn from(e: DownloadError) -> Self {
-        match e {
-            DownloadError::Http { url, reason } => Self::Http { url, reason },
-            DownloadError::Io { path, source } => Self::Io { path, source },
-            DownloadError::Checksum {
-                path,
-                expected,
-                got,
-            } => Self::Checksum {
-                path,
-                expected,
-                got,
-            },
+    fn from(cause: DownloadError) -> Self {
+        Self::Download { cause }
+    }
+}
+
+/// What a user without access to the publisher can do instead.
+fn download_hint(e: &DownloadError) -> &'static str {
+    match e {
+        DownloadError::Http { .. } => {
+            " (without access to it: --mirror URL or TYMPAN_HUB_MIRROR to fetch from a copy, or \
+             put the file into the cache folder by hand and give its sum with --weights-sha256: \
+             `tympan tag --help`)"
         }
+        _ => "",
     }
 }
 
