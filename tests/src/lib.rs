@@ -315,6 +315,28 @@ seed = {seed}
     )
 }
 
+/// `recipe` trained and evaluated into `out` on flex, one device, from the start, no events:
+/// the library run the CLI tests compare against.
+pub fn train_on_flex(
+    recipe: &tympan_train::Recipe,
+    out: &Path,
+) -> Result<tympan_train::Summary, tympan_train::TrainError> {
+    let mut sink = |_e| {};
+    tympan_train::run(
+        recipe,
+        tympan_train::RunOptions {
+            device: tympan_models::Backend::Flex
+                .device()
+                .expect("flex is compiled into the tests"),
+            data_parallel: Vec::new(),
+            out_dir: out.to_path_buf(),
+            resume: false,
+            stop_after: None,
+            on_event: &mut sink,
+        },
+    )
+}
+
 /// The training loss of every epoch, from a run's `metrics.csv` text (second column).
 pub fn epoch_losses(metrics_csv: &str) -> Vec<f64> {
     metrics_csv

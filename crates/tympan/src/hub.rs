@@ -25,8 +25,7 @@ use std::path::{Path, PathBuf};
 
 use crate::download::{self, DownloadError, sha256_file};
 use tympan_audio::InputContract;
-use tympan_audio::InputKind;
-use tympan_audio::presets::{PSLA_FSD50K_TARGET_LENGTH, PSLA_MEAN, PSLA_STD, PSLA_TARGET_LENGTH};
+use tympan_audio::presets::{PSLA_FSD50K_TARGET_LENGTH, PSLA_TARGET_LENGTH};
 
 /// One remote file.
 #[derive(Debug, Clone, Copy)]
@@ -147,16 +146,16 @@ pub enum HubError {
 }
 
 impl Pretrained {
-    /// The input contract of the released weights: PSLA's fbank at 16 kHz, [`Self::frames`]
-    /// frames per window, PSLA's AudioSet normalisation (`egs/*/run.sh`: the FSD50K recipe uses
-    /// the same `dataset_mean`/`dataset_std`).
+    /// The input contract of the released weights: their architecture's card (PSLA's fbank at
+    /// 16 kHz with PSLA's AudioSet normalisation; `egs/*/run.sh`: the FSD50K recipe uses the same
+    /// `dataset_mean`/`dataset_std`) with [`Self::frames`] frames per window.
     pub fn contract(&self) -> InputContract {
-        InputContract::new(
-            InputKind::Fbank,
-            self.frames,
-            (PSLA_MEAN, PSLA_STD),
-            Some(16_000),
-        )
+        let card = tympan_models::info(self.arch)
+            .expect("every released model names a registered architecture (tested)");
+        InputContract {
+            length: self.frames,
+            ..card.input
+        }
     }
 }
 
@@ -394,6 +393,23 @@ mod tests {
         assert_eq!(fsd.window_samples(16_000), Some(2999 * 160 + 400));
         for name in ["psla-audioset", "psla-audioset-single"] {
             assert_eq!(find(name).unwrap().contract().length, 1056, "{name}");
+        }
+        // The rest of every entry's contract is its architecture's card: PSLA's fbank at 16 kHz
+        // with PSLA's AudioSet statistics.
+        use tympan_audio::presets::{PSLA_MEAN, PSLA_STD};
+        for p in PRETRAINED {
+            let c = p.contract();
+            assert_eq!(
+                (c.input, c.sample_rate, c.mean, c.std),
+                (
+                    tympan_audio::InputKind::Fbank,
+                    Some(16_000),
+                    PSLA_MEAN,
+                    PSLA_STD
+                ),
+                "{}",
+                p.name
+            );
         }
     }
 }

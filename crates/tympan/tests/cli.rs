@@ -664,19 +664,7 @@ fn tag_with_a_run_folder() {
     let text = tympan_tests::hershey_fc_recipe("tagrun", &manifest, 8, 1, 0);
     let recipe = tympan_train::Recipe::from_toml(&text, Path::new("tagrun.toml"), &[]).unwrap();
     let out = dir.path().join("run");
-    let mut sink = |_e| {};
-    tympan_train::run(
-        &recipe,
-        tympan_train::RunOptions {
-            device: tympan_models::Backend::Flex.device().unwrap(),
-            data_parallel: Vec::new(),
-            out_dir: out.clone(),
-            resume: false,
-            stop_after: None,
-            on_event: &mut sink,
-        },
-    )
-    .unwrap();
+    tympan_tests::train_on_flex(&recipe, &out).unwrap();
     // The manifest is digit-major: the first test clip is digit 0, george, take 0.
     let clip = data.join("fsdd/recordings/0_george_0.wav");
     let scores = dir.path().join("scores.npy");
@@ -837,19 +825,7 @@ fn tympan_train_is_the_library_run() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("single model, last epoch"));
     let recipe = tympan_train::Recipe::from_toml(&text, &recipe_file, &[]).unwrap();
     let by_lib = dir.path().join("by-lib");
-    let mut sink = |_e| {};
-    tympan_train::run(
-        &recipe,
-        tympan_train::RunOptions {
-            device: tympan_models::Backend::Flex.device().unwrap(),
-            data_parallel: Vec::new(),
-            out_dir: by_lib.clone(),
-            resume: false,
-            stop_after: None,
-            on_event: &mut sink,
-        },
-    )
-    .unwrap();
+    tympan_tests::train_on_flex(&recipe, &by_lib).unwrap();
     // (Model files hold Burn's per-process parameter ids, so their bytes differ; the
     // predictions of the last and the best model are their outputs.)
     for f in [

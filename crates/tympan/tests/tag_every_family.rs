@@ -42,19 +42,7 @@ fn tag_reproduces_the_run(
     let recipe_ = tympan_train::Recipe::load(&path, &sets)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let out = dir.path().join("run");
-    let mut sink = |_e| {};
-    tympan_train::run(
-        &recipe_,
-        tympan_train::RunOptions {
-            device: tympan_models::Backend::Flex.device().unwrap(),
-            data_parallel: Vec::new(),
-            out_dir: out.clone(),
-            resume: false,
-            stop_after: None,
-            on_event: &mut sink,
-        },
-    )
-    .unwrap_or_else(|e| panic!("{recipe}: {e}"));
+    tympan_tests::train_on_flex(&recipe_, &out).unwrap_or_else(|e| panic!("{recipe}: {e}"));
     // The test clips in manifest order (the order of predictions.npy).
     let clips: Vec<String> = (0..3)
         .flat_map(|d| {
