@@ -1,4 +1,4 @@
-//! ImageNet initialisation of PSLA models (PSLA Sec. IV-A: "ImageNet pretraining").
+//! ImageNet initialisation of PSLA models (PSLA Sec. III: ImageNet pretraining).
 //!
 //! The backbone's weights come from an `efficientnet_pytorch` (or EfficientNet-Lite) state dict.
 //! The ImageNet classifier (`_fc`) is dropped, as PSLA replaces it by an identity. The stem is

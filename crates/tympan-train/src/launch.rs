@@ -300,7 +300,7 @@ impl Event {
                 r.ensemble_map,
                 r.seconds
             )),
-            Event::EpochStart { .. } | Event::Batch { .. } | Event::Scoring { .. } => None,
+            Event::EpochStart { .. } | Event::Batch { .. } | Event::Progress { .. } => None,
         }
     }
 }

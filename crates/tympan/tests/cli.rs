@@ -866,3 +866,54 @@ fn completions_know_the_commands() {
     }
     assert!(!tympan(&["completions", "cmd.exe"]).status.success());
 }
+
+/// `tympan man` writes a page per command, each a roff page that names its options; every
+/// subcommand's `--help` ends with examples.
+#[test]
+fn man_pages_and_examples_cover_every_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("man");
+    let o = tympan(&["man", "--out", s(&out)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
+    assert!(page("tympan.1").starts_with(".ie") || page("tympan.1").contains(".TH tympan"));
+    assert!(page("tympan-tag.1").contains("pretrained"));
+    assert!(page("tympan-models-list.1").contains("format"));
+    for sub in [
+        "features",
+        "metrics",
+        "enhance-labels",
+        "stats",
+        "models",
+        "tag",
+        "train",
+        "evaluate",
+        "ensemble",
+        "embed",
+        "probe",
+        "completions",
+        "man",
+    ] {
+        let o = tympan(&[sub, "--help"]);
+        assert!(o.status.success(), "{sub}: {}", stderr(&o));
+        let help = String::from_utf8_lossy(&o.stdout);
+        let examples = help
+            .split_once("Examples:")
+            .map(|(_, e)| e)
+            .unwrap_or_default();
+        assert!(
+            examples.lines().any(|l| l.starts_with("  tympan ")),
+            "{sub} --help has no examples:\n{help}"
+        );
+        assert!(
+            out.join(format!("tympan-{sub}.1")).is_file(),
+            "no page for {sub}"
+        );
+    }
+    // A list nests (a model's input), so `models list` offers no CSV.
+    assert!(
+        !tympan(&["models", "list", "--format", "csv"])
+            .status
+            .success()
+    );
+}

@@ -1,6 +1,6 @@
 //! Jeong & Lim, "Audio tagging system for DCASE 2018: focusing on label noise, data augmentation
 //! and its efficient learning" (DCASE 2018 task 2): a single-block DenseNet with
-//! squeeze-excitation and a multi-head softmax classifier (Fig. 2, Sec. 2).
+//! squeeze-excitation and a multi-head softmax classifier (Fig. 2, Sec. 3.2).
 //!
 //! - Low-level module, log-mel model (Fig. 2a): BN on the waveform, the in-graph log-mel
 //!   ([`LogMel`]), BN, viewed as `(time, frequency, 1)`, a 3x3 conv whose output is concatenated
@@ -234,7 +234,8 @@ impl DenseNet {
             .expect("at least one head")
     }
 
-    /// The logits of every head (training applies a loss per head).
+    /// The logits of every head. Training and inference both read [`Self::forward`], the mean of
+    /// the heads' softmax outputs (eq. (2)): one loss on that mean, not a loss per head.
     pub fn head_logits(&self, wave: Tensor<3>) -> Vec<Tensor<2>> {
         let w = batch_norm(&self.wave_bn, wave);
         let x: Tensor<4> = match (&self.logmel, &self.mel_bn) {

@@ -1,4 +1,4 @@
-//! PSLA's pooling heads (Gong et al., PSLA, Sec. III-B and Fig. 1; `src/models/HigherModels.py`
+//! PSLA's pooling heads (Gong et al., PSLA, Sec. II-C and Fig. 1; `src/models/HigherModels.py`
 //! of the PSLA repository): mean pooling, single-head attention and multi-head attention.
 //!
 //! Every head takes backbone features laid out as PSLA lays them out, `[B, C, T, 1]`, and returns

@@ -11,10 +11,10 @@ use crate::card::{Family, ImageNetKeys, ModelInfo, OutputKind};
 use crate::efficientnet::EfficientNetVariant;
 use crate::tagger::Tagger;
 
-/// PSLA's family (Gong et al., TASLP 2021, Sec. III; `psla/src/models/Models.py`).
+/// PSLA's family (Gong et al., TASLP 2021: the model Sec. II-C, its ImageNet pretraining Sec. III; `psla/src/models/Models.py`).
 pub struct Psla;
 
-const REFERENCE: &str = "Gong et al., PSLA (TASLP 2021), Sec. III; psla/src/models/Models.py";
+const REFERENCE: &str = "Gong et al., PSLA (TASLP 2021), Sec. II-C; psla/src/models/Models.py";
 
 /// PSLA's AudioSet input: 1056 frames of 128-bin Kaldi fbank at 16 kHz, normalised with the
 /// AudioSet statistics of the released weights (`egs/audioset/run.sh`).

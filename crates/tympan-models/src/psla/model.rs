@@ -1,5 +1,5 @@
 //! PSLA's models (`src/models/Models.py` of the PSLA repository): `EffNetAttention` and
-//! `ResNetAttention` (Gong et al., PSLA, Sec. III-B, Fig. 1).
+//! `ResNetAttention` (Gong et al., PSLA, Sec. II-C, Fig. 1).
 //!
 //! Input: fbank `[B, T, F]` (PSLA: 1056 frames x 128 bins). It is viewed as a one-channel image
 //! `[B, 1, F, T]`, run through the backbone, average-pooled over the remaining frequency rows and

@@ -115,7 +115,7 @@ impl Family for NaranjoSlim2d {
     }
 }
 
-/// Chen et al.'s 1D ResNet-18 -> 2D ResNet-50 with multi-level attention (Hikvision, Sec. 2):
+/// Chen et al.'s 1D ResNet-18 -> 2D ResNet-50 with multi-level attention (Hikvision, Interspeech 2019, Sec. 3.1):
 /// 10 s at 16 kHz, per-class probabilities.
 pub struct Chen;
 

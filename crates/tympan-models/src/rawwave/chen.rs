@@ -1,4 +1,4 @@
-//! Chen et al. (Hikvision), DCASE 2018 / AudioSet tagging from raw waveforms: a 1D ResNet-18
+//! Chen et al. (Hikvision), Interspeech 2019, Sec. 3.1: AudioSet tagging from raw waveforms, a 1D ResNet-18
 //! front end on 10 s of 16 kHz audio gives `C x 1 x T` (128 x 1 x 2500: total stride 64),
 //! transposed to a one-channel image `1 x C x T` for a 2D ResNet-50 with multi-level prediction
 //! after blocks 2, 3 and 4.

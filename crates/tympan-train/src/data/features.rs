@@ -8,12 +8,23 @@ use tympan_data::loader::NormAccumulator;
 use crate::error::TrainError;
 
 use super::pipeline::Pipeline;
-use super::{Item, samples_of};
+use super::{Item, PROGRESS_CHUNK, samples_of};
+use crate::Event;
 
 /// Mean and std of the unnormalised features over (up to `limit`) training clips, as PSLA's
 /// `get_norm_stats.py` computes them (over all values of the padded fbanks). Waveform inputs are
 /// normalised per clip instead: `(0, 1)`.
 pub fn norm_stats(items: &[Item], p: &Pipeline, limit: usize) -> Result<(f32, f32), TrainError> {
+    norm_stats_reporting(items, p, limit, &mut |_| {})
+}
+
+/// [`norm_stats`], reporting the clips read so far ([`Event::Progress`], `norm stats`).
+pub fn norm_stats_reporting(
+    items: &[Item],
+    p: &Pipeline,
+    limit: usize,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<(f32, f32), TrainError> {
     let c = &p.contract;
     if c.is_waveform() {
         return Ok((0.0, 1.0));
@@ -21,7 +32,27 @@ pub fn norm_stats(items: &[Item], p: &Pipeline, limit: usize) -> Result<(f32, f3
     let n = items.len().min(limit);
     // One accumulator per clip, in parallel, merged in clip order: PSLA's sums, bit for bit the
     // sequential ones.
-    let per_clip: Vec<Result<NormAccumulator, TrainError>> = items[..n]
+    let mut acc = NormAccumulator::default();
+    for (i, chunk) in items[..n].chunks(PROGRESS_CHUNK).enumerate() {
+        for clip in clip_stats(chunk, c)? {
+            acc.merge(clip);
+        }
+        on_event(Event::Progress {
+            task: "norm stats",
+            done: (i * PROGRESS_CHUNK + chunk.len()),
+            total: n,
+        });
+    }
+    let stats = acc.stats();
+    Ok((stats.mean as f32, stats.std.max(1e-6) as f32))
+}
+
+/// One accumulator per clip of `items`, computed in parallel.
+fn clip_stats(
+    items: &[Item],
+    c: &tympan_audio::InputContract,
+) -> Result<Vec<NormAccumulator>, TrainError> {
+    items
         .par_iter()
         .map(|it| {
             let (s, r) = samples_of(it, c.sample_rate)?;
@@ -33,11 +64,5 @@ pub fn norm_stats(items: &[Item], p: &Pipeline, limit: usize) -> Result<(f32, f3
             acc.add_batch(&f.data);
             Ok(acc)
         })
-        .collect();
-    let mut acc = NormAccumulator::default();
-    for clip in per_clip {
-        acc.merge(clip?);
-    }
-    let stats = acc.stats();
-    Ok((stats.mean as f32, stats.std.max(1e-6) as f32))
+        .collect()
 }

@@ -18,10 +18,11 @@ use rayon::prelude::*;
 use tympan_audio::LoadOptions;
 use tympan_data::datasets;
 
+use crate::Event;
 use crate::error::TrainError;
 use crate::recipe::{Dataset as RecipeDataset, Recipe};
 
-pub use features::norm_stats;
+pub use features::{norm_stats, norm_stats_reporting};
 pub use pipeline::{HostBatch, Pipeline, make_batch};
 pub use split::{Presence, SplitPresence};
 use split::{audioset, empty_split, split_dataset};
@@ -71,6 +72,17 @@ pub struct PreparedData {
 
 /// Resolve the dataset of a recipe and split it.
 pub fn prepare(recipe: &Recipe) -> Result<PreparedData, TrainError> {
+    prepare_reporting(recipe, &mut |_| {})
+}
+
+/// Clips handled between two progress events of a parallel pass over clips.
+pub(crate) const PROGRESS_CHUNK: usize = 64;
+
+/// [`prepare`], reporting the clips decoded so far ([`Event::Progress`], `decoding`).
+pub fn prepare_reporting(
+    recipe: &Recipe,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<PreparedData, TrainError> {
     let d = &recipe.data;
     if !d.data_dir.exists() {
         let hint = match &d.download {
@@ -119,9 +131,19 @@ pub fn prepare(recipe: &Recipe) -> Result<PreparedData, TrainError> {
     }
     let (mut train, mut valid, mut test) = (train, valid, test);
     if d.cache_audio {
-        decode_all(&mut train, d.sample_rate)?;
-        decode_all(&mut valid, d.sample_rate)?;
-        decode_all(&mut test, d.sample_rate)?;
+        let total = train.len() + valid.len() + test.len();
+        let mut done = 0;
+        for split in [&mut train, &mut valid, &mut test] {
+            for chunk in split.chunks_mut(PROGRESS_CHUNK) {
+                decode_all(chunk, d.sample_rate)?;
+                done += chunk.len();
+                on_event(Event::Progress {
+                    task: "decoding",
+                    done,
+                    total,
+                });
+            }
+        }
     }
     Ok(PreparedData {
         classes,

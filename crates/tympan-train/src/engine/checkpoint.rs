@@ -145,6 +145,30 @@ impl Checkpoints {
         write_atomic(&self.state_path(), &json)
     }
 
+    /// The test predictions `[N, K]` of `epoch`, `predictions/epoch-NNN.npy` in the order of
+    /// `targets.npy`: kept for every epoch (the models outside the weight-averaging window are
+    /// not), so per-epoch analyses (PSLA Fig. 7, Table VII; `cargo xtask epochs`) run after
+    /// the run. Written before the epoch's commit, so a resumed run rewrites it whole.
+    pub fn save_epoch_predictions(
+        &self,
+        epoch: usize,
+        preds: &[f32],
+        classes: usize,
+    ) -> Result<(), TrainError> {
+        let dir = self.out_dir.join("predictions");
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let path = dir.join(format!("epoch-{epoch:03}.npy"));
+        let tmp = path.with_extension("npy.partial");
+        let rows = preds.len() / classes.max(1);
+        tympan_audio::npy::write(&tmp, preds, &[rows, classes]).map_err(|e| {
+            TrainError::Checkpoint {
+                path: tmp.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        std::fs::rename(&tmp, &path).map_err(io_err(&path))
+    }
+
     /// `model-best.bpk`: the model chosen on the validation split.
     pub fn best_model(&self) -> PathBuf {
         self.out_dir.join("model-best.bpk")

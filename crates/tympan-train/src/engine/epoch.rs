@@ -150,7 +150,11 @@ impl Trainer<'_> {
         let bs = self.recipe.train.eval_batch_size;
         let total = items.len();
         let preds = predict_reporting(model, items, &self.pipe, bs, &self.device, &mut |done| {
-            on_event(Event::Scoring { pass, done, total })
+            on_event(Event::Progress {
+                task: pass,
+                done,
+                total,
+            })
         })?;
         let (s, _) = score(&preds, targets, self.data.classes.len())?;
         Ok((preds, s))
@@ -245,10 +249,12 @@ impl Trainer<'_> {
         let eval_model = run.model.valid();
         let (_, v) = self.validate(&eval_model, on_event)?;
         let (preds, s) = self.test(&eval_model, on_event)?;
+        let classes = self.data.classes.len();
+        self.checkpoints
+            .save_epoch_predictions(epoch, &preds, classes)?;
         let state = &mut run.state;
         // PSLA's checkpoint ensemble, reported on the test split.
         state.ensemble.add(&preds);
-        let classes = self.data.classes.len();
         let (ens, _) = score(&state.ensemble.mean(), &self.test_targets, classes)?;
         let row = EpochRow {
             epoch,

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use tympan_infer::{CARD_FORMAT, Checkpoint, Clip, ModelCard};
 use tympan_models::{Tagger, create, load_burnpack, save_burnpack};
 
+use super::Event;
 use super::checkpoint::{Checkpoints, State};
 use crate::aggregate::{WaMode, average_models};
 use crate::data::{Item, Pipeline, PreparedData, samples_of};
@@ -97,7 +98,11 @@ pub(crate) struct Finish<'a> {
 impl Finish<'_> {
     /// Scores the last epoch (`last_preds`, or its checkpoint when this invocation trained no
     /// epoch), the weight-averaged models and the ensemble; writes the summary and its files.
-    pub fn summarize(&self, mut last_preds: Vec<f32>) -> Result<Summary, TrainError> {
+    pub fn summarize(
+        &self,
+        mut last_preds: Vec<f32>,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<Summary, TrainError> {
         let Self {
             recipe,
             data,
@@ -111,15 +116,21 @@ impl Finish<'_> {
         let classes = data.classes.len();
         let bs = recipe.train.eval_batch_size;
         let template = || create(&recipe.model.arch, classes, device);
+        let total = data.test.len();
+        let mut on_test = |m: &Tagger, task: &'static str| {
+            predict_reporting(m, &data.test, pipe, bs, device, &mut |done| {
+                on_event(Event::Progress { task, done, total })
+            })
+        };
         if last_preds.is_empty() {
             let m = load_burnpack(template()?, &checkpoints.epoch_model(state.epochs_done))?;
-            last_preds = predict(&m, &data.test, pipe, bs, device)?;
+            last_preds = on_test(&m, "last on test")?;
         }
         // The model chosen on validation, scored once on the test split.
         let best_preds = match state.best {
             Some(_) => {
                 let m = load_burnpack(template()?, &checkpoints.best_model())?;
-                Some(predict(&m, &data.test, pipe, bs, device)?)
+                Some(on_test(&m, "best on test")?)
             }
             None => None,
         };
@@ -139,7 +150,10 @@ impl Finish<'_> {
         let (last, per_class) = score(&last_preds, targets, classes)?;
         let (mut wa, mut wa_p) = (None, None);
         if let (Some(a), Some(b)) = (recipe.aggregate.wa_start, recipe.aggregate.wa_end) {
-            for (mode, slot) in [(WaMode::All, &mut wa), (WaMode::ParamsOnly, &mut wa_p)] {
+            for (mode, slot, task) in [
+                (WaMode::All, &mut wa, "averaged on test"),
+                (WaMode::ParamsOnly, &mut wa_p, "averaged (params) on test"),
+            ] {
                 // Fresh copies for every average: Burn shares BatchNorm running state between
                 // module clones, and averaging may write through it.
                 let models = (a..=b)
@@ -147,7 +161,7 @@ impl Finish<'_> {
                     .collect::<Result<Vec<_>, _>>()?;
                 let base = load_burnpack(template()?, &checkpoints.epoch_model(b))?;
                 let avg = average_models(&models, base, mode);
-                let p = predict(&avg, &data.test, pipe, bs, device)?;
+                let p = on_test(&avg, task)?;
                 *slot = Some(score(&p, targets, classes)?.0);
                 if mode == WaMode::All {
                     save_burnpack(&avg, &out_dir.join("model-wa.bpk"))?;

@@ -30,7 +30,9 @@ use epoch::{Progress, Trainer};
 pub use evaluate::predict;
 use model::{adam, build_model, new_model};
 
-use crate::data::{Pipeline, PreparedData, balanced_weights, norm_stats, prepare};
+use crate::data::{
+    Pipeline, PreparedData, balanced_weights, norm_stats_reporting, prepare_reporting,
+};
 use crate::error::TrainError;
 use crate::recipe::Recipe;
 pub use crate::report::{EpochRow, Scores, Summary, score};
@@ -77,12 +79,15 @@ pub enum Event {
         /// Learning rate used.
         lr: f64,
     },
-    /// Clips of an evaluation pass scored so far (the validation and test passes of an epoch,
-    /// and the end of the run's): for a progress bar, one event per batch of clips.
-    Scoring {
-        /// What is scored: `validation`, `test`, `final test`.
-        pass: &'static str,
-        /// Clips scored.
+    /// Clips of a long pass done so far, one event per batch of clips: decoding the audio
+    /// (`cache_audio`), the normalisation statistics, each epoch's validation and test passes
+    /// and the end of the run's (the model chosen on validation, the weight-averaged models).
+    /// A front end draws a bar, or writes a line when `done == total`.
+    Progress {
+        /// What is done: `decoding`, `norm stats`, `validation`, `test`, `best on test`,
+        /// `last on test`, `averaged on test`, `averaged (params) on test`.
+        task: &'static str,
+        /// Clips done.
         done: usize,
         /// Clips in the pass.
         total: usize,
@@ -126,7 +131,7 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
         on_event(Event::Info(note.clone()));
     }
     let checkpoints = Checkpoints::open(&out_dir)?;
-    let mut data: PreparedData = prepare(recipe)?;
+    let mut data: PreparedData = prepare_reporting(recipe, on_event)?;
     let classes = data.classes.len();
     let resumed: Option<State> = if resume {
         checkpoints.committed()?
@@ -140,7 +145,7 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
     let norm = match (&resumed, recipe.features.mean, recipe.features.std) {
         (Some(s), _, _) => s.norm,
         (None, Some(m), Some(s)) => (m, s),
-        _ => norm_stats(&data.train, &pipe, 2000)?,
+        _ => norm_stats_reporting(&data.train, &pipe, 2000, on_event)?,
     };
     (pipe.contract.mean, pipe.contract.std) = norm;
     on_event(Event::Prepared {
@@ -239,7 +244,7 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
         state: &run.state,
         targets: &trainer.test_targets,
     }
-    .summarize(last_preds)
+    .summarize(last_preds, on_event)
 }
 
 /// Targets `[N, K]` of `items`, row by row.

@@ -204,7 +204,9 @@ impl Recipe {
             self.aggregate.wa_start = Some(start);
             self.aggregate.wa_end = Some(end);
             let note = format!(
-                "train.epochs = {to} (the recipe says {from}): weight averaging over epochs                  {start}..{end} instead of {s}..{e}, the same part of the budget (set                  aggregate.wa_start/wa_end to choose)"
+                "train.epochs = {to} (the recipe says {from}): weight averaging over epochs \
+                 {start}..{end} instead of {s}..{e}, the same part of the budget (set \
+                 aggregate.wa_start/wa_end to choose)"
             );
             tracing::info!("{note}");
             self.notes.push(note);

@@ -179,7 +179,7 @@ fn the_weight_averaging_window_follows_the_budget() {
     }
     let r = load(&["train.epochs=2"]).unwrap();
     assert!(
-        r.notes[0].contains("2..2 instead of 16..30"),
+        r.notes[0].contains("epochs 2..2 instead of 16..30") && !r.notes[0].contains("  "),
         "{}",
         r.notes[0]
     );

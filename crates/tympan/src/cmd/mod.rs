@@ -54,7 +54,7 @@ pub fn read_class_names(path: &Path) -> Result<Vec<String>> {
 
 /// A progress bar on stderr (hidden when stderr is not a terminal, by indicatif).
 pub fn progress(len: u64, what: &str) -> ProgressBar {
-    let pb = ProgressBar::new(len);
+    let pb = tympan::cli::bars().add(ProgressBar::new(len));
     pb.set_style(
         ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())

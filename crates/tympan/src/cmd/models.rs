@@ -6,8 +6,15 @@ use std::process::ExitCode;
 use anyhow::Result;
 use tympan_models::{Backend, OutputKind, create, list, num_params};
 
+const EXAMPLES: &str = "\
+Examples:
+  tympan models list
+  tympan models list --filter psla --classes 10
+  tympan models list --format json | jq '.models[] | {name, params}'";
+
 /// Inspect the model zoo.
 #[derive(clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct Args {
     #[command(subcommand)]
     command: Sub,
@@ -17,6 +24,7 @@ pub struct Args {
 enum Sub {
     /// Names, parameter counts (for the given number of classes), input, output kind (sigmoid or
     /// softmax) and whether the model takes ImageNet weights.
+    #[command(after_help = EXAMPLES)]
     List {
         /// Output classes used for the parameter count (527 = AudioSet).
         #[arg(long, default_value_t = 527)]
@@ -25,8 +33,8 @@ enum Sub {
         #[arg(long)]
         filter: Option<String>,
         /// Output: aligned text, or JSON (`{"models": [...], "released": [...]}`).
-        #[arg(long, value_enum, default_value_t = super::Format::Table)]
-        format: super::Format,
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
     },
 }
 
@@ -40,7 +48,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             let device = Backend::default_available()
                 .ok_or_else(|| anyhow::anyhow!("no backend compiled in"))?
                 .device()?;
-            if format != super::Format::Table {
+            if format == ListFormat::Json {
                 return json(classes, filter.as_deref(), &device);
             }
             println!(
@@ -107,7 +115,16 @@ pub fn run(a: Args) -> Result<ExitCode> {
     }
 }
 
-/// `models list --format json` (CSV is given as JSON too: the rows nest).
+/// `models list`'s outputs (no CSV: a model's input nests).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    /// Aligned text for a person.
+    Table,
+    /// JSON: `{"models": [...], "released": [...]}`.
+    Json,
+}
+
+/// `models list --format json`.
 fn json(classes: usize, filter: Option<&str>, device: &tympan::Device) -> Result<ExitCode> {
     let keep = |name: &str| filter.is_none_or(|f| name.contains(f));
     let mut models = Vec::new();

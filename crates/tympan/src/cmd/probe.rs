@@ -10,7 +10,8 @@ use tympan_models::Backend;
 use tympan_train::probe::{ProbeConfig, Rows, fit};
 
 const EXAMPLES: &str = "\
-Example (embeddings of a CNN trained on UrbanSound8K, classifier on FSDD):
+Examples:
+  # embeddings of a CNN trained on UrbanSound8K, a classifier on FSDD
   tympan embed --arch hershey-fc-b128 --weights us8k/model-last.bpk --classes 10 \\
       --mean M --std S $(ls fsdd/recordings/*_[5-9]*.wav) -o train.npy
   cut -d/ -f3 train.txt | cut -d_ -f1 > train_labels.txt   # one label per row

@@ -135,25 +135,43 @@ fn fetch_pretrained(
     opts: &tympan::hub::FetchOptions<'_>,
 ) -> Result<tympan::hub::Fetched> {
     let cache = tympan::hub::cache_dir()?;
-    let pb = indicatif::ProgressBar::hidden();
-    pb.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    let mut shown = None::<String>;
-    let got = tympan::hub::fetch_with(name, &cache, opts, &mut |p| {
-        if shown.as_deref() != Some(p.file) {
-            pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            pb.set_message(p.file.to_string());
-            pb.set_position(0);
-            shown = Some(p.file.to_string());
+    let bars = tympan::cli::bars();
+    let style = indicatif::ProgressStyle::with_template(
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    // One bar per file; on a log file (no terminal) one line per file fetched, with its rate.
+    let mut current: Option<(String, indicatif::ProgressBar, std::time::Instant)> = None;
+    let finish = |c: Option<(String, indicatif::ProgressBar, std::time::Instant)>| {
+        if let Some((file, pb, start)) = c {
+            pb.finish_and_clear();
+            if bars.is_hidden() {
+                let s = start.elapsed().as_secs_f64();
+                let mb = pb.position() as f64 / 1e6;
+                eprintln!(
+                    "{file}: {mb:.1} MB in {s:.1} s ({:.1} MB/s)",
+                    mb / s.max(1e-9)
+                );
+            }
         }
-        pb.set_length(p.total.unwrap_or(p.done));
-        pb.set_position(p.done);
+    };
+    let got = tympan::hub::fetch_with(name, &cache, opts, &mut |p| {
+        if current.as_ref().is_none_or(|(f, _, _)| f != p.file) {
+            finish(current.take());
+            let pb = bars.add(indicatif::ProgressBar::new(p.total.unwrap_or(0)));
+            pb.set_style(style.clone());
+            pb.set_message(p.file.to_string());
+            current = Some((p.file.to_string(), pb, std::time::Instant::now()));
+        }
+        if let Some((_, pb, _)) = &current {
+            pb.set_length(p.total.unwrap_or(p.done));
+            pb.set_position(p.done);
+        }
     })?;
-    pb.finish_and_clear();
-    if shown.is_some() {
+    let fetched = current.is_some();
+    finish(current);
+    if fetched {
         eprintln!("{name}: cached in {}", cache.join(name).display());
     }
     Ok(got)

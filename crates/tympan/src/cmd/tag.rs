@@ -103,7 +103,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     }
     let mut all = Vec::new();
     let mut failed = 0;
-    let mut json = Vec::new();
+    let mut json_open = false;
     let mut csv_out =
         (a.format == TagFormat::Csv).then(|| csv::Writer::from_writer(std::io::stdout()));
     if let Some(w) = &mut csv_out {
@@ -116,7 +116,6 @@ pub fn run(a: Args) -> Result<ExitCode> {
         indicatif::ProgressBar::hidden()
     };
     for file in &files {
-        pb.inc(1);
         let w = match tagger.windows(file) {
             Ok(w) => w,
             Err(e) => {
@@ -127,6 +126,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 }
                 failed += 1;
                 all.extend(std::iter::repeat_n(f32::NAN, labels.len()));
+                pb.inc(1);
                 continue;
             }
         };
@@ -202,18 +202,31 @@ pub fn run(a: Args) -> Result<ExitCode> {
                     "windows": windows.len(),
                     "top": top.iter().map(|(n, s)| serde_json::json!({"class": n, "score": s})).collect::<Vec<_>>(),
                 });
-                if a.format == TagFormat::Jsonl {
-                    pb.suspend(|| println!("{v}"));
+                // Streamed as each file finishes: one line each (jsonl), or the array's
+                // elements as they come (json; `[` and `]` around them).
+                let text = if a.format == TagFormat::Jsonl {
+                    v.to_string()
                 } else {
-                    json.push(v);
-                }
+                    let sep = if json_open { ",\n" } else { "[\n" };
+                    json_open = true;
+                    format!("{sep}{}", serde_json::to_string_pretty(&v)?)
+                };
+                pb.suspend(|| {
+                    if a.format == TagFormat::Jsonl {
+                        println!("{text}");
+                    } else {
+                        print!("{text}");
+                        let _ = std::io::Write::flush(&mut std::io::stdout());
+                    }
+                });
             }
         }
         all.extend(clip);
+        pb.inc(1);
     }
     pb.finish_and_clear();
     if a.format == TagFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        println!("{}]", if json_open { "\n" } else { "[" });
     }
     if let Some(out) = &a.scores_out {
         npy::write(out, &all, &[files.len(), labels.len()])?;
