@@ -65,6 +65,16 @@ fn training_steps_are_bit_identical_on_every_instruction_set() {
         eprintln!("{TEST}: SKIPPED, qemu-x86_64 not found (apt-get install qemu-user)");
         return;
     };
+    // What the comparison spans: on a host without AVX-512 both sides take the AVX2 paths, and
+    // the test checks only that emulation changes nothing. Said on stderr either way.
+    let host = if std::arch::is_x86_feature_detected!("avx512f") {
+        "AVX-512"
+    } else if std::arch::is_x86_feature_detected!("avx2") {
+        "AVX2 (no AVX-512: this run compares AVX2 with AVX2)"
+    } else {
+        "neither AVX2 nor AVX-512"
+    };
+    eprintln!("{TEST}: host {host} against qemu -cpu Haswell (AVX2+FMA)");
     let native = results();
     let exe = std::env::current_exe().unwrap();
     for cpu in ["Haswell"] {
