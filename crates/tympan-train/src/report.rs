@@ -133,6 +133,19 @@ pub struct Scores {
     pub map_at_3: f64,
 }
 
+impl Scores {
+    /// The scores of a split that was not scored (no validation split): every value NaN.
+    pub fn missing() -> Self {
+        Self {
+            map: f64::NAN,
+            auc: f64::NAN,
+            d_prime: f64::NAN,
+            accuracy: f64::NAN,
+            map_at_3: f64::NAN,
+        }
+    }
+}
+
 /// The final summary (PSLA's log: single model, weight averaging, checkpoint ensemble). Every
 /// score is on the test split, apart from `validation`; the test split steered nothing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -119,13 +119,14 @@ pub fn prepare_reporting(
             split_dataset(&ds, d)?
         }
     };
-    // Every split of every dataset must hold clips.
+    // Every split of every dataset must hold clips (validation unless the recipe has none).
+    let no_validation = d.validation() == crate::recipe::Validation::None;
     for (what, v) in [
         ("training", &train),
         ("validation", &valid),
         ("test", &test),
     ] {
-        if v.is_empty() {
+        if v.is_empty() && !(what == "validation" && no_validation) {
             return Err(empty_split(&d.data_dir, what, &split));
         }
     }

@@ -117,6 +117,7 @@ pub(super) fn split_dataset(ds: &Dataset, d: &DataSection) -> Result<Split, Trai
         Validation::Cv { folds, index } => {
             tympan_data::split::kfold(ds, &pool, *folds, d.split_seed)?.swap_remove(*index)
         }
+        Validation::None => Vec::new(),
         Validation::Datafile(_) => {
             return Err(TrainError::Recipe {
                 path: d.data_dir.clone(),
@@ -255,6 +256,7 @@ pub(super) fn audioset(d: &DataSection) -> Result<(Split, Presence), TrainError>
             let (train, valid) = split_off(pool, &held);
             (train, valid, 0)
         }
+        Validation::None => (pool, Vec::new(), 0),
         other => {
             return Err(TrainError::Recipe {
                 path: d.data_dir.clone(),

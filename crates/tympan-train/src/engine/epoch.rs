@@ -247,7 +247,13 @@ impl Trainer<'_> {
     ) -> Result<(EpochRow, Vec<f32>), TrainError> {
         super::pause::at(|| format!("evaluate@{epoch}"));
         let eval_model = run.model.valid();
-        let (_, v) = self.validate(&eval_model, on_event)?;
+        // No validation split (`data.valid = "none"`): nothing is chosen, the row says NaN.
+        let has_valid = !self.data.valid.is_empty();
+        let v = if has_valid {
+            self.validate(&eval_model, on_event)?.1
+        } else {
+            Scores::missing()
+        };
         let (preds, s) = self.test(&eval_model, on_event)?;
         let classes = self.data.classes.len();
         self.checkpoints
@@ -269,7 +275,7 @@ impl Trainer<'_> {
         let current = self.selection_score(&v);
         state.lr.end_epoch(current);
         // Keep the best model so far on validation (Jeong & Lim; PSLA's best_audio_model).
-        let best = state.best.is_none_or(|(_, b)| current > b);
+        let best = has_valid && state.best.is_none_or(|(_, b)| current > b);
         if best {
             state.best = Some((epoch, current));
         }

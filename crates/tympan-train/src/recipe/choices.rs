@@ -246,6 +246,7 @@ mod tests {
 /// valid = "official"           # the dataset's own validation split (FSD50K's `val`)
 /// valid = { datafile = "datafiles/valid_data.json" }   # AudioSet: a PSLA datafile
 /// valid = { cv = { folds = 5, index = 0 } }   # fold 0 of a seeded, stratified 5-fold partition
+/// valid = "none"               # every training clip trains; no model is chosen
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -267,6 +268,12 @@ pub enum Validation {
         /// The fold held out, `0..folds`.
         index: usize,
     },
+    /// No validation split: every training clip trains, no model is chosen (no
+    /// `model-best.bpk`), and the schedule must not read a validation metric (no plateau, no
+    /// `train.validate_every`). PSLA's own practice: its runs score the evaluation list after
+    /// every epoch, which tympan does as the test split, and report the last epoch, the mean of
+    /// the last five, the weight average and the ensemble, never a model chosen on it.
+    None,
 }
 
 impl Validation {
@@ -295,6 +302,7 @@ impl fmt::Display for Validation {
                 f,
                 "fold {index} of a seeded, stratified {folds}-fold partition of the training clips"
             ),
+            Self::None => f.write_str("none (no model selection)"),
         }
     }
 }

@@ -60,8 +60,58 @@ fn read_recipe(path: &Path) -> Result<String, TrainError> {
 }
 
 fn parse_table(text: &str, source: &Path) -> Result<toml::Table, TrainError> {
-    text.parse()
-        .map_err(|e: toml::de::Error| recipe_error(source, e.to_string()))
+    parse_extending(text, source, 0)
+}
+
+/// How deep `extends` may chain (a cycle stops here with an error).
+const MAX_EXTENDS: usize = 8;
+
+/// The recipe's table with its `extends = "base.toml"` resolved: the base file (relative to
+/// this one's folder) read first, then this file's keys over it, sections merged key by key. A
+/// variant of a paper's recipe (another table's batch size, another architecture) is then the
+/// few keys that differ.
+fn parse_extending(text: &str, source: &Path, depth: usize) -> Result<toml::Table, TrainError> {
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| recipe_error(source, e.to_string()))?;
+    let Some(base) = table.remove("extends") else {
+        return Ok(table);
+    };
+    let toml::Value::String(base) = base else {
+        return Err(recipe_error(
+            source,
+            "extends: a recipe file name, e.g. extends = \"hikvision-mix.toml\"".into(),
+        ));
+    };
+    if depth >= MAX_EXTENDS {
+        return Err(recipe_error(
+            source,
+            format!("extends chains more than {MAX_EXTENDS} files deep (a cycle?)"),
+        ));
+    }
+    let path = source.parent().unwrap_or(Path::new(".")).join(&base);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        recipe_error(
+            source,
+            format!("extends = {base:?}: {}: {e}", path.display()),
+        )
+    })?;
+    let mut merged = parse_extending(&text, &path, depth + 1)?;
+    merge_into(&mut merged, table);
+    Ok(merged)
+}
+
+/// `over`'s keys into `base`: a section (`[train]`) merged key by key, any value in it
+/// replaced whole (`valid = { fold = 9 }` over `valid = { fraction = 0.1 }` is the fold alone).
+fn merge_into(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => b.extend(o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
 }
 
 fn take_kind(table: &mut toml::Table, source: &Path) -> Result<Kind, TrainError> {

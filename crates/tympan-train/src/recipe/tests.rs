@@ -240,3 +240,51 @@ fn the_loss_follows_the_output_kind() {
         Loss::Bce
     );
 }
+
+/// `extends` reads a base recipe first and lays the file's own keys over it, table by table;
+/// a chain that loops stops with an error naming the file.
+#[test]
+fn a_recipe_extends_its_base_key_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("base.toml"), R).unwrap();
+    let variant = dir.path().join("variant.toml");
+    std::fs::write(
+        &variant,
+        "extends = \"base.toml\"\nname = \"variant\"\n[train]\nbatch_size = 7\n",
+    )
+    .unwrap();
+    let base = Recipe::from_toml(R, Path::new("t.toml"), &[]).unwrap();
+    let v = Recipe::load(&variant, &[]).unwrap();
+    assert_eq!((v.name.as_str(), v.train.batch_size), ("variant", 7));
+    // Every other key of [train] and every other table comes from the base.
+    assert_eq!(v.train.epochs, base.train.epochs);
+    assert_eq!(v.optim, base.optim);
+    assert_eq!(v.model, base.model);
+    let looped = dir.path().join("loop.toml");
+    std::fs::write(&looped, "extends = \"loop.toml\"\n").unwrap();
+    let e = Recipe::load(&looped, &[]).unwrap_err().to_string();
+    assert!(e.contains("loop.toml") && e.contains("cycle"), "{e}");
+}
+
+/// `data.valid = "none"` trains on every training clip and chooses nothing, so nothing may read
+/// a validation metric: the plateau schedule and in-epoch validation are refused.
+#[test]
+fn no_validation_split_refuses_what_would_read_one() {
+    let load = |sets: &[&str]| {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        Recipe::from_toml(R, Path::new("t.toml"), &sets)
+    };
+    let r = load(&["data.valid=\"none\""]).unwrap();
+    assert_eq!(r.data.validation(), Validation::None);
+    let e = load(&[
+        "data.valid=\"none\"",
+        "optim.schedule={ kind = \"plateau\", factor = 0.2, patience = 15 }",
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("plateau"), "{e}");
+    let e = load(&["data.valid=\"none\"", "train.validate_every=100"])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("validate_every"), "{e}");
+}

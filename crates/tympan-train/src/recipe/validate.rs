@@ -1,6 +1,7 @@
 //! The checks a recipe passes before any data is read: each error names the key and the value.
 
 use super::{Dataset, EvalInput, InputKind, Recipe, Validation};
+use crate::schedule::Schedule;
 
 impl Recipe {
     /// Values the types alone do not rule out.
@@ -71,6 +72,16 @@ impl Recipe {
                 return Err(format!(
                     "data.valid.cv needs folds >= 2 and index in 0..folds, got folds = {folds}, index = {index}"
                 ));
+            }
+            Validation::None if matches!(self.optim.schedule, Schedule::Plateau { .. }) => {
+                return Err(
+                    "data.valid = \"none\" leaves the plateau schedule nothing to read: choose a step or cosine schedule, or a validation split".into(),
+                );
+            }
+            Validation::None if self.train.validate_every.is_some() => {
+                return Err(
+                    "data.valid = \"none\" has no split for train.validate_every to score".into(),
+                );
             }
             Validation::Official if self.data.dataset != Dataset::Fsd50k => {
                 return Err(format!(

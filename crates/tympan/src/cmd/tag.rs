@@ -11,7 +11,7 @@ use tympan_models::Backend;
 const EXAMPLES: &str = "\
 Examples:
   tympan tag --run experiments/runs/fsdd-hershey recordings/0_george_0.wav
-  tympan tag --run experiments/runs/us8k-m34-res --checkpoint last --format json clips/
+  tympan tag --run experiments/runs/us8k-m34-res-small --checkpoint last --format json clips/
   tympan tag --pretrained psla-audioset --hop-s 5 clip.wav
   tympan tag --arch psla-effnet-b2 --weights psla_audioset.pth \\
       --labels class_labels_indices.csv --mean -4.6476 --std 4.5699 clip.wav
