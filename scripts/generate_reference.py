@@ -912,10 +912,66 @@ def gen_kernels():
     (out / "manifest.json").write_text(json.dumps(meta, indent=1))
 
 
+def gen_losses():
+    """The training losses against PyTorch: PSLA's BCE on clamped probabilities (the
+    reference itself, `nn.BCELoss` as `traintest.py` calls it) with its gradient; and our own
+    PyTorch transcriptions (named so in the tests) of Chen et al.'s mean of per-level losses,
+    Jeong & Lim's batch-wise masked cross-entropy and Chen's mix-training pair."""
+    import torch
+    import torch.nn.functional as F
+    out = FIX / "losses"
+    g = torch.Generator().manual_seed(0)
+    eps = 1e-7
+    b, k = 6, 5
+    # Probabilities with values at both clamp edges, soft targets (mixup's).
+    p = torch.rand(b, k, generator=g, dtype=torch.float32)
+    p[0, 0], p[1, 1], p[2, 2] = 0.0, 1.0, 1e-9
+    y = torch.rand(b, k, generator=g, dtype=torch.float32).round()
+    y[3] = torch.rand(k, generator=g)  # a soft row
+    pr = p.clone().requires_grad_()
+    bce = torch.nn.BCELoss()(torch.clamp(pr, eps, 1 - eps), y)
+    bce.backward()
+    for key, v in dict(p=p, y=y, bce=bce.reshape(1), bce_grad=pr.grad).items():
+        save(out / f"bce__{key}.npy", v.detach().numpy())
+    # Chen et al. eq. (3): the mean over the three levels of each level's BCE.
+    levels = [torch.rand(b, k, generator=g) for _ in range(3)]
+    chen = sum(torch.nn.BCELoss()(torch.clamp(o, eps, 1 - eps), y) for o in levels) / 3
+    for i, o in enumerate(levels):
+        save(out / f"chen__level{i}.npy", o.numpy())
+    save(out / "chen__loss.npy", chen.reshape(1).numpy())
+    # Jeong & Lim Sec. 3.3: per-clip cross-entropy on softmax outputs; an unverified clip whose
+    # loss is not below 0.8 x the batch's largest is dropped; the mean over the kept clips.
+    logits = torch.randn(8, k, generator=g) * 2
+    probs = F.softmax(logits, dim=1)
+    onehot = F.one_hot(torch.arange(8) % k, k).float()
+    per = -(onehot * torch.log(torch.clamp(probs, eps, 1.0))).sum(1)
+    verified = torch.tensor([1, 0, 0, 1, 0, 0, 0, 1], dtype=torch.bool)
+    keep = (verified | (per < 0.8 * per.max())).float()
+    masked = (per * keep).sum() / keep.sum().clamp(min=1.0)
+    for key, v in dict(probs=probs, y=onehot, per_clip=per, verified=verified.float(), keep=keep,
+                       loss=masked.reshape(1)).items():
+        save(out / f"jeong_lim__{key}.npy", v.numpy())
+    # Chen et al. Sec. 3.2: alpha x_i + (1 - alpha) x_j (the partner zero-padded), label
+    # sign(y_i + y_j), at three alphas of U(0.4, 0.6).
+    xi, xj = torch.randn(50, generator=g), torch.randn(37, generator=g)
+    yi = torch.tensor([1, 0, 0, 1, 0], dtype=torch.float32)
+    yj = torch.tensor([0, 0, 1, 1, 0], dtype=torch.float32)
+    save(out / "mix__xi.npy", xi.numpy()); save(out / "mix__xj.npy", xj.numpy())
+    save(out / "mix__yi.npy", yi.numpy()); save(out / "mix__yj.npy", yj.numpy())
+    alphas = [0.4, 0.5, 0.599]
+    for i, a in enumerate(alphas):
+        a32 = torch.tensor(a, dtype=torch.float32)
+        x = a32 * xi + (1 - a32) * F.pad(xj, (0, 50 - 37))
+        save(out / f"mix__x{i}.npy", x.numpy())
+    save(out / "mix__y.npy", torch.sign(yi + yj).numpy())
+    (out / "manifest.json").write_text(json.dumps(dict(torch=torch.__version__, eps=eps,
+                                                       alphas=alphas), indent=1))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--only", choices=["fbank", "presets", "audio", "metrics", "models", "sampling", "enhance", "rawwave", "densenet", "resnet50", "kernels"])
+    ap.add_argument("--only", choices=["fbank", "presets", "audio", "metrics", "models", "sampling", "enhance", "rawwave", "densenet", "resnet50", "kernels", "losses"])
     ap.add_argument("--psla-src", type=Path, default=None,
                     help="a checkout of github.com/YuanGongND/psla (for the model fixtures)")
     args = ap.parse_args()
@@ -927,7 +983,7 @@ def main():
                  rawwave=lambda: gen_rawwave(args.data_dir),
                  densenet=lambda: gen_densenet(args.data_dir),
                  resnet50=lambda: gen_resnet50(args.data_dir, args.psla_src),
-                 kernels=gen_kernels)
+                 kernels=gen_kernels, losses=gen_losses)
     for name, step in steps.items():
         if name in ("models", "sampling", "enhance", "resnet50") and args.psla_src is None:
             if args.only == name:

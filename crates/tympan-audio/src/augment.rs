@@ -104,6 +104,18 @@ pub fn mix_training_pair<R: Rng + ?Sized>(
     rng: &mut R,
 ) -> (Vec<f32>, Vec<f32>, f64) {
     let alpha = rng.random_range(0.4..0.6);
+    let (x, y) = mix_training_with(alpha, xi, xj, yi, yj);
+    (x, y, alpha)
+}
+
+/// [`mix_training_pair`] at a given `alpha`: the mix and its label `sign(y_i + y_j)`.
+pub fn mix_training_with(
+    alpha: f64,
+    xi: &[f32],
+    xj: &[f32],
+    yi: &[f32],
+    yj: &[f32],
+) -> (Vec<f32>, Vec<f32>) {
     let a = alpha as f32;
     let x = xi
         .iter()
@@ -115,7 +127,7 @@ pub fn mix_training_pair<R: Rng + ?Sized>(
         .zip(yj)
         .map(|(&p, &q)| if p + q > 0.0 { 1.0 } else { 0.0 })
         .collect();
-    (x, y, alpha)
+    (x, y)
 }
 
 /// Jeong & Lim's mixup: `lambda ~ Beta(alpha, alpha)` folded onto `lambda > 0.5` (the clip keeps
