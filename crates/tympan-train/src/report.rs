@@ -247,7 +247,7 @@ fn csv_err(path: &Path) -> impl Fn(csv::Error) -> TrainError + '_ {
 }
 
 /// Writes `header` and `records` as one CSV file, atomically ([`write_atomic`]).
-fn write_csv_atomic<R>(
+pub(crate) fn write_csv_atomic<R>(
     path: &Path,
     header: &[&str],
     records: impl IntoIterator<Item = R>,

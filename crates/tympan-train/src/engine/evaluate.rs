@@ -69,6 +69,26 @@ pub(crate) fn predict_reporting(
     Ok(rows)
 }
 
+/// `class_counts.csv`: each class's positive labels in the training, validation and test
+/// splits (a soft label counts when above 0), for the analyses that set a class's AP against
+/// how often it was seen in training (PSLA Table VII; `cargo xtask epochs`).
+fn write_class_counts(out_dir: &std::path::Path, data: &PreparedData) -> Result<(), TrainError> {
+    let count = |items: &[Item], c: usize| items.iter().filter(|i| i.target[c] > 0.0).count();
+    let rows = data.classes.iter().enumerate().map(|(c, name)| {
+        [
+            name.clone(),
+            count(&data.train, c).to_string(),
+            count(&data.valid, c).to_string(),
+            count(&data.test, c).to_string(),
+        ]
+    });
+    crate::report::write_csv_atomic(
+        &out_dir.join("class_counts.csv"),
+        &["class", "train", "valid", "test"],
+        rows,
+    )
+}
+
 /// The mean of each score over the last (up to) five epochs, as PSLA reports.
 fn mean_last_5(history: &[EpochRow]) -> Scores {
     let tail: Vec<&Scores> = history.iter().rev().take(5).map(|r| &r.scores).collect();
@@ -193,6 +213,7 @@ impl Finish<'_> {
             classes,
         )?;
         crate::plots::write_plots(out_dir, &state.history, &summary.per_class_ap)?;
+        write_class_counts(out_dir, data)?;
         checkpoints.publish_last(state.epochs_done)?;
         // Last: a folder with a card is a finished run, a model `tympan tag --run` can use.
         let mut files = vec![Checkpoint::Last];
