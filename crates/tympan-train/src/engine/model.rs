@@ -68,12 +68,27 @@ pub(crate) fn build_model(
     }
 }
 
-/// Where `model.pretrained = w` points: relative to the data folder (`"../weights/x.pth"` beside
-/// a downloaded dataset), else relative to the working directory (`"target/downloads/weights/
-/// x.pth"`, for a recipe such as `own-clips` whose data folder is the user's). When neither is a
-/// file: the data folder's for a path that climbs out of it (`..`), the working directory's
-/// otherwise, so the error and its download command name the folder the recipe meant.
+/// Where `cargo xtask download efficientnet-lite0` (and `-lite2`) put the ImageNet weights.
+const DOWNLOADED_WEIGHTS: &str = "target/downloads/weights";
+
+/// Where `model.pretrained = w` points. A bare file name (`"efficientnet-lite0-57934424.pth"`,
+/// what the shipped recipes say) is looked up the same way for every recipe: in a `weights/`
+/// folder beside the data folder or beside any folder above it (`../shared/data/weights` for
+/// `../shared/data/fsdd`, or for a user's clips under `../shared/data`), then in
+/// `target/downloads/weights/` (where `cargo xtask download efficientnet-lite0` puts it); when
+/// it is in none, the last, so the error's download command fills it. A path is taken relative
+/// to the data folder (`"../weights/x.pth"`), else to the working directory; when neither is a
+/// file, the data folder's for a path that climbs out of it (`..`), the working directory's
+/// otherwise.
 fn weights_path(data_dir: &Path, w: &Path) -> std::path::PathBuf {
+    if w.components().count() == 1 && !w.is_absolute() {
+        let downloads = Path::new(DOWNLOADED_WEIGHTS).join(w);
+        return data_dir
+            .ancestors()
+            .map(|d| d.join("weights").join(w))
+            .find(|p| p.is_file())
+            .unwrap_or(downloads);
+    }
     let in_data = resolve(data_dir, w);
     if in_data.is_file() || w.is_absolute() {
         return in_data;
@@ -219,6 +234,34 @@ sampler = "uniform"
         assert!(
             weights_hint(Path::new("w/efficientnet-b2-8bb594d6.pth"))
                 .contains("cargo xtask download efficientnet-b2 --dest w")
+        );
+    }
+
+    /// A bare file name is looked up the same way for every recipe: `weights/` beside the data
+    /// folder or any folder above it, then `target/downloads/weights`, which the error names
+    /// when the file is nowhere.
+    #[test]
+    fn weights_by_name_are_found_beside_the_data_or_in_downloads() {
+        let dir = tempfile::tempdir().unwrap();
+        let clips = dir.path().join("data/my-clips/dog");
+        std::fs::create_dir_all(&clips).unwrap();
+        let name = Path::new("efficientnet-lite0-57934424.pth");
+        assert_eq!(
+            weights_path(&clips, name),
+            Path::new("target/downloads/weights").join(name)
+        );
+        let beside = dir.path().join("data/weights");
+        std::fs::create_dir_all(&beside).unwrap();
+        std::fs::write(beside.join(name), b"w").unwrap();
+        assert_eq!(weights_path(&clips, name), beside.join(name));
+        // A path keeps its meaning: relative to the data folder.
+        assert_eq!(
+            weights_path(
+                &dir.path().join("data/x"),
+                Path::new("../weights/efficientnet-lite0-57934424.pth")
+            ),
+            dir.path()
+                .join("data/x/../weights/efficientnet-lite0-57934424.pth")
         );
     }
 }
