@@ -31,10 +31,22 @@ pub fn run(a: &EpochsArgs) -> Result<()> {
     let [n, k] = [targets.shape[0], targets.shape[1]];
     let epochs = epoch_files(&a.run)?;
     let t = Matrix::new(&targets.data, n, k)?;
+    let out = a.out.clone().unwrap_or_else(|| a.run.clone());
+    std::fs::create_dir_all(&out).with_context(|| out.display().to_string())?;
     let mut sum = vec![0f64; n * k];
-    let mut rows =
-        vec!["epoch,map,auc,d_prime,ensemble_map,ensemble_auc,ensemble_d_prime".to_string()];
-    let (mut maps, mut last_ap, mut ens_ap) = (Vec::new(), Vec::new(), Vec::new());
+    let mut rows = csv_writer(&out.join("epochs.csv"))?;
+    rows.write_record([
+        "epoch",
+        "map",
+        "auc",
+        "d_prime",
+        "ensemble_map",
+        "ensemble_auc",
+        "ensemble_d_prime",
+    ])?;
+    let mut maps = Vec::new();
+    // The last epoch's report and the ensemble's over every epoch.
+    let mut last = None;
     for (i, (epoch, path)) in epochs.iter().enumerate() {
         let p = npy::read(path).with_context(|| path.display().to_string())?;
         if p.shape != [n, k] {
@@ -50,46 +62,50 @@ pub fn run(a: &EpochsArgs) -> Result<()> {
             .for_each(|(s, v)| *s += *v as f64);
         let mean: Vec<f32> = sum.iter().map(|s| (s / (i + 1) as f64) as f32).collect();
         let ens = evaluate(Matrix::new(&mean, n, k)?, t)?;
-        let f = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
-        rows.push(format!(
-            "{epoch},{},{},{},{},{},{}",
-            f(one.map),
-            f(one.mean_auc),
-            f(one.d_prime),
-            f(ens.map),
-            f(ens.mean_auc),
-            f(ens.d_prime)
-        ));
+        rows.write_record([
+            epoch.to_string(),
+            six(one.map),
+            six(one.mean_auc),
+            six(one.d_prime),
+            six(ens.map),
+            six(ens.mean_auc),
+            six(ens.d_prime),
+        ])?;
         maps.extend(one.map);
-        last_ap = one.classes.iter().map(|c| c.ap).collect();
-        ens_ap = ens.classes.iter().map(|c| c.ap).collect();
+        last = Some((one, ens));
     }
-    let out = a.out.clone().unwrap_or_else(|| a.run.clone());
-    std::fs::create_dir_all(&out).with_context(|| out.display().to_string())?;
-    write(&out.join("epochs.csv"), &rows.join("\n"))?;
+    rows.flush()?;
+    let (last, ens) = last.context("no epoch")?;
     let counts = class_counts(&a.run, k)?;
-    let mut class_rows = vec!["class,train_labels,test_labels,ap_last,ap_ensemble".to_string()];
+    let mut classes = csv_writer(&out.join("class_ap.csv"))?;
+    classes.write_record([
+        "class",
+        "train_labels",
+        "test_labels",
+        "ap_last",
+        "ap_ensemble",
+    ])?;
     for (c, (name, train, test)) in counts.iter().enumerate() {
-        let f = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
-        class_rows.push(format!(
-            "\"{}\",{train},{test},{},{}",
-            name.replace('"', "\"\""),
-            f(last_ap[c]),
-            f(ens_ap[c])
-        ));
+        classes.write_record([
+            name.clone(),
+            train.to_string(),
+            test.to_string(),
+            six(last.classes[c].ap),
+            six(ens.classes[c].ap),
+        ])?;
     }
-    write(&out.join("class_ap.csv"), &class_rows.join("\n"))?;
+    classes.flush()?;
     let avg = maps.iter().sum::<f64>() / maps.len().max(1) as f64;
     println!(
         "{} epochs: mean of the per-epoch test mAPs {avg:.4} (PSLA Table X \"avg\"), last {}, ensemble of all {}",
         epochs.len(),
-        rows.last().and_then(|r| r.split(',').nth(1)).unwrap_or("-"),
-        rows.last().and_then(|r| r.split(',').nth(4)).unwrap_or("-"),
+        six(last.map),
+        six(ens.map),
     );
     let pairs: Vec<(f64, f64)> = counts
         .iter()
-        .zip(&last_ap)
-        .filter_map(|((_, train, _), ap)| ap.map(|ap| (*train as f64, ap)))
+        .zip(&last.classes)
+        .filter_map(|((_, train, _), c)| c.ap.map(|ap| (*train as f64, ap)))
         .collect();
     match spearman(&pairs) {
         Some(rho) => println!(
@@ -156,8 +172,13 @@ fn class_counts(run: &Path, k: usize) -> Result<Vec<(String, usize, usize)>> {
     Ok(out)
 }
 
-fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, format!("{text}\n")).with_context(|| path.display().to_string())
+fn csv_writer(path: &Path) -> Result<csv::Writer<std::fs::File>> {
+    csv::Writer::from_path(path).with_context(|| path.display().to_string())
+}
+
+/// A score with six decimals; empty where there is none (a class without positives).
+fn six(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.6}")).unwrap_or_default()
 }
 
 /// Spearman's rank correlation (ties given their mean rank); `None` under 3 pairs or without

@@ -232,6 +232,17 @@ pub(crate) fn io_err(path: &Path) -> impl Fn(std::io::Error) -> TrainError + '_ 
     }
 }
 
+/// Writes `data` (`shape`) as `.npy` through a `.partial` file and a rename ([`write_atomic`]).
+pub(crate) fn write_npy_atomic(
+    path: &Path,
+    data: &[f32],
+    shape: &[usize],
+) -> Result<(), TrainError> {
+    let tmp = path.with_extension("npy.partial");
+    tympan_audio::npy::write(&tmp, data, shape).map_err(npy_err(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
 fn npy_err(path: &Path) -> impl Fn(tympan_audio::npy::NpyError) -> TrainError + '_ {
     move |e| TrainError::Checkpoint {
         path: path.to_path_buf(),

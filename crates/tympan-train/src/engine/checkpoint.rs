@@ -13,7 +13,7 @@ use tympan_models::{Tagger, save_burnpack};
 use crate::aggregate::PredictionEnsemble;
 use crate::error::TrainError;
 use crate::recipe::AggregateSection;
-use crate::report::{EpochRow, io_err, write_atomic};
+use crate::report::{EpochRow, io_err, write_atomic, write_npy_atomic};
 use crate::schedule::LrState;
 
 /// What a resume needs besides the model and optimizer files.
@@ -157,16 +157,12 @@ impl Checkpoints {
     ) -> Result<(), TrainError> {
         let dir = self.out_dir.join("predictions");
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let path = dir.join(format!("epoch-{epoch:03}.npy"));
-        let tmp = path.with_extension("npy.partial");
         let rows = preds.len() / classes.max(1);
-        tympan_audio::npy::write(&tmp, preds, &[rows, classes]).map_err(|e| {
-            TrainError::Checkpoint {
-                path: tmp.clone(),
-                reason: e.to_string(),
-            }
-        })?;
-        std::fs::rename(&tmp, &path).map_err(io_err(&path))
+        write_npy_atomic(
+            &dir.join(format!("epoch-{epoch:03}.npy")),
+            preds,
+            &[rows, classes],
+        )
     }
 
     /// `model-best.bpk`: the model chosen on the validation split.
