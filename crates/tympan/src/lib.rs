@@ -14,7 +14,7 @@
 //! | [`hub`] | `tympan` | pretrained models by name, fetched once into the user's cache |
 //! | [`tag`] | `tympan` | a file to `(label, score)` pairs with a run folder or a pretrained model |
 //! | [`allocator`] | `tympan` | glibc allocator settings for programs that process many files |
-//! | `cli` | `tympan` | what the command-line front ends share: the training run's progress (feature `train`) |
+//! | [`cli`] | `tympan` | what the command-line front ends share: progress bars, the log writer, the training run's progress (feature `train`) |
 #![warn(missing_docs)]
 
 pub use tympan_audio as audio;
@@ -29,7 +29,6 @@ pub use tympan_train as train;
 pub use burn::prelude::Device;
 
 pub mod allocator;
-#[cfg(feature = "train")]
 pub mod cli;
 pub mod download;
 pub mod hub;
