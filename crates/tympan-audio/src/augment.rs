@@ -69,15 +69,21 @@ pub fn psla_mix_waveforms(x1: &[f32], x2: &[f32], lambda: f64) -> Vec<f32> {
     let mut b = x2.to_vec();
     remove_mean(&mut a);
     remove_mean(&mut b);
-    b.resize(a.len(), 0.0);
-    let l = lambda as f32;
-    let mut mix: Vec<f32> = a
-        .iter()
-        .zip(&b)
-        .map(|(p, q)| l * p + (1.0 - l) * q)
-        .collect();
+    let mut mix = mix_waveforms(&a, &b, lambda);
     remove_mean(&mut mix);
     mix
+}
+
+/// `lambda x1 + (1 - lambda) x2`, the partner zero-padded or cut to the first one's length, and
+/// nothing else: Jeong & Lim's eq. (2) mixes the peak-normalised clips as they are (no mean
+/// removal), before the scale augmentation ([`scale_augment`]).
+pub fn mix_waveforms(x1: &[f32], x2: &[f32], lambda: f64) -> Vec<f32> {
+    let l = lambda as f32;
+    let partner = x2.iter().copied().chain(std::iter::repeat(0.0));
+    x1.iter()
+        .zip(partner)
+        .map(|(p, q)| l * p + (1.0 - l) * q)
+        .collect()
 }
 
 /// PSLA's soft mixup labels: `lambda` is added for each label of clip 1 and `1 - lambda` for
@@ -194,6 +200,18 @@ mod tests {
                 assert_eq!(a.frame(t)[k], 0.0);
             }
         }
+    }
+
+    #[test]
+    fn jeong_lim_mix_keeps_the_mean_and_fits_the_partner_to_the_clip() {
+        // No mean removal: a constant clip mixed with a constant partner stays constant.
+        assert_eq!(mix_waveforms(&[1.0; 4], &[-1.0; 4], 0.75), vec![0.5; 4]);
+        // A shorter partner is zero-padded, a longer one cut.
+        assert_eq!(
+            mix_waveforms(&[1.0, 1.0, 1.0], &[2.0], 0.5),
+            vec![1.5, 0.5, 0.5]
+        );
+        assert_eq!(mix_waveforms(&[0.0], &[2.0, 4.0], 0.5), vec![1.0]);
     }
 
     #[test]

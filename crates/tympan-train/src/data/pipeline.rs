@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use tympan_audio::augment::{
-    beta_lambda, freq_mask, jeong_lim_lambda, mix_training_pair, psla_mix_labels,
+    beta_lambda, freq_mask, jeong_lim_lambda, mix_training_pair, mix_waveforms, psla_mix_labels,
     psla_mix_waveforms, scale_augment, should_mix, time_mask,
 };
 
@@ -140,7 +140,7 @@ pub fn make_batch(
                         let lambda =
                             jeong_lim_lambda(p.mixup_alpha, &mut rng).map_err(audio_err)?;
                         (
-                            psla_mix_waveforms(&samples, &s2, lambda),
+                            mix_waveforms(&samples, &s2, lambda),
                             psla_mix_labels(&it.target, &other.target, lambda),
                         )
                     }
@@ -276,6 +276,15 @@ mod mix_tests {
             // lambda > 0.5 on the clip's own class, the rest on another class.
             assert!(y[own] >= 0.5, "{y:?}");
             assert!((y.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+            // Eq. (2) without mean removal: the mix is lambda x_own + (1 - lambda) x_other.
+            let other = (0..3).find(|&k| k != own && y[k] > 0.0);
+            let o = other.map_or(0.0, |k| y[k] * items[k].samples.as_ref().unwrap()[0]);
+            let want = y[own] * items[own].samples.as_ref().unwrap()[0] + o;
+            assert!(
+                (b.x[j * 100] - want).abs() < 1e-5,
+                "{} against {want}",
+                b.x[j * 100]
+            );
         }
     }
 
