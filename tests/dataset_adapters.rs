@@ -304,3 +304,111 @@ fn esc50_mapping_table_covers_all_50_classes() {
         "{names:?}"
     );
 }
+
+/// PSLA's FSD50K datafiles (`egs/fsd50k/prep_fsd.py`) from a small official layout holding real
+/// FSDD clips: the dev list split by its `split` column, the eval list, mids as labels, the class
+/// list PSLA's loader and balanced sampler read, and clips that decode.
+#[test]
+fn fsd50k_datafiles_follow_psla_from_the_official_layout() {
+    use tympan_data::fsd50k::fsd50k_datafiles;
+    use tympan_data::{Datafile, psla_sample_weights};
+    let Some(data) = require_data("fsd50k_datafiles_follow_psla_from_the_official_layout") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    layout(
+        dir.path(),
+        &[
+            (
+                "FSD50K.ground_truth/vocabulary.csv",
+                "0,Accordion,/m/0mkg\n1,Music,/m/04rlf\n2,Bark,/m/05tny_\n",
+            ),
+            (
+                "FSD50K.ground_truth/dev.csv",
+                "fname,labels,mids,split\n\
+                 64760,\"Accordion,Music\",\"/m/0mkg,/m/04rlf\",train\n\
+                 16399,Bark,/m/05tny_,val\n\
+                 5,Music,/m/04rlf,train\n",
+            ),
+            (
+                "FSD50K.ground_truth/eval.csv",
+                "fname,labels,mids\n37199,Music,/m/04rlf\n404,Bark,/m/05tny_\n",
+            ),
+        ],
+    );
+    let fsdd = data.join("fsdd/recordings");
+    for (fname, real) in [
+        ("dev_audio/64760", "0_jackson_0"),
+        ("dev_audio/16399", "1_theo_3"),
+        ("dev_audio/5", "7_theo_3"),
+        ("eval_audio/37199", "9_nicolas_10"),
+    ] {
+        let to = dir.path().join(format!("FSD50K.{fname}.wav"));
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(fsdd.join(format!("{real}.wav")), &to).unwrap();
+    }
+    let d = fsd50k_datafiles(dir.path()).unwrap();
+    let wav = |split: &str, f: &str| {
+        dir.path()
+            .join(format!("FSD50K.{split}_audio/{f}.wav"))
+            .to_string_lossy()
+            .into_owned()
+    };
+    let entries = |df: &Datafile| {
+        df.data
+            .iter()
+            .map(|e| (e.wav.clone(), e.labels.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        entries(&d.train),
+        [
+            (wav("dev", "64760"), "/m/0mkg,/m/04rlf".to_string()),
+            (wav("dev", "5"), "/m/04rlf".to_string()),
+        ]
+    );
+    assert_eq!(
+        entries(&d.val),
+        [(wav("dev", "16399"), "/m/05tny_".to_string())]
+    );
+    assert_eq!(
+        d.eval.data.len(),
+        2,
+        "listed clips stay listed, as PSLA's script keeps them"
+    );
+    assert_eq!(d.missing, [dir.path().join("FSD50K.eval_audio/404.wav")]);
+    // Written under PSLA's names and read back by the loaders the recipe uses.
+    let written = d.save(dir.path()).unwrap();
+    assert_eq!(written.len(), 4);
+    let train = Datafile::load(&dir.path().join("datafiles/fsd50k_tr_full.json")).unwrap();
+    assert_eq!(train, d.train);
+    let classes = ClassList::load(&dir.path().join("fsd50k_class_labels_indices.csv")).unwrap();
+    assert_eq!(classes.len(), 3);
+    assert_eq!(classes.index_of("/m/05tny_"), Some(2));
+    // PSLA's balanced weights: Accordion and Bark once, Music twice in the training list.
+    let w = psla_sample_weights(&train, &classes).unwrap();
+    let (one, two) = (1000.0 / 1.01, 1000.0 / 2.01);
+    assert!(
+        (w[0] - (one + two)).abs() < 1e-9 && (w[1] - two).abs() < 1e-9,
+        "{w:?}"
+    );
+    // The listed clips are real audio.
+    for e in d.train.data.iter().chain(&d.val.data) {
+        let x =
+            tympan_audio::load::load(std::path::Path::new(&e.wav), &Default::default()).unwrap();
+        assert!(x.samples.len() > 1000, "{}", e.wav);
+    }
+    // A mid outside the vocabulary names the file and the line.
+    layout(
+        dir.path(),
+        &[(
+            "FSD50K.ground_truth/eval.csv",
+            "fname,labels,mids\n37199,Music,/m/04rlf\n9,Cat,/m/01yrx\n",
+        )],
+    );
+    let err = fsd50k_datafiles(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("eval.csv") && err.contains("/m/01yrx"),
+        "{err}"
+    );
+}

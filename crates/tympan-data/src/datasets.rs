@@ -265,7 +265,7 @@ pub fn map_to_audioset(
 }
 
 /// CSV rows as (1-based line number, fields).
-type Rows = Vec<(usize, Vec<String>)>;
+pub(crate) type Rows = Vec<(usize, Vec<String>)>;
 
 /// A `csv` crate error as a [`DataError::Line`] naming the file and the line.
 fn csv_error(path: &Path, e: csv::Error) -> DataError {
@@ -295,7 +295,7 @@ fn records(path: &Path, reader: &mut csv::Reader<&[u8]>) -> Result<Rows> {
 /// Reads a CSV with a header line into rows of fields (header names returned separately), with
 /// the `csv` crate; fields are trimmed and blank lines skipped. A row whose field count differs
 /// from the header's is an error naming the file and the line.
-fn read_rows(path: &Path) -> Result<(Vec<String>, Rows)> {
+pub(crate) fn read_rows(path: &Path) -> Result<(Vec<String>, Rows)> {
     let text = read_text(path)?;
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -316,7 +316,7 @@ fn read_rows(path: &Path) -> Result<(Vec<String>, Rows)> {
 }
 
 /// Reads a CSV without a header, `#` lines being comments, rows of any length.
-fn read_headerless(path: &Path) -> Result<Rows> {
+pub(crate) fn read_headerless(path: &Path) -> Result<Rows> {
     headerless_rows(&read_text(path)?, path)
 }
 
@@ -330,7 +330,7 @@ fn headerless_rows(text: &str, path: &Path) -> Result<Rows> {
     records(path, &mut reader)
 }
 
-fn column(header: &[String], name: &str, path: &Path) -> Result<usize> {
+pub(crate) fn column(header: &[String], name: &str, path: &Path) -> Result<usize> {
     header
         .iter()
         .position(|h| h == name)

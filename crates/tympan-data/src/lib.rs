@@ -25,6 +25,7 @@ mod csv;
 pub mod datasets;
 pub mod enhance;
 pub mod error;
+pub mod fsd50k;
 pub mod loader;
 pub mod ontology;
 pub mod sampling;
