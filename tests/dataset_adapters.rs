@@ -403,7 +403,7 @@ fn fsd50k_datafiles_follow_psla_from_the_official_layout() {
         dir.path(),
         &[(
             "FSD50K.ground_truth/eval.csv",
-            "fname,labels,mids\n37199,Music,/m/04rlf\n9,Cat,/m/01yrx\n",
+            "fname,labels,mids\n37199,Music,/m/04rlf\n9,Music,/m/01yrx\n",
         )],
     );
     let err = fsd50k_datafiles(dir.path()).unwrap_err().to_string();

@@ -518,58 +518,16 @@ pub fn fsdkaggle2018(root: &Path) -> Result<Dataset> {
 /// `dev.csv` (`fname,labels,mids,split` with split `train`/`val`, audio in `FSD50K.dev_audio/`)
 /// and `eval.csv` (`fname,labels,mids`, `FSD50K.eval_audio/`). Multi-label.
 pub fn fsd50k(root: &Path) -> Result<Dataset> {
-    let gt = root.join("FSD50K.ground_truth");
-    let vocab = gt.join("vocabulary.csv");
-    let mut names = Vec::new();
-    for (line, f) in read_headerless(&vocab)? {
-        if f.len() != 3 || f[0].parse::<usize>() != Ok(names.len()) {
-            return Err(DataError::Line {
-                path: vocab.clone(),
-                line,
-                reason: format!("expected `{},label,mid`", names.len()),
-            });
-        }
-        names.push(f[1].clone());
-    }
-    let mut b = Builder::new(names);
-    for (file, audio, is_dev) in [
-        ("dev.csv", "FSD50K.dev_audio", true),
-        ("eval.csv", "FSD50K.eval_audio", false),
-    ] {
-        let csv = gt.join(file);
-        let (h, rows) = read_rows(&csv)?;
-        let (fi, la) = (column(&h, "fname", &csv)?, column(&h, "labels", &csv)?);
-        let sp = if is_dev {
-            Some(column(&h, "split", &csv)?)
-        } else {
-            None
+    use crate::fsd50k::{GroundTruth, List, read};
+    let GroundTruth { classes, rows } = read(root)?;
+    let mut b = Builder::new(classes.into_iter().map(|(name, _)| name).collect());
+    for row in rows {
+        let fold = match row.list {
+            List::Train => SPLIT_TRAIN,
+            List::Val => SPLIT_VAL,
+            List::Eval => SPLIT_TEST,
         };
-        for (line, f) in &rows {
-            let bad = |reason: String| DataError::Line {
-                path: csv.clone(),
-                line: *line,
-                reason,
-            };
-            let labels = f[la]
-                .split(',')
-                .map(|l| {
-                    b.class(l.trim(), false)
-                        .ok_or_else(|| bad(format!("label {l:?} not in vocabulary.csv")))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let fold = match sp.map(|i| f[i].as_str()) {
-                None => SPLIT_TEST,
-                Some("train") => SPLIT_TRAIN,
-                Some("val") => SPLIT_VAL,
-                Some(other) => return Err(bad(format!("split {other:?} is not train or val"))),
-            };
-            b.push(
-                root.join(audio).join(format!("{}.wav", f[fi])),
-                labels,
-                fold,
-                true,
-            );
-        }
+        b.push(row.wav, row.classes, fold, true);
     }
     Ok(b.finish("fsd50k"))
 }

@@ -7,7 +7,7 @@
 //! Unlike PSLA's script, clips are not resampled to 16 kHz first: tympan resamples on load, so
 //! the entries point at the official `FSD50K.dev_audio/` and `FSD50K.eval_audio/` folders.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::datasets::{column, read_headerless, read_rows};
@@ -61,39 +61,69 @@ impl Fsd50kDatafiles {
     }
 }
 
-/// Reads `root/FSD50K.ground_truth/{vocabulary,dev,eval}.csv` into PSLA's datafiles. Every
-/// label mid must be in the vocabulary (an error names the file and line otherwise), and a
-/// `dev.csv` split must be `train` or `val`.
-pub fn fsd50k_datafiles(root: &Path) -> Result<Fsd50kDatafiles> {
+/// Which list of FSD50K a clip is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum List {
+    /// `dev.csv`, `split = train`.
+    Train,
+    /// `dev.csv`, `split = val`.
+    Val,
+    /// `eval.csv`.
+    Eval,
+}
+
+/// What [`read`] gives.
+pub(crate) struct GroundTruth {
+    /// The vocabulary: `(label, mid)` by index.
+    pub classes: Vec<(String, String)>,
+    /// Every clip of `dev.csv`, then of `eval.csv`.
+    pub rows: Vec<Row>,
+}
+
+/// One clip of FSD50K's ground truth, its label names and mids checked against the vocabulary.
+pub(crate) struct Row {
+    /// `FSD50K.dev_audio/<fname>.wav` or `FSD50K.eval_audio/<fname>.wav` under the root.
+    pub wav: PathBuf,
+    /// Vocabulary indices of the `labels` column, in its order.
+    pub classes: Vec<usize>,
+    /// The `mids` column, trimmed.
+    pub mids: Vec<String>,
+    pub list: List,
+}
+
+/// FSD50K's official ground truth under `root`: the vocabulary (`vocabulary.csv`, `index,label,mid`,
+/// no header), and every clip of `dev.csv` (`fname,labels,mids,split`)
+/// and `eval.csv` (`fname,labels,mids`). A label or mid outside the vocabulary, or a split other
+/// than `train`/`val`, is an error naming the file and the line.
+pub(crate) fn read(root: &Path) -> Result<GroundTruth> {
     let gt = root.join("FSD50K.ground_truth");
     let vocab = gt.join("vocabulary.csv");
-    let mut classes_csv = String::from("index,mid,display_name\n");
-    let mut mids = HashSet::new();
+    let mut classes = Vec::new();
     for (line, f) in read_headerless(&vocab)? {
-        if f.len() != 3 || f[0].parse::<usize>() != Ok(mids.len()) {
+        if f.len() != 3 || f[0].parse::<usize>() != Ok(classes.len()) {
             return Err(DataError::Line {
                 path: vocab.clone(),
                 line,
-                reason: format!("expected `{},label,mid`", mids.len()),
+                reason: format!("expected `{},label,mid`", classes.len()),
             });
         }
-        classes_csv.push_str(&format!("{},{},{}\n", f[0], f[2], f[1]));
-        mids.insert(f[2].clone());
+        classes.push((f[1].clone(), f[2].clone()));
     }
-    let mut out = Fsd50kDatafiles {
-        train: Datafile::default(),
-        val: Datafile::default(),
-        eval: Datafile::default(),
-        classes_csv,
-        missing: Vec::new(),
-    };
+    let by_name: HashMap<&str, usize> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| (name.as_str(), i))
+        .collect();
+    let mids: HashSet<&str> = classes.iter().map(|(_, mid)| mid.as_str()).collect();
+    let mut out = Vec::new();
     for (file, audio, is_dev) in [
         ("dev.csv", "FSD50K.dev_audio", true),
         ("eval.csv", "FSD50K.eval_audio", false),
     ] {
         let csv = gt.join(file);
         let (h, rows) = read_rows(&csv)?;
-        let (fi, mi) = (column(&h, "fname", &csv)?, column(&h, "mids", &csv)?);
+        let fi = column(&h, "fname", &csv)?;
+        let (la, mi) = (column(&h, "labels", &csv)?, column(&h, "mids", &csv)?);
         let sp = if is_dev {
             Some(column(&h, "split", &csv)?)
         } else {
@@ -105,24 +135,63 @@ pub fn fsd50k_datafiles(root: &Path) -> Result<Fsd50kDatafiles> {
                 line,
                 reason,
             };
-            let labels: Vec<&str> = f[mi].split(',').map(str::trim).collect();
-            if let Some(m) = labels.iter().find(|m| !mids.contains(**m)) {
+            let labels = f[la]
+                .split(',')
+                .map(|l| {
+                    by_name
+                        .get(l.trim())
+                        .copied()
+                        .ok_or_else(|| bad(format!("label {l:?} not in vocabulary.csv")))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let row_mids: Vec<String> = f[mi].split(',').map(|m| m.trim().to_string()).collect();
+            if let Some(m) = row_mids.iter().find(|m| !mids.contains(m.as_str())) {
                 return Err(bad(format!("mid {m:?} is not in vocabulary.csv")));
             }
-            let wav = root.join(audio).join(format!("{}.wav", f[fi]));
-            if !wav.is_file() {
-                out.missing.push(wav.clone());
-            }
-            let entry = DatafileEntry {
-                wav: wav.to_string_lossy().into_owned(),
-                labels: labels.join(","),
-            };
-            match sp.map(|i| f[i].as_str()) {
-                None => out.eval.data.push(entry),
-                Some("train") => out.train.data.push(entry),
-                Some("val") => out.val.data.push(entry),
+            let list = match sp.map(|i| f[i].as_str()) {
+                None => List::Eval,
+                Some("train") => List::Train,
+                Some("val") => List::Val,
                 Some(other) => return Err(bad(format!("split {other:?} is not train or val"))),
-            }
+            };
+            out.push(Row {
+                wav: root.join(audio).join(format!("{}.wav", f[fi])),
+                classes: labels,
+                mids: row_mids,
+                list,
+            });
+        }
+    }
+    Ok(GroundTruth { classes, rows: out })
+}
+
+/// Reads `root/FSD50K.ground_truth/{vocabulary,dev,eval}.csv` ([`read`]'s checks) into PSLA's
+/// datafiles.
+pub fn fsd50k_datafiles(root: &Path) -> Result<Fsd50kDatafiles> {
+    let GroundTruth { classes, rows } = read(root)?;
+    let mut classes_csv = String::from("index,mid,display_name\n");
+    for (i, (name, mid)) in classes.iter().enumerate() {
+        classes_csv.push_str(&format!("{i},{mid},{name}\n"));
+    }
+    let mut out = Fsd50kDatafiles {
+        train: Datafile::default(),
+        val: Datafile::default(),
+        eval: Datafile::default(),
+        classes_csv,
+        missing: Vec::new(),
+    };
+    for row in rows {
+        if !row.wav.is_file() {
+            out.missing.push(row.wav.clone());
+        }
+        let entry = DatafileEntry {
+            wav: row.wav.to_string_lossy().into_owned(),
+            labels: row.mids.join(","),
+        };
+        match row.list {
+            List::Train => out.train.data.push(entry),
+            List::Val => out.val.data.push(entry),
+            List::Eval => out.eval.data.push(entry),
         }
     }
     Ok(out)
