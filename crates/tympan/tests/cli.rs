@@ -309,6 +309,28 @@ fn enhance_labels_end_to_end() {
     let labels: Vec<&str> = enhanced.data.iter().map(|e| e.labels.as_str()).collect();
     assert_eq!(labels, ["/d,/b", "/d", "/b,/d", "/m"]);
     assert!(String::from_utf8_lossy(&o1.stdout).contains("added 2 labels to 2 of 4 clips"));
+    // The same teacher scores as PSLA ships them (np.savetxt text) give the same datafile.
+    let pc = dir.path().join("predictions.csv");
+    let text: String = preds
+        .chunks(4)
+        .map(|r| {
+            let row: Vec<String> = r.iter().map(|v| format!("{:.18e}", *v as f64)).collect();
+            row.join(",") + "\n"
+        })
+        .collect();
+    std::fs::write(&pc, text).unwrap();
+    let out_csv = dir.path().join("enh_csv.json");
+    let mut a: Vec<&str> = args.to_vec();
+    a[4] = s(&pc);
+    let o3 = tympan(
+        &[
+            &a[..],
+            &["--type", "12", "--threshold", "mean", "-o", s(&out_csv)],
+        ]
+        .concat(),
+    );
+    assert!(o3.status.success(), "{}", stderr(&o3));
+    assert_eq!(tympan_data::Datafile::load(&out_csv).unwrap(), enhanced);
     // Wrong prediction shape: one-line error naming the file.
     npy::write(&p, &preds[..12], &[3, 4]).unwrap();
     let o2 = tympan(&[&args[..], &["--type", "1", "-o", s(&out)]].concat());
@@ -721,10 +743,24 @@ fn tag_with_a_run_folder() {
         "0",
         "-o",
         s(&ev),
+        "--psla-csv",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let got = npy::read(&ev.join("scores.npy")).unwrap();
     assert_eq!(got.shape, preds.shape);
+    // PSLA's text copies (np.savetxt, %.18e) hold the same values, bit for bit.
+    for (csv, npy_name) in [
+        ("predictions.csv", "scores.npy"),
+        ("target.csv", "targets.npy"),
+    ] {
+        let text = std::fs::read_to_string(ev.join(csv)).unwrap();
+        let values: Vec<f32> = text
+            .lines()
+            .flat_map(|l| l.split(',').map(|v| v.parse::<f32>().unwrap()))
+            .collect();
+        assert_eq!(text.lines().count(), got.shape[0], "{csv}");
+        assert_eq!(values, npy::read(&ev.join(npy_name)).unwrap().data, "{csv}");
+    }
     let d = tympan_tests::max_abs_diff(&got.data, &preds.data);
     assert!(d <= 1e-6, "evaluate vs the run's predictions: {d}");
     let targets = npy::read(&ev.join("targets.npy")).unwrap();

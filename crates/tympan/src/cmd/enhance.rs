@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use tympan_audio::npy;
 use tympan_data::enhance::{EnhanceType, Threshold, enhance, thresholds};
 use tympan_data::{ClassList, Datafile, Ontology};
 
@@ -15,7 +14,9 @@ Examples:
   # a lower threshold adds more labels
   tympan enhance-labels ... --threshold 10 -o train_enh_p10.json
 
---predictions holds the teacher's scores on the datafile's clips, [clips, classes], in datafile order.";
+--predictions holds the teacher's scores on the datafile's clips, [clips, classes], in datafile order:
+.npy (tympan evaluate's scores.npy), or PSLA's CSV (np.savetxt, as its released
+predictions_as_bal/predictions.csv, for PSLA's own datafile).";
 
 /// Add missing labels supported by the ontology and a teacher's predictions (PSLA Algorithm 2).
 #[derive(clap::Args)]
@@ -24,7 +25,7 @@ pub struct Args {
     /// PSLA JSON datafile to enhance.
     #[arg(long)]
     datafile: PathBuf,
-    /// Teacher predictions on the datafile's clips, `.npy` [clips, classes].
+    /// Teacher predictions on the datafile's clips, [clips, classes]: `.npy`, or PSLA's `.csv`.
     #[arg(long)]
     predictions: PathBuf,
     /// AudioSet `ontology.json`.
@@ -54,7 +55,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let data = Datafile::load(&a.datafile)?;
     let onto = Ontology::load(&a.ontology)?;
     let classes = ClassList::load(&a.labels)?;
-    let preds = npy::read(&a.predictions)?;
+    let preds = super::scores::read(&a.predictions)?;
     if preds.shape != [data.data.len(), classes.len()] {
         bail!(
             "{}: shape {:?}, expected [{}, {}] ({} clips in {}, {} classes)",

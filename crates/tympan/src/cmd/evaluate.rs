@@ -34,7 +34,8 @@ Classes are matched to the model's by name. Listed files that are absent are ski
 
 Writes into OUT: scores.npy [clips, classes] in list order, targets.npy, files.txt (the clips, in
 that order), summary.json (mAP, mean AUC, d-prime, accuracy for single-label lists, per-class AP
-and AUC) and per_class.csv (index, name, positives, AP, AUC).";
+and AUC) and per_class.csv (index, name, positives, AP, AUC); with --psla-csv also PSLA's
+predictions.csv and target.csv.";
 
 /// Score a model on a labelled list: mAP, AUC, d-prime, per-class AP, the score matrix.
 #[derive(clap::Args)]
@@ -66,6 +67,10 @@ pub struct Args {
     /// Output folder.
     #[arg(short, long)]
     out: PathBuf,
+    /// Also write the scores and targets as PSLA does (`predictions.csv`, `target.csv`:
+    /// np.savetxt text, what PSLA's label enhancement scripts read).
+    #[arg(long)]
+    psla_csv: bool,
     /// Backend.
     #[arg(long, default_value = "flex", value_parser = super::BACKENDS)]
     backend: String,
@@ -187,6 +192,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
         per_class,
     };
     write_outputs(&a.out, &summary, &scores, &list)?;
+    if a.psla_csv {
+        super::scores::write_psla_csv(&a.out.join("predictions.csv"), &scores, k)?;
+        super::scores::write_psla_csv(&a.out.join("target.csv"), &list.targets, k)?;
+    }
     let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
     println!(
         "{what}: {n} clips, {k} classes: mAP {}  mean AUC {}  d' {}{}",
