@@ -4,8 +4,9 @@
 //! range in GFLOP/s over `runs` calls after one warm-up. Built with `--features avx512`
 //! (`cargo xtask-avx512 bench matmul`) it times gemm's AVX-512 kernels instead of its AVX2 ones.
 //!
-//! Each row also prints a hash of the product's bits for fixed inputs, so that two builds or two
-//! CPUs can be compared for the same numbers, not only for speed.
+//! Each row also prints a hash of the product's bits for fixed inputs (FNV-1a, as `cargo xtask
+//! numerics` writes it), so that two builds or two CPUs can be compared for the same numbers, not
+//! only for speed.
 
 use std::process::Command;
 use std::time::Instant;
@@ -13,6 +14,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 
+use crate::bench_reduce::summary;
+use crate::numerics::fnv;
 use crate::python_ref::check_python;
 
 /// `[m, k, n]`: a convolution's `W [Co, Ci*kh*kw] x cols [Ci*kh*kw, L]` in tympan's dense kernels
@@ -40,18 +43,6 @@ for m, k, n in shapes:
     out["gflops"].append(g)
 print(json.dumps(out))
 "#;
-
-fn summary(mut v: Vec<f64>) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    (v[v.len() / 2], v[0], v[v.len() - 1])
-}
-
-/// FNV-1a over the product's bits.
-fn bits_hash(values: &[f32]) -> u64 {
-    values.iter().fold(0xcbf2_9ce4_8422_2325, |h, v| {
-        (h ^ u64::from(v.to_bits())).wrapping_mul(0x0100_0000_01b3)
-    })
-}
 
 pub fn run(runs: usize, python: &str) -> Result<()> {
     let device = Device::flex();
@@ -109,11 +100,9 @@ pub fn run(runs: usize, python: &str) -> Result<()> {
             &device,
         );
         let product = a.clone().matmul(b.clone()).into_data();
-        let hash = bits_hash(
-            product
-                .as_slice::<f32>()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?,
-        );
+        let hash = fnv(product
+            .as_slice::<f32>()
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?);
         let flops = 2.0 * (m * k * n) as f64 / 1e9;
         let ours: Vec<f64> = (0..runs)
             .map(|_| {

@@ -19,7 +19,8 @@ fn time(iters: usize, f: &dyn Fn()) -> f64 {
     t.elapsed().as_secs_f64() / iters as f64
 }
 
-fn summary(mut v: Vec<f64>) -> (f64, f64, f64) {
+/// Median, minimum and maximum of timings (the benches' "median [range]").
+pub(crate) fn summary(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(f64::total_cmp);
     (v[v.len() / 2], v[0], v[v.len() - 1])
 }

@@ -271,9 +271,8 @@ fn first_step(backend: Tb, seconds: f64, loss: f32) {
     );
 }
 
-fn median(mut t: Vec<f64>) -> f64 {
-    t.sort_by(f64::total_cmp);
-    t[t.len() / 2]
+fn median(t: Vec<f64>) -> f64 {
+    crate::bench_reduce::summary(t).0
 }
 
 /// The backends of `--backends`: `flex-burn` is flex with tympan's kernels off (Burn's own

@@ -60,7 +60,8 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().iter::<f32>().collect()
 }
 
-fn fnv(v: &[f32]) -> u64 {
+/// FNV-1a over the values' little-endian bytes.
+pub(crate) fn fnv(v: &[f32]) -> u64 {
     v.iter().fold(0xcbf2_9ce4_8422_2325, |h, x| {
         x.to_bits()
             .to_le_bytes()
