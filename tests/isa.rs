@@ -1,7 +1,8 @@
 //! A training step's bits do not depend on the CPU's instruction set.
 //!
-//! Two Adam steps of PSLA EfficientNet-Lite0 and of M11 (`tympan_tests::numerics::two_adam_steps`:
-//! fixed weights, inputs and stochastic-depth draws) run on this CPU, then again in this test
+//! Two Adam steps of PSLA EfficientNet-Lite0, M11, Hershey's FC net and Jeong & Lim's DenseNet
+//! (`tympan_tests::numerics::two_adam_steps`: fixed weights, inputs and stochastic-depth draws)
+//! run on this CPU, then again in this test
 //! binary under QEMU's user-mode emulation of `-cpu Haswell`: AVX2 and FMA without AVX-512
 //! (x86-64-v3; this machine's CPU has AVX-512, x86-64-v4). QEMU computes floating point in
 //! IEEE-exact software, so a difference can only come from the code path a library chose for the
@@ -26,9 +27,17 @@ use tympan_tests::numerics::two_adam_steps;
 const CHILD_OUT: &str = "TYMPAN_ISA_CHILD_OUT";
 const TEST: &str = "training_steps_are_bit_identical_on_every_instruction_set";
 
-/// The models and the input shapes of the check (small, for the emulator's sake).
-const CASES: [(&str, [usize; 3]); 2] =
-    [("psla-effnet-lite0", [2, 64, 128]), ("m11", [2, 1, 8_000])];
+/// The models and the input shapes of the check (small, for the emulator's sake): depthwise,
+/// pointwise and dense 2D convolutions (Lite0), 1D convolutions (M11), fully connected layers
+/// deeper than one of gemm's depth blocks (Hershey's FC net: 6,144 inputs), and the in-model
+/// log-mel's filter-bank convolution and mel product beside Linear layers and softmax heads
+/// (Jeong & Lim's DenseNet at 16 kHz).
+const CASES: [(&str, [usize; 3]); 4] = [
+    ("psla-effnet-lite0", [2, 64, 128]),
+    ("m11", [2, 1, 8_000]),
+    ("hershey-fc", [2, 96, 64]),
+    ("densenet-logmel-small-16k", [2, 1, 16_000]),
+];
 
 fn results() -> Vec<(String, Vec<f32>)> {
     let mut out = Vec::new();

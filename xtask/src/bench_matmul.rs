@@ -1,12 +1,13 @@
-//! `cargo xtask bench matmul`: flex's matrix product (the `gemm` crate, which tympan's dense
-//! convolution kernels call too) on the products of the dense-convolution families at batch 4,
-//! against `torch.matmul` on the same shapes with the same threads, in the same run; median and
-//! range in GFLOP/s over `runs` calls after one warm-up. Built with `--features avx512`
-//! (`cargo xtask-avx512 bench matmul`) it times gemm's AVX-512 kernels instead of its AVX2 ones.
+//! `cargo xtask bench matmul`: tympan's matrix product (`tympan_kernels::matmul`: the `gemm`
+//! crate with depth cut into fixed blocks, which tympan's convolution kernels call too) and
+//! flex's own (`gemm` called directly) on the products of the dense-convolution families at
+//! batch 4, against `torch.matmul` on the same shapes with the same threads, in the same run;
+//! median and range in GFLOP/s over `runs` calls after one warm-up. Both take gemm's AVX-512
+//! kernels on CPUs that have them.
 //!
-//! Each row also prints a hash of the product's bits for fixed inputs (FNV-1a, as `cargo xtask
+//! Each row also prints hashes of both products' bits for fixed inputs (FNV-1a, as `cargo xtask
 //! numerics` writes it), so that two builds or two CPUs can be compared for the same numbers, not
-//! only for speed.
+//! only for speed: tympan's hash is the same on AVX2 and AVX-512, flex's is not.
 
 use std::process::Command;
 use std::time::Instant;
@@ -20,14 +21,16 @@ use crate::python_ref::check_python;
 
 /// `[m, k, n]`: a convolution's `W [Co, Ci*kh*kw] x cols [Ci*kh*kw, L]` in tympan's dense kernels
 /// (Hershey et al.'s VGG and ResNet-50 layers at batch 4, per sample), and a classifier's
-/// `[batch, 4096] x [4096, 4096]` (VGG's fully connected layers).
-const SHAPES: [[usize; 3]; 6] = [
+/// `[batch, 4096] x [4096, 4096]` (VGG's fully connected layers); one clip through PSLA B2's
+/// 527-class output (`[1, 1408] x [1408, 527]`, a row-vector product).
+const SHAPES: [[usize; 3]; 7] = [
     [512, 4608, 384],
     [256, 2304, 1536],
     [128, 576, 6144],
     [64, 576, 24576],
     [32, 288, 16384],
     [4, 4096, 4096],
+    [1, 1408, 527],
 ];
 
 const PY: &str = r#"
@@ -68,12 +71,7 @@ pub fn run(runs: usize, python: &str) -> Result<()> {
         Some(r)
     };
     println!(
-        "flex matmul (gemm{}, {threads} threads){}, GFLOP/s median [range] of {runs} calls",
-        if cfg!(feature = "avx512") {
-            " with its AVX-512 kernels"
-        } else {
-            ", AVX2 kernels"
-        },
+        "tympan and flex matmul ({threads} threads){}, GFLOP/s median [range] of {runs} calls",
         torch.as_ref().map_or(String::new(), |r| format!(
             " against torch {} ({} threads)",
             r["torch"].as_str().unwrap_or("?"),
@@ -81,8 +79,8 @@ pub fn run(runs: usize, python: &str) -> Result<()> {
         ))
     );
     println!(
-        "{:<18} {:>22} {:>22} {:>7}  product bits",
-        "[m, k, n]", "flex", "torch", "ratio"
+        "{:<18} {:>16} {:>16} {:>16} {:>13}  product bits: tympan, flex",
+        "[m, k, n]", "tympan", "flex", "torch", "tympan/torch"
     );
     for (i, [m, k, n]) in SHAPES.into_iter().enumerate() {
         let a: Tensor<2> = Tensor::from_data(
@@ -99,20 +97,26 @@ pub fn run(runs: usize, python: &str) -> Result<()> {
             ),
             &device,
         );
-        let product = a.clone().matmul(b.clone()).into_data();
-        let hash = fnv(product
-            .as_slice::<f32>()
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?);
         let flops = 2.0 * (m * k * n) as f64 / 1e9;
-        let ours: Vec<f64> = (0..runs)
-            .map(|_| {
-                let t = Instant::now();
-                let c = a.clone().matmul(b.clone());
-                drop(c.into_data());
-                flops / t.elapsed().as_secs_f64()
-            })
-            .collect();
-        let (o, ol, oh) = summary(ours);
+        let flex = |a: Tensor<2>, b: Tensor<2>| a.matmul(b);
+        let ours = |a: Tensor<2>, b: Tensor<2>| tympan_kernels::matmul(a, b);
+        let mut rows = Vec::new();
+        for product in [&ours as &dyn Fn(_, _) -> Tensor<2>, &flex] {
+            let bits = product(a.clone(), b.clone()).into_data();
+            let hash = fnv(bits
+                .as_slice::<f32>()
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?);
+            let speed: Vec<f64> = (0..runs)
+                .map(|_| {
+                    let t = Instant::now();
+                    drop(product(a.clone(), b.clone()).into_data());
+                    flops / t.elapsed().as_secs_f64()
+                })
+                .collect();
+            rows.push((summary(speed), hash));
+        }
+        let ((o, ol, oh), hash) = rows[0];
+        let ((f, fl, fh), flex_hash) = rows[1];
         let reference = torch.as_ref().and_then(|r| {
             let g: Vec<f64> = r["gflops"][i]
                 .as_array()?
@@ -129,9 +133,10 @@ pub fn run(runs: usize, python: &str) -> Result<()> {
             None => ("-".into(), "-".into()),
         };
         println!(
-            "{:<18} {:>22} {t:>22} {ratio:>7}  {hash:016x}",
+            "{:<18} {:>16} {:>16} {t:>16} {ratio:>13}  {hash:016x}, {flex_hash:016x}",
             format!("[{m}, {k}, {n}]"),
-            format!("{o:.0} [{ol:.0}-{oh:.0}]")
+            format!("{o:.0} [{ol:.0}-{oh:.0}]"),
+            format!("{f:.0} [{fl:.0}-{fh:.0}]"),
         );
     }
     Ok(())

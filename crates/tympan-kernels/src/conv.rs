@@ -59,6 +59,29 @@ pub fn conv1d(conv: &Conv1d, x: Tensor<3>) -> Tensor<3> {
     y.reshape([n, co, lo])
 }
 
+/// `burn::tensor::module::conv1d(x, weight, None, options)` for a weight that is no module's
+/// (a fixed filter bank), through the same kernels as [`conv1d`].
+pub fn conv1d_weight(x: Tensor<3>, weight: Tensor<3>, options: ConvOptions<1>) -> Tensor<3> {
+    if !uses_kernels(&x.device()) {
+        return burn::tensor::module::conv1d(x, weight, None, options);
+    }
+    let [n, c, l] = x.dims();
+    let [co, ci, k] = weight.dims();
+    let options2 = ConvOptions::new_with_padding(
+        [1, options.stride[0]],
+        [(0, 0), options.padding[0]],
+        [1, options.dilation[0]],
+        options.groups,
+    );
+    let y = kernel(
+        x.reshape([n, c, 1, l]),
+        weight.reshape([co, ci, 1, k]),
+        options2,
+    );
+    let [n, co, _, lo] = y.dims();
+    y.reshape([n, co, lo])
+}
+
 /// A convolution module applied through [`conv1d`] or [`conv2d`]: lets code written once for
 /// both ranks (the residual blocks) take the kernels.
 pub trait Convolve<const D: usize> {
@@ -191,7 +214,11 @@ mod tests {
             ("dense 3x3 same", [6, 10], 3, 1, 1, PaddingConfig2d::Same, 1, true, [2, 6, 11, 9]),
             ("dense 1x1/2", [6, 10], 1, 2, 1, PaddingConfig2d::Valid, 1, false, [2, 6, 11, 9]),
             ("dense dilated", [4, 5], 3, 1, 2, PaddingConfig2d::Explicit(2, 2, 2, 2), 1, false, [2, 4, 12, 10]),
-            // Deep enough (Ci * kh * kw >= 64) for the im2col + matmul forward and input gradient.
+            // Products deeper than gemm.rs's DEPTH_BLOCK (512): the forward pass (600 and 576
+            // taps) and the weight gradient (1,200 output positions).
+            ("pointwise deep", [600, 6], 1, 1, 1, PaddingConfig2d::Valid, 1, true, [2, 600, 3, 4]),
+            ("pointwise long", [4, 3], 1, 1, 1, PaddingConfig2d::Valid, 1, false, [2, 4, 40, 30]),
+            ("dense 3x3 deep", [64, 6], 3, 1, 1, PaddingConfig2d::Same, 1, false, [2, 64, 5, 5]),
             ("deep dense 3x3 same", [16, 24], 3, 1, 1, PaddingConfig2d::Same, 1, true, [3, 16, 11, 9]),
             ("deep dense 3x3/2 asym", [8, 12], 3, 2, 1, PaddingConfig2d::Explicit(0, 0, 1, 1), 1, false, [2, 8, 15, 10]),
             ("deep dense 5x5 dilated", [4, 6], 5, 1, 2, PaddingConfig2d::Explicit(4, 4, 4, 4), 1, false, [2, 4, 14, 12]),

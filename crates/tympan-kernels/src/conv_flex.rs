@@ -1,17 +1,19 @@
 //! flex kernels for the convolution forward pass and its two gradients (Burn 0.22.1's flex has
 //! no backward of its own).
 //!
-//! - Dense convolutions (`groups = 1`, not 1x1 stride 1, at least [`MIN_DENSE_DEPTH`] taps per
-//!   output), sample by sample through [`gemm`] on im2col columns built in chunks of the column
-//!   budget: the forward pass `Y_b = W cols_b`, written straight into the NCHW output (Burn's
-//!   flex converts the input to NHWC on one thread, runs one gemm per 512-position tile and
-//!   writes the result back transposed); the input gradient `col2im(W^T dY_b)`, one input plane
-//!   per task (Burn's generic path: a transposed convolution); the weight gradient
-//!   `sum_b dY_b cols_b^T` (Burn's generic path: a convolution with batch and channel swapped).
-//! - Weight gradient of 1x1 stride-1 convs (whose columns are the input itself) and of shallower
-//!   dense convs: one batched matmul `dY [N, Co, L] x cols^T [N, L, Ci*kh*kw]` summed over the
-//!   batch. For a 1x1 conv Burn's generic path makes one matrix-vector product per input channel.
-//! - Pointwise input gradient (1x1, stride 1, no padding): `W^T [Ci, Co] x dY [N, Co, L]`.
+//! - Dense convolutions (`groups = 1`), sample by sample through [`gemm`] on im2col columns
+//!   built in chunks of the column budget: the forward pass `Y_b = W cols_b`, written straight
+//!   into the NCHW output (Burn's flex converts the input to NHWC on one thread, runs one gemm per
+//!   512-position tile and writes the result back transposed); the input gradient
+//!   `col2im(W^T dY_b)`, one input plane per task (Burn's generic path: a transposed
+//!   convolution); the weight gradient `sum_b dY_b cols_b^T` (Burn's generic path: a convolution
+//!   with batch and channel swapped, one matrix-vector product per input channel for a 1x1 conv).
+//! - Pointwise convolutions (1x1, stride 1, no padding), whose columns are the input itself:
+//!   `Y_b = W X_b`, `dX_b = W^T dY_b` and `dW = sum_b dY_b X_b^T`, samples in parallel when
+//!   each one's product is too small for `gemm` to split.
+//!
+//!   Every product goes through [`gemm`], never through flex's `conv2d` or `matmul`, so that a
+//!   step's bits are the same with `gemm`'s AVX2 and AVX-512 kernels.
 //! - Depthwise (`groups = Ci = Co`): both gradients computed directly, one channel plane at a
 //!   time in parallel, where Burn's generic path runs one conv2d per channel for the weight
 //!   gradient and a grouped transposed convolution for the input gradient.
@@ -22,9 +24,9 @@
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
-use burn::backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
+use burn::backend::ops::{ConvOptions, ModuleOps};
 use burn::backend::tensor::FloatTensor;
-use burn::tensor::{DType, Shape};
+use burn::tensor::DType;
 use rayon::prelude::*;
 
 use super::flex_tensor::{contiguous, tensor, values};
@@ -35,10 +37,9 @@ use super::conv_ops::ConvKernels;
 /// Floats of im2col columns built at once (256 MiB); larger batches are split.
 const COLUMNS_BUDGET: usize = 1 << 26;
 
-/// Taps per output (`Ci * kh * kw`) from which dense convolutions take im2col + [`gemm`] for the
-/// forward pass and both gradients; below it Burn's flex forward for few input channels and the
-/// batched weight gradient stay.
-const MIN_DENSE_DEPTH: usize = 64;
+/// Multiply-adds of one sample's product below which samples run in parallel (`gemm` runs such
+/// a product on one thread; above it, `gemm` splits the product over rayon's pool itself).
+const PARALLEL_SAMPLE_OPS: usize = 192 * 192 * 192;
 
 impl ConvKernels for Flex {
     fn tympan_conv2d(
@@ -47,10 +48,10 @@ impl ConvKernels for Flex {
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
         let g = Geometry::forward(&x, &weight, &options);
-        if g.deep_dense() {
-            dense_forward(x, weight, &g)
-        } else {
-            Self::conv2d(x, weight, None, options)
+        match g.kind() {
+            Kind::Pointwise if g.nonempty() => pointwise_forward(x, weight, &g),
+            Kind::Dense if g.nonempty() => dense_forward(x, weight, &g),
+            _ => Self::conv2d(x, weight, None, options),
         }
     }
 
@@ -62,10 +63,10 @@ impl ConvKernels for Flex {
     ) -> FloatTensor<Self> {
         let g = Geometry::new(&x, &weight, &grad, &options);
         match g.kind() {
-            Kind::Pointwise => pointwise_x_grad(weight, grad, &g),
+            Kind::Pointwise if g.nonempty() => pointwise_x_grad(weight, grad, &g),
             Kind::Depthwise => depthwise_x_grad(&weight, &grad, &g),
-            Kind::Dense if g.deep_dense() => dense_x_grad(weight, grad, &g),
-            Kind::Dense | Kind::Other => Self::conv2d_x_backward(x, weight, grad, options),
+            Kind::Dense if g.nonempty() => dense_x_grad(weight, grad, &g),
+            _ => Self::conv2d_x_backward(x, weight, grad, options),
         }
     }
 
@@ -77,10 +78,9 @@ impl ConvKernels for Flex {
     ) -> FloatTensor<Self> {
         let g = Geometry::new(&x, &weight, &grad, &options);
         match g.kind() {
-            Kind::Dense if g.deep_dense() => dense_weight_grad(x, grad, &g),
-            Kind::Pointwise | Kind::Dense => batched_weight_grad(x, grad, &g),
+            Kind::Pointwise | Kind::Dense if g.nonempty() => dense_weight_grad(x, grad, &g),
             Kind::Depthwise => depthwise_weight_grad(&x, &grad, &g),
-            Kind::Other => Self::conv2d_weight_backward(x, weight, grad, options),
+            _ => Self::conv2d_weight_backward(x, weight, grad, options),
         }
     }
 }
@@ -183,12 +183,14 @@ impl Geometry {
         }
     }
 
-    /// A dense convolution deep enough for im2col + matmul ([`MIN_DENSE_DEPTH`]), with a
-    /// non-empty output.
-    fn deep_dense(&self) -> bool {
-        self.kind() == Kind::Dense
-            && self.ci * self.kh * self.kw >= MIN_DENSE_DEPTH
-            && self.n * self.co * self.l() > 0
+    /// Whether the product has something to multiply: outputs and taps.
+    fn nonempty(&self) -> bool {
+        self.n * self.co * self.l() * self.ci * self.kh * self.kw > 0
+    }
+
+    /// Whether one sample's product is small enough to run samples in parallel.
+    fn small_per_sample(&self) -> bool {
+        self.co * self.ci * self.kh * self.kw * self.l() < PARALLEL_SAMPLE_OPS
     }
 
     /// Output positions per plane.
@@ -218,45 +220,41 @@ impl Geometry {
     }
 }
 
-/// `dX = W^T dY` for a 1x1 stride-1 conv: `[1, Ci, Co] x [N, Co, L]` through flex's batched
-/// matmul. (Routing EfficientNet's 1x1 convolutions, forward and both gradients, through [`gemm`]
-/// sample by sample made the PSLA B2 step slower: 1.81-2.00 s against 1.50-1.66 s, same runs,
-/// with dependencies still built with debug assertions.)
-fn pointwise_x_grad(weight: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTensor {
-    let wt = Flex::float_swap_dims(
-        Flex::float_reshape(weight, Shape::new([1, g.co, g.ci])),
-        1,
-        2,
-    );
-    let dy = Flex::float_reshape(grad, Shape::new([g.n, g.co, g.l()]));
-    let dx = Flex::float_matmul(wt, dy);
-    Flex::float_reshape(dx, Shape::new([g.n, g.ci, g.h, g.w]))
+/// `Y_b = W X_b` for a 1x1 stride-1 conv, written straight into the NCHW output.
+fn pointwise_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTensor {
+    let l = g.l();
+    let (x, weight) = (contiguous(x), contiguous(weight));
+    let (xs, w) = (values(&x), values(&weight));
+    let mut y = vec![0.0f32; g.n * g.co * l];
+    per_sample(&mut y, g.co * l, g.small_per_sample(), |b, y_b| {
+        let x_b = View::rows(&xs[b * g.ci * l..][..g.ci * l], l);
+        gemm(g.co, g.ci, l, View::rows(w, g.ci), x_b, 0.0, y_b);
+    });
+    tensor(y, [g.n, g.co, g.ho, g.wo])
 }
 
-/// `dW = sum_b dY_b cols_b^T` through flex's batched matmul, for 1x1 stride-1 convs (whose
-/// columns are the input itself) and for dense convs below [`MIN_DENSE_DEPTH`] (EfficientNet's
-/// one-channel stem: `gemm` sample by sample was not faster there).
-fn batched_weight_grad(x: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTensor {
-    let (k, l) = (g.ci * g.kh * g.kw, g.l());
-    let pointwise = g.kind() == Kind::Pointwise;
-    let x = contiguous(x);
-    let chunk = if pointwise { g.n } else { chunk_len(g) };
-    let mut dw = FlexTensor::zeros(Shape::new([g.co, k]), DType::F32);
-    let mut b0 = 0;
-    while b0 < g.n {
-        let nb = chunk.min(g.n - b0);
-        let cols = if pointwise {
-            Flex::float_reshape(x.narrow(0, b0, nb), Shape::new([nb, k, l]))
-        } else {
-            tensor(im2col(values(&x), b0, nb, g), [nb, k, l])
-        };
-        let dy = Flex::float_reshape(grad.narrow(0, b0, nb), Shape::new([nb, g.co, l]));
-        let part = Flex::float_matmul(dy, Flex::float_swap_dims(cols, 1, 2));
-        let part = Flex::float_reshape(Flex::float_sum_dim(part, 0), Shape::new([g.co, k]));
-        dw = Flex::float_add(dw, part);
-        b0 += nb;
+/// `dX_b = W^T dY_b` for a 1x1 stride-1 conv.
+fn pointwise_x_grad(weight: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTensor {
+    let l = g.l();
+    let (weight, grad) = (contiguous(weight), contiguous(grad));
+    let (w, dy) = (values(&weight), values(&grad));
+    let mut dx = vec![0.0f32; g.n * g.ci * l];
+    per_sample(&mut dx, g.ci * l, g.small_per_sample(), |b, dx_b| {
+        let dy_b = View::rows(&dy[b * g.co * l..][..g.co * l], l);
+        gemm(g.ci, g.co, l, View::transposed(w, g.ci), dy_b, 0.0, dx_b);
+    });
+    tensor(dx, [g.n, g.ci, g.h, g.w])
+}
+
+/// `f(b, out_b)` for every sample's slice of `out`, in parallel when `parallel`.
+fn per_sample(out: &mut [f32], len: usize, parallel: bool, f: impl Fn(usize, &mut [f32]) + Sync) {
+    if parallel {
+        out.par_chunks_mut(len)
+            .enumerate()
+            .for_each(|(b, o)| f(b, o));
+    } else {
+        out.chunks_mut(len).enumerate().for_each(|(b, o)| f(b, o));
     }
-    Flex::float_reshape(dw, Shape::new([g.co, g.ci, g.kh, g.kw]))
 }
 
 /// im2col of samples `b0..b0 + nb`: rows `(b, ci, i, j)`, columns the output positions.
@@ -280,13 +278,20 @@ fn im2col(x: &[f32], b0: usize, nb: usize, g: &Geometry) -> Vec<f32> {
     cols
 }
 
-/// `dW = sum_b dY_b cols_b^T`, accumulated sample by sample; im2col in chunks of the column
-/// budget.
+/// `dW = sum_b dY_b cols_b^T`, accumulated sample by sample in order; im2col in chunks of the
+/// column budget (a pointwise conv's columns are its input).
 fn dense_weight_grad(x: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTensor {
     let (k, l) = (g.ci * g.kh * g.kw, g.l());
     let (x, grad) = (contiguous(x), contiguous(grad));
     let dy = values(&grad);
     let mut dw = vec![0.0f32; g.co * k];
+    if g.kind() == Kind::Pointwise {
+        for (b, x_b) in values(&x).chunks(k * l).enumerate() {
+            let dy_b = View::rows(&dy[b * g.co * l..][..g.co * l], l);
+            gemm(g.co, l, k, dy_b, View::transposed(x_b, l), 1.0, &mut dw);
+        }
+        return tensor(dw, [g.co, g.ci, g.kh, g.kw]);
+    }
     for_chunks(&x, g, |b0, cols| {
         for (t, cols_b) in cols.chunks(k * l).enumerate() {
             let dy_b = View::rows(&dy[(b0 + t) * g.co * l..][..g.co * l], l);

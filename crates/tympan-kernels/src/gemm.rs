@@ -50,7 +50,18 @@ fn fits(r: usize, c: usize, rs: usize, cs: usize, len: usize) -> bool {
     r == 0 || c == 0 || (r - 1) * rs + (c - 1) * cs < len
 }
 
-/// `C = A B + beta C` for `A [m, k]`, `B [k, n]` and a row-major `C [m, n]`.
+/// Depth of the blocks a product is cut into: every call into `gemm` multiplies at most this
+/// many terms. `gemm` cuts depth itself into blocks sized from its micro-kernel and the L1 cache
+/// (never below 512), so without this its AVX2 and AVX-512 paths round long products
+/// differently; with it both paths sum each block in depth order, then add the blocks in order.
+pub(super) const DEPTH_BLOCK: usize = 512;
+
+/// `C = A B + beta C` for `A [m, k]`, `B [k, n]` and a row-major `C [m, n]`, with the same bits
+/// on every instruction set `gemm` dispatches to (AVX2+FMA, AVX-512): depth in blocks of
+/// [`DEPTH_BLOCK`], and no call that takes `gemm`'s dot-product kernels (small outputs, or one
+/// row or column, with A's rows and B's columns contiguous), whose SIMD lanes sum across depth.
+/// Those are avoided by copying B row-major (A column-major when `n` is 1); a single dot product
+/// is summed here in depth order with one rounding per term (`mul_add`).
 ///
 /// # Panics
 /// When a view does not hold its matrix (a bug in the caller, checked before any unsafe code).
@@ -77,37 +88,71 @@ pub(super) fn gemm(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c:
         }
         return;
     }
+    if m == 1 && n == 1 {
+        let dot = (0..k).fold(0.0f32, |acc, t| {
+            a.data[t * a.cs].mul_add(b.data[t * b.rs], acc)
+        });
+        c[0] = if beta == 0.0 { dot } else { beta * c[0] + dot };
+        return;
+    }
+    // gemm's dot-product kernels: its "horizontal" micro-kernels (m n <= 256) and its row-major
+    // matrix-vector product (m or n of 1), both taken when A's rows and B's columns are
+    // contiguous (gemm-common 0.19.0, `src/gemm.rs`, `gemm_basic_generic`).
+    let copied: Vec<f32>;
+    let (a, b) = if a.cs == 1 && b.rs == 1 && (m * n <= 256 || m == 1 || n == 1) {
+        if n > 1 {
+            copied = (0..k * n)
+                .map(|i| b.data[(i / n) * b.rs + (i % n) * b.cs])
+                .collect();
+            (a, View::rows(&copied, n))
+        } else {
+            copied = (0..m * k)
+                .map(|i| a.data[(i % m) * a.rs + (i / m) * a.cs])
+                .collect();
+            (View::transposed(&copied, m), b)
+        }
+    } else {
+        (a, b)
+    };
     let parallelism = if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_OPS {
         ::gemm::Parallelism::Rayon(0)
     } else {
         ::gemm::Parallelism::None
     };
-    // SAFETY: the asserts above keep every element `gemm` reads (rows < m or k, columns < k
-    // or n, at the given strides) inside `a` and `b`, and every element it writes inside `c`;
-    // `c` is borrowed mutably, so it aliases neither input. `gemm` computes
-    // `dst = alpha dst + beta lhs rhs`, reading `dst` only when asked to.
-    unsafe {
-        ::gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            beta != 0.0,
-            a.data.as_ptr(),
-            a.cs as isize,
-            a.rs as isize,
-            b.data.as_ptr(),
-            b.cs as isize,
-            b.rs as isize,
-            beta,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
+    let mut depth = 0;
+    while depth < k {
+        let kb = DEPTH_BLOCK.min(k - depth);
+        // The first block scales C by beta (or overwrites it), the others add to it.
+        let beta = if depth == 0 { beta } else { 1.0 };
+        // SAFETY: the asserts above keep every element `gemm` reads (rows < m or k, columns < k
+        // or n, at the given strides) inside `a` and `b`, and every element it writes inside
+        // `c`; a block starts `depth` steps along A's columns and B's rows, and covers `kb <=
+        // k - depth` of them; `c` is borrowed mutably, so it aliases neither input. `gemm`
+        // computes `dst = alpha dst + beta lhs rhs`, reading `dst` only when asked to.
+        unsafe {
+            ::gemm::gemm(
+                m,
+                n,
+                kb,
+                c.as_mut_ptr(),
+                1,
+                n as isize,
+                beta != 0.0,
+                a.data.as_ptr().add(depth * a.cs),
+                a.cs as isize,
+                a.rs as isize,
+                b.data.as_ptr().add(depth * b.rs),
+                b.cs as isize,
+                b.rs as isize,
+                beta,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+        }
+        depth += kb;
     }
 }
 
@@ -187,6 +232,20 @@ mod tests {
                 );
             }
         }
+        // One row times one column, deeper than DEPTH_BLOCK: summed here, beta = 0 then 1.
+        let k = 1300;
+        let a: Vec<f32> = (0..k).map(|i| (i as f32 * 0.013).sin()).collect();
+        let b: Vec<f32> = (0..k).map(|i| (i as f32 * 0.029).cos()).collect();
+        let want: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        let mut c = [f32::NAN];
+        gemm(1, k, 1, View::rows(&a, k), View::rows(&b, 1), 0.0, &mut c);
+        assert!(
+            (c[0] - want).abs() <= 1e-5 * k as f32,
+            "{} against {want}",
+            c[0]
+        );
+        gemm(1, k, 1, View::rows(&a, k), View::rows(&b, 1), 1.0, &mut c);
+        assert!((c[0] - 2.0 * want).abs() <= 2e-5 * k as f32);
         // k = 0 with beta = 0 over NaN: zeros.
         let mut z = vec![f32::NAN; 6];
         gemm(2, 0, 3, View::rows(&[], 0), View::rows(&[], 3), 0.0, &mut z);

@@ -11,6 +11,9 @@
 //! - batch norm in training ([`batch_norm`]): a composite of transposes, copies and reductions;
 //!   in inference ([`batch_norm_act`]): four full-size passes, then the activation's;
 //! - swish ([`swish`]): two graph nodes, and a scalar libm `exp` per element;
+//! - matrix products ([`matmul`], [`linear`]): flex's `matmul` calls the `gemm` crate directly,
+//!   whose depth blocking and dot-product kernels differ between AVX2 and AVX-512; these cut
+//!   depth into fixed blocks and avoid those kernels (`gemm`'s AVX-512 path is built in);
 //! - sums over an axis ([`sum_dim`], and [`mean_dim`], [`sum`], [`mean`], [`softmax`],
 //!   [`log_softmax`] built on it): flex's accumulate in lanes as wide as the CPU's vectors, so
 //!   their bits differ between AVX2 and AVX-512; these accumulate in an order fixed by the code.
@@ -36,6 +39,10 @@ mod conv_ops;
 mod flex_tensor;
 #[cfg(feature = "flex")]
 mod gemm;
+mod linear;
+#[cfg(feature = "flex")]
+mod matmul_flex;
+mod matmul_ops;
 mod reduce;
 #[cfg(feature = "flex")]
 mod reduce_flex;
@@ -53,8 +60,10 @@ use burn::prelude::Device;
 
 pub use batch_norm::{batch_norm, batch_norm_act};
 pub use batch_norm_ops::{Act, BatchNormKernels};
-pub use conv::{Convolve, conv1d, conv2d};
+pub use conv::{Convolve, conv1d, conv1d_weight, conv2d};
 pub use conv_ops::ConvKernels;
+pub use linear::{linear, matmul};
+pub use matmul_ops::MatmulKernels;
 pub use reduce::{expand, log_softmax, mean, mean_dim, softmax, sum, sum_dim};
 pub use reduce_ops::ReduceKernels;
 pub use swish::swish;

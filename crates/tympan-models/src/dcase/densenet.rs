@@ -25,7 +25,7 @@ use burn::tensor::activation::{relu, sigmoid};
 use serde::{Deserialize, Serialize};
 
 use super::logmel::{LogMel, LogMelConfig};
-use tympan_kernels::{Act, batch_norm, batch_norm_act, conv2d, expand, mean_dim, softmax};
+use tympan_kernels::{Act, batch_norm, batch_norm_act, conv2d, expand, linear, mean_dim, softmax};
 
 /// Front end of the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,7 +55,7 @@ impl Se {
     }
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let s: Tensor<2> = mean_dim(mean_dim(x.clone(), 3), 2).flatten(1, 3);
-        let s = sigmoid(self.fc2.forward(relu(self.fc1.forward(s))));
+        let s = sigmoid(linear(&self.fc2, relu(linear(&self.fc1, s))));
         let shape = x.shape();
         x * expand(s.unsqueeze_dim::<3>(2).unsqueeze_dim::<4>(3), shape)
     }
@@ -249,6 +249,6 @@ impl DenseNet {
         let x = self.modules.iter().fold(x, |x, m| m.forward(x));
         let x = batch_norm_act(&self.final_bn, x, Act::Relu);
         let x: Tensor<2> = mean_dim(mean_dim(x, 3), 2).flatten(1, 3);
-        self.heads.iter().map(|h| h.forward(x.clone())).collect()
+        self.heads.iter().map(|h| linear(h, x.clone())).collect()
     }
 }

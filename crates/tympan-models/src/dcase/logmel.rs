@@ -107,10 +107,9 @@ impl LogMel {
         let zeros = Tensor::<3>::zeros([b, 1, pad], &device);
         let x = Tensor::cat(vec![zeros.clone(), wave, zeros], 2);
         let _ = n;
-        let spec = burn::tensor::module::conv1d(
+        let spec = tympan_kernels::conv1d_weight(
             x,
             self.kernels(&device).detach(),
-            None,
             burn::tensor::ops::ConvOptions::new([c.hop], [0], [1], 1),
         ); // [B, 2 * bins, frames]
         let re = spec.clone().narrow(1, 0, bins);
@@ -120,8 +119,13 @@ impl LogMel {
             .iter()
             .map(|&v| v as f32)
             .collect();
-        let mel = Tensor::<1>::from_floats(mel.as_slice(), &device).reshape([1, c.n_mels, bins]);
-        let m = mel.matmul(power); // [B, n_mels, T]
+        let mel = Tensor::<1>::from_floats(mel.as_slice(), &device).reshape([c.n_mels, bins]);
+        // One product for the whole batch: [n_mels, bins] x [bins, B * T].
+        let t = power.dims()[2];
+        let power = power.swap_dims(0, 1).reshape([bins, b * t]);
+        let m = tympan_kernels::matmul(mel, power)
+            .reshape([c.n_mels, b, t])
+            .swap_dims(0, 1); // [B, n_mels, T]
         m.clamp_min(1e-10).log() * (10.0 / std::f64::consts::LN_10)
     }
 }

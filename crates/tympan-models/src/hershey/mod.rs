@@ -16,7 +16,7 @@ use burn::tensor::activation::{relu, sigmoid};
 use serde::{Deserialize, Serialize};
 
 use crate::resnet::{ResNet, ResNetConfig};
-use tympan_kernels::{Act, batch_norm_act, conv2d, mean_dim};
+use tympan_kernels::{Act, batch_norm_act, conv2d, linear, mean_dim};
 
 pub mod cards;
 mod inception;
@@ -235,7 +235,7 @@ impl HersheyNet {
 
     /// Logits for patches `[B, 96, 64]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
-        self.out.forward(self.embed(x))
+        linear(&self.out, self.embed(x))
     }
 
     /// The layer before the output (the 128-d bottleneck when configured).
@@ -258,10 +258,10 @@ impl HersheyNet {
             y.flatten(1, 3)
         };
         for l in &self.fc {
-            h = relu(l.forward(h));
+            h = relu(linear(l, h));
         }
         match &self.bottleneck {
-            Some(b) => b.forward(h),
+            Some(b) => linear(b, h),
             None => h,
         }
     }

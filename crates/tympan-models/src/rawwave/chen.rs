@@ -20,7 +20,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
 use crate::resnet::{ResNet, ResNetConfig};
-use tympan_kernels::{Act, batch_norm, batch_norm_act, conv1d, expand, mean_dim, sum_dim};
+use tympan_kernels::{Act, batch_norm, batch_norm_act, conv1d, expand, linear, mean_dim, sum_dim};
 
 /// 1D basic block (two 3-wide convs) with a projection shortcut when the shape changes.
 #[derive(Module, Debug)]
@@ -127,9 +127,9 @@ impl Level {
         let x: Tensor<3> = mean_dim(x, 2).squeeze_dim(2); // [B, C, T]
         let a = self.att_direct.forward(x.clone());
         let h = x.swap_dims(1, 2); // [B, T, C]
-        let h = relu(self.fc2.forward(relu(self.fc1.forward(h))));
+        let h = relu(linear(&self.fc2, relu(linear(&self.fc1, h))));
         let b = self.att_fc.forward(h.swap_dims(1, 2));
-        sigmoid(self.out.forward(Tensor::cat(vec![a, b], 1)))
+        sigmoid(linear(&self.out, Tensor::cat(vec![a, b], 1)))
     }
 }
 

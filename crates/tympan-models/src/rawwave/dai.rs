@@ -14,7 +14,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::residual::{ResidualBlock1d, ResidualKind};
-use tympan_kernels::{Act, batch_norm_act, conv1d};
+use tympan_kernels::{Act, batch_norm_act, conv1d, linear};
 
 /// Which network of Dai et al.'s Table 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,6 +184,6 @@ impl MNet {
             }
         }
         let x: Tensor<2> = tympan_kernels::mean_dim(x, 2).squeeze_dim(2);
-        self.fc.forward(x)
+        linear(&self.fc, x)
     }
 }

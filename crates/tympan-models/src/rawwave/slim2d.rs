@@ -13,7 +13,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d
 use burn::prelude::*;
 
 use super::residual::{ResidualBlock2d, ResidualKind};
-use tympan_kernels::{Act, batch_norm_act, conv2d, mean_dim};
+use tympan_kernels::{Act, batch_norm_act, conv2d, linear, mean_dim};
 
 /// Configuration of the slim 2D network.
 #[derive(Config, Debug)]
@@ -99,6 +99,6 @@ impl Slim2d {
             }
         }
         let x: Tensor<2> = mean_dim(mean_dim(x, 3), 2).flatten(1, 3);
-        self.fc.forward(x)
+        linear(&self.fc, x)
     }
 }
