@@ -44,6 +44,7 @@ Prints one JSON line: {"arch", "times", "threads", "torch", "params", "input", "
 
 import argparse
 import json
+import resource
 import time
 
 
@@ -256,9 +257,11 @@ def main():
         loss.item()
         if i > 0:
             times.append(time.perf_counter() - t)
+    # Whole-process peak resident memory (interpreter and torch included), in MiB.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(dict(arch=a.arch, times=times, threads=torch.get_num_threads(),
                           torch=torch.__version__, params=params, input=[a.batch, *shape],
-                          classes=a.classes)))
+                          classes=a.classes, peak_rss_mib=peak)))
 
 
 if __name__ == "__main__":

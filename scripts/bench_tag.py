@@ -21,6 +21,7 @@ The time covers the files only (after imports and model construction, with one w
 import argparse
 import io
 import json
+import resource
 import sys
 import time
 import wave
@@ -94,8 +95,10 @@ def main():
     scores = [tag(f) for f in files]
     seconds = time.perf_counter() - t
     np.save(a.scores_out, np.stack(scores).astype(np.float32))
+    # Whole-process peak resident memory (interpreter and torch included), in MiB.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(dict(seconds=seconds, clips=len(files), torch=torch.__version__,
-                          threads=torch.get_num_threads())))
+                          threads=torch.get_num_threads(), peak_rss_mib=peak)))
 
 
 if __name__ == "__main__":

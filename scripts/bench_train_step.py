@@ -13,6 +13,7 @@ Prints one JSON line: {"times": [...seconds per step...], "threads": N, "torch":
 
 import argparse
 import json
+import resource
 import sys
 import time
 from pathlib import Path
@@ -59,8 +60,10 @@ def main():
         loss.item()  # waits for the device, so the time covers the whole step
         if i > 0:
             times.append(time.perf_counter() - t)
+    # Whole-process peak resident memory (interpreter and torch included), in MiB.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(dict(times=times, threads=torch.get_num_threads(), torch=torch.__version__,
-                          device=str(dev))))
+                          device=str(dev), peak_rss_mib=peak)))
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ fn time_tag(
     weights: &Path,
     files: &[PathBuf],
     out: &Path,
-) -> Result<f64> {
+) -> Result<(f64, Option<f64>)> {
     // Weights alone need their class names and normalisation: 527 placeholder names, and PSLA's
     // AudioSet statistics, which scripts/bench_tag.py uses.
     let labels = o.work.join("labels-527.txt");
@@ -70,7 +70,7 @@ fn time_tag(
         tympan_audio::presets::PSLA_STD.to_string(),
     );
     let t = Instant::now();
-    let status = Command::new(tympan)
+    let child = Command::new(tympan)
         .arg("tag")
         .args(["--arch", &format!("psla-effnet-b{}", o.b)])
         .arg("--weights")
@@ -83,13 +83,14 @@ fn time_tag(
         .arg(out)
         .args(files)
         .stdout(std::process::Stdio::null())
-        .status()
+        .spawn()
         .with_context(|| format!("running {}", tympan.display()))?;
+    let (status, peak) = crate::peak_memory::wait_with_peak(child)?;
     let s = t.elapsed().as_secs_f64();
     if !status.success() {
         bail!("{} tag failed ({status})", tympan.display());
     }
-    Ok(s)
+    Ok((s, peak))
 }
 
 /// Prepare the clips, run PyTorch then tympan, and print clips/s, the ratio and the agreement.
@@ -147,7 +148,7 @@ pub fn run(o: &Options<'_>) -> Result<()> {
     // Sorted as the script sorts them, so that rows line up.
     let mut sorted = files.clone();
     sorted.sort();
-    let one = time_tag(
+    let (one, _) = time_tag(
         &tympan,
         o,
         &weights,
@@ -155,7 +156,7 @@ pub fn run(o: &Options<'_>) -> Result<()> {
         &o.work.join("scores-one.npy"),
     )?;
     let ours_path = o.work.join("scores-tympan.npy");
-    let ours_s = time_tag(&tympan, o, &weights, &sorted, &ours_path)?;
+    let (ours_s, ours_mem) = time_tag(&tympan, o, &weights, &sorted, &ours_path)?;
 
     let ours = npy::read(&ours_path)?;
     let theirs = npy::read(&torch_scores)?;
@@ -183,6 +184,11 @@ pub fn run(o: &Options<'_>) -> Result<()> {
         n / ours_s
     );
     println!("max |tympan - PyTorch| over all scores: {worst:.2e}");
+    println!(
+        "peak memory (whole process; PyTorch's with the interpreter and torch): tympan tag {}, PyTorch {}",
+        crate::peak_memory::show(ours_mem),
+        crate::peak_memory::show(v["peak_rss_mib"].as_f64())
+    );
     println!(
         "ratio: tympan tag is {:.2}x PyTorch's clips/s",
         py_s / ours_s

@@ -186,7 +186,7 @@ fn time_tympan(backend: Tb, o: &Options<'_>) -> Result<Vec<f64>> {
     Ok(times)
 }
 
-fn time_pytorch(o: &Options<'_>, psla_src: &Path) -> Result<(Vec<f64>, String)> {
+fn time_pytorch(o: &Options<'_>, psla_src: &Path) -> Result<(Vec<f64>, String, Option<f64>)> {
     let script = crate::workspace_root().join("scripts/bench_train_step.py");
     let out = Command::new(o.python)
         .arg(&script)
@@ -211,15 +211,15 @@ fn time_pytorch(o: &Options<'_>, psla_src: &Path) -> Result<(Vec<f64>, String)> 
         .filter_map(|t| t.as_f64())
         .collect();
     let about = format!("torch {}, {} threads", v["torch"], v["threads"]);
-    Ok((times, about))
+    Ok((times, about, v["peak_rss_mib"].as_f64()))
 }
 
-/// The PyTorch transcription's step times and parameter count.
+/// The PyTorch transcription's step times, parameter count and peak memory (MiB).
 fn time_pytorch_family(
     o: &Options<'_>,
     name: &str,
     classes: usize,
-) -> Result<(Vec<f64>, String, u64)> {
+) -> Result<(Vec<f64>, String, u64, Option<f64>)> {
     let script = crate::workspace_root().join("scripts/bench_families.py");
     let out = Command::new(o.python)
         .arg(&script)
@@ -244,7 +244,12 @@ fn time_pytorch_family(
         .filter_map(|t| t.as_f64())
         .collect();
     let about = format!("torch {}, {} threads", v["torch"], v["threads"]);
-    Ok((times, about, v["params"].as_u64().unwrap_or(0)))
+    Ok((
+        times,
+        about,
+        v["params"].as_u64().unwrap_or(0),
+        v["peak_rss_mib"].as_f64(),
+    ))
 }
 
 /// The last line of a script's output that is a JSON object.
@@ -330,25 +335,31 @@ pub fn run(o: &Options<'_>) -> Result<()> {
         let mut rows = Vec::new();
         for (b, kernels, name) in &backends {
             tympan_kernels::set_kernels_enabled(*kernels);
+            crate::peak_memory::reset_own_peak();
             let t = median(match arch {
                 Arch::Psla => time_tympan(*b, o)?,
                 Arch::Family { name, classes } => time_family(*b, name, *classes, o)?,
             });
+            let mem = crate::peak_memory::own_peak_mib();
             println!(
-                "{label}: tympan {name:>10}: {t:.2} s/step, {:.2} clips/s",
-                o.batch as f64 / t
+                "{label}: tympan {name:>10}: {t:.2} s/step, {:.2} clips/s, peak memory {}",
+                o.batch as f64 / t,
+                crate::peak_memory::show(mem)
             );
-            rows.push((name.clone(), t));
+            rows.push((name.clone(), t, mem));
         }
         tympan_kernels::set_kernels_enabled(true);
         if o.python == "none" {
-            table.extend(rows.into_iter().map(|(n, t)| (label.clone(), n, t, None)));
+            table.extend(
+                rows.into_iter()
+                    .map(|(n, t, m)| (label.clone(), n, t, m, None)),
+            );
             continue;
         }
-        let (times, about) = match arch {
+        let (times, about, pt_mem) = match arch {
             Arch::Psla => time_pytorch(o, o.psla_src.context("--psla-src")?)?,
             Arch::Family { name, classes } => {
-                let (t, a, p) = time_pytorch_family(o, name, *classes)?;
+                let (t, a, p, m) = time_pytorch_family(o, name, *classes)?;
                 let ours = tympan_models::num_params(&tympan_models::create(
                     name,
                     *classes,
@@ -358,29 +369,39 @@ pub fn run(o: &Options<'_>) -> Result<()> {
                     "{label}: trainable parameters tympan {ours}, PyTorch transcription {p}{}",
                     if ours as u64 == p { "" } else { " (DIFFERENT)" }
                 );
-                (t, a)
+                (t, a, m)
             }
         };
         let pt = median(times);
         println!(
-            "{label}: PyTorch ({about}): {pt:.2} s/step, {:.2} clips/s",
-            o.batch as f64 / pt
+            "{label}: PyTorch ({about}): {pt:.2} s/step, {:.2} clips/s, peak memory {}",
+            o.batch as f64 / pt,
+            crate::peak_memory::show(pt_mem)
         );
-        for (name, t) in rows {
+        for (name, t, mem) in rows {
             println!("{label}: tympan {name} / PyTorch clips/s: {:.2}x", pt / t);
-            table.push((label.clone(), name, t, Some(pt)));
+            table.push((label.clone(), name, t, mem, Some((pt, pt_mem))));
         }
     }
-    println!("\n| model | backend | s/step | clips/s | PyTorch s/step | vs PyTorch |");
-    println!("|---|---|---|---|---|---|");
-    for (label, name, t, pt) in table {
-        let (pt_s, ratio) = match pt {
-            Some(p) => (format!("{p:.2}"), format!("{:.2}x", p / t)),
-            None => ("-".into(), "-".into()),
+    // Peak memory: the whole process's resident peak (tympan: this process from the model's
+    // creation on; PyTorch: its script's process, interpreter and torch included).
+    println!(
+        "\n| model | backend | s/step | clips/s | PyTorch s/step | vs PyTorch | peak memory | PyTorch peak memory |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for (label, name, t, mem, pt) in table {
+        let (pt_s, ratio, pt_mem) = match pt {
+            Some((p, m)) => (
+                format!("{p:.2}"),
+                format!("{:.2}x", p / t),
+                crate::peak_memory::show(m),
+            ),
+            None => ("-".into(), "-".into(), "-".into()),
         };
         println!(
-            "| {label} | {name} | {t:.2} | {:.2} | {pt_s} | {ratio} |",
-            o.batch as f64 / t
+            "| {label} | {name} | {t:.2} | {:.2} | {pt_s} | {ratio} | {} | {pt_mem} |",
+            o.batch as f64 / t,
+            crate::peak_memory::show(mem)
         );
     }
     Ok(())
