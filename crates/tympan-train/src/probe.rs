@@ -28,8 +28,11 @@ pub struct Mlp {
 
 impl Mlp {
     fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let h = self.hidden.iter().fold(x, |h, l| relu(l.forward(h)));
-        self.out.forward(h)
+        let h = self
+            .hidden
+            .iter()
+            .fold(x, |h, l| relu(tympan_kernels::linear(l, h)));
+        tympan_kernels::linear(&self.out, h)
     }
 }
 
@@ -159,7 +162,7 @@ pub fn fit(
     let eval = model.valid();
     let probs = |x: &[f32], rows: usize| -> Result<Vec<f32>, TrainError> {
         let t = Tensor::<1>::from_floats(x, device).reshape([rows, dim]);
-        burn::tensor::activation::softmax(eval.forward(t), 1)
+        tympan_kernels::softmax(eval.forward(t), 1)
             .into_data()
             .try_to_vec()
             .map_err(|e| bad(format!("{e:?}")))

@@ -806,6 +806,43 @@ fn tag_with_a_run_folder() {
             sum / hits
         );
     }
+    // The same test clips as a folder of class folders (`--folder`): the list comes in another
+    // order, so the order-free figures must agree with the manifest's.
+    let folder = dir.path().join("by-class");
+    let manifest_text = std::fs::read_to_string(&manifest).unwrap();
+    let mut copied = 0;
+    for row in manifest_text.lines().skip(1) {
+        let f: Vec<&str> = row.split(',').collect();
+        if f[2] != "0" {
+            continue;
+        }
+        let src = Path::new(f[0]);
+        let class = folder.join(f[1]);
+        std::fs::create_dir_all(&class).unwrap();
+        std::fs::copy(src, class.join(src.file_name().unwrap())).unwrap();
+        copied += 1;
+    }
+    let ev2 = dir.path().join("eval-folder");
+    let o = tympan(&[
+        "evaluate",
+        "--run",
+        s(&out),
+        "--checkpoint",
+        "last",
+        "--folder",
+        s(&folder),
+        "-o",
+        s(&ev2),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let by_folder: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ev2.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(by_folder["clips"].as_u64(), Some(copied));
+    assert_eq!(copied as usize, n);
+    for key in ["map", "mean_auc", "accuracy"] {
+        let (x, y) = (by_folder[key].as_f64().unwrap(), mine[key].as_f64().unwrap());
+        assert!((x - y).abs() <= 1e-9, "--folder {key} {x} against --manifest {y}");
+    }
     // The run folder is a model card: card.json holds the architecture, the input contract
     // with the run's normalisation, and the classes.
     let card = tympan::infer::ModelCard::read(&out).unwrap();
