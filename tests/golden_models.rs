@@ -616,13 +616,19 @@ fn gradient_distances(a: &[Vec<f32>], b: &[Vec<f32>]) -> Vec<f64> {
 /// (stochastic depth off, so the step is the same function of the set of clips) moves the
 /// parameter gradients by rounding alone, and this network amplifies rounding. The kernels
 /// against Burn must stay within 5x of that at the median and the 90th percentile of the
-/// per-parameter relative L2 distances, and the loss within 1e-5 relative. Measured 2026-12-04
-/// on this input: the kernels' median distance 0.26-2.1 %, the swap's 0.41-2.1 %, a ratio of
-/// 0.6-1.9 over eight runs (flex's parallel sums vary with the load of the other tests; run
-/// alone, 1.29 % against 1.10 %). A kernel bug at this size (a wrong tile, a missed edge) shows
-/// as distances of tens of percent.
+/// per-parameter relative L2 distances, or below `FLOOR_MEDIAN` and `FLOOR_P90`, and the loss
+/// within 1e-5 relative. The floors are there because the swap's distance is itself noise (flex's
+/// parallel sums vary from run to run and with the load of the other tests), so a ratio of two
+/// noisy figures alone fails by chance: under `.ci/run` (2026-12-05) the swap moved the gradients
+/// by 0.33 % at the median while the kernels' distance was 1.76 %. Measured on this input: the
+/// kernels' median distance 0.26-2.6 %, the swap's 0.33-2.6 %, p90s 1.6-5.1 % (eight runs
+/// 2026-12-04, five 2026-12-05). A kernel bug at this size (a wrong tile, a missed edge) shows as
+/// distances of tens of percent, above both floors.
 #[test]
 fn kernels_train_pretrained_lite0_within_rounding_noise() {
+    /// Twice the largest median distance measured, and twice the largest p90.
+    const FLOOR_MEDIAN: f64 = 0.05;
+    const FLOOR_P90: f64 = 0.10;
     use tympan_kernels::set_kernels_enabled;
     use tympan_models::parameter_gradients;
 
@@ -685,8 +691,13 @@ fn kernels_train_pretrained_lite0_within_rounding_noise() {
     };
     let noise = quantiles(gradient_distances(&swapped, &burn));
     let kernels = quantiles(gradient_distances(&ours, &burn));
+    eprintln!("kernels against Burn (median, p90) {kernels:?}; Burn, clips swapped {noise:?}");
+    let bound = (
+        (5.0 * noise.0).max(FLOOR_MEDIAN),
+        (5.0 * noise.1).max(FLOOR_P90),
+    );
     assert!(
-        kernels.0 <= 5.0 * noise.0 && kernels.1 <= 5.0 * noise.1,
-        "kernels against Burn (median, p90) {kernels:?}; Burn, clips swapped {noise:?}"
+        kernels.0 <= bound.0 && kernels.1 <= bound.1,
+        "kernels against Burn (median, p90) {kernels:?} above {bound:?}; Burn, clips swapped {noise:?}"
     );
 }

@@ -840,8 +840,14 @@ fn tag_with_a_run_folder() {
     assert_eq!(by_folder["clips"].as_u64(), Some(copied));
     assert_eq!(copied as usize, n);
     for key in ["map", "mean_auc", "accuracy"] {
-        let (x, y) = (by_folder[key].as_f64().unwrap(), mine[key].as_f64().unwrap());
-        assert!((x - y).abs() <= 1e-9, "--folder {key} {x} against --manifest {y}");
+        let (x, y) = (
+            by_folder[key].as_f64().unwrap(),
+            mine[key].as_f64().unwrap(),
+        );
+        assert!(
+            (x - y).abs() <= 1e-9,
+            "--folder {key} {x} against --manifest {y}"
+        );
     }
     // The run folder is a model card: card.json holds the architecture, the input contract
     // with the run's normalisation, and the classes.
