@@ -80,6 +80,9 @@ fn urbansound8k_maps_into_audioset_with_ancestors() {
     );
 }
 
+/// The FSD50K vocabulary of the small layouts below: three classes.
+const FSD50K_VOCABULARY: &str = "0,Accordion,/m/0mkg\n1,Music,/m/04rlf\n2,Bark,/m/05tny_\n";
+
 /// Writes `files` (relative path -> contents) under `root`.
 fn layout(root: &std::path::Path, files: &[(&str, &str)]) {
     for (rel, text) in files {
@@ -168,10 +171,7 @@ fn fsd50k_multi_label_with_official_validation() {
     layout(
         dir.path(),
         &[
-            (
-                "FSD50K.ground_truth/vocabulary.csv",
-                "0,Accordion,/m/0mkg\n1,Music,/m/04rlf\n2,Bark,/m/05tny_\n",
-            ),
+            ("FSD50K.ground_truth/vocabulary.csv", FSD50K_VOCABULARY),
             (
                 "FSD50K.ground_truth/dev.csv",
                 "fname,labels,mids,split\n64760,\"Accordion,Music\",\"/m/0mkg,/m/04rlf\",train\n16399,Bark,/m/05tny_,val\n",
@@ -319,10 +319,7 @@ fn fsd50k_datafiles_follow_psla_from_the_official_layout() {
     layout(
         dir.path(),
         &[
-            (
-                "FSD50K.ground_truth/vocabulary.csv",
-                "0,Accordion,/m/0mkg\n1,Music,/m/04rlf\n2,Bark,/m/05tny_\n",
-            ),
+            ("FSD50K.ground_truth/vocabulary.csv", FSD50K_VOCABULARY),
             (
                 "FSD50K.ground_truth/dev.csv",
                 "fname,labels,mids,split\n\

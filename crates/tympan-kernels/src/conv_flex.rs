@@ -279,19 +279,12 @@ fn im2col(x: &[f32], b0: usize, nb: usize, g: &Geometry) -> Vec<f32> {
 }
 
 /// `dW = sum_b dY_b cols_b^T`, accumulated sample by sample in order; im2col in chunks of the
-/// column budget (a pointwise conv's columns are its input).
+/// column budget ([`for_chunks`]).
 fn dense_weight_grad(x: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTensor {
     let (k, l) = (g.ci * g.kh * g.kw, g.l());
     let (x, grad) = (contiguous(x), contiguous(grad));
     let dy = values(&grad);
     let mut dw = vec![0.0f32; g.co * k];
-    if g.kind() == Kind::Pointwise {
-        for (b, x_b) in values(&x).chunks(k * l).enumerate() {
-            let dy_b = View::rows(&dy[b * g.co * l..][..g.co * l], l);
-            gemm(g.co, l, k, dy_b, View::transposed(x_b, l), 1.0, &mut dw);
-        }
-        return tensor(dw, [g.co, g.ci, g.kh, g.kw]);
-    }
     for_chunks(&x, g, |b0, cols| {
         for (t, cols_b) in cols.chunks(k * l).enumerate() {
             let dy_b = View::rows(&dy[(b0 + t) * g.co * l..][..g.co * l], l);
@@ -307,11 +300,14 @@ fn chunk_len(g: &Geometry) -> usize {
 }
 
 /// Calls `f(b0, columns)` for consecutive chunks of samples, `columns` being the chunk's im2col
-/// `[nb, Ci*kh*kw, L]`.
+/// `[nb, Ci*kh*kw, L]`; a pointwise conv's columns are its input, passed whole without a copy.
 fn for_chunks(x: &FlexTensor, g: &Geometry, mut f: impl FnMut(usize, &[f32])) {
     let xs = values(x);
-    if g.n * g.l() * g.ci * g.kh * g.kw == 0 {
+    if !g.nonempty() {
         return; // nothing to multiply: the caller's zeros stand
+    }
+    if g.kind() == Kind::Pointwise {
+        return f(0, xs);
     }
     let chunk = chunk_len(g);
     let mut b0 = 0;

@@ -107,6 +107,28 @@ fn uses_kernels(device: &Device) -> bool {
     }
 }
 
+/// What the kernels' tests share.
+#[cfg(all(test, feature = "flex"))]
+mod test_util {
+    /// Each of output, input gradient, weight gradient and bias gradient within 2e-5 of the
+    /// largest magnitude of Burn's.
+    pub fn assert_close(name: &str, ours: &[Vec<f32>], burn: &[Vec<f32>]) {
+        assert_eq!(ours.len(), burn.len(), "{name}: number of gradients");
+        for (what, (a, b)) in ["output", "x grad", "weight grad", "bias grad"]
+            .iter()
+            .zip(ours.iter().zip(burn))
+        {
+            assert_eq!(a.len(), b.len(), "{name}: {what} sizes");
+            let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+            let worst = a.iter().zip(b).fold(0f32, |m, (p, q)| m.max((p - q).abs()));
+            assert!(
+                worst <= 2e-5 * scale,
+                "{name}: {what} differs by {worst} (largest magnitude {scale})"
+            );
+        }
+    }
+}
+
 /// The README's example, compiled and run as a doctest.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]

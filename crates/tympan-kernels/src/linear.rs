@@ -53,6 +53,7 @@ mod tests {
     use burn::nn::LinearConfig;
 
     use super::*;
+    use crate::test_util::assert_close;
 
     fn vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         t.into_data().try_to_vec::<f32>().unwrap()
@@ -115,18 +116,7 @@ mod tests {
             };
             let ours = run(&|x| linear(&layer, x));
             let burn = run(&|x| layer.forward(x));
-            for (what, (a, b)) in ["output", "x grad", "weight grad", "bias grad"]
-                .iter()
-                .zip(ours.iter().zip(&burn))
-            {
-                assert_eq!(a.len(), b.len(), "{shape:?}: {what} sizes");
-                let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
-                let worst = a.iter().zip(b).fold(0f32, |m, (p, q)| m.max((p - q).abs()));
-                assert!(
-                    worst <= 2e-5 * scale,
-                    "{shape:?} -> {d_out}: {what} differs by {worst} (largest {scale})"
-                );
-            }
+            assert_close(&format!("{shape:?} -> {d_out}"), &ours, &burn);
         }
     }
 }
