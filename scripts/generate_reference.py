@@ -20,7 +20,10 @@ References:
                    + power_to_db(top_db=None)
   presets/vggish   a numpy transcription of VGGish's mel_features.py / vggish_input.py
   audio/           WAV/FLAC/OGG/MP3 written with soundfile; expected samples as torchaudio.load
-  metrics.json     sklearn average_precision_score / roc_auc_score, scipy norm.ppf
+  metrics.json     sklearn average_precision_score / roc_auc_score / precision_recall_curve /
+                   roc_curve, scipy norm.ppf
+  psla_stats/      PSLA's src/utilities/stats.py calculate_stats (what its traintest.py pickles)
+                   on a 2,300 x 3 score matrix
   sampling/        PSLA's src/gen_weight_file.py (Algorithm 1) on the real balanced segment list
   models/rawwave*  M34-res and the slim 2D network (RB1, RB5, RB6) as PyTorch transcriptions of the
                    papers (_rawwave_nets), random weights, on a real UrbanSound8K clip
@@ -320,7 +323,8 @@ def mapk(labels, scores, k=3):
 
 def gen_metrics():
     from scipy.stats import norm
-    from sklearn.metrics import average_precision_score, roc_auc_score
+    from sklearn.metrics import (average_precision_score, precision_recall_curve, roc_auc_score,
+                                 roc_curve)
 
     rng = np.random.default_rng(7)
     n, c = 400, 12
@@ -335,6 +339,16 @@ def gen_metrics():
         ap.append(float(average_precision_score(targets[:, k], scores[:, k])) if pos > 0 else None)
         auc.append(float(roc_auc_score(targets[:, k], scores[:, k])) if 0 < pos < n else None)
     mean_auc = float(np.mean([a for a in auc if a is not None]))
+    # Whole curves of a few classes with both positives and negatives (PSLA's stats.py keeps
+    # every 1000th point of these): thresholds are the float32 scores.
+    curves = []
+    for k in (0, 1, 5, 11):
+        p, r, pt = precision_recall_curve(targets[:, k], scores[:, k])
+        fpr, tpr, rt = roc_curve(targets[:, k], scores[:, k])
+        curves.append(dict(cls=k, precision=p.tolist(), recall=r.tolist(),
+                           pr_thresholds=pt.astype(np.float64).tolist(), fpr=fpr.tolist(),
+                           tpr=tpr.tolist(), roc_thresholds=rt[1:].astype(np.float64).tolist(),
+                           roc_first_threshold=str(rt[0])))
     labels = rng.integers(0, c, n)
     ppf_p = [1e-12, 1e-6, 0.01, 0.2, 0.5, 0.77, 0.9, 0.99, 0.999999]
     meta = dict(
@@ -344,7 +358,7 @@ def gen_metrics():
         ap=ap, auc=auc, map=float(np.mean([a for a in ap if a is not None])), mean_auc=mean_auc,
         d_prime=float(norm.ppf(mean_auc) * math.sqrt(2.0)),
         labels=labels.tolist(), map_at_3=mapk(labels, scores, 3),
-        ppf=[[p, float(norm.ppf(p))] for p in ppf_p],
+        ppf=[[p, float(norm.ppf(p))] for p in ppf_p], curves=curves,
     )
     (FIX / "metrics.json").write_text(json.dumps(meta))
 
@@ -824,6 +838,31 @@ def gen_enhance(data, psla_src):
         tolerance="labels exact; thresholds 1e-6 absolute"), indent=0))
 
 
+# ----------------------------------------------------------------------------------- psla stats
+def gen_psla_stats(psla_src):
+    """PSLA's own calculate_stats (src/utilities/stats.py) on a 2,300 x 3 matrix of distinct
+    float32 scores, so every curve keeps several of its every-1000th points."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "psla_stats", Path(psla_src) / "src" / "utilities" / "stats.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rng = np.random.default_rng(11)
+    n, c = 2300, 3
+    targets = (rng.random((n, c)) < np.array([0.1, 0.4, 0.7])).astype(np.float32)
+    scores = (0.4 * targets + rng.random((n, c))).astype(np.float32)
+    out = FIX / "psla_stats"
+    out.mkdir(parents=True, exist_ok=True)
+    save(out / "scores.npy", scores)
+    save(out / "targets.npy", targets)
+    stats = mod.calculate_stats(scores, targets)
+    plain = [{k: (v.tolist() if hasattr(v, "tolist") else float(v)) for k, v in d.items()}
+             for d in stats]
+    (out / "stats.json").write_text(json.dumps(dict(
+        reference="PSLA src/utilities/stats.py calculate_stats, sklearn %s"
+                  % __import__("sklearn").__version__, tolerance_abs=1e-12, stats=plain)))
+
+
 # -------------------------------------------------------------------------------------- sampling
 def gen_sampling(data, psla_src):
     """PSLA Algorithm 1 by PSLA's own src/gen_weight_file.py, on a datafile of every segment of the
@@ -971,7 +1010,7 @@ def gen_losses():
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--only", choices=["fbank", "presets", "audio", "metrics", "models", "sampling", "enhance", "rawwave", "densenet", "resnet50", "kernels", "losses"])
+    ap.add_argument("--only", choices=["fbank", "presets", "audio", "metrics", "models", "sampling", "enhance", "rawwave", "densenet", "resnet50", "kernels", "losses", "psla_stats"])
     ap.add_argument("--psla-src", type=Path, default=None,
                     help="a checkout of github.com/YuanGongND/psla (for the model fixtures)")
     args = ap.parse_args()
@@ -983,9 +1022,10 @@ def main():
                  rawwave=lambda: gen_rawwave(args.data_dir),
                  densenet=lambda: gen_densenet(args.data_dir),
                  resnet50=lambda: gen_resnet50(args.data_dir, args.psla_src),
-                 kernels=gen_kernels, losses=gen_losses)
+                 kernels=gen_kernels, losses=gen_losses,
+                 psla_stats=lambda: gen_psla_stats(args.psla_src))
     for name, step in steps.items():
-        if name in ("models", "sampling", "enhance", "resnet50") and args.psla_src is None:
+        if name in ("models", "sampling", "enhance", "resnet50", "psla_stats") and args.psla_src is None:
             if args.only == name:
                 ap.error("--psla-src is required for the model fixtures")
             print(f"skipping {name}: pass --psla-src")

@@ -8,6 +8,7 @@
 //! - [`evaluate`] computes them per class over a `[samples, classes]` score matrix and reduces to
 //!   mAP, mean AUC and d-prime = sqrt(2) * Phi^-1(mean AUC), as PSLA's `stats.py` does. Classes
 //!   without positive examples (or, for AUC, without negatives) are excluded and reported.
+//! - [`precision_recall_curve`] and [`roc_curve`] equal sklearn's (for PSLA's per-class stats).
 //! - [`accuracy`], [`top_k_accuracy`] and [`map_at_k`] (MAP@3 as scored in DCASE 2018 task 2).
 //!
 //! ```
@@ -22,11 +23,13 @@
 #![warn(missing_docs)]
 
 mod classification;
+mod curves;
 mod normal;
 mod ranking;
 mod report;
 
 pub use classification::{accuracy, map_at_k, top_k_accuracy};
+pub use curves::{PrecisionRecall, Roc, precision_recall_curve, roc_curve};
 pub use normal::normal_ppf;
 pub use ranking::{average_precision, roc_auc};
 pub use report::{ClassMetrics, Report, d_prime, evaluate};

@@ -7,16 +7,18 @@
 use crate::MetricsError;
 
 /// Cumulative true/false positives at each distinct score threshold, in decreasing score order.
-struct Curve {
-    tps: Vec<f64>,
-    fps: Vec<f64>,
+pub(crate) struct Curve {
+    pub(crate) tps: Vec<f64>,
+    pub(crate) fps: Vec<f64>,
+    /// The score at each operating point (decreasing).
+    pub(crate) thresholds: Vec<f32>,
 }
 
 /// sklearn `_binary_clf_curve(y_true, y_score)` with unit sample weights.
 ///
 /// `targets` are binarised with `t > 0.5` (AudioSet/PSLA targets are 0/1, soft mixup targets never
 /// reach evaluation).
-fn binary_clf_curve(scores: &[f32], targets: &[f32]) -> Result<Curve, MetricsError> {
+pub(crate) fn binary_clf_curve(scores: &[f32], targets: &[f32]) -> Result<Curve, MetricsError> {
     if scores.len() != targets.len() {
         return Err(MetricsError::Shape(format!(
             "{} scores but {} targets",
@@ -35,6 +37,7 @@ fn binary_clf_curve(scores: &[f32], targets: &[f32]) -> Result<Curve, MetricsErr
     order.sort_unstable_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]));
     let mut tps = Vec::new();
     let mut fps = Vec::new();
+    let mut thresholds = Vec::new();
     let (mut tp, mut fp) = (0.0f64, 0.0f64);
     for (k, &i) in order.iter().enumerate() {
         if targets[i as usize] > 0.5 {
@@ -46,9 +49,14 @@ fn binary_clf_curve(scores: &[f32], targets: &[f32]) -> Result<Curve, MetricsErr
         if last || scores[order[k + 1] as usize] != scores[i as usize] {
             tps.push(tp);
             fps.push(fp);
+            thresholds.push(scores[i as usize]);
         }
     }
-    Ok(Curve { tps, fps })
+    Ok(Curve {
+        tps,
+        fps,
+        thresholds,
+    })
 }
 
 /// Average precision of one class, equal to `sklearn.metrics.average_precision_score`.

@@ -744,6 +744,7 @@ fn tag_with_a_run_folder() {
         "-o",
         s(&ev),
         "--psla-csv",
+        "--psla-stats",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let got = npy::read(&ev.join("scores.npy")).unwrap();
@@ -805,6 +806,50 @@ fn tag_with_a_run_folder() {
             "class {c}: {ap} by hand {}",
             sum / hits
         );
+    }
+    // PSLA's stats pickle: one dict per class whose AP and AUC are the summary's, curves that
+    // start where sklearn's do, and PSLA's argmax accuracy (single-label list: the summary's).
+    let pickle = std::fs::File::open(ev.join("stats.pickle")).unwrap();
+    let stats: serde_pickle::Value =
+        serde_pickle::from_reader(pickle, serde_pickle::DeOptions::new()).unwrap();
+    let serde_pickle::Value::List(stats) = stats else {
+        panic!("stats.pickle holds {stats:?}, not a list")
+    };
+    assert_eq!(stats.len(), 3);
+    let key = |d: &serde_pickle::Value, k: &str| -> serde_pickle::Value {
+        let serde_pickle::Value::Dict(d) = d else {
+            panic!("{d:?} is not a dict")
+        };
+        d[&serde_pickle::HashableValue::String(k.into())].clone()
+    };
+    let float = |v: serde_pickle::Value| match v {
+        serde_pickle::Value::F64(x) => x,
+        other => panic!("{other:?} is not a float"),
+    };
+    let floats = |v: serde_pickle::Value| match v {
+        serde_pickle::Value::List(l) => l.into_iter().map(float).collect::<Vec<f64>>(),
+        other => panic!("{other:?} is not a list"),
+    };
+    for (c, d) in stats.iter().enumerate() {
+        let class = &mine["per_class"][c];
+        assert_eq!(
+            float(key(d, "AP")),
+            class["ap"].as_f64().unwrap(),
+            "class {c} AP"
+        );
+        assert_eq!(
+            float(key(d, "auc")),
+            class["auc"].as_f64().unwrap(),
+            "class {c} AUC"
+        );
+        assert_eq!(float(key(d, "acc")), mine["accuracy"].as_f64().unwrap());
+        // Fewer than 1000 points: only the first of each curve is kept, sklearn's first point
+        // (lowest threshold: precision = the positive rate, recall 1; ROC at (0, 0), fnr 1).
+        let positives = (0..n).filter(|&i| targets.data[i * 3 + c] > 0.5).count() as f64;
+        assert_eq!(floats(key(d, "precisions")), vec![positives / n as f64]);
+        assert_eq!(floats(key(d, "recalls")), vec![1.0]);
+        assert_eq!(floats(key(d, "fpr")), vec![0.0]);
+        assert_eq!(floats(key(d, "fnr")), vec![1.0]);
     }
     // The same test clips as a folder of class folders (`--folder`): the list comes in another
     // order, so the order-free figures must agree with the manifest's.
@@ -995,4 +1040,66 @@ fn man_pages_and_examples_cover_every_subcommand() {
             .status
             .success()
     );
+}
+
+/// `tympan metrics --psla-stats` against PSLA's own `calculate_stats` (src/utilities/stats.py,
+/// fixture by `scripts/generate_reference.py --only psla_stats`): 2,300 clips, so the curves keep
+/// three of their every-1000th points. Every value within 1e-12 absolute.
+#[test]
+fn psla_stats_pickle_matches_psla() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixtures().join("psla_stats");
+    let out = dir.path().join("stats.pickle");
+    let o = tympan(&[
+        "metrics",
+        "--scores",
+        s(&f.join("scores.npy")),
+        "--targets",
+        s(&f.join("targets.npy")),
+        "--psla-stats",
+        s(&out),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let want = fixture_json("psla_stats/stats.json");
+    let want = want["stats"].as_array().unwrap();
+    let got: serde_pickle::Value = serde_pickle::from_reader(
+        std::fs::File::open(&out).unwrap(),
+        serde_pickle::DeOptions::new(),
+    )
+    .unwrap();
+    let serde_pickle::Value::List(got) = got else {
+        panic!("not a list: {got:?}")
+    };
+    assert_eq!(got.len(), want.len());
+    let value = |v: &serde_pickle::Value| -> Vec<f64> {
+        match v {
+            serde_pickle::Value::F64(x) => vec![*x],
+            serde_pickle::Value::List(l) => l
+                .iter()
+                .map(|x| match x {
+                    serde_pickle::Value::F64(x) => *x,
+                    other => panic!("{other:?} is not a float"),
+                })
+                .collect(),
+            other => panic!("{other:?} is not a float or a list"),
+        }
+    };
+    for (c, (g, w)) in got.iter().zip(want).enumerate() {
+        let serde_pickle::Value::Dict(g) = g else {
+            panic!("class {c}: not a dict")
+        };
+        let w = w.as_object().unwrap();
+        assert_eq!(g.len(), w.len(), "class {c}: keys");
+        for (k, wv) in w {
+            let gv = value(&g[&serde_pickle::HashableValue::String(k.clone())]);
+            let wv: Vec<f64> = match wv {
+                serde_json::Value::Array(a) => a.iter().map(|x| x.as_f64().unwrap()).collect(),
+                x => vec![x.as_f64().unwrap()],
+            };
+            assert_eq!(gv.len(), wv.len(), "class {c} {k}: {gv:?} vs PSLA {wv:?}");
+            for (a, b) in gv.iter().zip(&wv) {
+                assert!((a - b).abs() <= 1e-12, "class {c} {k}: {a} vs PSLA {b}");
+            }
+        }
+    }
 }

@@ -35,7 +35,9 @@ Classes are matched to the model's by name. Listed files that are absent are ski
 Writes into OUT: scores.npy [clips, classes] in list order, targets.npy, files.txt (the clips, in
 that order), summary.json (mAP, mean AUC, d-prime, accuracy for single-label lists, per-class AP
 and AUC) and per_class.csv (index, name, positives, AP, AUC); with --psla-csv also PSLA's
-predictions.csv and target.csv.";
+predictions.csv and target.csv; with --psla-stats PSLA's per-class statistics, stats.pickle (what
+PSLA's traintest.py pickles as stats_<epoch>.pickle: a list of dicts with precisions, recalls, AP,
+fpr, fnr, auc, acc).";
 
 /// Score a model on a labelled list: mAP, AUC, d-prime, per-class AP, the score matrix.
 #[derive(clap::Args)]
@@ -71,6 +73,11 @@ pub struct Args {
     /// np.savetxt text, what PSLA's label enhancement scripts read).
     #[arg(long)]
     psla_csv: bool,
+    /// Also write PSLA's per-class statistics, `stats.pickle` (`calculate_stats` of PSLA's
+    /// stats.py, as its traintest.py pickles them; curves as Python lists, NaN where a class's AP
+    /// or AUC is undefined).
+    #[arg(long)]
+    psla_stats: bool,
     /// Backend.
     #[arg(long, default_value = "flex", value_parser = super::BACKENDS)]
     backend: String,
@@ -195,6 +202,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
     if a.psla_csv {
         super::scores::write_psla_csv(&a.out.join("predictions.csv"), &scores, k)?;
         super::scores::write_psla_csv(&a.out.join("target.csv"), &list.targets, k)?;
+    }
+    if a.psla_stats {
+        super::psla_stats::write(&a.out.join("stats.pickle"), &scores, &list.targets, k)?;
     }
     let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
     println!(

@@ -15,6 +15,8 @@ Examples:
   tympan metrics --scores s.npy --targets t.npy --labels class_labels_indices.csv --format csv
   # name the classes with AudioSet's class_labels_indices.csv (index,mid,display_name)
   tympan metrics --scores s.npy --targets t.npy --labels class_labels_indices.csv --per-class
+  # PSLA's per-class statistics (its stats_<epoch>.pickle) of PSLA's own CSV predictions
+  tympan metrics --scores predictions.csv --targets target.csv --psla-stats stats.pickle
 
 Targets are a [samples, classes] 0/1 matrix, or one integer class index per sample (then
 accuracy, top-5 and MAP@3 are reported as well). CSV files hold one row per sample; a
@@ -42,6 +44,10 @@ pub struct Args {
     /// Class names: `index,mid,display_name` rows (AudioSet) or one name per line.
     #[arg(long, alias = "class-names")]
     labels: Option<PathBuf>,
+    /// Also write PSLA's per-class statistics to this file: a pickle of what PSLA's stats.py
+    /// `calculate_stats` returns (precisions, recalls, AP, fpr, fnr, auc, acc per class).
+    #[arg(long, value_name = "FILE")]
+    psla_stats: Option<PathBuf>,
 }
 
 /// A matrix read from `.npy` or `.csv`.
@@ -198,6 +204,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
     };
     let sm = Matrix::new(&s.data, s.rows, s.cols)?;
     let tm = Matrix::new(&targets, s.rows, s.cols)?;
+    if let Some(p) = &a.psla_stats {
+        super::psla_stats::write(p, &s.data, &targets, s.cols)?;
+    }
     let report = evaluate(sm, tm)
         .with_context(|| format!("{} vs {}", a.scores.display(), a.targets.display()))?;
     let (acc, top5, map3) = match &labels {

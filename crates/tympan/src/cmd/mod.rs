@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod models;
 #[cfg(feature = "train")]
 pub mod probe;
+pub mod psla_stats;
 pub mod scores;
 pub mod source;
 pub mod stats;
