@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use tympan_models::{Backend, Tagger, create, load_burnpack};
-use tympan_train::probe::{ProbeConfig, ProbeResult, Rows, embed_files, fit};
+use tympan_train::probe::{Embedder, ProbeConfig, ProbeResult, Rows, embed_files, fit};
 use tympan_train::recipe::{Dataset, ProbeRecipe};
 
 fn norm_of(run: &Path) -> Result<(f32, f32)> {
@@ -93,12 +93,19 @@ pub fn run(
         norm.1
     );
     let mut results: Vec<(String, usize, ProbeResult)> = Vec::new();
-    for (label, net) in [
-        (format!("{} embeddings", r.embedding.arch), Some(&net)),
-        ("raw log-mel patches".to_string(), None),
+    let raw = r.probe.raw_frames;
+    for (label, embedder) in [
+        (
+            format!("{} embeddings", r.embedding.arch),
+            Embedder::Net(&net),
+        ),
+        (
+            format!("raw log-mel patches, 64 x {raw}"),
+            Embedder::Raw { frames: raw },
+        ),
     ] {
-        let etr = embed_files(net, &files(&train), norm, true, &device)?;
-        let ete = embed_files(net, &files(&test), norm, true, &device)?;
+        let etr = embed_files(embedder, &files(&train), norm, true, &device)?;
+        let ete = embed_files(embedder, &files(&test), norm, true, &device)?;
         let res = fit(
             Rows {
                 x: &etr.rows,
@@ -159,6 +166,7 @@ mod tests {
         assert_eq!(r.name, "hershey-probe");
         assert_eq!(r.embedding.arch, "hershey-fc-b128");
         assert_eq!(r.probe.hidden, [256]);
+        assert_eq!(r.probe.raw_frames, 20, "the paper's 64 x 20 baseline");
         let src = Path::new("x.toml");
         let e = Experiment::from_toml("name = \"x\"\nkind = \"probe\"\nbogus = 1", src, &[])
             .unwrap_err()

@@ -293,10 +293,11 @@ impl InputContract {
     }
 
     /// The sample ranges of the examples a clip of `n` samples at `rate` Hz is scored over:
-    /// with VGGish input, Hershey et al.'s non-overlapping 960 ms patches (96 frames of 10 ms;
-    /// a clip of at most one patch stays whole); otherwise the clip itself.
+    /// with VGGish input, Hershey et al.'s non-overlapping patches of `length` frames of 10 ms
+    /// (96 for their networks, 960 ms; 20 for the raw log-mel baseline of their Sec. 4.4; a
+    /// clip of at most one patch stays whole); otherwise the clip itself.
     pub fn example_ranges(&self, n: usize, rate: u32) -> Vec<(usize, usize)> {
-        const PATCH: usize = 96;
+        let patch = self.length.max(1);
         let Some((window, hop)) = (self.input == InputKind::Vggish)
             .then(|| self.input.frame_geometry(rate))
             .flatten()
@@ -308,14 +309,14 @@ impl InputContract {
         } else {
             0
         };
-        let patches = frames / PATCH;
+        let patches = frames / patch;
         if patches <= 1 {
             return vec![(0, n)];
         }
         (0..patches)
             .map(|p| {
-                let start = p * PATCH * hop;
-                (start, (start + (PATCH - 1) * hop + window).min(n))
+                let start = p * patch * hop;
+                (start, (start + (patch - 1) * hop + window).min(n))
             })
             .collect()
     }
@@ -353,7 +354,7 @@ mod tests {
     }
 
     #[test]
-    fn patches_are_96_frame_blocks_and_short_clips_stay_whole() {
+    fn patches_are_length_frame_blocks_and_short_clips_stay_whole() {
         let c = InputContract::new(InputKind::Vggish, 96, (0.0, 1.0), Some(16_000));
         // 4 s at 16 kHz: 398 frames, 4 whole patches (the last 14 frames are dropped, as VGGish).
         let r = c.example_ranges(64_000, 16_000);
@@ -365,6 +366,12 @@ mod tests {
         assert_eq!(c.example_ranges(8_000, 16_000), vec![(0, 8_000)]);
         let f = InputContract::new(InputKind::Fbank, 96, (0.0, 1.0), None);
         assert_eq!(f.example_ranges(64_000, 16_000), vec![(0, 64_000)]);
+        // The raw baseline's 20-frame patches: 398 frames give 19 of 200 ms, 3,200 samples apart.
+        let raw = InputContract::new(InputKind::Vggish, 20, (0.0, 1.0), Some(16_000));
+        let r = raw.example_ranges(64_000, 16_000);
+        assert_eq!(r.len(), 19);
+        assert_eq!(r[0], (0, 19 * 160 + 400));
+        assert_eq!(r[18].0, 18 * 20 * 160);
     }
 
     #[test]

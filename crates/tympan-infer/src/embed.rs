@@ -22,26 +22,49 @@ pub struct Embeddings {
 /// Patches per forward pass in [`embed_files`] (16 x 96 x 64 floats of input, 15 s of audio).
 const EMBED_BATCH: usize = 16;
 
+/// What a clip's patches become.
+#[derive(Clone, Copy)]
+pub enum Embedder<'a> {
+    /// A Hershey network's [`embed`](tympan_models::hershey::HersheyNet::embed) output (its 128-d
+    /// bottleneck or penultimate layer) of 96-frame (960 ms) patches.
+    Net(&'a tympan_models::hershey::HersheyNet),
+    /// The normalised log-mel patches themselves, `frames` x 64 values: Hershey et al. Sec. 4.4's
+    /// raw baseline is [`Embedder::RAW_FRAMES`] frames.
+    Raw {
+        /// Frames (of 10 ms) per patch.
+        frames: usize,
+    },
+}
+
+impl Embedder<'_> {
+    /// The frames of Hershey et al. Sec. 4.4's log-mel baseline: 64 x 20 patches.
+    pub const RAW_FRAMES: usize = 20;
+
+    fn frames(&self) -> usize {
+        match self {
+            Embedder::Net(_) => 96,
+            Embedder::Raw { frames } => *frames,
+        }
+    }
+}
+
 /// Embeddings of `files` (resampled to 16 kHz, features normalised with `mean`/`std` as in
-/// training): `net`'s [`embed`](tympan_models::hershey::HersheyNet::embed) output (its 128-d
-/// bottleneck or penultimate layer), or with `net = None` the normalised patches themselves
-/// (6,144 values, Hershey et al. Sec. 4.4's raw baseline). One row per clip (the mean over its
-/// patches) when `per_clip`, else one per patch. Patches go through the network
-/// [`EMBED_BATCH`] at a time.
+/// training) by `embedder`. One row per clip (the mean over its patches) when `per_clip`, else
+/// one per patch. Patches go through the network [`EMBED_BATCH`] at a time.
 pub fn embed_files(
-    net: Option<&tympan_models::hershey::HersheyNet>,
+    embedder: Embedder<'_>,
     files: &[std::path::PathBuf],
     norm: (f32, f32),
     per_clip: bool,
     device: &Device,
 ) -> Result<Embeddings, InferError> {
-    embed_files_reporting(net, files, norm, per_clip, device, &mut |_| {})
+    embed_files_reporting(embedder, files, norm, per_clip, device, &mut |_| {})
 }
 
 /// [`embed_files`], calling `done(n)` after each file with the files embedded so far (for a
 /// progress bar).
 pub fn embed_files_reporting(
-    net: Option<&tympan_models::hershey::HersheyNet>,
+    embedder: Embedder<'_>,
     files: &[std::path::PathBuf],
     (mean, std): (f32, f32),
     per_clip: bool,
@@ -53,14 +76,19 @@ pub fn embed_files_reporting(
         dim: 0,
         names: Vec::new(),
     };
-    // Hershey et al.'s examples: the clip cut into 960 ms patches, VGGish log-mel,
-    // `(x - mean) / std`.
-    let contract = InputContract::new(InputKind::Vggish, 96, (mean, std), Some(16_000));
-    let forward = |x: Tensor<3>| match net {
-        Some(net) => net.embed(x),
-        None => {
+    // Hershey et al.'s examples: the clip cut into patches, VGGish log-mel, `(x - mean) / std`.
+    let frames = embedder.frames();
+    if frames == 0 {
+        return Err(InferError::Input(
+            "an embedding patch needs at least one frame".into(),
+        ));
+    }
+    let contract = InputContract::new(InputKind::Vggish, frames, (mean, std), Some(16_000));
+    let forward = |x: Tensor<3>| match embedder {
+        Embedder::Net(net) => net.embed(x),
+        Embedder::Raw { .. } => {
             let b = x.dims()[0];
-            x.reshape([b, 96 * 64])
+            x.reshape([b, frames * 64])
         }
     };
     for (i, file) in files.iter().enumerate() {

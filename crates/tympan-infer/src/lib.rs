@@ -19,7 +19,7 @@ mod predict;
 mod scorer;
 
 pub use card::{CARD_FILE, CARD_FORMAT, Checkpoint, ModelCard};
-pub use embed::{Embeddings, embed_files, embed_files_reporting};
+pub use embed::{Embedder, Embeddings, embed_files, embed_files_reporting};
 pub use error::InferError;
 pub use predict::{Clip, example_outputs, predict};
 pub use scorer::{Scorer, Windows};

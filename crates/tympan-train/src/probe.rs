@@ -15,7 +15,7 @@ use rand::seq::SliceRandom;
 
 use crate::error::TrainError;
 pub use crate::recipe::ProbeConfig;
-pub use tympan_infer::{Embeddings, embed_files};
+pub use tympan_infer::{Embedder, Embeddings, embed_files};
 
 /// A fully connected classifier.
 #[derive(Module, Debug)]

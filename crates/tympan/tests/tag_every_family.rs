@@ -165,6 +165,51 @@ fn hershey_fc_patches() {
     assert_eq!(by_run.shape, vec![clips.len(), by_run.shape[1]]);
     assert_eq!(by_run.shape, by_hand.shape);
     assert_eq!(by_run.data, by_hand.data);
+    // The raw baseline of Hershey et al. Sec. 4.4: 64 x 20 patches of the normalised log-mel.
+    // Features are frame-local, so a 20-frame patch is the first 20 frames of the 96-frame patch
+    // over the same samples, and a clip's row is the mean of its patches' rows.
+    let norm = ["--mean", mean.as_str(), "--std", std.as_str()];
+    let raw20 = embed(
+        &[&["--raw", "--per", "patch"], &norm[..]].concat(),
+        &dir.path().join("raw20.npy"),
+    );
+    let raw96 = embed(
+        &[
+            &["--raw", "--raw-frames", "96", "--per", "patch"],
+            &norm[..],
+        ]
+        .concat(),
+        &dir.path().join("raw96.npy"),
+    );
+    assert_eq!((raw20.shape[1], raw96.shape[1]), (20 * 64, 96 * 64));
+    assert!(raw20.shape[0] >= clips.len(), "{:?}", raw20.shape);
+    assert_eq!(raw20.data[..20 * 64], raw96.data[..20 * 64]);
+    let per_clip = embed(
+        &[&["--raw"], &norm[..]].concat(),
+        &dir.path().join("raw20-clip.npy"),
+    );
+    assert_eq!(per_clip.shape, vec![clips.len(), 20 * 64]);
+    let rows = std::fs::read_to_string(dir.path().join("raw20.txt")).unwrap();
+    let first = clips[0].as_str();
+    let of_first: Vec<usize> = rows
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.split('\t').next() == Some(first))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(!of_first.is_empty(), "no rows of {first} in {rows}");
+    for j in [0, 7, 1279] {
+        let mean = of_first
+            .iter()
+            .map(|&i| raw20.data[i * 1280 + j])
+            .sum::<f32>()
+            / of_first.len() as f32;
+        let got = per_clip.data[j];
+        assert!(
+            (got - mean).abs() <= 1e-5 * mean.abs().max(1.0),
+            "value {j}: {got} vs {mean}"
+        );
+    }
 }
 
 /// A long file is read piece by piece and scored one forward batch of windows at a time: the

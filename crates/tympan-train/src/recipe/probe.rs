@@ -64,6 +64,8 @@ pub struct ProbeSection {
     pub lr: f64,
     /// Seed.
     pub seed: u64,
+    /// Frames per patch of the raw log-mel baseline (Hershey et al. Sec. 4.4: 64 x 20).
+    pub raw_frames: usize,
 }
 
 impl Default for ProbeSection {
@@ -74,6 +76,7 @@ impl Default for ProbeSection {
             epochs: d.epochs,
             lr: d.lr,
             seed: d.seed,
+            raw_frames: tympan_infer::Embedder::RAW_FRAMES,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use tympan_audio::npy;
-use tympan_infer::{ModelCard, embed_files_reporting};
+use tympan_infer::{Embedder, ModelCard, embed_files_reporting};
 use tympan_models::{Backend, Tagger, create, load_burnpack};
 
 const EXAMPLES: &str = "\
@@ -17,9 +17,11 @@ Examples:
       --classes 10 --mean -1.03 --std 1.73 recordings/ -o fsdd_embeddings.npy
   tympan embed --arch hershey-fc --weights model.bpk --classes 10 --mean 0 --std 1 \\
       --per patch clip.wav -o e.npy
+  tympan embed --raw --mean -1.76 --std 2.16 recordings/ -o raw_64x20.npy
 
 Input: 16 kHz VGGish log-mel (files are resampled), cut into non-overlapping 96-frame (960 ms)
-patches; a clip shorter than one patch is zero-padded to one. --run DIR reads the architecture,
+patches (with --raw, 20-frame patches: the paper's 64x20 baseline); a clip shorter than one patch
+is zero-padded to one. --run DIR reads the architecture,
 the classes and the normalisation from a run folder's card.json; with --arch, --mean/--std
 must be the normalisation the model was trained with (the run's card.json stores it under
 `input`). Output: float32 .npy, [files, D] with --per clip (the mean over a
@@ -49,10 +51,13 @@ pub struct Args {
     /// Number of classes the model was trained with.
     #[arg(long, requires = "arch")]
     classes: Option<usize>,
-    /// No model: write the normalised 96x64 patches themselves (6,144 values), the raw log-mel
-    /// baseline of Hershey et al. Sec. 4.4.
+    /// No model: write the normalised log-mel patches themselves, the raw baseline of Hershey et
+    /// al. Sec. 4.4 (64 x 20: 1,280 values per patch; see --raw-frames).
     #[arg(long, conflicts_with_all = ["run", "arch", "weights", "classes"])]
     raw: bool,
+    /// With --raw: frames (of 10 ms) per patch; 20 is the paper's baseline, 96 the networks' input.
+    #[arg(long, requires = "raw", default_value_t = Embedder::RAW_FRAMES)]
+    raw_frames: usize,
     /// One row per clip (mean over its patches) or per patch.
     #[arg(long, default_value = "clip", value_parser = ["clip", "patch"])]
     per: String,
@@ -116,14 +121,15 @@ pub fn run(a: Args) -> Result<ExitCode> {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let e = embed_files_reporting(
-        model.as_ref(),
-        &files,
-        norm,
-        a.per == "clip",
-        &device,
-        &mut |n| pb.set_position(n as u64),
-    )?;
+    let embedder = match &model {
+        Some(net) => Embedder::Net(net),
+        None => Embedder::Raw {
+            frames: a.raw_frames,
+        },
+    };
+    let e = embed_files_reporting(embedder, &files, norm, a.per == "clip", &device, &mut |n| {
+        pb.set_position(n as u64)
+    })?;
     pb.finish_and_clear();
     let (rows, dim) = (e.rows, e.dim);
     let mut names = e.names.join("\n");
