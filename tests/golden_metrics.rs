@@ -20,15 +20,20 @@ fn close(a: f64, b: f64, what: &str) {
     assert!((a - b).abs() <= 1e-12, "{what}: {a} vs sklearn {b}");
 }
 
-#[test]
-fn metrics_match_sklearn() {
+/// The fixture, its scores and targets, and their shape.
+fn fixture() -> (serde_json::Value, Vec<f32>, Vec<f32>, usize, usize) {
     let f = fixture_json("metrics.json");
     let (rows, cols) = (
         f["rows"].as_u64().unwrap() as usize,
         f["cols"].as_u64().unwrap() as usize,
     );
-    let scores = floats(&f["scores"]);
-    let targets = floats(&f["targets"]);
+    let (scores, targets) = (floats(&f["scores"]), floats(&f["targets"]));
+    (f, scores, targets, rows, cols)
+}
+
+#[test]
+fn metrics_match_sklearn() {
+    let (f, scores, targets, rows, cols) = fixture();
     let s = Matrix::new(&scores, rows, cols).unwrap();
     let t = Matrix::new(&targets, rows, cols).unwrap();
     let report = evaluate(s, t).unwrap();
@@ -119,13 +124,7 @@ fn all_close(got: &[f64], want: &[f64], what: &str) {
 /// of the tied matrix: what PSLA's stats pickle samples.
 #[test]
 fn curves_match_sklearn() {
-    let f = fixture_json("metrics.json");
-    let (rows, cols) = (
-        f["rows"].as_u64().unwrap() as usize,
-        f["cols"].as_u64().unwrap() as usize,
-    );
-    let scores = floats(&f["scores"]);
-    let targets = floats(&f["targets"]);
+    let (f, scores, targets, rows, cols) = fixture();
     let (s, t) = (
         Matrix::new(&scores, rows, cols).unwrap(),
         Matrix::new(&targets, rows, cols).unwrap(),
