@@ -117,7 +117,9 @@ pub(super) fn gemm(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c:
         (a, b)
     };
     let parallel = m.saturating_mul(n).saturating_mul(k) >= PARALLEL_OPS;
-    let panels = if parallel && m < PANEL_ROWS_BELOW {
+    // From 4 rows, a panel of at least MIN_PANEL - 16 columns has more than 256 outputs, so no
+    // panel falls to `gemm`'s dot-product kernels that the whole product avoids (see above).
+    let panels = if parallel && (4..PANEL_ROWS_BELOW).contains(&m) {
         (n / MIN_PANEL).min(rayon::current_num_threads())
     } else {
         1
@@ -135,12 +137,19 @@ pub(super) fn gemm(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c:
     }
     // Column panels, one single-threaded product each: every element of C is still the same
     // chain of multiply-adds (its row of A times its column of B, in depth blocks), so the bits
-    // do not depend on the cut.
-    let width = n.div_ceil(panels).div_ceil(64) * 64;
+    // do not depend on the cut. Panel p spans columns `edge(p)..edge(p + 1)`, edges on multiples
+    // of 16, so each is within 16 columns of `n / panels`.
+    let edge = |p: usize| {
+        if p == panels {
+            n
+        } else {
+            p * n / panels / 16 * 16
+        }
+    };
     let out = OutPtr(c.as_mut_ptr());
     rayon::scope(|scope| {
-        for j0 in (0..n).step_by(width) {
-            let w = width.min(n - j0);
+        for p in 0..panels {
+            let (j0, w) = (edge(p), edge(p + 1) - edge(p));
             let out = &out;
             scope.spawn(move |_| {
                 let b = View {
@@ -176,7 +185,7 @@ pub(super) fn gemm(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c:
 /// from 256 rows on, `gemm`'s split is as fast or faster ([256, 2304, 1536]: 257 against 225).
 const PANEL_ROWS_BELOW: usize = 256;
 
-/// The narrowest column panel worth a thread of its own.
+/// The narrowest column panel worth a thread of its own (give or take the 16-column alignment).
 const MIN_PANEL: usize = 128;
 
 /// C's base pointer, shared by the threads of disjoint column panels.
@@ -247,62 +256,65 @@ mod tests {
     /// beta = 1, and a B whose columns are strided (a transposed view, as im2col's are).
     #[test]
     fn column_panels_keep_the_bits() {
-        let (m, k, n) = (48, 700, 1000);
-        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
-        let bt: Vec<f32> = (0..n * k).map(|i| (i as f32 * 0.11).cos()).collect(); // [n, k]
-        let start: Vec<f32> = (0..m * n).map(|i| (i as f32 * 0.05).sin()).collect();
-        for beta in [0.0, 1.0] {
-            let init = |c: &mut Vec<f32>| {
-                if beta == 0.0 {
-                    c.fill(f32::NAN)
-                } else {
-                    c.copy_from_slice(&start)
-                }
-            };
-            let mut panels = vec![0.0; m * n];
-            init(&mut panels);
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(3)
-                .build()
-                .unwrap();
-            pool.install(|| {
-                gemm(
-                    m,
-                    k,
-                    n,
-                    View::rows(&a, k),
-                    View::transposed(&bt, k),
-                    beta,
-                    &mut panels,
-                )
-            });
-            let mut whole = vec![0.0; m * n];
-            init(&mut whole);
-            // SAFETY: the views and `whole` hold their matrices.
-            unsafe {
-                depth_blocks(
-                    m,
-                    k,
-                    n,
-                    View::rows(&a, k),
-                    View::transposed(&bt, k),
-                    beta,
-                    whole.as_mut_ptr(),
-                    n,
-                    ::gemm::Parallelism::None,
-                )
-            };
-            let differ = panels
-                .iter()
-                .zip(&whole)
-                .filter(|(x, y)| x.to_bits() != y.to_bits())
-                .count();
-            assert_eq!(
-                differ,
-                0,
-                "beta {beta}: {differ} of {} elements differ",
-                m * n
-            );
+        // [4, 5000, 385] on 3 threads: three panels of 128-129 columns and 4 rows, still above
+        // `gemm`'s dot-product kernels' 256 outputs with A's rows and B's columns contiguous.
+        for (m, k, n) in [(48, 700, 1000), (4, 5000, 385)] {
+            let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+            let bt: Vec<f32> = (0..n * k).map(|i| (i as f32 * 0.11).cos()).collect(); // [n, k]
+            let start: Vec<f32> = (0..m * n).map(|i| (i as f32 * 0.05).sin()).collect();
+            for beta in [0.0, 1.0] {
+                let init = |c: &mut Vec<f32>| {
+                    if beta == 0.0 {
+                        c.fill(f32::NAN)
+                    } else {
+                        c.copy_from_slice(&start)
+                    }
+                };
+                let mut panels = vec![0.0; m * n];
+                init(&mut panels);
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(3)
+                    .build()
+                    .unwrap();
+                pool.install(|| {
+                    gemm(
+                        m,
+                        k,
+                        n,
+                        View::rows(&a, k),
+                        View::transposed(&bt, k),
+                        beta,
+                        &mut panels,
+                    )
+                });
+                let mut whole = vec![0.0; m * n];
+                init(&mut whole);
+                // SAFETY: the views and `whole` hold their matrices.
+                unsafe {
+                    depth_blocks(
+                        m,
+                        k,
+                        n,
+                        View::rows(&a, k),
+                        View::transposed(&bt, k),
+                        beta,
+                        whole.as_mut_ptr(),
+                        n,
+                        ::gemm::Parallelism::None,
+                    )
+                };
+                let differ = panels
+                    .iter()
+                    .zip(&whole)
+                    .filter(|(x, y)| x.to_bits() != y.to_bits())
+                    .count();
+                assert_eq!(
+                    differ,
+                    0,
+                    "beta {beta}: {differ} of {} elements differ",
+                    m * n
+                );
+            }
         }
     }
 
