@@ -4,6 +4,7 @@
 
 use burn::prelude::*;
 use tympan_audio::{InputContract, InputKind};
+use tympan_models::hershey::PATCH;
 
 use crate::InferError;
 use crate::predict::{Clip, example_outputs};
@@ -42,7 +43,7 @@ impl Embedder<'_> {
 
     fn frames(&self) -> usize {
         match self {
-            Embedder::Net(_) => 96,
+            Embedder::Net(_) => PATCH[0],
             Embedder::Raw { frames } => *frames,
         }
     }
@@ -88,7 +89,7 @@ pub fn embed_files_reporting(
         Embedder::Net(net) => net.embed(x),
         Embedder::Raw { .. } => {
             let b = x.dims()[0];
-            x.reshape([b, frames * 64])
+            x.reshape([b, frames * PATCH[1]])
         }
     };
     for (i, file) in files.iter().enumerate() {

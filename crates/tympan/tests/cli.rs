@@ -809,47 +809,28 @@ fn tag_with_a_run_folder() {
     }
     // PSLA's stats pickle: one dict per class whose AP and AUC are the summary's, curves that
     // start where sklearn's do, and PSLA's argmax accuracy (single-label list: the summary's).
-    let pickle = std::fs::File::open(ev.join("stats.pickle")).unwrap();
-    let stats: serde_pickle::Value =
-        serde_pickle::from_reader(pickle, serde_pickle::DeOptions::new()).unwrap();
-    let serde_pickle::Value::List(stats) = stats else {
-        panic!("stats.pickle holds {stats:?}, not a list")
-    };
+    let stats = read_psla_stats(&ev.join("stats.pickle"));
     assert_eq!(stats.len(), 3);
-    let key = |d: &serde_pickle::Value, k: &str| -> serde_pickle::Value {
-        let serde_pickle::Value::Dict(d) = d else {
-            panic!("{d:?} is not a dict")
-        };
-        d[&serde_pickle::HashableValue::String(k.into())].clone()
-    };
-    let float = |v: serde_pickle::Value| match v {
-        serde_pickle::Value::F64(x) => x,
-        other => panic!("{other:?} is not a float"),
-    };
-    let floats = |v: serde_pickle::Value| match v {
-        serde_pickle::Value::List(l) => l.into_iter().map(float).collect::<Vec<f64>>(),
-        other => panic!("{other:?} is not a list"),
-    };
     for (c, d) in stats.iter().enumerate() {
         let class = &mine["per_class"][c];
         assert_eq!(
-            float(key(d, "AP")),
+            float(&d["AP"]),
             class["ap"].as_f64().unwrap(),
             "class {c} AP"
         );
         assert_eq!(
-            float(key(d, "auc")),
+            float(&d["auc"]),
             class["auc"].as_f64().unwrap(),
             "class {c} AUC"
         );
-        assert_eq!(float(key(d, "acc")), mine["accuracy"].as_f64().unwrap());
+        assert_eq!(float(&d["acc"]), mine["accuracy"].as_f64().unwrap());
         // Fewer than 1000 points: only the first of each curve is kept, sklearn's first point
         // (lowest threshold: precision = the positive rate, recall 1; ROC at (0, 0), fnr 1).
         let positives = (0..n).filter(|&i| targets.data[i * 3 + c] > 0.5).count() as f64;
-        assert_eq!(floats(key(d, "precisions")), vec![positives / n as f64]);
-        assert_eq!(floats(key(d, "recalls")), vec![1.0]);
-        assert_eq!(floats(key(d, "fpr")), vec![0.0]);
-        assert_eq!(floats(key(d, "fnr")), vec![1.0]);
+        assert_eq!(floats(&d["precisions"]), vec![positives / n as f64]);
+        assert_eq!(floats(&d["recalls"]), vec![1.0]);
+        assert_eq!(floats(&d["fpr"]), vec![0.0]);
+        assert_eq!(floats(&d["fnr"]), vec![1.0]);
     }
     // The same test clips as a folder of class folders (`--folder`): the list comes in another
     // order, so the order-free figures must agree with the manifest's.
@@ -1062,44 +1043,64 @@ fn psla_stats_pickle_matches_psla() {
     assert!(o.status.success(), "{}", stderr(&o));
     let want = fixture_json("psla_stats/stats.json");
     let want = want["stats"].as_array().unwrap();
-    let got: serde_pickle::Value = serde_pickle::from_reader(
-        std::fs::File::open(&out).unwrap(),
-        serde_pickle::DeOptions::new(),
-    )
-    .unwrap();
-    let serde_pickle::Value::List(got) = got else {
-        panic!("not a list: {got:?}")
-    };
+    let got = read_psla_stats(&out);
     assert_eq!(got.len(), want.len());
-    let value = |v: &serde_pickle::Value| -> Vec<f64> {
-        match v {
-            serde_pickle::Value::F64(x) => vec![*x],
-            serde_pickle::Value::List(l) => l
-                .iter()
-                .map(|x| match x {
-                    serde_pickle::Value::F64(x) => *x,
-                    other => panic!("{other:?} is not a float"),
-                })
-                .collect(),
-            other => panic!("{other:?} is not a float or a list"),
-        }
-    };
     for (c, (g, w)) in got.iter().zip(want).enumerate() {
-        let serde_pickle::Value::Dict(g) = g else {
-            panic!("class {c}: not a dict")
-        };
         let w = w.as_object().unwrap();
         assert_eq!(g.len(), w.len(), "class {c}: keys");
         for (k, wv) in w {
-            let gv = value(&g[&serde_pickle::HashableValue::String(k.clone())]);
-            let wv: Vec<f64> = match wv {
-                serde_json::Value::Array(a) => a.iter().map(|x| x.as_f64().unwrap()).collect(),
-                x => vec![x.as_f64().unwrap()],
+            // A list where PSLA has an array, a float where it has a number.
+            let (gv, wv): (Vec<f64>, Vec<f64>) = match wv {
+                serde_json::Value::Array(a) => (
+                    floats(&g[k]),
+                    a.iter().map(|x| x.as_f64().unwrap()).collect(),
+                ),
+                x => (vec![float(&g[k])], vec![x.as_f64().unwrap()]),
             };
             assert_eq!(gv.len(), wv.len(), "class {c} {k}: {gv:?} vs PSLA {wv:?}");
             for (a, b) in gv.iter().zip(&wv) {
                 assert!((a - b).abs() <= 1e-12, "class {c} {k}: {a} vs PSLA {b}");
             }
         }
+    }
+}
+
+/// A PSLA stats pickle read back: a list with one dict per class, keyed by name.
+fn read_psla_stats(path: &Path) -> Vec<std::collections::BTreeMap<String, serde_pickle::Value>> {
+    let file = std::fs::File::open(path).unwrap();
+    let value: serde_pickle::Value =
+        serde_pickle::from_reader(file, serde_pickle::DeOptions::new()).unwrap();
+    let serde_pickle::Value::List(classes) = value else {
+        panic!("{} holds {value:?}, not a list", path.display())
+    };
+    classes
+        .into_iter()
+        .map(|d| {
+            let serde_pickle::Value::Dict(d) = d else {
+                panic!("{d:?} is not a dict")
+            };
+            d.into_iter()
+                .map(|(k, v)| match k {
+                    serde_pickle::HashableValue::String(k) => (k, v),
+                    other => panic!("key {other:?} is not a string"),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// A pickled float.
+fn float(v: &serde_pickle::Value) -> f64 {
+    match v {
+        serde_pickle::Value::F64(x) => *x,
+        other => panic!("{other:?} is not a float"),
+    }
+}
+
+/// A pickled list of floats.
+fn floats(v: &serde_pickle::Value) -> Vec<f64> {
+    match v {
+        serde_pickle::Value::List(l) => l.iter().map(float).collect(),
+        other => panic!("{other:?} is not a list"),
     }
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use tympan_metrics::{average_precision, precision_recall_curve, roc_auc, roc_curve};
+use tympan_metrics::{Matrix, average_precision, precision_recall_curve, roc_auc, roc_curve};
 
 /// PSLA's `save_every_steps`.
 const EVERY: usize = 1000;
@@ -43,19 +43,18 @@ fn every_1000th(v: Vec<f64>) -> Vec<f64> {
 
 /// The statistics of `scores` against `targets` (`[clips, classes]`, row-major), PSLA's way.
 fn stats(scores: &[f32], targets: &[f32], classes: usize) -> Result<Vec<ClassStats>> {
-    let rows = scores.len() / classes;
+    let rows = scores.len() / classes.max(1);
+    let (scores, targets) = (
+        Matrix::new(scores, rows, classes)?,
+        Matrix::new(targets, rows, classes)?,
+    );
     let hits = (0..rows)
-        .filter(|&r| {
-            let span = r * classes..(r + 1) * classes;
-            argmax(&scores[span.clone()]) == argmax(&targets[span])
-        })
+        .filter(|&r| argmax(scores.row(r)) == argmax(targets.row(r)))
         .count();
     let acc = hits as f64 / rows as f64;
-    let column =
-        |m: &[f32], c: usize| -> Vec<f32> { m.iter().skip(c).step_by(classes).copied().collect() };
     (0..classes)
         .map(|c| {
-            let (s, t) = (column(scores, c), column(targets, c));
+            let (s, t) = (scores.column(c), targets.column(c));
             let pr = precision_recall_curve(&s, &t).with_context(|| format!("class {c}"))?;
             let roc = roc_curve(&s, &t).with_context(|| format!("class {c}"))?;
             Ok(ClassStats {
