@@ -185,6 +185,24 @@ impl InputContract {
             .map_or(1, |(frame, _)| frame.max(1))
     }
 
+    /// The input length a clip of `samples` samples at `rate` Hz fills whole: its frames as
+    /// Kaldi cuts them (`snip_edges`, so 0 below one frame) for features, its samples for
+    /// waveforms, and `None` for VGGish input, whose length is a patch, not a clip.
+    pub fn length_of(&self, samples: usize, rate: u32) -> Option<usize> {
+        match self.input {
+            InputKind::Vggish => None,
+            InputKind::Waveform => Some(samples),
+            kind => {
+                let (frame, hop) = kind.frame_geometry(rate)?;
+                Some(if samples < frame || hop == 0 {
+                    0
+                } else {
+                    1 + (samples - frame) / hop
+                })
+            }
+        }
+    }
+
     /// [`Self::window_samples`] in seconds.
     pub fn window_seconds(&self, rate: u32) -> Option<f64> {
         self.window_samples(rate).map(|n| n as f64 / rate as f64)
@@ -351,6 +369,51 @@ mod tests {
         assert_eq!(short.frames, 198, "one sample less loses the last frame");
         let vgg = InputContract::new(InputKind::Vggish, 96, (0.0, 1.0), Some(16_000));
         assert_eq!(vgg.window_samples(16_000), None);
+    }
+
+    /// `length_of` counts the frames the extractors cut, at 8 and 16 kHz, just below, at and
+    /// above one frame, and inverts `window_samples`.
+    #[test]
+    fn clip_lengths_are_the_extractors_frames() {
+        // (The slim 2D preset is defined at 8 kHz only.)
+        for (kind, preset, rates) in [
+            (InputKind::Fbank, Preset::psla(), &[8_000u32, 16_000][..]),
+            (InputKind::Slim2d, Preset::Slim2d, &[8_000][..]),
+        ] {
+            for &rate in rates {
+                let c = InputContract::new(kind, 100, (0.0, 1.0), Some(rate));
+                let (frame, _) = kind.frame_geometry(rate).unwrap();
+                for n in [
+                    frame,
+                    frame + 1,
+                    3 * frame + 7,
+                    rate as usize,
+                    2 * rate as usize + 13,
+                ] {
+                    let wave: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.01).sin()).collect();
+                    let unpadded = match &preset {
+                        Preset::Psla { .. } => {
+                            crate::fbank::Fbank::new(crate::presets::psla_fbank_options(rate))
+                                .unwrap()
+                                .compute(&wave)
+                                .unwrap()
+                                .frames
+                        }
+                        p => p.extractor(rate).unwrap().compute(&wave).unwrap().frames,
+                    };
+                    assert_eq!(c.length_of(n, rate), Some(unpadded), "{kind} {rate} Hz {n}");
+                }
+                assert_eq!(c.length_of(frame - 1, rate), Some(0));
+                assert_eq!(
+                    c.length_of(c.window_samples(rate).unwrap(), rate),
+                    Some(100)
+                );
+            }
+        }
+        let wave = InputContract::new(InputKind::Waveform, 16_000, (0.0, 1.0), Some(16_000));
+        assert_eq!(wave.length_of(12_345, 16_000), Some(12_345));
+        let vgg = InputContract::new(InputKind::Vggish, 96, (0.0, 1.0), Some(16_000));
+        assert_eq!(vgg.length_of(16_000, 16_000), None);
     }
 
     #[test]

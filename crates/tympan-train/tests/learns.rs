@@ -173,3 +173,113 @@ fn validation_splits_are_stratified_seeded_and_disjoint() {
     }
     assert!(names(&o.test).is_disjoint(&names(&o.train)));
 }
+
+/// `features.fit_length`: the input length is fitted to the training clips when the run starts
+/// (the smallest length, rounded up to 8, that holds the share whole, capped by
+/// `target_length`), the log says so, and the run's `config.toml` and model card hold the length
+/// used, so that tagging and resuming read it. Real FSDD clips, a one-epoch raw-waveform M3.
+#[test]
+fn fit_length_follows_the_clips() {
+    let Some(data) = tympan_tests::require_data("fit_length_follows_the_clips") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = tympan_tests::fsdd_manifest(
+        &data,
+        dir.path(),
+        0..3,
+        &["jackson"],
+        &[0, 10, 11, 12],
+        |t| t != 0,
+    );
+    let train_clips: Vec<std::path::PathBuf> = (0..3)
+        .flat_map(|d| {
+            [10, 11, 12].map(|t| data.join(format!("fsdd/recordings/{d}_jackson_{t}.wav")))
+        })
+        .collect();
+    let run_with = |share: f64, cap: usize, out: &Path| {
+        let text = format!(
+            r#"
+name = "fit-length"
+[data]
+dataset = "csv"
+data_dir = {:?}
+test_fold = 0
+valid = "none"
+[features]
+input = "waveform"
+target_length = {cap}
+fit_length = {share}
+[model]
+arch = "m3"
+[optim]
+lr = 1e-3
+warmup_iters = 0
+schedule = {{ kind = "constant" }}
+[train]
+batch_size = 3
+epochs = 1
+sampler = "uniform"
+"#,
+            manifest.display().to_string()
+        );
+        let recipe = Recipe::from_toml(&text, Path::new("fit-length.toml"), &[]).unwrap();
+        let mut infos = Vec::new();
+        let mut sink = |e| {
+            if let tympan_train::Event::Info(s) = e {
+                infos.push(s)
+            }
+        };
+        run(
+            &recipe,
+            RunOptions {
+                device: Device::flex(),
+                data_parallel: Vec::new(),
+                out_dir: out.to_path_buf(),
+                resume: false,
+                stop_after: None,
+                on_event: &mut sink,
+            },
+        )
+        .unwrap();
+        let config = Recipe::load(&out.join("config.toml"), &[]).unwrap();
+        assert_eq!(
+            config.features.fit_length, None,
+            "config.toml keeps a share"
+        );
+        let card: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("card.json")).unwrap()).unwrap();
+        let card_len = card["input"]["length"].as_u64().unwrap() as usize;
+        assert_eq!(card_len, config.features.target_length);
+        let rate = card["input"]["sample_rate"].as_u64().unwrap() as u32;
+        (config.features.target_length, rate, infos)
+    };
+    let (len, rate, infos) = run_with(1.0, 1_000_000, &dir.path().join("all"));
+    // Every training clip's samples at the model's rate, computed here from the files.
+    let opts = tympan_audio::LoadOptions {
+        sample_rate: Some(rate),
+        ..Default::default()
+    };
+    let mut lengths: Vec<usize> = train_clips
+        .iter()
+        .map(|p| tympan_audio::load::load(p, &opts).unwrap().samples.len())
+        .collect();
+    lengths.sort_unstable();
+    assert_eq!(
+        len,
+        lengths[8].div_ceil(8) * 8,
+        "share 1: the longest clip whole"
+    );
+    assert!(
+        infos
+            .iter()
+            .any(|s| s.contains(&format!("target_length = {len} samples"))),
+        "{infos:?}"
+    );
+    // Half of the nine clips: the fifth longest, rounded up.
+    let (half, _, _) = run_with(0.5, 1_000_000, &dir.path().join("half"));
+    assert_eq!(half, lengths[4].div_ceil(8) * 8);
+    // The recipe's length caps it.
+    let (capped, _, _) = run_with(1.0, lengths[0] - 1, &dir.path().join("capped"));
+    assert_eq!(capped, lengths[0] - 1);
+}

@@ -8,6 +8,7 @@
 //! checkpoint sees exactly the batches an uninterrupted run would.
 
 mod features;
+mod length;
 mod pipeline;
 mod split;
 
@@ -23,6 +24,7 @@ use crate::error::TrainError;
 use crate::recipe::{Dataset as RecipeDataset, Recipe};
 
 pub use features::{norm_stats, norm_stats_reporting};
+pub(crate) use length::fit_recipe;
 pub use pipeline::{HostBatch, Pipeline, make_batch};
 pub use split::{Presence, SplitPresence};
 use split::{audioset, empty_split, split_dataset};

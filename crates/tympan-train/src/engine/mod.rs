@@ -31,7 +31,7 @@ pub use evaluate::predict;
 use model::{adam, build_model, new_model};
 
 use crate::data::{
-    Pipeline, PreparedData, balanced_weights, norm_stats_reporting, prepare_reporting,
+    Pipeline, PreparedData, balanced_weights, fit_recipe, norm_stats_reporting, prepare_reporting,
 };
 use crate::error::TrainError;
 use crate::recipe::Recipe;
@@ -138,6 +138,12 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
     } else {
         None
     };
+    // `features.fit_length`: the input length from the training clips, before anything reads it.
+    let (fitted, note) = fit_recipe(recipe, &data.train)?;
+    if let Some(note) = note {
+        on_event(Event::Info(note));
+    }
+    let recipe = &fitted;
     let t = &recipe.train;
     let mut pipe = Pipeline::for_recipe(recipe);
     // Hershey et al.: every 960 ms patch of a training clip is an example with the clip's labels.

@@ -118,6 +118,12 @@ pub struct FeatureSection {
     /// Frames per example (PSLA: 1056 on AudioSet, 3000 on FSD50K); samples for `waveform`.
     #[serde(default = "psla_frames")]
     pub target_length: usize,
+    /// Fit the length to the clips: the length that holds this share of the training clips
+    /// whole (`own-clips`: 0.99), rounded up to a multiple of 8 and at most `target_length`,
+    /// measured on the first 2,000 training clips when the run starts. The run's `config.toml`
+    /// records the length used (and no share). Left out: `target_length` as written.
+    #[serde(default)]
+    pub fit_length: Option<f64>,
     /// Waveform normalisation: `none`, `scale-max`, `zero-mean-unit-std` (Naranjo-Alcazar).
     #[serde(default)]
     pub wave_norm: WaveNorm,
@@ -141,6 +147,7 @@ impl Default for FeatureSection {
         Self {
             input: InputKind::default(),
             target_length: psla_frames(),
+            fit_length: None,
             wave_norm: WaveNorm::default(),
             pad: Pad::default(),
             eval_input: EvalInput::default(),

@@ -67,6 +67,29 @@ fn rejects_bad_values_with_the_path() {
     }
     let e = Recipe::from_toml(R, Path::new("t.toml"), &["train.typo=1".into()]).unwrap_err();
     assert!(e.to_string().contains("typo"), "{e}");
+    // A fitted length is a share of the clips, and not for VGGish patches.
+    for bad in ["0", "1.5", "-0.1"] {
+        let e = Recipe::from_toml(
+            R,
+            Path::new("t.toml"),
+            &[format!("features.fit_length={bad}")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("features.fit_length") && e.contains(bad), "{e}");
+    }
+    let r = Recipe::from_toml(R, Path::new("t.toml"), &["features.fit_length=1".into()]).unwrap();
+    assert_eq!(r.features.fit_length, Some(1.0));
+    let e = Recipe::from_toml(
+        R,
+        Path::new("t.toml"),
+        &[
+            "model.arch=\"hershey-fc\"".into(),
+            "features.fit_length=0.9".into(),
+        ],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("VGGish"), "{e}");
 }
 
 #[test]

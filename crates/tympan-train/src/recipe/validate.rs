@@ -56,6 +56,18 @@ impl Recipe {
                 "features.eval_input = \"whole\" is for features.input = \"waveform\"".into(),
             );
         }
+        if let Some(share) = self.features.fit_length {
+            if !(share > 0.0 && share <= 1.0) {
+                return Err(format!(
+                    "features.fit_length is a share of the clips in (0, 1], got {share}"
+                ));
+            }
+            if self.features.input == InputKind::Vggish {
+                return Err(
+                    "features.fit_length: VGGish input scores every patch of a clip, its length is a patch's".into(),
+                );
+            }
+        }
         match self.data.validation() {
             Validation::Fraction(f) if !(f > 0.0 && f < 1.0) => {
                 return Err(format!("data.valid.fraction lies in (0, 1), got {f}"));
