@@ -231,6 +231,9 @@ mod tests {
             ("depthwise 5x5/2 asym", [8, 8], 5, 2, 1, PaddingConfig2d::Explicit(1, 1, 2, 2), 8, false, [2, 8, 21, 14]),
             ("depthwise 3x3/2 asym+bias", [6, 6], 3, 2, 1, PaddingConfig2d::Explicit(0, 0, 1, 1), 6, true, [3, 6, 16, 9]),
             ("grouped (generic)", [8, 8], 3, 1, 1, PaddingConfig2d::Explicit(1, 1, 1, 1), 2, false, [2, 8, 7, 7]),
+            // Padding wider than the input: kernel columns whose every tap is padding.
+            ("dense 7x7 on width 1", [2, 3], 7, 1, 1, PaddingConfig2d::Explicit(3, 3, 3, 3), 1, true, [2, 2, 5, 1]),
+            ("dense 7x7/2 on width 2", [2, 3], 7, 2, 1, PaddingConfig2d::Explicit(3, 3, 3, 3), 1, false, [2, 2, 6, 2]),
         ];
         for (name, ch, k, s, d, pad, groups, bias, shape) in cases {
             let conv = Conv2dConfig::new(*ch, [*k, *k])
