@@ -2,7 +2,7 @@
 //! (`tests/isa.rs`, `cargo xtask numerics`): no random state anywhere.
 
 use burn::module::{Module, Param};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use tympan_train::loss::outputs_loss_per_sample;
 use tympan_train::recipe::Loss;
@@ -59,7 +59,14 @@ pub fn two_adam_steps(
         tympan_models::OutputKind::Probabilities => Loss::Bce,
         tympan_models::OutputKind::Distribution => Loss::Ce,
     };
-    let mut optim = AdamConfig::new().init();
+    // Burn's `AdamConfig` defaults (betas 0.9, 0.999, epsilon 1e-5), through the training
+    // loop's optimizer.
+    let mut optim = tympan_train::optim::FusedAdam {
+        betas: (0.9, 0.999),
+        epsilon: 1e-5,
+        weight_decay: None,
+    }
+    .init();
     let mut losses = Vec::new();
     for step in 0..2u64 {
         tympan_models::layers::seed_drop_path(7 + step);

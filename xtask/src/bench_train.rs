@@ -16,8 +16,7 @@ use std::str::FromStr;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use tympan_models::Backend as Tb;
@@ -109,12 +108,12 @@ fn time_family(backend: Tb, name: &str, classes: usize, o: &Options<'_>) -> Resu
         OutputKind::Probabilities => Loss::Bce,
         OutputKind::Distribution => Loss::Ce,
     };
-    let mut optim = AdamConfig::new()
-        .with_beta_1(0.95)
-        .with_beta_2(0.999)
-        .with_epsilon(1e-8)
-        .with_weight_decay(Some(WeightDecayConfig::new(5e-7)))
-        .init();
+    let mut optim = tympan_train::optim::FusedAdam {
+        betas: (0.95, 0.999),
+        epsilon: 1e-8,
+        weight_decay: Some(5e-7),
+    }
+    .init();
     let mut times = Vec::new();
     for i in 0..=o.iters {
         let x = Tensor::<3>::random(shape, Distribution::Normal(0.0, 1.0), &device);
@@ -152,12 +151,12 @@ fn time_family(backend: Tb, name: &str, classes: usize, o: &Options<'_>) -> Resu
 fn time_tympan(backend: Tb, o: &Options<'_>) -> Result<Vec<f64>> {
     let device = backend.device()?.autodiff();
     let mut model = tympan_models::create(&format!("psla-effnet-b{}", o.b), CLASSES, &device)?;
-    let mut optim = AdamConfig::new()
-        .with_beta_1(0.95)
-        .with_beta_2(0.999)
-        .with_epsilon(1e-8)
-        .with_weight_decay(Some(WeightDecayConfig::new(5e-7)))
-        .init();
+    let mut optim = tympan_train::optim::FusedAdam {
+        betas: (0.95, 0.999),
+        epsilon: 1e-8,
+        weight_decay: Some(5e-7),
+    }
+    .init();
     let mut times = Vec::new();
     for i in 0..=o.iters {
         let x = Tensor::<3>::random(

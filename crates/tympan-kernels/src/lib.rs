@@ -11,6 +11,8 @@
 //! - batch norm in training ([`batch_norm`]): a composite of transposes, copies and reductions;
 //!   in inference ([`batch_norm_act`]): four full-size passes, then the activation's;
 //! - swish ([`swish`]): two graph nodes, and a scalar libm `exp` per element;
+//! - Adam's step ([`adam_step`]): about fifteen passes over every parameter, each into a new
+//!   tensor (a fifth of Hershey et al.'s VGG step); one pass, in place, with the same bits;
 //! - matrix products ([`matmul`], [`linear`]): flex's `matmul` calls the `gemm` crate directly,
 //!   whose depth blocking and dot-product kernels differ between AVX2 and AVX-512; these cut
 //!   depth into fixed blocks and avoid those kernels (`gemm`'s AVX-512 path is built in);
@@ -26,6 +28,10 @@
 
 #![warn(missing_docs)]
 
+mod adam;
+#[cfg(feature = "flex")]
+mod adam_flex;
+mod adam_ops;
 mod batch_norm;
 #[cfg(feature = "flex")]
 mod batch_norm_flex;
@@ -58,6 +64,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use burn::prelude::Device;
 
+pub use adam::adam_step;
+pub use adam_ops::{AdamKernels, AdamScalars};
 pub use batch_norm::{batch_norm, batch_norm_act};
 pub use batch_norm_ops::{Act, BatchNormKernels};
 pub use conv::{Convolve, conv1d, conv1d_weight, conv2d};

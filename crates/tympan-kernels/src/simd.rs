@@ -24,6 +24,47 @@ pub(super) fn map2<F: Fn(f32, f32) -> f32>(out: &mut [f32], a: &[f32], b: &[f32]
     map2_body(out, a, b, f)
 }
 
+/// `(a[i], b[i], c[i]) = f(a[i], b[i], c[i], d[i])`, in place.
+pub(super) fn update3<F: Fn(f32, f32, f32, f32) -> (f32, f32, f32)>(
+    a: &mut [f32],
+    b: &mut [f32],
+    c: &mut [f32],
+    d: &[f32],
+    f: &F,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // SAFETY: the CPU has AVX2 (checked at run time just above).
+        return unsafe { update3_avx2(a, b, c, d, f) };
+    }
+    update3_body(a, b, c, d, f)
+}
+
+#[inline(always)]
+fn update3_body<F: Fn(f32, f32, f32, f32) -> (f32, f32, f32)>(
+    a: &mut [f32],
+    b: &mut [f32],
+    c: &mut [f32],
+    d: &[f32],
+    f: &F,
+) {
+    for (((x, y), z), &w) in a.iter_mut().zip(b.iter_mut()).zip(c.iter_mut()).zip(d) {
+        (*x, *y, *z) = f(*x, *y, *z, w);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn update3_avx2<F: Fn(f32, f32, f32, f32) -> (f32, f32, f32)>(
+    a: &mut [f32],
+    b: &mut [f32],
+    c: &mut [f32],
+    d: &[f32],
+    f: &F,
+) {
+    update3_body(a, b, c, d, f)
+}
+
 #[inline(always)]
 fn map_body<F: Fn(f32) -> f32>(out: &mut [f32], src: Option<&[f32]>, f: &F) {
     match src {

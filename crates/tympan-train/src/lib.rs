@@ -19,6 +19,7 @@ mod error;
 pub mod launch;
 pub mod learner;
 pub mod loss;
+pub mod optim;
 pub mod plots;
 pub mod probe;
 pub mod recipe;

@@ -6,7 +6,7 @@
 //! cross-entropy, Adam; inputs standardised per dimension with the training set's statistics.
 
 use burn::nn::{Linear, LinearConfig};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use rand::SeedableRng;
@@ -136,7 +136,13 @@ pub fn fit(
         hidden,
         out: LinearConfig::new(d, classes).init(&ad),
     };
-    let mut optim: ModuleOptimizer = AdamConfig::new().init();
+    // Burn's `AdamConfig` defaults, through the training loop's optimizer.
+    let mut optim: ModuleOptimizer = crate::optim::FusedAdam {
+        betas: (0.9, 0.999),
+        epsilon: 1e-5,
+        weight_decay: None,
+    }
+    .init();
     let mut rng = StdRng::seed_from_u64(cfg.seed);
     let mut order: Vec<usize> = (0..n).collect();
     for _ in 0..cfg.epochs {

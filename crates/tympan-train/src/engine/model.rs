@@ -3,8 +3,7 @@
 
 use std::path::Path;
 
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use tympan_models::{StemInit, Tagger, create, load_burnpack};
 
@@ -140,14 +139,12 @@ fn load_pretrained(
 /// Adam with the recipe's betas, epsilon 1e-8 and L2 weight decay (as `torch.optim.Adam`).
 pub(crate) fn adam(recipe: &Recipe) -> ModuleOptimizer {
     let o = &recipe.optim;
-    let mut cfg = AdamConfig::new()
-        .with_beta_1(o.betas.0)
-        .with_beta_2(o.betas.1)
-        .with_epsilon(1e-8);
-    if o.weight_decay > 0.0 {
-        cfg = cfg.with_weight_decay(Some(WeightDecayConfig::new(o.weight_decay)));
+    crate::optim::FusedAdam {
+        betas: o.betas,
+        epsilon: 1e-8,
+        weight_decay: (o.weight_decay > 0.0).then_some(o.weight_decay),
     }
-    cfg.init()
+    .init()
 }
 
 /// Where the ImageNet weights a recipe names come from.
