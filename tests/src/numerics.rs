@@ -59,14 +59,7 @@ pub fn two_adam_steps(
         tympan_models::OutputKind::Probabilities => Loss::Bce,
         tympan_models::OutputKind::Distribution => Loss::Ce,
     };
-    // Burn's `AdamConfig` defaults (betas 0.9, 0.999, epsilon 1e-5), through the training
-    // loop's optimizer.
-    let mut optim = tympan_train::optim::FusedAdam {
-        betas: (0.9, 0.999),
-        epsilon: 1e-5,
-        weight_decay: None,
-    }
-    .init();
+    let mut optim = tympan_train::optim::FusedAdam::default().init();
     let mut losses = Vec::new();
     for step in 0..2u64 {
         tympan_models::layers::seed_drop_path(7 + step);

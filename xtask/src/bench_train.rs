@@ -55,6 +55,14 @@ pub struct Options<'a> {
     pub psla_src: Option<&'a Path>,
 }
 
+/// Adam as PSLA's `traintest.py` sets it (betas 0.95 and 0.999, weight decay 5e-7), through the
+/// training loop's optimizer.
+const PSLA_ADAM: tympan_train::optim::FusedAdam = tympan_train::optim::FusedAdam {
+    betas: (0.95, 0.999),
+    epsilon: 1e-8,
+    weight_decay: Some(5e-7),
+};
+
 const CLASSES: usize = 527;
 const FRAMES: usize = 1056;
 
@@ -108,12 +116,7 @@ fn time_family(backend: Tb, name: &str, classes: usize, o: &Options<'_>) -> Resu
         OutputKind::Probabilities => Loss::Bce,
         OutputKind::Distribution => Loss::Ce,
     };
-    let mut optim = tympan_train::optim::FusedAdam {
-        betas: (0.95, 0.999),
-        epsilon: 1e-8,
-        weight_decay: Some(5e-7),
-    }
-    .init();
+    let mut optim = PSLA_ADAM.init();
     let mut times = Vec::new();
     for i in 0..=o.iters {
         let x = Tensor::<3>::random(shape, Distribution::Normal(0.0, 1.0), &device);
@@ -151,12 +154,7 @@ fn time_family(backend: Tb, name: &str, classes: usize, o: &Options<'_>) -> Resu
 fn time_tympan(backend: Tb, o: &Options<'_>) -> Result<Vec<f64>> {
     let device = backend.device()?.autodiff();
     let mut model = tympan_models::create(&format!("psla-effnet-b{}", o.b), CLASSES, &device)?;
-    let mut optim = tympan_train::optim::FusedAdam {
-        betas: (0.95, 0.999),
-        epsilon: 1e-8,
-        weight_decay: Some(5e-7),
-    }
-    .init();
+    let mut optim = PSLA_ADAM.init();
     let mut times = Vec::new();
     for i in 0..=o.iters {
         let x = Tensor::<3>::random(

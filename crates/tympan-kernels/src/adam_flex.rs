@@ -41,40 +41,26 @@ impl AdamKernels for Flex {
         } else {
             (Owned::new(moment_1, n), Owned::new(moment_2, n))
         };
-        {
-            let (p_src, p_out) = param.parts();
-            let (m_src, m_out) = m.parts();
-            let (v_src, v_out) = v.parts();
-            p_out
-                .par_chunks_mut(TASK)
-                .zip(m_out.par_chunks_mut(TASK))
-                .zip(v_out.par_chunks_mut(TASK))
-                .zip(g.par_chunks(TASK))
-                .enumerate()
-                .for_each(|(c, (((po, mo), vo), gc))| {
-                    // Tensors not updated in place: this chunk of their values first.
-                    let at = c * TASK;
-                    for (src, out) in [(p_src, &mut *po), (m_src, &mut *mo), (v_src, &mut *vo)] {
-                        if let Some(src) = src {
-                            out.copy_from_slice(&src[at..at + out.len()]);
-                        }
-                    }
-                    match (first, s.penalty.is_some()) {
-                        (true, true) => simd::update3(po, mo, vo, gc, &|p, m, v, g| {
-                            element::<true, true>(&s, p, m, v, g)
-                        }),
-                        (true, false) => simd::update3(po, mo, vo, gc, &|p, m, v, g| {
-                            element::<true, false>(&s, p, m, v, g)
-                        }),
-                        (false, true) => simd::update3(po, mo, vo, gc, &|p, m, v, g| {
-                            element::<false, true>(&s, p, m, v, g)
-                        }),
-                        (false, false) => simd::update3(po, mo, vo, gc, &|p, m, v, g| {
-                            element::<false, false>(&s, p, m, v, g)
-                        }),
-                    }
-                });
-        }
+        param
+            .values_mut()
+            .par_chunks_mut(TASK)
+            .zip(m.values_mut().par_chunks_mut(TASK))
+            .zip(v.values_mut().par_chunks_mut(TASK))
+            .zip(g.par_chunks(TASK))
+            .for_each(|(((po, mo), vo), gc)| match (first, s.penalty.is_some()) {
+                (true, true) => simd::update3(po, mo, vo, gc, &|p, m, v, g| {
+                    element::<true, true>(&s, p, m, v, g)
+                }),
+                (true, false) => simd::update3(po, mo, vo, gc, &|p, m, v, g| {
+                    element::<true, false>(&s, p, m, v, g)
+                }),
+                (false, true) => simd::update3(po, mo, vo, gc, &|p, m, v, g| {
+                    element::<false, true>(&s, p, m, v, g)
+                }),
+                (false, false) => simd::update3(po, mo, vo, gc, &|p, m, v, g| {
+                    element::<false, false>(&s, p, m, v, g)
+                }),
+            });
         (param.finish(&shape), m.finish(&shape), v.finish(&shape))
     }
 }
@@ -105,54 +91,40 @@ fn element<const FIRST: bool, const DECAY: bool>(
 }
 
 /// A tensor updated by the pass: its own storage when it holds the only reference to exactly its
-/// values, else a new buffer (zeros, or written from `source`, the tensor made contiguous).
-struct Owned {
-    tensor: Option<FlexTensor>,
-    source: Option<FlexTensor>,
-    buffer: Vec<f32>,
+/// values, else a copy of its values (or zeros, for the moments of the first step).
+enum Owned {
+    InPlace(FlexTensor),
+    Copy(Vec<f32>),
 }
 
 impl Owned {
     fn new(t: FlexTensor, n: usize) -> Self {
         let mut t = contiguous(t);
         if t.storage::<f32>().len() == n && t.try_storage_mut::<f32>().is_some() {
-            return Self {
-                tensor: Some(t),
-                source: None,
-                buffer: Vec::new(),
-            };
-        }
-        Self {
-            tensor: None,
-            source: Some(t),
-            buffer: vec![0.0; n],
+            Self::InPlace(t)
+        } else {
+            Self::Copy(values(&t).to_vec())
         }
     }
 
     fn zeros(n: usize) -> Self {
-        Self {
-            tensor: None,
-            source: None,
-            buffer: vec![0.0; n],
+        Self::Copy(vec![0.0; n])
+    }
+
+    /// The values, updated in place by the pass.
+    fn values_mut(&mut self) -> &mut [f32] {
+        match self {
+            Self::InPlace(t) => t
+                .try_storage_mut::<f32>()
+                .expect("checked to be the only reference in `Owned::new`"),
+            Self::Copy(v) => v,
         }
     }
 
-    /// The values before the step when they are not in the output already, and the output.
-    fn parts(&mut self) -> (Option<&[f32]>, &mut [f32]) {
-        let src = self.source.as_ref().map(values);
-        let out = match &mut self.tensor {
-            Some(t) => t
-                .try_storage_mut::<f32>()
-                .expect("checked to be the only reference in `Owned::new`"),
-            None => &mut self.buffer,
-        };
-        (src, out)
-    }
-
     fn finish(self, shape: &burn::tensor::Shape) -> FlexTensor {
-        match self.tensor {
-            Some(t) => t,
-            None => tensor(self.buffer, shape.clone()),
+        match self {
+            Self::InPlace(t) => t,
+            Self::Copy(v) => tensor(v, shape.clone()),
         }
     }
 }

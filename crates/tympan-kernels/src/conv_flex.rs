@@ -207,11 +207,13 @@ impl Geometry {
     }
 
     /// For kernel column `j`: the offset `off` with input column `ow * stride + off`, and the
-    /// range of output columns whose input column lies inside the input.
+    /// range `lo..hi` of output columns whose input column lies inside the input, with
+    /// `lo <= hi <= wo` (empty where every tap of the column falls in the padding).
     fn col_range(&self, j: usize) -> (isize, usize, usize) {
         let s = self.stride[1] as isize;
         let off = (j * self.dilation[1]) as isize - self.pad[1] as isize;
-        let lo = if off >= 0 { 0 } else { (-off + s - 1) / s };
+        let first = if off >= 0 { 0 } else { (-off + s - 1) / s };
+        let lo = first.min(self.wo as isize);
         let last = self.w as isize - 1 - off;
         let hi = if last < 0 {
             0
@@ -277,7 +279,6 @@ fn im2col(x: &[f32], b0: usize, nb: usize, g: &Geometry) -> Vec<f32> {
             let (i, j) = (ij / g.kw, ij % g.kw);
             let src = &x[(b0 * g.ci + bc) * plane..][..plane];
             let (off, lo, hi) = g.col_range(j);
-            let (lo, hi) = (lo.min(g.wo), hi.min(g.wo).max(lo.min(g.wo)));
             for oh in 0..g.ho {
                 let dst = &mut out[oh * g.wo..][..g.wo];
                 let Some(r) = g.in_row(oh, i) else {

@@ -19,6 +19,17 @@ pub struct FusedAdam {
     pub weight_decay: Option<f32>,
 }
 
+impl Default for FusedAdam {
+    /// Burn's `AdamConfig` defaults: betas 0.9 and 0.999, epsilon 1e-5, no weight decay.
+    fn default() -> Self {
+        Self {
+            betas: (0.9, 0.999),
+            epsilon: 1e-5,
+            weight_decay: None,
+        }
+    }
+}
+
 impl FusedAdam {
     /// The optimizer over every parameter of a module.
     pub fn init(self) -> ModuleOptimizer {

@@ -136,13 +136,7 @@ pub fn fit(
         hidden,
         out: LinearConfig::new(d, classes).init(&ad),
     };
-    // Burn's `AdamConfig` defaults, through the training loop's optimizer.
-    let mut optim: ModuleOptimizer = crate::optim::FusedAdam {
-        betas: (0.9, 0.999),
-        epsilon: 1e-5,
-        weight_decay: None,
-    }
-    .init();
+    let mut optim: ModuleOptimizer = crate::optim::FusedAdam::default().init();
     let mut rng = StdRng::seed_from_u64(cfg.seed);
     let mut order: Vec<usize> = (0..n).collect();
     for _ in 0..cfg.epochs {

@@ -6,12 +6,9 @@ use rayon::prelude::*;
 use tympan_audio::InputContract;
 
 use super::pipeline::Pipeline;
-use super::{Item, samples_of};
+use super::{Item, STATS_CLIPS, samples_of};
 use crate::error::TrainError;
 use crate::recipe::Recipe;
-
-/// Training clips measured (the first ones, as the normalisation statistics read).
-pub(crate) const FIT_CLIPS: usize = 2000;
 
 /// Lengths are rounded up to a multiple of this.
 const ROUND: usize = 8;
@@ -41,7 +38,7 @@ pub(crate) fn fit_recipe(
             format!(
                 "features.target_length = {len} {unit}: {:.0}% of the first {} training clips fit whole (features.fit_length = {share}, at most {cap})",
                 share * 100.0,
-                train.len().min(FIT_CLIPS),
+                train.len().min(STATS_CLIPS),
             )
         }
         None => format!("features.fit_length: no clip lengths to fit, keeping {cap} {unit}"),
@@ -50,7 +47,7 @@ pub(crate) fn fit_recipe(
 }
 
 /// The input length (frames, samples for waveforms) that holds `share` of the first
-/// [`FIT_CLIPS`] `items` whole, rounded up to a multiple of 8, at least 8 and at most `cap`.
+/// [`STATS_CLIPS`] `items` whole, rounded up to a multiple of 8, at least 8 and at most `cap`.
 /// `None` for inputs whose length is not a clip's (VGGish patches) or when there are no clips.
 pub(crate) fn fit_length(
     items: &[Item],
@@ -58,7 +55,7 @@ pub(crate) fn fit_length(
     share: f64,
     cap: usize,
 ) -> Result<Option<usize>, TrainError> {
-    let n = items.len().min(FIT_CLIPS);
+    let n = items.len().min(STATS_CLIPS);
     let lengths: Vec<Option<usize>> = items[..n]
         .par_iter()
         .map(|it| {

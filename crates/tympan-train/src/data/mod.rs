@@ -77,6 +77,10 @@ pub fn prepare(recipe: &Recipe) -> Result<PreparedData, TrainError> {
     prepare_reporting(recipe, &mut |_| {})
 }
 
+/// Training clips read for statistics of the training set (the normalisation, the fitted input
+/// length): the first ones.
+pub(crate) const STATS_CLIPS: usize = 2000;
+
 /// Clips handled between two progress events of a parallel pass over clips.
 pub(crate) const PROGRESS_CHUNK: usize = 64;
 

@@ -31,7 +31,8 @@ pub use evaluate::predict;
 use model::{adam, build_model, new_model};
 
 use crate::data::{
-    Pipeline, PreparedData, balanced_weights, fit_recipe, norm_stats_reporting, prepare_reporting,
+    Pipeline, PreparedData, STATS_CLIPS, balanced_weights, fit_recipe, norm_stats_reporting,
+    prepare_reporting,
 };
 use crate::error::TrainError;
 use crate::recipe::Recipe;
@@ -151,7 +152,7 @@ pub fn run(recipe: &Recipe, opts: RunOptions<'_>) -> Result<Summary, TrainError>
     let norm = match (&resumed, recipe.features.mean, recipe.features.std) {
         (Some(s), _, _) => s.norm,
         (None, Some(m), Some(s)) => (m, s),
-        _ => norm_stats_reporting(&data.train, &pipe, 2000, on_event)?,
+        _ => norm_stats_reporting(&data.train, &pipe, STATS_CLIPS, on_event)?,
     };
     (pipe.contract.mean, pipe.contract.std) = norm;
     on_event(Event::Prepared {
