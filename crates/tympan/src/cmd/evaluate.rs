@@ -28,8 +28,9 @@ Examples:
 
 The list: a PSLA datafile ({\"data\": [{\"wav\": ..., \"labels\": \"/m/..,/m/..\"}]}; its label
 mids are read with the model's AudioSet class list: a released model's, --labels when it is
-AudioSet's class_labels_indices.csv, else --class-list), a CSV manifest (path,label[;label] and an
-optional fold column; --fold keeps one fold), or a folder with one sub-folder of clips per class.
+AudioSet's class_labels_indices.csv, a run's own (its recipe's data.class_csv), else
+--class-list), a CSV manifest (path,label[;label] and an optional fold column; --fold keeps one
+fold), or a folder with one sub-folder of clips per class.
 Classes are matched to the model's by name. Listed files that are absent are skipped and counted.
 
 Writes into OUT: scores.npy [clips, classes] in list order, targets.npy, files.txt (the clips, in
@@ -257,8 +258,9 @@ fn read_list(a: &Args, labels: &[String]) -> Result<(List, String)> {
             Some(p) => tympan_data::ClassList::load(p)?,
             None => a.source.class_list()?.with_context(|| {
                 format!(
-                    "{}: a datafile lists label mids; give the model's AudioSet class list with \
-                     --class-list class_labels_indices.csv",
+                    "{}: a datafile lists label mids, and the model brings no class list of mids \
+                     (a run finds the one its recipe read); give it with --class-list \
+                     class_labels_indices.csv",
                     df.display()
                 )
             })?,
