@@ -14,6 +14,11 @@ use crate::{InferError, Scorer};
 /// The card's file name in a run folder.
 pub const CARD_FILE: &str = "card.json";
 
+/// A run folder's copy of the AudioSet-style class list (`index,mid,display_name`) its training
+/// read, where it read one (PSLA datafiles label clips by mid): what `tympan evaluate --run`
+/// reads such a datafile's labels with.
+pub const CLASS_LIST_FILE: &str = "class_labels_indices.csv";
+
 /// The card format this crate writes and reads. Format 1 (2026-12-05) spelled a waveform input
 /// `{"waveform": "<norm>"}`; it is read and moved to format 2's `"waveform"` plus
 /// `"wave_norm": "<norm>"`.

@@ -18,7 +18,7 @@ mod error;
 mod predict;
 mod scorer;
 
-pub use card::{CARD_FILE, CARD_FORMAT, Checkpoint, ModelCard};
+pub use card::{CARD_FILE, CARD_FORMAT, CLASS_LIST_FILE, Checkpoint, ModelCard};
 pub use embed::{Embedder, Embeddings, embed_files, embed_files_reporting};
 pub use error::InferError;
 pub use predict::{Clip, example_outputs, predict};

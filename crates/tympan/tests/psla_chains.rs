@@ -264,6 +264,10 @@ fn audioset_balanced_chain_with_label_enhancement() {
     let lite0: Vec<&str> = lite0.iter().map(String::as_str).collect();
     train("psla-full", &root, &teacher, &lite0);
     let classes = root.join("class_labels_indices.csv");
+    // The run folder keeps the class list its training read: what `evaluate --run` reads the
+    // datafile's mids with.
+    let kept = std::fs::read(teacher.join("class_labels_indices.csv")).unwrap();
+    assert_eq!(kept, std::fs::read(&classes).unwrap());
     let enhanced = enhance(
         &teacher,
         &df("balanced_train_data.json"),

@@ -5,7 +5,7 @@
 
 use burn::prelude::*;
 use rayon::prelude::*;
-use tympan_infer::{CARD_FORMAT, Checkpoint, Clip, ModelCard};
+use tympan_infer::{CARD_FORMAT, CLASS_LIST_FILE, Checkpoint, Clip, ModelCard};
 use tympan_models::{Tagger, create, load_burnpack, save_burnpack};
 
 use super::Event;
@@ -87,6 +87,20 @@ fn write_class_counts(out_dir: &std::path::Path, data: &PreparedData) -> Result<
         &["class", "train", "valid", "test"],
         rows,
     )
+}
+
+/// [`CLASS_LIST_FILE`]: a copy of the class list the recipe read (`data.class_csv`), so that the
+/// run folder alone scores a datafile labelled by mid (`tympan evaluate --run`).
+fn write_class_list(out_dir: &std::path::Path, recipe: &Recipe) -> Result<(), TrainError> {
+    let Some(csv) = &recipe.data.class_csv else {
+        return Ok(());
+    };
+    let from = recipe.data.data_dir.join(csv);
+    let bytes = std::fs::read(&from).map_err(|e| TrainError::Recipe {
+        path: from.clone(),
+        reason: format!("reading the class list (data.class_csv): {e}"),
+    })?;
+    crate::report::write_atomic(&out_dir.join(CLASS_LIST_FILE), &bytes)
 }
 
 /// The mean of each score over the last (up to) five epochs, as PSLA reports.
@@ -214,6 +228,7 @@ impl Finish<'_> {
         )?;
         crate::plots::write_plots(out_dir, &state.history, &summary.per_class_ap)?;
         write_class_counts(out_dir, data)?;
+        write_class_list(out_dir, recipe)?;
         checkpoints.publish_last(state.epochs_done)?;
         // Last: a folder with a card is a finished run, a model `tympan tag --run` can use.
         let mut files = vec![Checkpoint::Last];

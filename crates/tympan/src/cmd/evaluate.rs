@@ -28,7 +28,7 @@ Examples:
 
 The list: a PSLA datafile ({\"data\": [{\"wav\": ..., \"labels\": \"/m/..,/m/..\"}]}; its label
 mids are read with the model's AudioSet class list: a released model's, --labels when it is
-AudioSet's class_labels_indices.csv, a run's own (its recipe's data.class_csv), else
+AudioSet's class_labels_indices.csv, a run folder's copy of the list its training read, else
 --class-list), a CSV manifest (path,label[;label] and an optional fold column; --fold keeps one
 fold), or a folder with one sub-folder of clips per class.
 Classes are matched to the model's by name. Listed files that are absent are skipped and counted.
@@ -259,8 +259,8 @@ fn read_list(a: &Args, labels: &[String]) -> Result<(List, String)> {
             None => a.source.class_list()?.with_context(|| {
                 format!(
                     "{}: a datafile lists label mids, and the model brings no class list of mids \
-                     (a run finds the one its recipe read); give it with --class-list \
-                     class_labels_indices.csv",
+                     (a run folder holds one when its training read one); give it with \
+                     --class-list class_labels_indices.csv",
                     df.display()
                 )
             })?,

@@ -114,8 +114,8 @@ impl ModelSource {
     }
 
     /// The AudioSet class list (`index,mid,display_name`) that came with the model, where one
-    /// did: a released model's, `--labels` when it is one, or the list a run trained with
-    /// (its `config.toml`'s `data.class_csv` in `data.data_dir`, where that file still is).
+    /// did: a released model's, `--labels` when it is one, or a run's copy of the list its
+    /// training read (`class_labels_indices.csv`, written since 2026-12-06).
     pub fn class_list(&self) -> Result<Option<tympan::data::ClassList>> {
         let path = match (&self.pretrained, &self.labels, &self.run) {
             (Some(name), ..) => {
@@ -124,24 +124,11 @@ impl ModelSource {
                 cache.join(p.name).join(p.labels.file)
             }
             (None, Some(l), _) => l.clone(),
-            (None, None, Some(dir)) => match run_class_csv(dir) {
-                Some(p) => p,
-                None => return Ok(None),
-            },
+            (None, None, Some(dir)) => dir.join(tympan::infer::CLASS_LIST_FILE),
             _ => return Ok(None),
         };
         Ok(tympan::data::ClassList::load(&path).ok())
     }
-}
-
-/// The class list a run folder's recipe read (`data.class_csv` under `data.data_dir` of its
-/// `config.toml`, which records the folder as resolved when the run started), if it has one.
-fn run_class_csv(dir: &std::path::Path) -> Option<PathBuf> {
-    let path = dir.join("config.toml");
-    let text = std::fs::read_to_string(&path).ok()?;
-    let recipe = tympan_train::Recipe::from_toml(&text, &path, &[]).ok()?;
-    let csv = recipe.data.class_csv.as_ref()?;
-    Some(recipe.data.data_dir.join(csv))
 }
 
 /// `--pretrained NAME`: the cached files, fetched first where missing, with a progress bar.
