@@ -522,10 +522,10 @@ def gen_rawwave(data):
         logits=logits, tolerance="1e-4 x max(1, max |logit|)"), indent=1))
 
 
-def _densenet(torch, growth, classes, heads, sr):
+def _densenet(torch, growth, classes, heads, sr, stem=15):
     """A PyTorch transcription of Jeong & Lim's log-mel DenseNet (their Fig. 2a, Sec. 2) with
     tympan's module names: BN on the waveform, the librosa-style log-mel (torchaudio), BN, a 3x3
-    stem conv concatenated with its input, DenseNet modules (BN-ReLU-1x1, BN-ReLU-3x3, SE with
+    stem conv of `stem` filters ("Low-level-15") concatenated with its input, DenseNet modules (BN-ReLU-1x1, BN-ReLU-3x3, SE with
     ratio 16, concatenation, 2x2 max pooling clamped to the axis), BN-ReLU, global average
     pooling and the mean of the heads' softmax outputs."""
     import torchaudio
@@ -562,8 +562,8 @@ def _densenet(torch, growth, classes, heads, sr):
                 f_max=sr / 2, n_mels=64, window_fn=torch.hann_window, power=2.0, center=True,
                 pad_mode="constant", norm="slaney", mel_scale="slaney")
             self.wave_bn, self.mel_bn = nn.BatchNorm1d(1), nn.BatchNorm2d(1)
-            self.stem = nn.Conv2d(1, 16, 3, padding=1)
-            c, mods = 17, []
+            self.stem = nn.Conv2d(1, stem, 3, padding=1)
+            c, mods = 1 + stem, []
             for k in growth:
                 mods.append(Dense(c, k))
                 c += k

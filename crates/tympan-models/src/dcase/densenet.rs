@@ -12,10 +12,11 @@
 //!   to each axis's remaining size so deep stacks never pool to zero.
 //! - Classifier: global average pooling and the mean of `n` softmax heads (n = 8).
 //!
-//! The paper does not give the bottleneck width, the low-level conv width or the SE ratio; we
-//! use the module's growth k for the bottleneck, 16 channels for the low-level conv, ratio 16
-//! and BN + ReLU before each conv (DenseNet's pre-activation). That gives ~11M parameters for the
-//! log-mel model and ~16M for the waveform model on 41 classes, as the paper states.
+//! The low-level conv has 15 filters (log-mel) or 1 (waveform), the paper's "Low-level-15" and
+//! "Low-level-1" ([`DenseNetConfig::paper_stem`]). The paper does not give the bottleneck width
+//! or the SE ratio; we use the module's growth k for the bottleneck, ratio 16 and BN + ReLU
+//! before each conv (DenseNet's pre-activation). That gives ~11M parameters for the log-mel
+//! model and ~16M for the waveform model on 41 classes, as the paper states.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::MaxPool2dConfig;
@@ -132,9 +133,10 @@ pub struct DenseNetConfig {
     /// 16, 32 and 44.1 kHz).
     #[config(default = 44100)]
     pub sample_rate: u32,
-    /// Width of the low-level conv.
-    #[config(default = 16)]
-    pub stem_channels: usize,
+    /// Filters of the low-level conv; default the paper's for the chosen input
+    /// ([`Self::paper_stem`]).
+    #[config(default = "None")]
+    pub stem_channels: Option<usize>,
 }
 
 impl DenseNetConfig {
@@ -148,6 +150,17 @@ impl DenseNetConfig {
                 g.resize(15, 512);
                 g
             }
+        }
+    }
+
+    /// The low-level conv's filters: the paper's architecture table names the modules
+    /// "Low-level-15" (log-mel) and "Low-level-1" (waveform), in the notation of its DenseNet
+    /// modules, whose number is the filters a module adds. Concatenated with the one-channel
+    /// input they give 16 and 2 channels, each model's first growth.
+    pub fn paper_stem(input: DenseInput) -> usize {
+        match input {
+            DenseInput::LogMel => 15,
+            DenseInput::Waveform => 1,
         }
     }
 
@@ -171,7 +184,10 @@ impl DenseNetConfig {
             DenseInput::LogMel => ([3, 3], PaddingConfig2d::Explicit(1, 1, 1, 1)),
             DenseInput::Waveform => ([1, 3], PaddingConfig2d::Explicit(0, 1, 0, 1)),
         };
-        let mut c = 1 + self.stem_channels;
+        let stem = self
+            .stem_channels
+            .unwrap_or_else(|| Self::paper_stem(self.input));
+        let mut c = 1 + stem;
         let modules = growth
             .iter()
             .map(|&k| {
@@ -189,7 +205,7 @@ impl DenseNetConfig {
             }),
             mel_bn: (self.input == DenseInput::LogMel)
                 .then(|| BatchNormConfig::new(1).init(device)),
-            stem: Conv2dConfig::new([1, self.stem_channels], kernel)
+            stem: Conv2dConfig::new([1, stem], kernel)
                 .with_padding(pad)
                 .init(device),
             modules,
