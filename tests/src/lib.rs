@@ -218,6 +218,27 @@ pub fn fsdd_manifest(
     path
 }
 
+/// `--set` overrides that shrink a shipped PSLA AudioSet recipe (`psla-full`, `psla-balanced`,
+/// `psla-fsd50k`) to a test's budget and nothing else: two steps of four clips, one epoch,
+/// weight averaging over it, random initial weights (the ImageNet B2 weights are not fetched
+/// offline).
+pub const PSLA_TEST_BUDGET: [&str; 14] = [
+    "--set",
+    "train.batch_size=4",
+    "--set",
+    "train.draws_per_epoch=8",
+    "--set",
+    "train.epochs=1",
+    "--set",
+    "train.eval_batch_size=4",
+    "--set",
+    "aggregate.wa_start=1",
+    "--set",
+    "aggregate.wa_end=1",
+    "--set",
+    "model.pretrained=\"none\"",
+];
+
 /// The speakers of [`small_fsdd_manifest`].
 pub const SMALL_FSDD_SPEAKERS: [&str; 3] = ["george", "jackson", "lucas"];
 /// The takes of [`small_fsdd_manifest`]: 0-1 test (fold 0), 5-9 train.

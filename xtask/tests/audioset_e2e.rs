@@ -251,28 +251,15 @@ fn audioset_psla_full_end_to_end() {
 
     // 3. Train psla-full for a few steps, then its evaluation on the eval split.
     let out_dir = tmp.path().join("run");
-    let out = xtask(&[
+    let train = [
         "train",
         "psla-full",
         "--data-dir",
         d,
         "--out",
         out_dir.to_str().unwrap(),
-        "--set",
-        "train.batch_size=4",
-        "--set",
-        "train.draws_per_epoch=8",
-        "--set",
-        "train.epochs=1",
-        "--set",
-        "train.eval_batch_size=4",
-        "--set",
-        "aggregate.wa_start=1",
-        "--set",
-        "aggregate.wa_end=1",
-        "--set",
-        "model.pretrained=\"none\"",
-    ]);
+    ];
+    let out = xtask(&[&train[..], &tympan_tests::PSLA_TEST_BUDGET[..]].concat());
     assert!(
         out.contains("clips present: train 29 of 29 listed, eval 11 of 11 listed"),
         "{out}"

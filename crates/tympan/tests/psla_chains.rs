@@ -54,24 +54,6 @@ fn recipes() -> PathBuf {
     tympan_tests::workspace_root().join("experiments")
 }
 
-/// The budget of every run here: two steps of four clips, one epoch, weight averaging over it.
-const SMALL: [&str; 14] = [
-    "--set",
-    "train.batch_size=4",
-    "--set",
-    "train.draws_per_epoch=8",
-    "--set",
-    "train.epochs=1",
-    "--set",
-    "train.eval_batch_size=4",
-    "--set",
-    "aggregate.wa_start=1",
-    "--set",
-    "aggregate.wa_end=1",
-    "--set",
-    "model.pretrained=\"none\"",
-];
-
 /// The teachers: EfficientNet-Lite0 from the ImageNet weights in `../shared/data/weights`
 /// (the B2 weights cannot be fetched offline, and a B2 from random weights after two steps
 /// scores every clip alike, so that no label passes a threshold); PSLA's teacher is any model
@@ -88,7 +70,8 @@ fn teacher_settings(data: &Path) -> [String; 6] {
     ]
 }
 
-/// `tympan train recipe --data-dir data --out out` at [`SMALL`], plus `extra` settings.
+/// `tympan train recipe --data-dir data --out out` at the test budget
+/// ([`tympan_tests::PSLA_TEST_BUDGET`]), plus `extra` settings.
 fn train(recipe: &str, data: &Path, out: &Path, extra: &[&str]) -> String {
     let r = recipes();
     let mut args = vec![
@@ -101,7 +84,7 @@ fn train(recipe: &str, data: &Path, out: &Path, extra: &[&str]) -> String {
         "--out",
         s(out),
     ];
-    args.extend(SMALL);
+    args.extend(tympan_tests::PSLA_TEST_BUDGET);
     args.extend(extra);
     ok(&args)
 }
