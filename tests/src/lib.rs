@@ -218,6 +218,34 @@ pub fn fsdd_manifest(
     path
 }
 
+/// The real UrbanSound8K clips of fold 1 in `../shared/data` (`data`), sorted by name.
+pub fn us8k_fold1_clips(data: &Path) -> Vec<PathBuf> {
+    let mut clips: Vec<PathBuf> =
+        std::fs::read_dir(data.join("urbansound8k/UrbanSound8K/audio/fold1"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "wav"))
+            .collect();
+    clips.sort();
+    clips
+}
+
+/// Runs the program `bin` with `args`, which must succeed; its stdout and stderr together (the
+/// panic message names the program and its arguments and holds the whole output).
+pub fn run_ok(bin: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(bin)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {bin}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{bin} {args:?} failed:\n{text}");
+    text
+}
+
 /// `--set` overrides that shrink a shipped PSLA AudioSet recipe (`psla-full`, `psla-balanced`,
 /// `psla-fsd50k`) to a test's budget and nothing else: two steps of four clips, one epoch,
 /// weight averaging over it, random initial weights (the ImageNet B2 weights are not fetched

@@ -92,17 +92,7 @@ fn serve(files: std::collections::HashMap<String, PathBuf>) -> String {
 }
 
 fn xtask(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .output()
-        .expect("run xtask");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "xtask {args:?} failed:\n{text}");
-    text
+    tympan_tests::run_ok(env!("CARGO_BIN_EXE_xtask"), args)
 }
 
 #[test]
@@ -153,13 +143,7 @@ fn audioset_psla_full_end_to_end() {
         .iter()
         .map(|r| ytid(r))
         .collect();
-    let mut clips: Vec<PathBuf> =
-        std::fs::read_dir(data.join("urbansound8k/UrbanSound8K/audio/fold1"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "wav"))
-            .collect();
-    clips.sort();
+    let clips = tympan_tests::us8k_fold1_clips(&data);
     let mut files = std::collections::HashMap::new();
     for (i, r) in balanced.iter().chain(&eval).chain(&unbalanced).enumerate() {
         if !missing.contains(&ytid(r)) {

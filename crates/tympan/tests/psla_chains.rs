@@ -21,28 +21,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use tympan_data::audioset::{Segment, read_segments};
 use tympan_data::{ClassList, Datafile, DatafileEntry};
 
-fn tympan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tympan"))
-        .args(args)
-        .output()
-        .expect("run tympan")
-}
-
 /// Runs `tympan args`, which must succeed; its stdout and stderr.
 fn ok(args: &[&str]) -> String {
-    let o = tympan(args);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.success(), "tympan {args:?} failed:\n{text}");
-    text
+    tympan_tests::run_ok(env!("CARGO_BIN_EXE_tympan"), args)
 }
 
 fn s(p: &Path) -> &str {
@@ -91,14 +76,7 @@ fn train(recipe: &str, data: &Path, out: &Path, extra: &[&str]) -> String {
 
 /// Real UrbanSound8K clips of fold 1, sorted, with their class id (the file name's second field).
 fn us8k_clips(data: &Path) -> Vec<(PathBuf, u32)> {
-    let mut clips: Vec<PathBuf> =
-        std::fs::read_dir(data.join("urbansound8k/UrbanSound8K/audio/fold1"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "wav"))
-            .collect();
-    clips.sort();
-    clips
+    tympan_tests::us8k_fold1_clips(data)
         .into_iter()
         .map(|p| {
             let class = p.file_stem().unwrap().to_str().unwrap().split('-').nth(1);
