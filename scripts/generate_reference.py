@@ -525,9 +525,9 @@ def gen_rawwave(data):
 def _densenet(torch, growth, classes, heads, sr, stem=15):
     """A PyTorch transcription of Jeong & Lim's log-mel DenseNet (their Fig. 2a, Sec. 2) with
     tympan's module names: BN on the waveform, the librosa-style log-mel (torchaudio), BN, a 3x3
-    stem conv of `stem` filters ("Low-level-15") concatenated with its input, DenseNet modules (BN-ReLU-1x1, BN-ReLU-3x3, SE with
-    ratio 16, concatenation, 2x2 max pooling clamped to the axis), BN-ReLU, global average
-    pooling and the mean of the heads' softmax outputs."""
+    stem conv of `stem` filters ("Low-level-15") concatenated with its input, DenseNet modules
+    (BN-ReLU-1x1, BN-ReLU-3x3, SE with ratio 16, concatenation, 2x2 max pooling clamped to the
+    axis), BN-ReLU, global average pooling and the mean of the heads' softmax outputs."""
     import torchaudio
     nn, F = torch.nn, torch.nn.functional
 

@@ -40,12 +40,12 @@ fn recipes() -> PathBuf {
 }
 
 /// The teachers: EfficientNet-Lite0 from the ImageNet weights in `../shared/data/weights`
-/// (the B2 weights cannot be fetched offline, and a B2 from random weights after two steps
-/// scores every clip alike, so that no label passes a threshold); PSLA's teacher is any model
-/// trained on the labels.
-fn teacher_settings(data: &Path) -> [String; 6] {
+/// (the B2 weights cannot be fetched offline, and with a B2 teacher from random weights after
+/// two steps no label passed a threshold in either chain); PSLA's teacher is any model trained
+/// on the labels.
+fn teacher_settings(data: &Path) -> Vec<String> {
     let weights = data.join("weights/efficientnet-lite0-57934424.pth");
-    [
+    vec![
         "--set".into(),
         "model.arch=\"psla-effnet-lite0\"".into(),
         "--set".into(),
@@ -57,7 +57,7 @@ fn teacher_settings(data: &Path) -> [String; 6] {
 
 /// `tympan train recipe --data-dir data --out out` at the test budget
 /// ([`tympan_tests::PSLA_TEST_BUDGET`]), plus `extra` settings.
-fn train(recipe: &str, data: &Path, out: &Path, extra: &[&str]) -> String {
+fn train(recipe: &str, data: &Path, out: &Path, extra: &[String]) -> String {
     let r = recipes();
     let mut args = vec![
         "train",
@@ -70,7 +70,7 @@ fn train(recipe: &str, data: &Path, out: &Path, extra: &[&str]) -> String {
         s(out),
     ];
     args.extend(tympan_tests::PSLA_TEST_BUDGET);
-    args.extend(extra);
+    args.extend(extra.iter().map(String::as_str));
     ok(&args)
 }
 
@@ -221,9 +221,7 @@ fn audioset_balanced_chain_with_label_enhancement() {
     // (a) of docs/training.md: the psla-full teacher, scored over the balanced list, then the
     // enhanced list where psla-balanced reads it.
     let teacher = tmp.path().join("teacher");
-    let lite0 = teacher_settings(&data);
-    let lite0: Vec<&str> = lite0.iter().map(String::as_str).collect();
-    train("psla-full", &root, &teacher, &lite0);
+    train("psla-full", &root, &teacher, &teacher_settings(&data));
     let classes = root.join("class_labels_indices.csv");
     // The run folder keeps the class list its training read: what `evaluate --run` reads the
     // datafile's mids with.
@@ -292,8 +290,8 @@ fn fsd50k_chain_from_the_official_layout() {
         let mids: Vec<&str> = names
             .iter()
             .map(|n| {
-                let k = vocab.classes().iter().position(|c| c.name == *n).unwrap();
-                vocab.classes()[k].mid.as_str()
+                let class = vocab.classes().iter().find(|c| c.name == *n).unwrap();
+                class.mid.as_str()
             })
             .collect();
         format!("{fname},\"{}\",\"{}\"", names.join(","), mids.join(","))
@@ -343,12 +341,11 @@ fn fsd50k_chain_from_the_official_layout() {
 
     // The teacher: the shipped recipe on the original labels.
     let teacher = tmp.path().join("teacher");
-    let mut settings = teacher_settings(&data).to_vec();
+    let mut settings = teacher_settings(&data);
     settings.extend([
         "--set".into(),
         "data.train_json=\"datafiles/fsd50k_tr_full.json\"".into(),
     ]);
-    let settings: Vec<&str> = settings.iter().map(String::as_str).collect();
     train("psla-fsd50k", &root, &teacher, &settings);
     let classes = root.join("fsd50k_class_labels_indices.csv");
     let enhanced = enhance(
