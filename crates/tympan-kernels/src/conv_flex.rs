@@ -33,6 +33,7 @@ use rayon::prelude::*;
 
 use super::flex_tensor::{contiguous, tensor, values};
 use super::gemm::{View, gemm};
+use super::taps::Axis;
 
 use super::conv_ops::ConvKernels;
 
@@ -202,25 +203,24 @@ impl Geometry {
 
     /// Input row of output row `oh` under kernel row `i`, if inside the input.
     fn in_row(&self, oh: usize, i: usize) -> Option<usize> {
-        let r = (oh * self.stride[0] + i * self.dilation[0]) as isize - self.pad[0] as isize;
-        (r >= 0 && (r as usize) < self.h).then_some(r as usize)
+        self.axis(0).at(oh, i)
     }
 
     /// For kernel column `j`: the offset `off` with input column `ow * stride + off`, and the
-    /// range `lo..hi` of output columns whose input column lies inside the input, with
-    /// `lo <= hi <= wo` (empty where every tap of the column falls in the padding).
+    /// range `lo..hi` of output columns whose input column lies inside the input ([`Axis::range`]).
     fn col_range(&self, j: usize) -> (isize, usize, usize) {
-        let s = self.stride[1] as isize;
-        let off = (j * self.dilation[1]) as isize - self.pad[1] as isize;
-        let first = if off >= 0 { 0 } else { (-off + s - 1) / s };
-        let lo = first.min(self.wo as isize);
-        let last = self.w as isize - 1 - off;
-        let hi = if last < 0 {
-            0
-        } else {
-            (last / s + 1).min(self.wo as isize)
-        };
-        (off, lo as usize, (hi.max(lo)) as usize)
+        self.axis(1).range(j)
+    }
+
+    /// Axis `d` (0: rows, 1: columns) of the sliding window.
+    fn axis(&self, d: usize) -> Axis {
+        Axis {
+            size: [self.h, self.w][d],
+            out: [self.ho, self.wo][d],
+            stride: self.stride[d],
+            dilation: self.dilation[d],
+            pad: self.pad[d],
+        }
     }
 }
 

@@ -16,6 +16,10 @@
 //! - matrix products ([`matmul`], [`linear`]): flex's `matmul` calls the `gemm` crate directly,
 //!   whose depth blocking and dot-product kernels differ between AVX2 and AVX-512; these cut
 //!   depth into fixed blocks and avoid those kernels (`gemm`'s AVX-512 path is built in);
+//! - max pooling ([`max_pool2d`], [`max_pool1d`]): flex's generic 3D loop recomputes each
+//!   window's bounds per output element and keeps an `i64` index per output for the backward
+//!   (a tenth of the DenseNet step); here row-wise maxima, and a backward that finds each
+//!   window's maximum again from the input;
 //! - sums over an axis ([`sum_dim`], and [`mean_dim`], [`sum`], [`mean`], [`softmax`],
 //!   [`log_softmax`] built on it): flex's accumulate in lanes as wide as the CPU's vectors, so
 //!   their bits differ between AVX2 and AVX-512; these accumulate in an order fixed by the code.
@@ -49,6 +53,10 @@ mod linear;
 #[cfg(feature = "flex")]
 mod matmul_flex;
 mod matmul_ops;
+mod pool;
+#[cfg(feature = "flex")]
+mod pool_flex;
+mod pool_ops;
 mod reduce;
 #[cfg(feature = "flex")]
 mod reduce_flex;
@@ -59,6 +67,8 @@ mod swish;
 #[cfg(feature = "flex")]
 mod swish_flex;
 mod swish_ops;
+#[cfg(feature = "flex")]
+mod taps;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -72,6 +82,8 @@ pub use conv::{Convolve, conv1d, conv1d_weight, conv2d};
 pub use conv_ops::ConvKernels;
 pub use linear::{linear, matmul};
 pub use matmul_ops::MatmulKernels;
+pub use pool::{max_pool1d, max_pool2d};
+pub use pool_ops::{PoolKernels, PoolWindow};
 pub use reduce::{expand, log_softmax, mean, mean_dim, softmax, sum, sum_dim};
 pub use reduce_ops::ReduceKernels;
 pub use swish::swish;

@@ -9,7 +9,7 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
-use tympan_kernels::{Act, batch_norm, batch_norm_act, conv2d};
+use tympan_kernels::{Act, batch_norm, batch_norm_act, conv2d, max_pool2d};
 
 fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
     let p = k / 2;
@@ -161,7 +161,7 @@ impl ResNet {
     /// Stem and the four stages, returning every stage's output (for multi-level heads).
     pub fn forward_stages(&self, x: Tensor<4>) -> [Tensor<4>; 4] {
         let x = batch_norm_act(&self.bn1, conv2d(&self.conv1, x), Act::Relu);
-        let x = self.maxpool.forward(x);
+        let x = max_pool2d(&self.maxpool, x);
         let run = |x: Tensor<4>, blocks: &[Bottleneck]| blocks.iter().fold(x, |x, b| b.forward(x));
         let s1 = run(x, &self.layer1);
         let s2 = run(s1.clone(), &self.layer2);

@@ -26,7 +26,9 @@ use burn::tensor::activation::{relu, sigmoid};
 use serde::{Deserialize, Serialize};
 
 use super::logmel::{LogMel, LogMelConfig};
-use tympan_kernels::{Act, batch_norm, batch_norm_act, conv2d, expand, linear, mean_dim, softmax};
+use tympan_kernels::{
+    Act, batch_norm, batch_norm_act, conv2d, expand, linear, max_pool2d, mean_dim, softmax,
+};
 
 /// Front end of the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,7 +113,7 @@ impl DenseModule {
         if k == [1, 1] {
             x
         } else {
-            MaxPool2dConfig::new(k).with_strides(k).init().forward(x)
+            max_pool2d(&MaxPool2dConfig::new(k).with_strides(k).init(), x)
         }
     }
 }

@@ -11,7 +11,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2dConfig, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
-use tympan_kernels::{Act, batch_norm_act, conv2d, mean_dim};
+use tympan_kernels::{Act, batch_norm_act, conv2d, max_pool2d, mean_dim};
 
 /// `BasicConv2d`: conv (no bias) -> BN (eps 1e-3) -> ReLU.
 #[derive(Module, Debug)]
@@ -83,10 +83,7 @@ fn avg3(x: Tensor<4>) -> Tensor<4> {
 }
 
 fn max3s2(x: Tensor<4>) -> Tensor<4> {
-    MaxPool2dConfig::new([3, 3])
-        .with_strides([2, 2])
-        .init()
-        .forward(x)
+    max_pool2d(&MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).init(), x)
 }
 
 fn half(hw: [usize; 2]) -> [usize; 2] {

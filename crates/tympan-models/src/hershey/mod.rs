@@ -16,7 +16,7 @@ use burn::tensor::activation::{relu, sigmoid};
 use serde::{Deserialize, Serialize};
 
 use crate::resnet::{ResNet, ResNetConfig};
-use tympan_kernels::{Act, batch_norm_act, conv2d, linear, mean_dim};
+use tympan_kernels::{Act, batch_norm_act, conv2d, linear, max_pool2d, mean_dim};
 
 pub mod cards;
 mod inception;
@@ -106,10 +106,10 @@ impl PoolSpec {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [_, _, h, w] = x.dims();
         let k = [self.kernel.min(h), self.kernel.min(w)];
-        MaxPool2dConfig::new(k)
+        let pool = MaxPool2dConfig::new(k)
             .with_strides([self.stride, self.stride])
-            .init()
-            .forward(x)
+            .init();
+        max_pool2d(&pool, x)
     }
     fn out(&self, hw: [usize; 2]) -> [usize; 2] {
         let o = |n: usize| (n - self.kernel.min(n)) / self.stride + 1;

@@ -14,7 +14,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::residual::{ResidualBlock1d, ResidualKind};
-use tympan_kernels::{Act, batch_norm_act, conv1d, linear};
+use tympan_kernels::{Act, batch_norm_act, conv1d, linear, max_pool1d};
 
 /// Which network of Dai et al.'s Table 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,7 +180,7 @@ impl MNet {
                 };
             }
             if s < last {
-                x = self.pool.forward(x);
+                x = max_pool1d(&self.pool, x);
             }
         }
         let x: Tensor<2> = tympan_kernels::mean_dim(x, 2).squeeze_dim(2);

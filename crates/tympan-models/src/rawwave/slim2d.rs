@@ -13,7 +13,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d
 use burn::prelude::*;
 
 use super::residual::{ResidualBlock2d, ResidualKind};
-use tympan_kernels::{Act, batch_norm_act, conv2d, linear, mean_dim};
+use tympan_kernels::{Act, batch_norm_act, conv2d, linear, max_pool2d, mean_dim};
 
 /// Configuration of the slim 2D network.
 #[derive(Config, Debug)]
@@ -71,7 +71,7 @@ fn pool(x: Tensor<4>, k: [usize; 2]) -> Tensor<4> {
     if k == [1, 1] {
         return x;
     }
-    MaxPool2dConfig::new(k).with_strides(k).init().forward(x)
+    max_pool2d(&MaxPool2dConfig::new(k).with_strides(k).init(), x)
 }
 
 impl Slim2d {

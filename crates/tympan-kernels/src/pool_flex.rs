@@ -1,0 +1,241 @@
+//! flex kernels for max pooling and its backward, one channel plane per task, row by row.
+//!
+//! The forward pass takes the maximum over a window's taps one kernel row and column at a
+//! time, for a whole output row at once (no per-element window bounds, where flex's generic
+//! kernel computes them for every output element); the backward finds each window's maximum
+//! again from the input with the rule of flex's forward pass (the first strict maximum in
+//! row-major order, a NaN always winning: `burn-flex` 0.22.1 `src/ops/pool.rs`) and adds the
+//! output's gradient there. f32 only; other types take Burn's own code.
+
+use burn::backend::Flex;
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::ModuleOps;
+use burn::backend::tensor::FloatTensor;
+use burn::tensor::DType;
+use rayon::prelude::*;
+
+use super::flex_tensor::{contiguous, tensor, values};
+use super::pool_ops::{PoolKernels, PoolWindow};
+use super::taps::Axis;
+
+/// Elements below which a pooling runs on the calling thread.
+const PARALLEL_ELEMS: usize = 1 << 15;
+
+impl PoolKernels for Flex {
+    fn tympan_max_pool2d(x: FloatTensor<Self>, window: PoolWindow) -> FloatTensor<Self> {
+        let Some(g) = Planes::new(&x, window) else {
+            let PoolWindow {
+                kernel,
+                stride,
+                padding,
+            } = window;
+            return Self::max_pool2d(x, kernel, stride, padding, [1, 1], false);
+        };
+        let x = contiguous(x);
+        let xs = values(&x);
+        let mut y = vec![0.0f32; g.planes * g.rows.out * g.cols.out];
+        g.for_planes(&mut y, g.rows.out * g.cols.out, |p, y_p| {
+            g.max_plane(&xs[p * g.plane_in()..][..g.plane_in()], y_p)
+        });
+        tensor(y, [g.n, g.c, g.rows.out, g.cols.out])
+    }
+
+    fn tympan_max_pool2d_backward(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        window: PoolWindow,
+    ) -> FloatTensor<Self> {
+        let g = match Planes::new(&x, window) {
+            Some(g) if grad.dtype() == DType::F32 => g,
+            _ => return generic_backward(x, grad, window),
+        };
+        let (x, grad) = (contiguous(x), contiguous(grad));
+        let (xs, gs) = (values(&x), values(&grad));
+        let plane_out = g.rows.out * g.cols.out;
+        let mut dx = vec![0.0f32; g.planes * g.plane_in()];
+        g.for_planes(&mut dx, g.plane_in(), |p, dx_p| {
+            let x_p = &xs[p * g.plane_in()..][..g.plane_in()];
+            g.scatter_plane(x_p, &gs[p * plane_out..][..plane_out], dx_p);
+        });
+        tensor(dx, [g.n, g.c, g.rows.size, g.cols.size])
+    }
+}
+
+/// Burn's own backward (the trait's default body).
+fn generic_backward(x: FlexTensor, grad: FlexTensor, window: PoolWindow) -> FlexTensor {
+    let PoolWindow {
+        kernel,
+        stride,
+        padding,
+    } = window;
+    let indices = Flex::max_pool2d_with_indices(
+        x.clone(),
+        kernel,
+        stride,
+        padding,
+        [1, 1],
+        false,
+        burn::tensor::IntDType::I64,
+    )
+    .indices;
+    Flex::max_pool2d_with_indices_backward(x, kernel, stride, padding, [1, 1], false, grad, indices)
+        .x_grad
+}
+
+/// The planes of one pooling: `n * c` planes of `rows.size x cols.size` inputs.
+struct Planes {
+    n: usize,
+    c: usize,
+    planes: usize,
+    kernel: [usize; 2],
+    rows: Axis,
+    cols: Axis,
+}
+
+impl Planes {
+    /// The geometry of pooling an f32 `x`; `None` for other types and planes of 2^32 - 1
+    /// elements or more.
+    fn new(x: &FlexTensor, w: PoolWindow) -> Option<Self> {
+        let s = x.layout().shape();
+        // Positions within a plane are kept as u32 by the backward.
+        if x.dtype() != DType::F32 || s[2] * s[3] >= NONE as usize {
+            return None;
+        }
+        // Burn's output size with dilation 1 and floor rounding.
+        let axis = |d: usize| {
+            let padded = s[2 + d] + 2 * w.padding[d];
+            Axis {
+                size: s[2 + d],
+                out: padded
+                    .checked_sub(w.kernel[d])
+                    .map_or(0, |r| r / w.stride[d] + 1),
+                stride: w.stride[d],
+                dilation: 1,
+                pad: w.padding[d],
+            }
+        };
+        Some(Self {
+            n: s[0],
+            c: s[1],
+            planes: s[0] * s[1],
+            kernel: w.kernel,
+            rows: axis(0),
+            cols: axis(1),
+        })
+    }
+
+    fn plane_in(&self) -> usize {
+        self.rows.size * self.cols.size
+    }
+
+    /// `f(p, out_p)` for every plane's slice of `out`, in parallel for large poolings.
+    fn for_planes(&self, out: &mut [f32], len: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+        if len == 0 {
+            return;
+        }
+        if out.len() + self.planes * self.plane_in() < PARALLEL_ELEMS {
+            out.chunks_mut(len).enumerate().for_each(|(p, o)| f(p, o));
+        } else {
+            out.par_chunks_mut(len)
+                .enumerate()
+                .for_each(|(p, o)| f(p, o));
+        }
+    }
+
+    /// One plane's maxima, an output row at a time: the row starts at -inf and takes the
+    /// maximum with each tap's inputs in turn.
+    fn max_plane(&self, x: &[f32], y: &mut [f32]) {
+        let (w, wo) = (self.cols.size, self.cols.out);
+        for (oh, out) in y.chunks_mut(wo).enumerate() {
+            out.fill(f32::NEG_INFINITY);
+            for i in 0..self.kernel[0] {
+                let Some(r) = self.rows.at(oh, i) else {
+                    continue;
+                };
+                let row = &x[r * w..][..w];
+                for j in 0..self.kernel[1] {
+                    let (off, lo, hi) = self.cols.range(j);
+                    if hi <= lo {
+                        continue;
+                    }
+                    let start = (lo as isize * self.cols.stride as isize + off) as usize;
+                    let out = &mut out[lo..hi];
+                    if self.cols.stride == 1 {
+                        let taps = &row[start..start + out.len()];
+                        for (o, &v) in out.iter_mut().zip(taps) {
+                            *o = wins(*o, v);
+                        }
+                    } else {
+                        let taps = row[start..].iter().step_by(self.cols.stride);
+                        for (o, &v) in out.iter_mut().zip(taps) {
+                            *o = wins(*o, v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds each output's gradient `g` at its window's maximum in `x`, found an output row at
+    /// a time as [`Planes::max_plane`] finds the maxima, with their positions: a tap takes over
+    /// where its window has no position yet, where it is larger, or where it is NaN (flex's
+    /// rule: the first strict maximum in row-major order, or the last NaN).
+    fn scatter_plane(&self, x: &[f32], g: &[f32], dx: &mut [f32]) {
+        let (w, wo, s) = (self.cols.size, self.cols.out, self.cols.stride);
+        if wo == 0 {
+            return; // no windows
+        }
+        let mut best = vec![f32::NEG_INFINITY; wo];
+        let mut at = vec![NONE; wo];
+        let mut taps = vec![0.0f32; wo];
+        for (oh, g_row) in g.chunks(wo).enumerate() {
+            best.fill(f32::NEG_INFINITY);
+            at.fill(NONE);
+            for i in 0..self.kernel[0] {
+                let Some(r) = self.rows.at(oh, i) else {
+                    continue;
+                };
+                let row = &x[r * w..][..w];
+                for j in 0..self.kernel[1] {
+                    let (off, lo, hi) = self.cols.range(j);
+                    if hi <= lo {
+                        continue;
+                    }
+                    let start = (lo as isize * s as isize + off) as usize;
+                    let n = hi - lo;
+                    // The taps side by side first, so that the update below vectorises.
+                    let taps = &mut taps[..n];
+                    let strided = &row[start..=start + (n - 1) * s];
+                    for (t, v) in taps.iter_mut().enumerate() {
+                        *v = strided[t * s];
+                    }
+                    let base = (r * w + start) as u32;
+                    let (best, at) = (&mut best[lo..hi], &mut at[lo..hi]);
+                    for (t, ((b, a), &v)) in best.iter_mut().zip(at).zip(&*taps).enumerate() {
+                        // Without branches: which tap holds the maximum is data, and a
+                        // branch on it was mispredicted about half the time (perf, DenseNet).
+                        let take = (*a == NONE) | (v > *b) | v.is_nan();
+                        let mask = (take as u32).wrapping_neg();
+                        *b = f32::from_bits(b.to_bits() & !mask | v.to_bits() & mask);
+                        *a = *a & !mask | (base + t as u32 * s as u32) & mask;
+                    }
+                }
+            }
+            for (&a, &gv) in at.iter().zip(g_row) {
+                if a != NONE {
+                    dx[a as usize] += gv;
+                }
+            }
+        }
+    }
+}
+
+/// No position yet (a window wholly in the padding keeps it).
+const NONE: u32 = u32::MAX;
+
+/// The running maximum after seeing `v`: `v` where it is larger or NaN (NaN propagates, as in
+/// PyTorch and flex).
+#[inline(always)]
+fn wins(m: f32, v: f32) -> f32 {
+    if v > m || v.is_nan() { v } else { m }
+}
