@@ -234,6 +234,10 @@ mod tests {
             // Padding wider than the input: kernel columns whose every tap is padding.
             ("dense 7x7 on width 1", [2, 3], 7, 1, 1, PaddingConfig2d::Explicit(3, 3, 3, 3), 1, true, [2, 2, 5, 1]),
             ("dense 7x7/2 on width 2", [2, 3], 7, 2, 1, PaddingConfig2d::Explicit(3, 3, 3, 3), 1, false, [2, 2, 6, 2]),
+            // One output position (slim 2D's last stage): one product for all samples.
+            ("dense 3x3 to 1x1", [24, 40], 3, 1, 1, PaddingConfig2d::Valid, 1, true, [3, 24, 3, 3]),
+            ("dense 3x3 deep to 1x1", [64, 20], 3, 1, 1, PaddingConfig2d::Valid, 1, false, [3, 64, 3, 3]),
+            ("pointwise on 1x1", [40, 24], 1, 1, 1, PaddingConfig2d::Valid, 1, false, [3, 40, 1, 1]),
         ];
         for (name, ch, k, s, d, pad, groups, bias, shape) in cases {
             let conv = Conv2dConfig::new(*ch, [*k, *k])

@@ -353,6 +353,18 @@ fn dense_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTensor 
     let (x, weight) = (contiguous(x), contiguous(weight));
     let w = values(&weight);
     let mut y = vec![0.0f32; g.n * g.co * l];
+    if l == 1 {
+        // One output position: a chunk's columns are the rows of `[nb, k]`, and one product
+        // `Y = cols W^T` serves the chunk, where one per sample would be a matrix-vector
+        // product, whose weights `gemm` would take only as a transposed copy (see gemm.rs).
+        for_chunks(&x, g, |b0, cols| {
+            let nb = cols.len() / k;
+            let out = &mut y[b0 * g.co..][..nb * g.co];
+            let (cols, w) = (View::rows(cols, k), View::transposed(w, k));
+            gemm(nb, k, g.co, cols, w, 0.0, out);
+        });
+        return tensor(y, [g.n, g.co, g.ho, g.wo]);
+    }
     for_chunks(&x, g, |b0, cols| {
         for (t, cols_b) in cols.chunks(k * l).enumerate() {
             let out = &mut y[(b0 + t) * g.co * l..][..g.co * l];
