@@ -102,7 +102,8 @@ mod tests {
     fn max_pool2d_matches_burn_bit_for_bit() {
         let device = Device::flex().autodiff();
         // kernel, stride, padding (top = bottom, left = right), input
-        let cases: &[([usize; 2], [usize; 2], [usize; 2], [usize; 4])] = &[
+        type Case = ([usize; 2], [usize; 2], [usize; 2], [usize; 4]);
+        let cases: &[Case] = &[
             ([2, 2], [2, 2], [0, 0], [2, 3, 9, 8]), // the DenseNet's, odd height
             ([1, 4], [1, 4], [0, 0], [2, 3, 5, 19]), // slim 2D's first pooling
             ([4, 4], [4, 4], [0, 0], [2, 4, 13, 17]), // its later ones

@@ -9,13 +9,14 @@
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
-use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
 use burn::tensor::DType;
 use rayon::prelude::*;
 
 use super::flex_tensor::{contiguous, tensor, values};
-use super::pool_ops::{PoolKernels, PoolWindow};
+use super::pool_ops::{
+    PoolKernels, PoolWindow, composite_max_pool2d, composite_max_pool2d_backward,
+};
 use super::taps::Axis;
 
 /// Elements below which a pooling runs on the calling thread.
@@ -24,12 +25,7 @@ const PARALLEL_ELEMS: usize = 1 << 15;
 impl PoolKernels for Flex {
     fn tympan_max_pool2d(x: FloatTensor<Self>, window: PoolWindow) -> FloatTensor<Self> {
         let Some(g) = Planes::new(&x, window) else {
-            let PoolWindow {
-                kernel,
-                stride,
-                padding,
-            } = window;
-            return Self::max_pool2d(x, kernel, stride, padding, [1, 1], false);
+            return composite_max_pool2d::<Self>(x, window);
         };
         let x = contiguous(x);
         let xs = values(&x);
@@ -47,7 +43,7 @@ impl PoolKernels for Flex {
     ) -> FloatTensor<Self> {
         let g = match Planes::new(&x, window) {
             Some(g) if grad.dtype() == DType::F32 => g,
-            _ => return generic_backward(x, grad, window),
+            _ => return composite_max_pool2d_backward::<Self>(x, grad, window),
         };
         let (x, grad) = (contiguous(x), contiguous(grad));
         let (xs, gs) = (values(&x), values(&grad));
@@ -59,27 +55,6 @@ impl PoolKernels for Flex {
         });
         tensor(dx, [g.n, g.c, g.rows.size, g.cols.size])
     }
-}
-
-/// Burn's own backward (the trait's default body).
-fn generic_backward(x: FlexTensor, grad: FlexTensor, window: PoolWindow) -> FlexTensor {
-    let PoolWindow {
-        kernel,
-        stride,
-        padding,
-    } = window;
-    let indices = Flex::max_pool2d_with_indices(
-        x.clone(),
-        kernel,
-        stride,
-        padding,
-        [1, 1],
-        false,
-        burn::tensor::IntDType::I64,
-    )
-    .indices;
-    Flex::max_pool2d_with_indices_backward(x, kernel, stride, padding, [1, 1], false, grad, indices)
-        .x_grad
 }
 
 /// The planes of one pooling: `n * c` planes of `rows.size x cols.size` inputs.

@@ -34,14 +34,7 @@ pub struct PoolWindow {
 pub trait PoolKernels: Backend {
     /// The maximum of each window of `x` `[n, c, h, w]`.
     fn tympan_max_pool2d(x: FloatTensor<Self>, window: PoolWindow) -> FloatTensor<Self> {
-        Self::max_pool2d(
-            x,
-            window.kernel,
-            window.stride,
-            window.padding,
-            [1, 1],
-            false,
-        )
+        composite_max_pool2d::<Self>(x, window)
     }
 
     /// The gradient with respect to `x`: each output's gradient added at the position of its
@@ -51,33 +44,39 @@ pub trait PoolKernels: Backend {
         grad: FloatTensor<Self>,
         window: PoolWindow,
     ) -> FloatTensor<Self> {
-        let PoolWindow {
-            kernel,
-            stride,
-            padding,
-        } = window;
-        let indices = Self::max_pool2d_with_indices(
-            x.clone(),
-            kernel,
-            stride,
-            padding,
-            [1, 1],
-            false,
-            IntDType::I64,
-        )
-        .indices;
-        Self::max_pool2d_with_indices_backward(
-            x,
-            kernel,
-            stride,
-            padding,
-            [1, 1],
-            false,
-            grad,
-            indices,
-        )
-        .x_grad
+        composite_max_pool2d_backward::<Self>(x, grad, window)
     }
+}
+
+/// Max pooling by Burn's own `max_pool2d`.
+pub(super) fn composite_max_pool2d<B: Backend>(x: FloatTensor<B>, w: PoolWindow) -> FloatTensor<B> {
+    B::max_pool2d(x, w.kernel, w.stride, w.padding, [1, 1], false)
+}
+
+/// The gradient of max pooling from Burn's primitives: the indices of
+/// `max_pool2d_with_indices`, then its backward.
+pub(super) fn composite_max_pool2d_backward<B: Backend>(
+    x: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    window: PoolWindow,
+) -> FloatTensor<B> {
+    let PoolWindow {
+        kernel,
+        stride,
+        padding,
+    } = window;
+    let indices = B::max_pool2d_with_indices(
+        x.clone(),
+        kernel,
+        stride,
+        padding,
+        [1, 1],
+        false,
+        IntDType::I64,
+    )
+    .indices;
+    B::max_pool2d_with_indices_backward(x, kernel, stride, padding, [1, 1], false, grad, indices)
+        .x_grad
 }
 
 #[derive(Debug)]
