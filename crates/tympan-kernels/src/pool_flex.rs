@@ -117,37 +117,52 @@ impl Planes {
         }
     }
 
+    /// `f(r, row, start, lo..hi)` for every tap of output row `oh` that reaches the input:
+    /// `row` is input row `r` (of plane `x`), and outputs `lo..hi` of the row read it at
+    /// `start`, `start + stride`, ... (kernel rows, then columns, in order).
+    #[inline(always)]
+    fn for_taps(
+        &self,
+        x: &[f32],
+        oh: usize,
+        mut f: impl FnMut(usize, &[f32], usize, std::ops::Range<usize>),
+    ) {
+        let w = self.cols.size;
+        for i in 0..self.kernel[0] {
+            let Some(r) = self.rows.at(oh, i) else {
+                continue;
+            };
+            let row = &x[r * w..][..w];
+            for j in 0..self.kernel[1] {
+                let (off, lo, hi) = self.cols.range(j);
+                if hi > lo {
+                    let start = (lo as isize * self.cols.stride as isize + off) as usize;
+                    f(r, row, start, lo..hi);
+                }
+            }
+        }
+    }
+
     /// One plane's maxima, an output row at a time: the row starts at -inf and takes the
     /// maximum with each tap's inputs in turn.
     fn max_plane(&self, x: &[f32], y: &mut [f32]) {
-        let (w, wo) = (self.cols.size, self.cols.out);
-        for (oh, out) in y.chunks_mut(wo).enumerate() {
+        let s = self.cols.stride;
+        for (oh, out) in y.chunks_mut(self.cols.out).enumerate() {
             out.fill(f32::NEG_INFINITY);
-            for i in 0..self.kernel[0] {
-                let Some(r) = self.rows.at(oh, i) else {
-                    continue;
-                };
-                let row = &x[r * w..][..w];
-                for j in 0..self.kernel[1] {
-                    let (off, lo, hi) = self.cols.range(j);
-                    if hi <= lo {
-                        continue;
+            self.for_taps(x, oh, |_, row, start, outs| {
+                let out = &mut out[outs];
+                if s == 1 {
+                    let taps = &row[start..start + out.len()];
+                    for (o, &v) in out.iter_mut().zip(taps) {
+                        *o = wins(*o, v);
                     }
-                    let start = (lo as isize * self.cols.stride as isize + off) as usize;
-                    let out = &mut out[lo..hi];
-                    if self.cols.stride == 1 {
-                        let taps = &row[start..start + out.len()];
-                        for (o, &v) in out.iter_mut().zip(taps) {
-                            *o = wins(*o, v);
-                        }
-                    } else {
-                        let taps = row[start..].iter().step_by(self.cols.stride);
-                        for (o, &v) in out.iter_mut().zip(taps) {
-                            *o = wins(*o, v);
-                        }
+                } else {
+                    let taps = row[start..].iter().step_by(s);
+                    for (o, &v) in out.iter_mut().zip(taps) {
+                        *o = wins(*o, v);
                     }
                 }
-            }
+            });
         }
     }
 
@@ -166,36 +181,25 @@ impl Planes {
         for (oh, g_row) in g.chunks(wo).enumerate() {
             best.fill(f32::NEG_INFINITY);
             at.fill(NONE);
-            for i in 0..self.kernel[0] {
-                let Some(r) = self.rows.at(oh, i) else {
-                    continue;
-                };
-                let row = &x[r * w..][..w];
-                for j in 0..self.kernel[1] {
-                    let (off, lo, hi) = self.cols.range(j);
-                    if hi <= lo {
-                        continue;
-                    }
-                    let start = (lo as isize * s as isize + off) as usize;
-                    let n = hi - lo;
-                    // The taps side by side first, so that the update below vectorises.
-                    let taps = &mut taps[..n];
-                    let strided = &row[start..=start + (n - 1) * s];
-                    for (t, v) in taps.iter_mut().enumerate() {
-                        *v = strided[t * s];
-                    }
-                    let base = (r * w + start) as u32;
-                    let (best, at) = (&mut best[lo..hi], &mut at[lo..hi]);
-                    for (t, ((b, a), &v)) in best.iter_mut().zip(at).zip(&*taps).enumerate() {
-                        // Without branches: which tap holds the maximum is data, and a
-                        // branch on it was mispredicted about half the time (perf, DenseNet).
-                        let take = (*a == NONE) | (v > *b) | v.is_nan();
-                        let mask = (take as u32).wrapping_neg();
-                        *b = f32::from_bits(b.to_bits() & !mask | v.to_bits() & mask);
-                        *a = *a & !mask | (base + t as u32 * s as u32) & mask;
-                    }
+            self.for_taps(x, oh, |r, row, start, outs| {
+                let n = outs.len();
+                // The taps side by side first, so that the update below vectorises.
+                let taps = &mut taps[..n];
+                let strided = &row[start..=start + (n - 1) * s];
+                for (t, v) in taps.iter_mut().enumerate() {
+                    *v = strided[t * s];
                 }
-            }
+                let base = (r * w + start) as u32;
+                let (best, at) = (&mut best[outs.clone()], &mut at[outs]);
+                for (t, ((b, a), &v)) in best.iter_mut().zip(at).zip(&*taps).enumerate() {
+                    // Without branches: which tap holds the maximum is data, and a branch on
+                    // it was mispredicted about half the time (perf, DenseNet).
+                    let take = (*a == NONE) | (v > *b) | v.is_nan();
+                    let mask = (take as u32).wrapping_neg();
+                    *b = f32::from_bits(b.to_bits() & !mask | v.to_bits() & mask);
+                    *a = *a & !mask | (base + t as u32 * s as u32) & mask;
+                }
+            });
             for (&a, &gv) in at.iter().zip(g_row) {
                 if a != NONE {
                     dx[a as usize] += gv;
