@@ -63,6 +63,10 @@ mod reduce_flex;
 mod reduce_ops;
 #[cfg(feature = "flex")]
 mod simd;
+mod stft;
+#[cfg(feature = "flex")]
+mod stft_flex;
+mod stft_ops;
 mod swish;
 #[cfg(feature = "flex")]
 mod swish_flex;
@@ -86,6 +90,8 @@ pub use pool::{max_pool1d, max_pool2d};
 pub use pool_ops::{PoolKernels, PoolWindow};
 pub use reduce::{expand, log_softmax, mean, mean_dim, softmax, sum, sum_dim};
 pub use reduce_ops::ReduceKernels;
+pub use stft::stft;
+pub use stft_ops::StftKernels;
 pub use swish::swish;
 pub use swish_ops::SwishKernels;
 

@@ -3,10 +3,10 @@
 //!
 //! Matches tympan-audio's `dcase-densenet` preset (librosa `melspectrogram(n_fft=1024,
 //! hop_length=128, n_mels=64, center=True, pad_mode="constant")` + `power_to_db(top_db=None)`):
-//! a periodic Hann-windowed DFT as a strided conv with fixed cosine/sine kernels, the power
-//! spectrum, a Slaney mel matrix (librosa `filters.mel(htk=False, norm="slaney")`) and
-//! `10 log10(max(x, 1e-10))`. The kernels and the mel matrix are constants: they are not
-//! trained and not saved.
+//! a periodic Hann-windowed STFT ([`tympan_kernels::stft`]: real FFTs on flex, a strided conv
+//! with the windowed DFT basis as kernels elsewhere), the power spectrum, a Slaney mel matrix
+//! (librosa `filters.mel(htk=False, norm="slaney")`) and `10 log10(max(x, 1e-10))`. The window
+//! and the mel matrix are constants: they are not trained and not saved.
 
 use std::collections::HashMap;
 use std::f64::consts::PI;
@@ -82,12 +82,12 @@ impl LogMelConfig {
 }
 
 impl LogMel {
-    /// DFT kernels `[2 * bins, 1, n_fft]` (cos rows, then -sin rows), Hann-windowed.
-    fn kernels(&self, device: &Device) -> Tensor<3> {
+    /// The periodic Hann window of `n_fft` samples (librosa's `get_window("hann", n, fftbins=True)`).
+    fn window(&self) -> Vec<f32> {
         let n = self.config.n_fft;
-        let bins = n / 2 + 1;
-        let k = constants().dft(n);
-        Tensor::<1>::from_floats(&k[..], device).reshape([2 * bins, 1, n])
+        (0..n)
+            .map(|t| (0.5 - 0.5 * (2.0 * PI * t as f64 / n as f64).cos()) as f32)
+            .collect()
     }
 
     /// `[B, 1, N]` -> `[B, n_mels, 1 + N / hop]` in dB.
@@ -101,11 +101,7 @@ impl LogMel {
         let zeros = Tensor::<3>::zeros([b, 1, pad], &device);
         let x = Tensor::cat(vec![zeros.clone(), wave, zeros], 2);
         let _ = n;
-        let spec = tympan_kernels::conv1d_weight(
-            x,
-            self.kernels(&device).detach(),
-            burn::tensor::ops::ConvOptions::new([c.hop], [0], [1], 1),
-        ); // [B, 2 * bins, frames]
+        let spec = tympan_kernels::stft(x, &self.window(), c.hop); // [B, 2 * bins, frames]
         let re = spec.clone().narrow(1, 0, bins);
         let im = spec.narrow(1, bins, bins);
         let power = re.clone() * re + im.clone() * im; // [B, bins, T]
@@ -121,12 +117,9 @@ impl LogMel {
     }
 }
 
-/// The front end's constants, computed once per setting for the process: the DFT kernels alone
-/// (a `cos` and a `sin` for each of `n_fft * (n_fft / 2 + 1)` taps) were 1.5 % of a DenseNet
-/// training step when computed at every forward (perf, 2026-12-06).
+/// The front end's constants, computed once per setting for the process.
 #[derive(Default)]
 struct Constants {
-    dft: HashMap<usize, Arc<[f32]>>,
     mel: HashMap<(u64, usize, usize), Arc<[f32]>>,
 }
 
@@ -140,26 +133,6 @@ fn constants() -> MutexGuard<'static, Constants> {
 }
 
 impl Constants {
-    /// DFT kernels `[2 * bins, n]` row-major: cos rows, then -sin rows, Hann-windowed.
-    fn dft(&mut self, n: usize) -> Arc<[f32]> {
-        self.dft
-            .entry(n)
-            .or_insert_with(|| {
-                let bins = n / 2 + 1;
-                let mut k = vec![0f32; 2 * bins * n];
-                for t in 0..n {
-                    let w = 0.5 - 0.5 * (2.0 * PI * t as f64 / n as f64).cos();
-                    for b in 0..bins {
-                        let ph = 2.0 * PI * (b * t % n) as f64 / n as f64;
-                        k[b * n + t] = (w * ph.cos()) as f32;
-                        k[(bins + b) * n + t] = (-w * ph.sin()) as f32;
-                    }
-                }
-                k.into()
-            })
-            .clone()
-    }
-
     /// The Slaney mel matrix of `c`, as f32.
     fn mel(&mut self, c: LogMelConfigPlain) -> Arc<[f32]> {
         self.mel
