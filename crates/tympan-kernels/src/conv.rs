@@ -238,6 +238,11 @@ mod tests {
             ("dense 3x3 to 1x1", [24, 40], 3, 1, 1, PaddingConfig2d::Valid, 1, true, [3, 24, 3, 3]),
             ("dense 3x3 deep to 1x1", [64, 20], 3, 1, 1, PaddingConfig2d::Valid, 1, false, [3, 64, 3, 3]),
             ("pointwise on 1x1", [40, 24], 1, 1, 1, PaddingConfig2d::Valid, 1, false, [3, 40, 1, 1]),
+            // Fewer than 64 positions: every sample's positions in one product.
+            ("dense 3x3 narrow", [32, 48], 3, 1, 1, PaddingConfig2d::Explicit(1, 1, 1, 1), 1, true, [3, 32, 1, 7]),
+            // A weight gradient split over samples and positions (2 units of 4,096 positions
+            // per sample, 6 units in 6 partial sums).
+            ("dense 3x3 split weight grad", [8, 16], 3, 1, 1, PaddingConfig2d::Same, 1, false, [3, 8, 70, 65]),
         ];
         for (name, ch, k, s, d, pad, groups, bias, shape) in cases {
             let conv = Conv2dConfig::new(*ch, [*k, *k])

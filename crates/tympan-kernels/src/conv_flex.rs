@@ -27,12 +27,13 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::ops::{ConvOptions, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::tensor::DType;
+use std::borrow::Cow;
 use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
 use super::flex_tensor::{contiguous, tensor, values};
-use super::gemm::{View, gemm};
+use super::gemm::{DEPTH_BLOCK, View, gemm, gemm_serial};
 use super::taps::Axis;
 
 use super::conv_ops::ConvKernels;
@@ -44,6 +45,27 @@ const COLUMNS_BUDGET: usize = 1 << 26;
 /// a product on one thread; above it, `gemm` splits the product over rayon's pool itself).
 const PARALLEL_SAMPLE_OPS: usize = 192 * 192 * 192;
 
+/// Output positions per plane below which a chunk's samples share one product, positions of
+/// every sample as its rows and channels as its columns: one sample's product would have fewer
+/// positions than `gemm`'s AVX-512 micro-kernel has rows (64), and the samples would each pay
+/// for packing the weights. The DenseNet's last stages (3 and 7 positions) ran their
+/// per-sample products at 13-34 GFLOP/s (2026-12-06, AMD EPYC).
+const NARROW_POSITIONS: usize = 64;
+
+/// Weight gradients with at most this many elements are split over their depth (samples and
+/// positions) into units run in parallel ([`weight_grad_units`]), where `gemm` would split
+/// their few outputs: the DenseNet's first layers ([16, 144] over 4 x 32,064 positions) ran
+/// at 18 GFLOP/s that way (2026-12-06, AMD EPYC).
+const SPLIT_WEIGHT_GRAD: usize = 1 << 17;
+
+/// Positions of one sample that make one unit of a split weight gradient: eight of `gemm`'s
+/// depth blocks.
+const UNIT_DEPTH: usize = 8 * DEPTH_BLOCK;
+
+/// Partial sums of a split weight gradient, each over consecutive units: a fixed number, so
+/// that the bits do not depend on how many threads run them.
+const UNIT_GROUPS: usize = 16;
+
 impl ConvKernels for Flex {
     fn tympan_conv2d(
         x: FloatTensor<Self>,
@@ -52,8 +74,8 @@ impl ConvKernels for Flex {
     ) -> FloatTensor<Self> {
         let g = Geometry::forward(&x, &weight, &options);
         match g.kind() {
-            Kind::Pointwise if g.nonempty() => pointwise_forward(x, weight, &g),
-            Kind::Dense if g.nonempty() => dense_forward(x, weight, &g),
+            Kind::Pointwise if g.nonempty() && !g.narrow() => pointwise_forward(x, weight, &g),
+            Kind::Pointwise | Kind::Dense if g.nonempty() => dense_forward(x, weight, &g),
             _ => Self::conv2d(x, weight, None, options),
         }
     }
@@ -66,9 +88,9 @@ impl ConvKernels for Flex {
     ) -> FloatTensor<Self> {
         let g = Geometry::new(&x, &weight, &grad, &options);
         match g.kind() {
-            Kind::Pointwise if g.nonempty() => pointwise_x_grad(weight, grad, &g),
+            Kind::Pointwise if g.nonempty() && !g.narrow() => pointwise_x_grad(weight, grad, &g),
             Kind::Depthwise => depthwise_x_grad(&weight, &grad, &g),
-            Kind::Dense if g.nonempty() => dense_x_grad(weight, grad, &g),
+            Kind::Pointwise | Kind::Dense if g.nonempty() => dense_x_grad(weight, grad, &g),
             _ => Self::conv2d_x_backward(x, weight, grad, options),
         }
     }
@@ -201,6 +223,11 @@ impl Geometry {
         self.ho * self.wo
     }
 
+    /// Whether a chunk's samples share one product ([`NARROW_POSITIONS`]).
+    fn narrow(&self) -> bool {
+        self.l() < NARROW_POSITIONS
+    }
+
     /// Input row of output row `oh` under kernel row `i`, if inside the input.
     fn in_row(&self, oh: usize, i: usize) -> Option<usize> {
         self.axis(0).at(oh, i)
@@ -315,12 +342,82 @@ fn dense_weight_grad(x: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTenso
     let dy = values(&grad);
     let mut dw = vec![0.0f32; g.co * k];
     for_chunks(&x, g, |b0, cols| {
-        for (t, cols_b) in cols.chunks(k * l).enumerate() {
-            let dy_b = View::rows(&dy[(b0 + t) * g.co * l..][..g.co * l], l);
-            gemm(g.co, l, k, dy_b, View::transposed(cols_b, l), 1.0, &mut dw);
+        let nb = cols.len() / (k * l);
+        let dy = &dy[b0 * g.co * l..][..nb * g.co * l];
+        let units = nb * l.div_ceil(UNIT_DEPTH);
+        if g.narrow() {
+            // dW = dY^T cols^T over the chunk's positions as rows ([`NARROW_POSITIONS`]).
+            let (dyt, ct) = (
+                positions_as_rows(dy, g.co, l),
+                positions_as_rows(cols, k, l),
+            );
+            let (dyt, ct) = (View::transposed(&dyt, g.co), View::rows(&ct, k));
+            gemm(g.co, nb * l, k, dyt, ct, 1.0, &mut dw);
+        } else if g.co * k <= SPLIT_WEIGHT_GRAD
+            && units > 1
+            && g.co * k * l * nb >= PARALLEL_SAMPLE_OPS
+        {
+            weight_grad_units(dy, cols, [g.co, k, l], &mut dw);
+        } else {
+            for (dy_b, cols_b) in dy.chunks(g.co * l).zip(cols.chunks(k * l)) {
+                let (dy_b, cols_b) = (View::rows(dy_b, l), View::transposed(cols_b, l));
+                gemm(g.co, l, k, dy_b, cols_b, 1.0, &mut dw);
+            }
         }
     });
     tensor(dw, [g.co, g.ci, g.kh, g.kw])
+}
+
+/// `dW += sum_b dY_b cols_b^T` for a small `dW` `[co, k]` over samples `[nb, co, l]` and columns
+/// `[nb, k, l]`: the depth cut into units of [`UNIT_DEPTH`] positions of one sample, consecutive
+/// units summed on one thread into one of at most [`UNIT_GROUPS`] partial sums, which are then
+/// added in order. The cut depends on the sizes alone, so the bits do not depend on the threads.
+fn weight_grad_units(dy: &[f32], cols: &[f32], [co, k, l]: [usize; 3], dw: &mut [f32]) {
+    let per_sample = l.div_ceil(UNIT_DEPTH);
+    let units = dy.len() / (co * l) * per_sample;
+    let groups = units.min(UNIT_GROUPS);
+    let mut partials = vec![0.0f32; groups * co * k];
+    partials
+        .par_chunks_mut(co * k)
+        .enumerate()
+        .for_each(|(group, p)| {
+            let first = group * units / groups;
+            for u in first..(group + 1) * units / groups {
+                let (b, d0) = (u / per_sample, u % per_sample * UNIT_DEPTH);
+                let dy_u = View::rows(&dy[b * co * l + d0..], l);
+                let cols_u = View::transposed(&cols[b * k * l + d0..], l);
+                let beta = if u == first { 0.0 } else { 1.0 };
+                gemm_serial(co, UNIT_DEPTH.min(l - d0), k, dy_u, cols_u, beta, p);
+            }
+        });
+    for p in partials.chunks(co * k) {
+        dw.iter_mut().zip(p).for_each(|(w, v)| *w += v);
+    }
+}
+
+/// `[nb, rows, l]` as `[nb * l, rows]`: each sample's positions become rows (no copy for `l = 1`).
+fn positions_as_rows(src: &[f32], rows: usize, l: usize) -> Cow<'_, [f32]> {
+    if l == 1 {
+        return Cow::Borrowed(src);
+    }
+    let mut out = Vec::with_capacity(src.len());
+    for sample in src.chunks(rows * l) {
+        for p in 0..l {
+            out.extend((0..rows).map(|r| sample[r * l + p]));
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The inverse of [`positions_as_rows`]: `[nb * l, rows]` into `dst` `[nb, rows, l]`.
+fn rows_as_positions(src: &[f32], rows: usize, l: usize, dst: &mut [f32]) {
+    for (sample, out) in src.chunks(rows * l).zip(dst.chunks_mut(rows * l)) {
+        for (p, row) in sample.chunks(rows).enumerate() {
+            for (r, v) in row.iter().enumerate() {
+                out[r * l + p] = *v;
+            }
+        }
+    }
 }
 
 /// Samples per im2col chunk under the column budget.
@@ -353,15 +450,15 @@ fn dense_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTensor 
     let (x, weight) = (contiguous(x), contiguous(weight));
     let w = values(&weight);
     let mut y = vec![0.0f32; g.n * g.co * l];
-    if l == 1 {
-        // One output position: a chunk's columns are the rows of `[nb, k]`, and one product
-        // `Y = cols W^T` serves the chunk, where one per sample would be a matrix-vector
-        // product, whose weights `gemm` would take only as a transposed copy (see gemm.rs).
+    if g.narrow() {
+        // One product for the chunk, `Y^T = cols^T W^T` `[nb * l, co]` ([`NARROW_POSITIONS`]).
         for_chunks(&x, g, |b0, cols| {
-            let nb = cols.len() / k;
-            let out = &mut y[b0 * g.co..][..nb * g.co];
-            let (cols, w) = (View::rows(cols, k), View::transposed(w, k));
-            gemm(nb, k, g.co, cols, w, 0.0, out);
+            let nb = cols.len() / (k * l);
+            let ct = positions_as_rows(cols, k, l);
+            let mut yt = vec![0.0f32; nb * l * g.co];
+            let (ct, w) = (View::rows(&ct, k), View::transposed(w, k));
+            gemm(nb * l, k, g.co, ct, w, 0.0, &mut yt);
+            rows_as_positions(&yt, g.co, l, &mut y[b0 * g.co * l..][..nb * g.co * l]);
         });
         return tensor(y, [g.n, g.co, g.ho, g.wo]);
     }
@@ -388,6 +485,29 @@ fn dense_x_grad(weight: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTenso
     let (weight, grad) = (contiguous(weight), contiguous(grad));
     let (w, dy) = (values(&weight), values(&grad));
     let mut dx = vec![0.0f32; g.n * g.ci * plane];
+    if g.narrow() {
+        // One product per chunk of samples, `dcols^T = dY^T W` `[nb * l, k]`
+        // ([`NARROW_POSITIONS`]), then col2im over the chunk's planes.
+        let chunk = chunk_len(g);
+        for (c, dx_c) in dx.chunks_mut(chunk * g.ci * plane).enumerate() {
+            let nb = dx_c.len() / (g.ci * plane);
+            let dyt = positions_as_rows(&dy[c * chunk * g.co * l..][..nb * g.co * l], g.co, l);
+            let mut dct = vec![0.0f32; nb * l * k];
+            gemm(
+                nb * l,
+                g.co,
+                k,
+                View::rows(&dyt, g.co),
+                View::rows(w, k),
+                0.0,
+                &mut dct,
+            );
+            let mut dcols = vec![0.0f32; nb * k * l];
+            rows_as_positions(&dct, k, l, &mut dcols);
+            col2im(&dcols, dx_c, g);
+        }
+        return tensor(dx, [g.n, g.ci, g.h, g.w]);
+    }
     let mut dcols = vec![0.0f32; k * l];
     for (b, dx_b) in dx.chunks_mut(g.ci * plane).enumerate() {
         let dy_b = View::rows(&dy[b * g.co * l..][..g.co * l], l);

@@ -68,6 +68,26 @@ pub(super) const DEPTH_BLOCK: usize = 512;
 /// # Panics
 /// When a view does not hold its matrix (a bug in the caller, checked before any unsafe code).
 pub(super) fn gemm(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c: &mut [f32]) {
+    product(m, k, n, a, b, beta, c, true);
+}
+
+/// [`gemm`] on the calling thread alone, for callers that run products in parallel themselves.
+/// The same bits as [`gemm`]: neither way of splitting a product changes its sums.
+pub(super) fn gemm_serial(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: View,
+    b: View,
+    beta: f32,
+    c: &mut [f32],
+) {
+    product(m, k, n, a, b, beta, c, false);
+}
+
+/// [`gemm`], on rayon's pool when `pool` and the product is large enough.
+#[allow(clippy::too_many_arguments)]
+fn product(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c: &mut [f32], pool: bool) {
     assert!(
         fits(m, k, a.rs, a.cs, a.data.len()),
         "gemm: A is not [{m}, {k}]"
@@ -114,7 +134,7 @@ pub(super) fn gemm(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c:
     } else {
         (a, b)
     };
-    let parallel = m.saturating_mul(n).saturating_mul(k) >= PARALLEL_OPS;
+    let parallel = pool && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_OPS;
     // From 4 rows, a panel of at least MIN_PANEL - 16 columns has more than 256 outputs, so no
     // panel falls to `gemm`'s dot-product kernels that the whole product avoids (see above).
     let panels = if parallel && (4..PANEL_ROWS_BELOW).contains(&m) {
