@@ -45,12 +45,20 @@ const COLUMNS_BUDGET: usize = 1 << 26;
 /// a product on one thread; above it, `gemm` splits the product over rayon's pool itself).
 const PARALLEL_SAMPLE_OPS: usize = 192 * 192 * 192;
 
-/// Output positions per plane below which a chunk's samples share one product, positions of
-/// every sample as its rows and channels as its columns: one sample's product would have fewer
-/// positions than `gemm`'s AVX-512 micro-kernel has rows (64), and the samples would each pay
-/// for packing the weights. The DenseNet's last stages (3 and 7 positions) ran their
-/// per-sample products at 13-34 GFLOP/s (2026-12-06, AMD EPYC).
-const NARROW_POSITIONS: usize = 64;
+/// Output positions per plane below which a chunk's samples share one product: im2col lays
+/// their columns side by side ([`Layout::Shared`]), so that the forward pass is one `Y [co, nb l]
+/// = W C` and the input gradient one `dC = W^T dY`, where each sample's product would be narrow
+/// (one weight packing per sample, few columns per thread). The products alone, timed through
+/// [`gemm`] by a throwaway harness on the 2-core AMD EPYC (2026-12-06), batch 4, GFLOP/s shared
+/// against per sample: M34-res's [192, 576] x 125 positions 192 / 134 forward, 182 / 182 input
+/// gradient; [96, 288] x 500 210 / 175 and 199 / 141; ResNet-50's [512, 4608] x 24 201 / 115 and
+/// 224 / 138, x 3 94 / 21 and 111 / 28.
+const SHARED_BELOW: usize = 512;
+
+/// The same for the weight gradient `dW = dY C^T`, whose shared product was slower from a few
+/// hundred positions on ([128, 1152] x 384: 120 against 191 GFLOP/s per sample; x 125: 203
+/// against 182; x 24 210 against 190).
+const SHARED_WEIGHT_GRAD_BELOW: usize = 256;
 
 /// Weight gradients with at most this many elements are split over their depth (samples and
 /// positions) into units run in parallel ([`weight_grad_units`]), where `gemm` would split
@@ -74,7 +82,9 @@ impl ConvKernels for Flex {
     ) -> FloatTensor<Self> {
         let g = Geometry::forward(&x, &weight, &options);
         match g.kind() {
-            Kind::Pointwise if g.nonempty() && !g.narrow() => pointwise_forward(x, weight, &g),
+            Kind::Pointwise if g.nonempty() && g.l() >= SHARED_BELOW => {
+                pointwise_forward(x, weight, &g)
+            }
             Kind::Pointwise | Kind::Dense if g.nonempty() => dense_forward(x, weight, &g),
             _ => Self::conv2d(x, weight, None, options),
         }
@@ -88,7 +98,9 @@ impl ConvKernels for Flex {
     ) -> FloatTensor<Self> {
         let g = Geometry::new(&x, &weight, &grad, &options);
         match g.kind() {
-            Kind::Pointwise if g.nonempty() && !g.narrow() => pointwise_x_grad(weight, grad, &g),
+            Kind::Pointwise if g.nonempty() && g.l() >= SHARED_BELOW => {
+                pointwise_x_grad(weight, grad, &g)
+            }
             Kind::Depthwise => depthwise_x_grad(&weight, &grad, &g),
             Kind::Pointwise | Kind::Dense if g.nonempty() => dense_x_grad(weight, grad, &g),
             _ => Self::conv2d_x_backward(x, weight, grad, options),
@@ -121,6 +133,33 @@ enum Kind {
     Depthwise,
     /// Anything else: Burn's generic backward.
     Other,
+}
+
+/// How a chunk's im2col columns are laid out, rows `(ci, i, j)` of `l` positions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// `[nb, k, l]`: one matrix per sample.
+    PerSample,
+    /// `[k, nb l]`: one matrix, the samples' positions side by side ([`SHARED_BELOW`]).
+    Shared,
+}
+
+impl Layout {
+    /// Which run of `l` values holds row `r` (of `rows`) of sample `b` (of `nb`).
+    fn run(self, b: usize, r: usize, nb: usize, rows: usize) -> usize {
+        match self {
+            Self::PerSample => b * rows + r,
+            Self::Shared => r * nb + b,
+        }
+    }
+
+    /// The inverse of [`Layout::run`]: `(b, r)` of a run.
+    fn sample_row(self, run: usize, nb: usize, rows: usize) -> (usize, usize) {
+        match self {
+            Self::PerSample => (run / rows, run % rows),
+            Self::Shared => (run % nb, run / nb),
+        }
+    }
 }
 
 /// Sizes of one convolution: input `[n, ci, h, w]`, output `[n, co, ho, wo]`, kernel `kh x kw`.
@@ -223,9 +262,13 @@ impl Geometry {
         self.ho * self.wo
     }
 
-    /// Whether a chunk's samples share one product ([`NARROW_POSITIONS`]).
-    fn narrow(&self) -> bool {
-        self.l() < NARROW_POSITIONS
+    /// How im2col lays out the columns of a product shared below `below` positions.
+    fn layout(&self, below: usize) -> Layout {
+        if self.l() < below {
+            Layout::Shared
+        } else {
+            Layout::PerSample
+        }
     }
 
     /// Input row of output row `oh` under kernel row `i`, if inside the input.
@@ -288,12 +331,13 @@ fn per_sample(out: &mut [f32], len: usize, parallel: bool, f: impl Fn(usize, &mu
     }
 }
 
-/// im2col of samples `b0..b0 + nb`: rows `(b, ci, i, j)`, columns the output positions.
+/// im2col of samples `b0..b0 + nb`: rows `(ci, i, j)` of the output positions, laid out as
+/// `layout` says.
 ///
 /// Every element is written exactly once (zeros where the kernel reaches into the padding), so
 /// the buffer is not zero-filled first: that fill cost as much as the copies (perf, slim 2D
 /// step, 2026-12-06).
-fn im2col(x: &[f32], b0: usize, nb: usize, g: &Geometry) -> Vec<f32> {
+fn im2col(x: &[f32], b0: usize, nb: usize, g: &Geometry, layout: Layout) -> Vec<f32> {
     let (k, l, plane) = (g.kh * g.kw, g.l(), g.h * g.w);
     let len = nb * g.ci * k * l;
     let mut cols: Vec<f32> = Vec::with_capacity(len);
@@ -301,10 +345,11 @@ fn im2col(x: &[f32], b0: usize, nb: usize, g: &Geometry) -> Vec<f32> {
     cols.spare_capacity_mut()[..len]
         .par_chunks_mut(l.max(1))
         .enumerate()
-        .for_each(|(row, out)| {
-            let (bc, ij) = (row / k, row % k);
+        .for_each(|(run, out)| {
+            let (b, r) = layout.sample_row(run, nb, g.ci * k);
+            let (c, ij) = (r / k, r % k);
             let (i, j) = (ij / g.kw, ij % g.kw);
-            let src = &x[(b0 * g.ci + bc) * plane..][..plane];
+            let src = &x[((b0 + b) * g.ci + c) * plane..][..plane];
             let (off, lo, hi) = g.col_range(j);
             for oh in 0..g.ho {
                 let dst = &mut out[oh * g.wo..][..g.wo];
@@ -334,25 +379,23 @@ fn im2col(x: &[f32], b0: usize, nb: usize, g: &Geometry) -> Vec<f32> {
     cols
 }
 
-/// `dW = sum_b dY_b cols_b^T`, accumulated sample by sample in order; im2col in chunks of the
-/// column budget ([`for_chunks`]).
+/// `dW = sum_b dY_b cols_b^T`, in chunks of the column budget ([`for_chunks`]): one product
+/// for the chunk below [`SHARED_WEIGHT_GRAD_BELOW`] positions, split into units for a small `dW`
+/// ([`weight_grad_units`]), else accumulated sample by sample in order.
 fn dense_weight_grad(x: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTensor {
     let (k, l) = (g.ci * g.kh * g.kw, g.l());
     let (x, grad) = (contiguous(x), contiguous(grad));
     let dy = values(&grad);
     let mut dw = vec![0.0f32; g.co * k];
-    for_chunks(&x, g, |b0, cols| {
+    let layout = g.layout(SHARED_WEIGHT_GRAD_BELOW);
+    for_chunks(&x, g, layout, |b0, cols| {
         let nb = cols.len() / (k * l);
         let dy = &dy[b0 * g.co * l..][..nb * g.co * l];
         let units = nb * l.div_ceil(UNIT_DEPTH);
-        if g.narrow() {
-            // dW = dY^T cols^T over the chunk's positions as rows ([`NARROW_POSITIONS`]).
-            let (dyt, ct) = (
-                positions_as_rows(dy, g.co, l),
-                positions_as_rows(cols, k, l),
-            );
-            let (dyt, ct) = (View::transposed(&dyt, g.co), View::rows(&ct, k));
-            gemm(g.co, nb * l, k, dyt, ct, 1.0, &mut dw);
+        if layout == Layout::Shared {
+            let dys = to_columns(dy, g.co, l);
+            let (dys, cols) = (View::rows(&dys, nb * l), View::transposed(cols, nb * l));
+            gemm(g.co, nb * l, k, dys, cols, 1.0, &mut dw);
         } else if g.co * k <= SPLIT_WEIGHT_GRAD
             && units > 1
             && g.co * k * l * nb >= PARALLEL_SAMPLE_OPS
@@ -395,27 +438,27 @@ fn weight_grad_units(dy: &[f32], cols: &[f32], [co, k, l]: [usize; 3], dw: &mut 
     }
 }
 
-/// `[nb, rows, l]` as `[nb * l, rows]`: each sample's positions become rows (no copy for `l = 1`).
-fn positions_as_rows(src: &[f32], rows: usize, l: usize) -> Cow<'_, [f32]> {
-    if l == 1 {
+/// `[nb, rows, l]` as `[rows, nb l]`, the samples side by side (no copy for one sample).
+fn to_columns(src: &[f32], rows: usize, l: usize) -> Cow<'_, [f32]> {
+    let nb = src.len() / (rows * l).max(1);
+    if nb <= 1 {
         return Cow::Borrowed(src);
     }
-    let mut out = Vec::with_capacity(src.len());
-    for sample in src.chunks(rows * l) {
-        for p in 0..l {
-            out.extend((0..rows).map(|r| sample[r * l + p]));
+    let mut out = vec![0.0f32; src.len()];
+    for (b, sample) in src.chunks(rows * l).enumerate() {
+        for (r, run) in sample.chunks(l).enumerate() {
+            out[(r * nb + b) * l..][..l].copy_from_slice(run);
         }
     }
     Cow::Owned(out)
 }
 
-/// The inverse of [`positions_as_rows`]: `[nb * l, rows]` into `dst` `[nb, rows, l]`.
-fn rows_as_positions(src: &[f32], rows: usize, l: usize, dst: &mut [f32]) {
-    for (sample, out) in src.chunks(rows * l).zip(dst.chunks_mut(rows * l)) {
-        for (p, row) in sample.chunks(rows).enumerate() {
-            for (r, v) in row.iter().enumerate() {
-                out[r * l + p] = *v;
-            }
+/// The inverse of [`to_columns`]: `[rows, nb l]` into `dst` `[nb, rows, l]`.
+fn from_columns(src: &[f32], rows: usize, l: usize, dst: &mut [f32]) {
+    let nb = src.len() / (rows * l).max(1);
+    for (b, sample) in dst.chunks_mut(rows * l).enumerate() {
+        for (r, run) in sample.chunks_mut(l).enumerate() {
+            run.copy_from_slice(&src[(r * nb + b) * l..][..l]);
         }
     }
 }
@@ -426,20 +469,20 @@ fn chunk_len(g: &Geometry) -> usize {
 }
 
 /// Calls `f(b0, columns)` for consecutive chunks of samples, `columns` being the chunk's im2col
-/// `[nb, Ci*kh*kw, L]`; a pointwise conv's columns are its input, passed whole without a copy.
-fn for_chunks(x: &FlexTensor, g: &Geometry, mut f: impl FnMut(usize, &[f32])) {
+/// in `layout`; a pointwise conv's per-sample columns are its input, passed whole without a copy.
+fn for_chunks(x: &FlexTensor, g: &Geometry, layout: Layout, mut f: impl FnMut(usize, &[f32])) {
     let xs = values(x);
     if !g.nonempty() {
         return; // nothing to multiply: the caller's zeros stand
     }
-    if g.kind() == Kind::Pointwise {
+    if g.kind() == Kind::Pointwise && (layout == Layout::PerSample || g.n == 1) {
         return f(0, xs);
     }
     let chunk = chunk_len(g);
     let mut b0 = 0;
     while b0 < g.n {
         let nb = chunk.min(g.n - b0);
-        f(b0, &im2col(xs, b0, nb, g));
+        f(b0, &im2col(xs, b0, nb, g, layout));
         b0 += nb;
     }
 }
@@ -450,19 +493,25 @@ fn dense_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTensor 
     let (x, weight) = (contiguous(x), contiguous(weight));
     let w = values(&weight);
     let mut y = vec![0.0f32; g.n * g.co * l];
-    if g.narrow() {
-        // One product for the chunk, `Y^T = cols^T W^T` `[nb * l, co]` ([`NARROW_POSITIONS`]).
-        for_chunks(&x, g, |b0, cols| {
+    if g.layout(SHARED_BELOW) == Layout::Shared {
+        // One product for the chunk, `Y [co, nb l] = W C` ([`SHARED_BELOW`]).
+        for_chunks(&x, g, Layout::Shared, |b0, cols| {
             let nb = cols.len() / (k * l);
-            let ct = positions_as_rows(cols, k, l);
-            let mut yt = vec![0.0f32; nb * l * g.co];
-            let (ct, w) = (View::rows(&ct, k), View::transposed(w, k));
-            gemm(nb * l, k, g.co, ct, w, 0.0, &mut yt);
-            rows_as_positions(&yt, g.co, l, &mut y[b0 * g.co * l..][..nb * g.co * l]);
+            let mut ys = vec![0.0f32; g.co * nb * l];
+            gemm(
+                g.co,
+                k,
+                nb * l,
+                View::rows(w, k),
+                View::rows(cols, nb * l),
+                0.0,
+                &mut ys,
+            );
+            from_columns(&ys, g.co, l, &mut y[b0 * g.co * l..][..nb * g.co * l]);
         });
         return tensor(y, [g.n, g.co, g.ho, g.wo]);
     }
-    for_chunks(&x, g, |b0, cols| {
+    for_chunks(&x, g, Layout::PerSample, |b0, cols| {
         for (t, cols_b) in cols.chunks(k * l).enumerate() {
             let out = &mut y[(b0 + t) * g.co * l..][..g.co * l];
             gemm(
@@ -485,26 +534,17 @@ fn dense_x_grad(weight: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTenso
     let (weight, grad) = (contiguous(weight), contiguous(grad));
     let (w, dy) = (values(&weight), values(&grad));
     let mut dx = vec![0.0f32; g.n * g.ci * plane];
-    if g.narrow() {
-        // One product per chunk of samples, `dcols^T = dY^T W` `[nb * l, k]`
-        // ([`NARROW_POSITIONS`]), then col2im over the chunk's planes.
+    if g.layout(SHARED_BELOW) == Layout::Shared {
+        // One product per chunk of samples, `dC [k, nb l] = W^T dY` ([`SHARED_BELOW`]), then
+        // col2im over the chunk's planes.
         let chunk = chunk_len(g);
         for (c, dx_c) in dx.chunks_mut(chunk * g.ci * plane).enumerate() {
             let nb = dx_c.len() / (g.ci * plane);
-            let dyt = positions_as_rows(&dy[c * chunk * g.co * l..][..nb * g.co * l], g.co, l);
-            let mut dct = vec![0.0f32; nb * l * k];
-            gemm(
-                nb * l,
-                g.co,
-                k,
-                View::rows(&dyt, g.co),
-                View::rows(w, k),
-                0.0,
-                &mut dct,
-            );
-            let mut dcols = vec![0.0f32; nb * k * l];
-            rows_as_positions(&dct, k, l, &mut dcols);
-            col2im(&dcols, dx_c, g);
+            let dys = to_columns(&dy[c * chunk * g.co * l..][..nb * g.co * l], g.co, l);
+            let mut dcols = vec![0.0f32; k * nb * l];
+            let (wt, dys) = (View::transposed(w, k), View::rows(&dys, nb * l));
+            gemm(k, g.co, nb * l, wt, dys, 0.0, &mut dcols);
+            col2im(&dcols, dx_c, g, Layout::Shared);
         }
         return tensor(dx, [g.n, g.ci, g.h, g.w]);
     }
@@ -512,19 +552,22 @@ fn dense_x_grad(weight: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTenso
     for (b, dx_b) in dx.chunks_mut(g.ci * plane).enumerate() {
         let dy_b = View::rows(&dy[b * g.co * l..][..g.co * l], l);
         gemm(k, g.co, l, View::transposed(w, k), dy_b, 0.0, &mut dcols);
-        col2im(&dcols, dx_b, g);
+        col2im(&dcols, dx_b, g, Layout::PerSample);
     }
     tensor(dx, [g.n, g.ci, g.h, g.w])
 }
 
-/// The adjoint of [`im2col`]: adds column rows `(b, ci, i, j)` back onto the input planes
-/// `(b, ci)` of `dx`, one plane per task.
-fn col2im(cols: &[f32], dx: &mut [f32], g: &Geometry) {
+/// The adjoint of [`im2col`]: adds the column rows `(ci, i, j)` of each sample, laid out as
+/// `layout` says, back onto the input planes `(b, ci)` of `dx`, one plane per task.
+fn col2im(cols: &[f32], dx: &mut [f32], g: &Geometry, layout: Layout) {
     let (k, l, plane) = (g.kh * g.kw, g.l(), g.h * g.w);
+    let nb = dx.len() / (g.ci * plane).max(1);
     dx.par_chunks_mut(plane).enumerate().for_each(|(bc, out)| {
+        let (b, c) = (bc / g.ci, bc % g.ci);
         for i in 0..g.kh {
             for j in 0..g.kw {
-                let row = &cols[(bc * k + i * g.kw + j) * l..][..l];
+                let run = layout.run(b, c * k + i * g.kw + j, nb, g.ci * k);
+                let row = &cols[run * l..][..l];
                 let (off, lo, hi) = g.col_range(j);
                 for oh in 0..g.ho {
                     let Some(r) = g.in_row(oh, i) else { continue };
