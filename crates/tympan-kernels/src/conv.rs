@@ -243,6 +243,8 @@ mod tests {
             // A weight gradient split over samples and positions (2 units of 4,096 positions
             // per sample, 6 units in 6 partial sums).
             ("dense 3x3 split weight grad", [8, 16], 3, 1, 1, PaddingConfig2d::Same, 1, false, [3, 8, 70, 65]),
+            // 575 positions in tiles of 448 (288 taps): a tile ends inside an output row.
+            ("dense 3x3/2 tiled", [32, 8], 3, 2, 1, PaddingConfig2d::Explicit(1, 1, 1, 1), 1, true, [2, 32, 50, 45]),
         ];
         for (name, ch, k, s, d, pad, groups, bias, shape) in cases {
             let conv = Conv2dConfig::new(*ch, [*k, *k])
@@ -280,6 +282,16 @@ mod tests {
                 [2, 6, 31],
             ),
             ([4, 6], 1, 1, PaddingConfig1d::Valid, 1, true, [3, 4, 17]),
+            // 1,200 positions in tiles of 896 (144 taps).
+            (
+                [16, 8],
+                9,
+                1,
+                PaddingConfig1d::Explicit(4, 4),
+                1,
+                false,
+                [2, 16, 1200],
+            ),
             (
                 [16, 8],
                 9,

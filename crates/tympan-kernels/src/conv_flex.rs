@@ -8,6 +8,9 @@
 //!   `col2im(W^T dY_b)`, one input plane per task (Burn's generic path: a transposed
 //!   convolution); the weight gradient `sum_b dY_b cols_b^T` (Burn's generic path: a convolution
 //!   with batch and channel swapped, one matrix-vector product per input channel for a 1x1 conv).
+//!   Below [`SHARED_BELOW`] output positions a chunk's samples share each product instead, their
+//!   columns side by side; a small weight gradient over many positions is summed in a fixed
+//!   number of partial sums in parallel ([`weight_grad_units`]).
 //! - Pointwise convolutions (1x1, stride 1, no padding), whose columns are the input itself:
 //!   `Y_b = W X_b`, `dX_b = W^T dY_b` and `dW = sum_b dY_b X_b^T`, samples in parallel when
 //!   each one's product is too small for `gemm` to split.
@@ -69,6 +72,16 @@ const SPLIT_WEIGHT_GRAD: usize = 1 << 17;
 /// Positions of one sample that make one unit of a split weight gradient: eight of `gemm`'s
 /// depth blocks.
 const UNIT_DEPTH: usize = 8 * DEPTH_BLOCK;
+
+/// Floats of one tile's im2col columns (512 KiB): a tiled forward pass builds the columns of
+/// one tile of positions at a time, on the thread that multiplies them, so that they are still
+/// in its caches when `gemm` reads them, where the whole batch's columns (74 MB for the
+/// DenseNet's first layers at batch 4) went out to memory and back. Per step, timed around each
+/// convolution (2026-12-06, AMD EPYC, two paired runs): those layers' forward passes 12.5-13.0
+/// ms before, 7.8-8.2 tiled; the 32-channel ones 7.4-9.0 and 5.2-5.5. The weight gradient's
+/// units built their own columns the same way and were slower (17-20 ms against 27), so they
+/// read the chunk's im2col.
+const TILE_FLOATS: usize = 1 << 17;
 
 /// Partial sums of a split weight gradient, each over consecutive units: a fixed number, so
 /// that the bits do not depend on how many threads run them.
@@ -511,21 +524,80 @@ fn dense_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTensor 
         });
         return tensor(y, [g.n, g.co, g.ho, g.wo]);
     }
-    for_chunks(&x, g, Layout::PerSample, |b0, cols| {
-        for (t, cols_b) in cols.chunks(k * l).enumerate() {
-            let out = &mut y[(b0 + t) * g.co * l..][..g.co * l];
-            gemm(
-                g.co,
-                k,
-                l,
-                View::rows(w, k),
-                View::rows(cols_b, l),
-                0.0,
-                out,
-            );
+    // Tiles of positions of one sample, in parallel: im2col of the tile, then `W cols` on the
+    // same thread. Each output is the same chain of depth blocks as in one product for the
+    // sample: a tile only cuts the columns.
+    let xs = values(&x);
+    let plane = g.ci * g.h * g.w;
+    let tile = ((TILE_FLOATS / k).max(16) / 16 * 16).min(l);
+    let tiles = l.div_ceil(tile);
+    let outs: Vec<Vec<f32>> = (0..g.n * tiles)
+        .into_par_iter()
+        .map_init(
+            || vec![0.0f32; k * tile],
+            |cols, t| {
+                let (b, p0) = (t / tiles, t % tiles * tile);
+                let tw = tile.min(l - p0);
+                let cols = &mut cols[..k * tw];
+                im2col_tile(&xs[b * plane..][..plane], g, p0, cols);
+                let mut out = vec![0.0f32; g.co * tw];
+                let (w, cols) = (View::rows(w, k), View::rows(cols, tw));
+                gemm_serial(g.co, k, tw, w, cols, 0.0, &mut out);
+                out
+            },
+        )
+        .collect();
+    for (t, out) in outs.iter().enumerate() {
+        let (b, p0) = (t / tiles, t % tiles * tile);
+        let tw = out.len() / g.co;
+        for (c, run) in out.chunks(tw).enumerate() {
+            y[(b * g.co + c) * l + p0..][..tw].copy_from_slice(run);
         }
-    });
+    }
     tensor(y, [g.n, g.co, g.ho, g.wo])
+}
+
+/// im2col of output positions `p0..p0 + cols.len() / k` of one sample `x_b` `[ci, h, w]` into
+/// `cols` `[k, tile]`, rows `(ci, i, j)`: every element written (zeros where the kernel reaches
+/// into the padding).
+fn im2col_tile(x_b: &[f32], g: &Geometry, p0: usize, cols: &mut [f32]) {
+    let (taps, plane) = (g.kh * g.kw, g.h * g.w);
+    let tw = cols.len() / (g.ci * taps);
+    for (r, dst) in cols.chunks_mut(tw).enumerate() {
+        let (c, ij) = (r / taps, r % taps);
+        let (i, j) = (ij / g.kw, ij % g.kw);
+        let src = &x_b[c * plane..][..plane];
+        let (off, lo, hi) = g.col_range(j);
+        let mut p = p0;
+        while p < p0 + tw {
+            let (oh, ow0) = (p / g.wo, p % g.wo);
+            let ow1 = g.wo.min(ow0 + p0 + tw - p);
+            let d = &mut dst[p - p0..][..ow1 - ow0];
+            p += ow1 - ow0;
+            let Some(row) = g.in_row(oh, i) else {
+                d.fill(0.0);
+                continue;
+            };
+            let row_in = &src[row * g.w..][..g.w];
+            // Outputs `ow0..ow1`: zeros before `lo` and from `hi`, the input between.
+            let (a, z) = (
+                lo.clamp(ow0, ow1),
+                hi.clamp(ow0, ow1).max(lo.clamp(ow0, ow1)),
+            );
+            d[..a - ow0].fill(0.0);
+            d[z - ow0..].fill(0.0);
+            if z == a {
+                // Every tap of this kernel column is padding here.
+            } else if g.stride[1] == 1 {
+                let start = (a as isize + off) as usize;
+                d[a - ow0..z - ow0].copy_from_slice(&row_in[start..start + (z - a)]);
+            } else {
+                for ow in a..z {
+                    d[ow - ow0] = row_in[(ow as isize * g.stride[1] as isize + off) as usize];
+                }
+            }
+        }
+    }
 }
 
 /// `dX = col2im(W^T dY_b)` for every sample.

@@ -20,6 +20,9 @@
 //!   window's bounds per output element and keeps an `i64` index per output for the backward
 //!   (a tenth of the DenseNet step); here row-wise maxima, and a backward that finds each
 //!   window's maximum again from the input;
+//! - the short-time Fourier transform ([`stft`]): an in-model log-mel's windowed DFT as a strided
+//!   convolution (a fifth of the DenseNet step with 1024-point frames); here real FFTs, forward
+//!   and for the input gradient;
 //! - sums over an axis ([`sum_dim`], and [`mean_dim`], [`sum`], [`mean`], [`softmax`],
 //!   [`log_softmax`] built on it): flex's accumulate in lanes as wide as the CPU's vectors, so
 //!   their bits differ between AVX2 and AVX-512; these accumulate in an order fixed by the code.
