@@ -620,6 +620,26 @@ fn dense_x_grad(weight: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTenso
         }
         return tensor(dx, [g.n, g.ci, g.h, g.w]);
     }
+    if g.n > 1 {
+        // Samples in parallel, each in tiles of positions: `dC = W^T dY` for the tile, added
+        // back at once while it is in cache ([`TILE_FLOATS`]). The DenseNet's first layers'
+        // input gradients: 9.3 ms per step before, 5.4 tiled (timed around each convolution,
+        // 2026-12-06, AMD EPYC); ResNet-50's and slim 2D's unchanged.
+        let tile = ((TILE_FLOATS / k).max(16) / 16 * 16).min(l);
+        dx.par_chunks_mut(g.ci * plane)
+            .enumerate()
+            .for_each(|(b, dx_b)| {
+                let mut dcols = vec![0.0f32; k * tile];
+                for p0 in (0..l).step_by(tile) {
+                    let tw = tile.min(l - p0);
+                    let dcols = &mut dcols[..k * tw];
+                    let dy_t = View::rows(&dy[b * g.co * l + p0..], l);
+                    gemm_serial(k, g.co, tw, View::transposed(w, k), dy_t, 0.0, dcols);
+                    col2im_tile(dcols, dx_b, g, p0);
+                }
+            });
+        return tensor(dx, [g.n, g.ci, g.h, g.w]);
+    }
     let mut dcols = vec![0.0f32; k * l];
     for (b, dx_b) in dx.chunks_mut(g.ci * plane).enumerate() {
         let dy_b = View::rows(&dy[b * g.co * l..][..g.co * l], l);
@@ -661,6 +681,43 @@ fn col2im(cols: &[f32], dx: &mut [f32], g: &Geometry, layout: Layout) {
             }
         }
     });
+}
+
+/// The adjoint of [`im2col_tile`]: adds the columns `dcols` `[k, tile]` of output positions
+/// `p0..p0 + tile` back onto one sample's input planes `dx_b` `[ci, h, w]`.
+fn col2im_tile(dcols: &[f32], dx_b: &mut [f32], g: &Geometry, p0: usize) {
+    let (taps, plane) = (g.kh * g.kw, g.h * g.w);
+    let tw = dcols.len() / (g.ci * taps);
+    for (r, src) in dcols.chunks(tw).enumerate() {
+        let (c, ij) = (r / taps, r % taps);
+        let (i, j) = (ij / g.kw, ij % g.kw);
+        let dst = &mut dx_b[c * plane..][..plane];
+        let (off, lo, hi) = g.col_range(j);
+        let mut p = p0;
+        while p < p0 + tw {
+            let (oh, ow0) = (p / g.wo, p % g.wo);
+            let ow1 = g.wo.min(ow0 + p0 + tw - p);
+            let s = &src[p - p0..][..ow1 - ow0];
+            p += ow1 - ow0;
+            let Some(row) = g.in_row(oh, i) else { continue };
+            let row_out = &mut dst[row * g.w..][..g.w];
+            let (a, z) = (lo.clamp(ow0, ow1), hi.clamp(ow0, ow1));
+            if z <= a {
+                continue;
+            }
+            if g.stride[1] == 1 {
+                let start = (a as isize + off) as usize;
+                let d = &mut row_out[start..start + (z - a)];
+                for (d, v) in d.iter_mut().zip(&s[a - ow0..z - ow0]) {
+                    *d += v;
+                }
+            } else {
+                for ow in a..z {
+                    row_out[(ow as isize * g.stride[1] as isize + off) as usize] += s[ow - ow0];
+                }
+            }
+        }
+    }
 }
 
 /// `sum_t a[t] * b[start + t * step]` over `a`, in eight lanes so that it vectorises.
