@@ -243,6 +243,8 @@ mod tests {
             // A weight gradient split over samples and positions (2 units of 4,096 positions
             // per sample, 6 units in 6 partial sums).
             ("dense 3x3 split weight grad", [8, 16], 3, 1, 1, PaddingConfig2d::Same, 1, false, [3, 8, 70, 65]),
+            // The same with more output channels than taps (the untransposed products).
+            ("pointwise split weight grad", [8, 80], 1, 1, 1, PaddingConfig2d::Valid, 1, false, [3, 8, 70, 65]),
             // 575 positions in tiles of 448 (288 taps): a tile ends inside an output row.
             ("dense 3x3/2 tiled", [32, 8], 3, 2, 1, PaddingConfig2d::Explicit(1, 1, 1, 1), 1, true, [2, 32, 50, 45]),
         ];
