@@ -49,7 +49,26 @@ fn tympan_binary(given: Option<&Path>) -> Result<PathBuf> {
             path.display()
         );
     }
+    if given.is_none() {
+        warn_if_older(&path)?;
+    }
     Ok(path)
+}
+
+/// `cargo xtask` rebuilds xtask but not the `tympan` binary beside it: one left from an earlier
+/// build times the code of that build (a session measured a stale binary this way, 2026-12-06).
+fn warn_if_older(tympan: &Path) -> Result<()> {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified());
+    let ours = std::env::current_exe()?;
+    if let (Ok(t), Ok(x)) = (modified(tympan), modified(&ours))
+        && t < x
+    {
+        eprintln!(
+            "note: {} is older than this xtask build; if library code changed since, rebuild it first (`cargo build -p tympan`) or pass --tympan PATH",
+            tympan.display()
+        );
+    }
+    Ok(())
 }
 
 /// Run `tympan tag` on `files`, returning its wall time.
