@@ -60,8 +60,9 @@ fn tympan_binary(given: Option<&Path>) -> Result<PathBuf> {
 fn warn_if_older(tympan: &Path) -> Result<()> {
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified());
     let ours = std::env::current_exe()?;
+    // One `cargo build` links both within seconds; a minute apart means separate builds.
     if let (Ok(t), Ok(x)) = (modified(tympan), modified(&ours))
-        && t < x
+        && t + std::time::Duration::from_secs(60) < x
     {
         eprintln!(
             "note: {} is older than this xtask build; if library code changed since, rebuild it first (`cargo build -p tympan`) or pass --tympan PATH",
