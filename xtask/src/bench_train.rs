@@ -53,6 +53,8 @@ pub struct Options<'a> {
     pub python: &'a str,
     /// A clone of YuanGongND/psla.
     pub psla_src: Option<&'a Path>,
+    /// Forward passes in eval mode without gradients instead of training steps (families only).
+    pub inference: bool,
 }
 
 /// Adam as PSLA's `traintest.py` sets it (betas 0.95 and 0.999, weight decay 5e-7), through the
@@ -102,16 +104,51 @@ impl Arch {
     }
 }
 
+/// The input shape of a registry model's card at batch `batch`.
+fn input_shape(info: &tympan_models::ModelInfo, batch: usize) -> [usize; 3] {
+    if info.input.is_waveform() {
+        [batch, 1, info.input.length]
+    } else {
+        [batch, info.input.length, info.bins()]
+    }
+}
+
+/// Forward passes of a registry model in inference (no autodiff, so batch norm reads its
+/// running statistics) on random inputs of its card's shape, each read back to the host.
+fn time_family_inference(
+    backend: Tb,
+    name: &str,
+    classes: usize,
+    o: &Options<'_>,
+) -> Result<Vec<f64>> {
+    let device = backend.device()?;
+    let model = tympan_models::create(name, classes, &device)?;
+    let shape = input_shape(&tympan_models::info(name)?, o.batch);
+    let mut times = Vec::new();
+    for i in 0..=o.iters {
+        let x = Tensor::<3>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+        let t = Instant::now();
+        let y = model.forward(x).into_data();
+        let elapsed = t.elapsed().as_secs_f64();
+        if y.iter::<f32>().any(|v| !v.is_finite()) {
+            bail!("non-finite output of {name} on {}", backend.name());
+        }
+        if i > 0 {
+            times.push(elapsed);
+        }
+    }
+    Ok(times)
+}
+
 /// One training step of a registry model on random inputs of its card's shape.
 fn time_family(backend: Tb, name: &str, classes: usize, o: &Options<'_>) -> Result<Vec<f64>> {
+    if o.inference {
+        return time_family_inference(backend, name, classes, o);
+    }
     let device = backend.device()?.autodiff();
     let info = tympan_models::info(name)?;
     let mut model = tympan_models::create(name, classes, &device)?;
-    let shape = if info.input.is_waveform() {
-        [o.batch, 1, info.input.length]
-    } else {
-        [o.batch, info.input.length, info.bins()]
-    };
+    let shape = input_shape(&info, o.batch);
     let loss_kind = match info.output {
         OutputKind::Probabilities => Loss::Bce,
         OutputKind::Distribution => Loss::Ce,
@@ -224,6 +261,7 @@ fn time_pytorch_family(
         .args(["--classes", &classes.to_string()])
         .args(["--batch", &o.batch.to_string()])
         .args(["--iters", &o.iters.to_string()])
+        .args(o.inference.then_some("--inference"))
         .output()
         .with_context(|| format!("running {} {}", o.python, script.display()))?;
     if !out.status.success() {
@@ -309,6 +347,16 @@ pub fn run(o: &Options<'_>) -> Result<()> {
         archs.extend(Arch::parse(a)?);
     }
     let backends = backends(o)?;
+    if o.inference && archs.iter().any(|a| matches!(a, Arch::Psla)) {
+        bail!(
+            "--inference times the families (--arch families or their names); PSLA's inference is `cargo xtask bench tag`"
+        );
+    }
+    if o.inference {
+        println!(
+            "inference: forward passes in eval mode without gradients on both sides; s/step is s per batch"
+        );
+    }
     if o.python != "none" && archs.iter().any(|a| matches!(a, Arch::Psla)) && o.psla_src.is_none() {
         bail!(
             "--psla-src is needed for the PyTorch reference (git clone https://github.com/YuanGongND/psla), or pass --python none"
