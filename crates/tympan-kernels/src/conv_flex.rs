@@ -425,9 +425,10 @@ fn dense_weight_grad(x: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTenso
 }
 
 /// `dW += sum_b dY_b cols_b^T` for a small `dW` `[co, k]` over samples `[nb, co, l]` and columns
-/// `[nb, k, l]`, computed as `dW^T = sum_b cols_b dY_b^T` `[k, co]` when `co < k`: the depth cut into units of [`UNIT_DEPTH`] positions of one sample, consecutive
-/// units summed on one thread into one of at most [`UNIT_GROUPS`] partial sums, which are then
-/// added in order. The cut depends on the sizes alone, so the bits do not depend on the threads.
+/// `[nb, k, l]`, computed as `dW^T = sum_b cols_b dY_b^T` `[k, co]` when `co < k`: the depth cut
+/// into units of [`UNIT_DEPTH`] positions of one sample, consecutive units summed on one thread
+/// into one of at most [`UNIT_GROUPS`] partial sums, which are then added in order. The cut
+/// depends on the sizes alone, so the bits do not depend on the threads.
 ///
 /// The transposed orientation: with fewer output channels than taps `gemm` ran `C dY^T` up to
 /// 8x faster than `dY C^T` ([16, 144] over 4,096 positions, one thread: 80-90 GFLOP/s against
