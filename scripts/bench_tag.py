@@ -59,6 +59,21 @@ def fbank(path):
     return (fb - MEAN) / STD
 
 
+
+def peak_rss_mib():
+    """This process's peak resident memory in MiB. Linux's VmHWM belongs to the process's own
+    address space; `ru_maxrss` also counts the parent's resident set at the fork, so a reference
+    started by a large parent (xtask after a big tympan step: 9.2 GB for Chen's network at batch
+    32) would report the parent's peak as its own."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--psla-src", required=True, help="a clone of YuanGongND/psla")
@@ -96,7 +111,7 @@ def main():
     seconds = time.perf_counter() - t
     np.save(a.scores_out, np.stack(scores).astype(np.float32))
     # Whole-process peak resident memory (interpreter and torch included), in MiB.
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mib()
     print(json.dumps(dict(seconds=seconds, clips=len(files), torch=torch.__version__,
                           threads=torch.get_num_threads(), peak_rss_mib=peak)))
 

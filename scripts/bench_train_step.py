@@ -19,6 +19,21 @@ import time
 from pathlib import Path
 
 
+
+def peak_rss_mib():
+    """This process's peak resident memory in MiB. Linux's VmHWM belongs to the process's own
+    address space; `ru_maxrss` also counts the parent's resident set at the fork, so a reference
+    started by a large parent (xtask after a big tympan step: 9.2 GB for Chen's network at batch
+    32) would report the parent's peak as its own."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--psla-src", required=True, help="a clone of YuanGongND/psla")
@@ -61,7 +76,7 @@ def main():
         if i > 0:
             times.append(time.perf_counter() - t)
     # Whole-process peak resident memory (interpreter and torch included), in MiB.
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mib()
     print(json.dumps(dict(times=times, threads=torch.get_num_threads(), torch=torch.__version__,
                           device=str(dev), peak_rss_mib=peak)))
 
