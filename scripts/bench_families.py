@@ -44,8 +44,9 @@ Prints one JSON line: {"arch", "times", "threads", "torch", "params", "input", "
 
 import argparse
 import json
-import resource
 import time
+
+from bench_memory import peak_rss_mib  # scripts/, beside this script
 
 
 def vgg_e(classes):
@@ -214,20 +215,6 @@ ARCHS = {
 
 
 
-def peak_rss_mib():
-    """This process's peak resident memory in MiB. Linux's VmHWM belongs to the process's own
-    address space; `ru_maxrss` also counts the parent's resident set at the fork, so a reference
-    started by a large parent (xtask after a big tympan step: 9.2 GB for Chen's network at batch
-    32) would report the parent's peak as its own."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--arch", required=True, choices=sorted(ARCHS))
@@ -264,28 +251,29 @@ def main():
                 float(out.sum())
                 if i > 0:
                     times.append(time.perf_counter() - t)
-    for i in range(0 if a.inference else a.iters + 1):
-        x = torch.randn(a.batch, *shape)
-        if loss_kind.startswith("bce"):
-            y = (torch.rand(a.batch, a.classes) < 0.02).float()
-        else:
-            y = torch.zeros(a.batch, a.classes)
-            for b in range(a.batch):
-                y[b, (b * 7 + i * 3) % a.classes] = 1.0
-        t = time.perf_counter()
-        if loss_kind == "bce-levels":  # Chen et al.: the mean of the per-level losses
-            levels = model(x)
-            loss = sum(bce(torch.clamp(p, 1e-7, 1.0 - 1e-7), y) for p in levels) / len(levels)
-        elif loss_kind == "bce":
-            loss = bce(torch.clamp(model(x), 1e-7, 1.0 - 1e-7), y)
-        else:
-            loss = -(y * torch.clamp(model(x), 1e-7, 1.0).log()).sum(1).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        loss.item()
-        if i > 0:
-            times.append(time.perf_counter() - t)
+    else:
+        for i in range(a.iters + 1):
+            x = torch.randn(a.batch, *shape)
+            if loss_kind.startswith("bce"):
+                y = (torch.rand(a.batch, a.classes) < 0.02).float()
+            else:
+                y = torch.zeros(a.batch, a.classes)
+                for b in range(a.batch):
+                    y[b, (b * 7 + i * 3) % a.classes] = 1.0
+            t = time.perf_counter()
+            if loss_kind == "bce-levels":  # Chen et al.: the mean of the per-level losses
+                levels = model(x)
+                loss = sum(bce(torch.clamp(p, 1e-7, 1.0 - 1e-7), y) for p in levels) / len(levels)
+            elif loss_kind == "bce":
+                loss = bce(torch.clamp(model(x), 1e-7, 1.0 - 1e-7), y)
+            else:
+                loss = -(y * torch.clamp(model(x), 1e-7, 1.0).log()).sum(1).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            loss.item()
+            if i > 0:
+                times.append(time.perf_counter() - t)
     # Whole-process peak resident memory (interpreter and torch included), in MiB.
     peak = peak_rss_mib()
     print(json.dumps(dict(arch=a.arch, times=times, threads=torch.get_num_threads(),

@@ -21,12 +21,13 @@ The time covers the files only (after imports and model construction, with one w
 import argparse
 import io
 import json
-import resource
 import sys
 import time
 import wave
 import zipfile
 from pathlib import Path
+
+from bench_memory import peak_rss_mib  # scripts/, beside this script
 
 MEAN, STD, FRAMES = -4.6476, 4.5699, 1056
 
@@ -59,20 +60,6 @@ def fbank(path):
     return (fb - MEAN) / STD
 
 
-
-def peak_rss_mib():
-    """This process's peak resident memory in MiB. Linux's VmHWM belongs to the process's own
-    address space; `ru_maxrss` also counts the parent's resident set at the fork, so a reference
-    started by a large parent (xtask after a big tympan step: 9.2 GB for Chen's network at batch
-    32) would report the parent's peak as its own."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 def main():
     ap = argparse.ArgumentParser()
