@@ -6,55 +6,55 @@
 //! their order are the same (Rust never contracts a multiply and an add into an FMA), so every
 //! copy gives the same bits.
 
-/// `out[i] = f(src[i])`, or `out[i] = f(out[i])` in place when `src` is `None`.
-pub(super) fn map<F: Fn(f32) -> f32>(out: &mut [f32], src: Option<&[f32]>, f: &F) {
-    #[cfg(target_arch = "x86_64")]
-    if avx512() {
-        // SAFETY: the CPU has AVX-512F (checked at run time just above).
-        return unsafe { map_avx512(out, src, f) };
-    }
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: the CPU has AVX2 (checked at run time just above).
-        return unsafe { map_avx2(out, src, f) };
-    }
-    map_body(out, src, f)
+/// `pub(super) fn $name`, running `$body` compiled for the widest vectors the CPU has (AVX-512F,
+/// AVX2, or the crate's baseline target), chosen at run time.
+macro_rules! widest {
+    ($(#[$doc:meta])* fn $name:ident<F: $bound:path>($($arg:ident: $ty:ty),* $(,)?) = $body:ident) => {
+        $(#[$doc])*
+        pub(super) fn $name<F: $bound>($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                fn with_avx512<F: $bound>($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                #[target_feature(enable = "avx2")]
+                fn with_avx2<F: $bound>($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                if avx512() {
+                    // SAFETY: the CPU has AVX-512F (checked at run time just above).
+                    return unsafe { with_avx512($($arg),*) };
+                }
+                if avx2() {
+                    // SAFETY: the CPU has AVX2 (checked at run time just above).
+                    return unsafe { with_avx2($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
 }
 
-/// `out[i] = f(a[i], b[i])`.
-pub(super) fn map2<F: Fn(f32, f32) -> f32>(out: &mut [f32], a: &[f32], b: &[f32], f: &F) {
-    #[cfg(target_arch = "x86_64")]
-    if avx512() {
-        // SAFETY: the CPU has AVX-512F (checked at run time just above).
-        return unsafe { map2_avx512(out, a, b, f) };
-    }
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: the CPU has AVX2 (checked at run time just above).
-        return unsafe { map2_avx2(out, a, b, f) };
-    }
-    map2_body(out, a, b, f)
+widest! {
+    /// `out[i] = f(src[i])`, or `out[i] = f(out[i])` in place when `src` is `None`.
+    fn map<F: Fn(f32) -> f32>(out: &mut [f32], src: Option<&[f32]>, f: &F) = map_body
 }
 
-/// `(a[i], b[i], c[i]) = f(a[i], b[i], c[i], d[i])`, in place.
-pub(super) fn update3<F: Fn(f32, f32, f32, f32) -> (f32, f32, f32)>(
-    a: &mut [f32],
-    b: &mut [f32],
-    c: &mut [f32],
-    d: &[f32],
-    f: &F,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if avx512() {
-        // SAFETY: the CPU has AVX-512F (checked at run time just above).
-        return unsafe { update3_avx512(a, b, c, d, f) };
-    }
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: the CPU has AVX2 (checked at run time just above).
-        return unsafe { update3_avx2(a, b, c, d, f) };
-    }
-    update3_body(a, b, c, d, f)
+widest! {
+    /// `out[i] = f(a[i], b[i])`.
+    fn map2<F: Fn(f32, f32) -> f32>(out: &mut [f32], a: &[f32], b: &[f32], f: &F) = map2_body
+}
+
+widest! {
+    /// `(a[i], b[i], c[i]) = f(a[i], b[i], c[i], d[i])`, in place.
+    fn update3<F: Fn(f32, f32, f32, f32) -> (f32, f32, f32)>(
+        a: &mut [f32],
+        b: &mut [f32],
+        c: &mut [f32],
+        d: &[f32],
+        f: &F,
+    ) = update3_body
 }
 
 #[inline(always)]
@@ -68,18 +68,6 @@ fn update3_body<F: Fn(f32, f32, f32, f32) -> (f32, f32, f32)>(
     for (((x, y), z), &w) in a.iter_mut().zip(b.iter_mut()).zip(c.iter_mut()).zip(d) {
         (*x, *y, *z) = f(*x, *y, *z, w);
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn update3_avx2<F: Fn(f32, f32, f32, f32) -> (f32, f32, f32)>(
-    a: &mut [f32],
-    b: &mut [f32],
-    c: &mut [f32],
-    d: &[f32],
-    f: &F,
-) {
-    update3_body(a, b, c, d, f)
 }
 
 #[inline(always)]
@@ -103,42 +91,6 @@ fn map2_body<F: Fn(f32, f32) -> f32>(out: &mut [f32], a: &[f32], b: &[f32], f: &
     for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
         *o = f(x, y);
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn map_avx2<F: Fn(f32) -> f32>(out: &mut [f32], src: Option<&[f32]>, f: &F) {
-    map_body(out, src, f)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn map2_avx2<F: Fn(f32, f32) -> f32>(out: &mut [f32], a: &[f32], b: &[f32], f: &F) {
-    map2_body(out, a, b, f)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn map_avx512<F: Fn(f32) -> f32>(out: &mut [f32], src: Option<&[f32]>, f: &F) {
-    map_body(out, src, f)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn map2_avx512<F: Fn(f32, f32) -> f32>(out: &mut [f32], a: &[f32], b: &[f32], f: &F) {
-    map2_body(out, a, b, f)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn update3_avx512<F: Fn(f32, f32, f32, f32) -> (f32, f32, f32)>(
-    a: &mut [f32],
-    b: &mut [f32],
-    c: &mut [f32],
-    d: &[f32],
-    f: &F,
-) {
-    update3_body(a, b, c, d, f)
 }
 
 /// Whether this CPU has AVX-512F (asked once).
