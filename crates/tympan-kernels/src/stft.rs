@@ -7,9 +7,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use burn::backend::Dispatch;
 use burn::prelude::*;
-use burn::tensor::ops::ConvOptions;
 
-use super::stft_ops::StftKernels;
+use super::stft_ops::{StftKernels, composite_stft};
 use super::uses_kernels;
 
 /// The STFT of `x` `[b, 1, len]` under `window` (its length `n` is the DFT size), frames `hop`
@@ -39,15 +38,14 @@ pub fn stft(x: Tensor<3>, window: &[f32], hop: usize) -> Tensor<3> {
     dft_convolution(x, w, hop)
 }
 
-/// The STFT as Burn's `conv1d` with the windowed DFT basis as kernels (what the extension's
-/// default body computes).
+/// The STFT as Burn's `conv1d` with the windowed DFT basis as kernels: the extension's default
+/// body, through Burn's own ops (and its autodiff).
 fn dft_convolution(x: Tensor<3>, window: Tensor<1>, hop: usize) -> Tensor<3> {
-    let n = window.dims()[0];
-    let rows = 2 * (n / 2 + 1);
-    let basis = TensorData::new(dft_basis(n).to_vec(), [rows, n]);
-    let basis = Tensor::<2>::from_data(basis, &window.device());
-    let kernels = (basis * window.unsqueeze_dim(0)).unsqueeze_dim(1);
-    burn::tensor::module::conv1d(x, kernels, None, ConvOptions::new([hop], [0], [1], 1))
+    Tensor::from_dispatch(composite_stft::<Dispatch>(
+        x.into_dispatch(),
+        window.into_dispatch(),
+        hop,
+    ))
 }
 
 /// The DFT basis `[2 (n / 2 + 1), n]` row-major: `cos(2 pi k t / n)` rows for bins
