@@ -128,7 +128,8 @@ fn time_family_inference(
     for i in 0..=o.iters {
         let x = Tensor::<3>::random(shape, Distribution::Normal(0.0, 1.0), &device);
         let t = Instant::now();
-        let y = model.forward(x).into_data();
+        // As tympan-infer's predict runs it: on rayon's pool.
+        let y = tympan_kernels::on_pool(|| model.forward(x).into_data());
         let elapsed = t.elapsed().as_secs_f64();
         if y.iter::<f32>().any(|v| !v.is_finite()) {
             bail!("non-finite output of {name} on {}", backend.name());
@@ -172,9 +173,13 @@ fn time_family(backend: Tb, name: &str, classes: usize, o: &Options<'_>) -> Resu
             }
         };
         let t = Instant::now();
-        let loss = outputs_loss_per_sample(model.forward_train(x), y, loss_kind).mean();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(1e-4, model, grads);
+        // As the training loop runs a step: on rayon's pool (`tympan_kernels::on_pool`).
+        let loss;
+        (model, loss) = tympan_kernels::on_pool(|| {
+            let loss = outputs_loss_per_sample(model.forward_train(x), y, loss_kind).mean();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            (optim.step(1e-4, model, grads), loss)
+        });
         let value: f32 = loss.into_scalar::<f32>();
         if !value.is_finite() {
             bail!("loss {value} of {name} on {}", backend.name());
@@ -204,9 +209,12 @@ fn time_tympan(backend: Tb, o: &Options<'_>) -> Result<Vec<f64>> {
             .float();
         let t = Instant::now();
         // bce_per_sample clamps to [1e-7, 1 - 1e-7] as PSLA's train loop does.
-        let loss = bce_per_sample(model.forward(x), y).mean();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(1e-4, model, grads);
+        let loss;
+        (model, loss) = tympan_kernels::on_pool(|| {
+            let loss = bce_per_sample(model.forward(x), y).mean();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            (optim.step(1e-4, model, grads), loss)
+        });
         let value: f32 = loss.into_scalar::<f32>();
         if !value.is_finite() {
             bail!("loss {value} on {}", backend.name());

@@ -24,7 +24,7 @@ pub struct Clip<'a> {
 /// batch `[B, T, F]` to its rows: the model's scores ([`tympan_models::Tagger::forward`]) or an
 /// embedding.
 pub fn predict(
-    forward: &dyn Fn(Tensor<3>) -> Tensor<2>,
+    forward: &(dyn Fn(Tensor<3>) -> Tensor<2> + Sync),
     contract: &InputContract,
     clips: &[Clip<'_>],
     batch: usize,
@@ -40,7 +40,7 @@ pub fn predict(
 /// Outputs `[examples, K]` (row-major) of every example of `clips` (see [`predict`]), and the
 /// clip of each example.
 pub fn example_outputs(
-    forward: &dyn Fn(Tensor<3>) -> Tensor<2>,
+    forward: &(dyn Fn(Tensor<3>) -> Tensor<2> + Sync),
     contract: &InputContract,
     clips: &[Clip<'_>],
     batch: usize,
@@ -66,7 +66,7 @@ pub fn example_outputs(
                     .map_err(|source| InferError::Clip { index: c, source })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let out = forward(stack(&inputs, device));
+        let out = tympan_kernels::on_pool(|| forward(stack(&inputs, device)));
         let probs: Vec<f32> = out
             .into_data()
             .try_into_vec_as::<f32>()

@@ -136,6 +136,24 @@ fn uses_kernels(device: &Device) -> bool {
     }
 }
 
+/// Runs `work` on a thread of rayon's global pool, and returns what it returns.
+///
+/// The flex kernels (ours and Burn flex's) split each operation over that pool. From a thread
+/// outside it, such as a program's main thread, each operation's parallel section is injected
+/// into the pool and waited for on a lock: two thread wake-ups per operation, a few hundred per
+/// forward pass. From a worker, the section's halves go on the worker's own queue and the other
+/// workers steal them. A forward pass or a training step run through here pays the injection
+/// once: `tympan tag` with PSLA's EfficientNet-B2 took 10 % less time on 2 cores
+/// (docs/results.md, 2026-12-06). With other backends, `work` just runs on another thread.
+///
+/// The activations are then allocated on rayon's threads: with glibc, a program that keeps freed
+/// memory for reuse must do so for every thread's arena (`tympan::allocator::keep_freed_memory`
+/// uses one arena), or page faults come back.
+pub fn on_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    // `scope` runs its body on a worker of the current pool (this thread, if it is one).
+    rayon::scope(|_| work())
+}
+
 /// What the kernels' tests share.
 #[cfg(all(test, feature = "flex"))]
 mod test_util {
