@@ -551,36 +551,50 @@ fn dense_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTensor 
         return tensor(y, [g.n, g.co, g.ho, g.wo]);
     }
     // Tiles of positions of one sample, in parallel: im2col of the tile, then `W cols` on the
-    // same thread. Each output is the same chain of depth blocks as in one product for the
-    // sample: a tile only cuts the columns.
+    // same thread, which copies the tile's rows into the output. Each output is the same chain
+    // of depth blocks as in one product for the sample: a tile only cuts the columns.
     let xs = values(&x);
     let plane = g.ci * g.h * g.w;
     let tile = tile_len(k, l);
     let tiles = l.div_ceil(tile);
-    let outs: Vec<Vec<f32>> = (0..g.n * tiles)
-        .into_par_iter()
-        .map_init(
-            || vec![0.0f32; k * tile],
-            |cols, t| {
-                let (b, p0) = (t / tiles, t % tiles * tile);
-                let tw = tile.min(l - p0);
-                let cols = &mut cols[..k * tw];
-                im2col_tile(&xs[b * plane..][..plane], g, p0, cols);
-                let mut out = vec![0.0f32; g.co * tw];
-                let (w, cols) = (View::rows(w, k), View::rows(cols, tw));
-                gemm_serial(g.co, k, tw, w, cols, 0.0, &mut out);
-                out
-            },
-        )
-        .collect();
-    for (t, out) in outs.iter().enumerate() {
-        let (b, p0) = (t / tiles, t % tiles * tile);
-        let tw = out.len() / g.co;
-        for (c, run) in out.chunks(tw).enumerate() {
-            y[(b * g.co + c) * l + p0..][..tw].copy_from_slice(run);
+    let out = OutPtr(y.as_mut_ptr());
+    (0..g.n * tiles).into_par_iter().for_each_init(
+        || (vec![0.0f32; k * tile], vec![0.0f32; g.co * tile]),
+        |(cols, buf), t| {
+            let (b, p0) = (t / tiles, t % tiles * tile);
+            let tw = tile.min(l - p0);
+            let (cols, buf) = (&mut cols[..k * tw], &mut buf[..g.co * tw]);
+            im2col_tile(&xs[b * plane..][..plane], g, p0, cols);
+            let (w, cols) = (View::rows(w, k), View::rows(cols, tw));
+            gemm_serial(g.co, k, tw, w, cols, 0.0, buf);
+            // SAFETY: y is [n, co, l]; tile t is the only one with sample b's positions
+            // p0..p0 + tw.
+            unsafe { out.write_tile(buf, b, p0, [g.co, l]) };
+        },
+    );
+    tensor(y, [g.n, g.co, g.ho, g.wo])
+}
+
+/// The output's base pointer, shared by the tasks of disjoint tiles.
+struct OutPtr(*mut f32);
+// SAFETY: the tasks that share it write disjoint positions (see `write_tile`).
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    /// Copy a tile `[co, tw]` of sample `b`'s output, positions `p0..p0 + tw`, into `[n, co, l]`.
+    ///
+    /// # Safety
+    /// The output holds `[n, co, l]` values with `p0 + tw <= l`, and no other thread writes
+    /// these positions of sample `b`.
+    unsafe fn write_tile(&self, tile: &[f32], b: usize, p0: usize, [co, l]: [usize; 2]) {
+        let tw = tile.len() / co.max(1);
+        for (c, run) in tile.chunks(tw.max(1)).enumerate() {
+            // SAFETY: in bounds and not written by another thread, as the caller guarantees.
+            unsafe {
+                std::ptr::copy_nonoverlapping(run.as_ptr(), self.0.add((b * co + c) * l + p0), tw)
+            };
         }
     }
-    tensor(y, [g.n, g.co, g.ho, g.wo])
 }
 
 /// Positions per tile for `k` rows of columns and `l` positions ([`TILE_FLOATS`]): a multiple of
