@@ -173,13 +173,9 @@ fn time_family(backend: Tb, name: &str, classes: usize, o: &Options<'_>) -> Resu
             }
         };
         let t = Instant::now();
-        // As the training loop runs a step: on rayon's pool (`tympan_kernels::on_pool`).
-        let loss;
-        (model, loss) = tympan_kernels::on_pool(|| {
-            let loss = outputs_loss_per_sample(model.forward_train(x), y, loss_kind).mean();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            (optim.step(1e-4, model, grads), loss)
-        });
+        let loss = outputs_loss_per_sample(model.forward_train(x), y, loss_kind).mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-4, model, grads);
         let value: f32 = loss.into_scalar::<f32>();
         if !value.is_finite() {
             bail!("loss {value} of {name} on {}", backend.name());
@@ -209,12 +205,9 @@ fn time_tympan(backend: Tb, o: &Options<'_>) -> Result<Vec<f64>> {
             .float();
         let t = Instant::now();
         // bce_per_sample clamps to [1e-7, 1 - 1e-7] as PSLA's train loop does.
-        let loss;
-        (model, loss) = tympan_kernels::on_pool(|| {
-            let loss = bce_per_sample(model.forward(x), y).mean();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            (optim.step(1e-4, model, grads), loss)
-        });
+        let loss = bce_per_sample(model.forward(x), y).mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-4, model, grads);
         let value: f32 = loss.into_scalar::<f32>();
         if !value.is_finite() {
             bail!("loss {value} on {}", backend.name());

@@ -38,6 +38,7 @@ use rayon::prelude::*;
 use super::flex_tensor::{contiguous, tensor, values};
 use super::gemm::{DEPTH_BLOCK, View, gemm, gemm_serial};
 use super::taps::Axis;
+use super::winograd::Winograd;
 
 use super::conv_ops::ConvKernels;
 
@@ -82,6 +83,15 @@ const UNIT_DEPTH: usize = 8 * DEPTH_BLOCK;
 /// units built their own columns the same way and were slower (17-20 ms against 27), so they
 /// read the chunk's im2col.
 const TILE_FLOATS: usize = 1 << 17;
+
+/// 3x3 stride-1 convolutions with at least this many input and output channels run forward by
+/// Winograd's F(2x2, 3x3) ([`Winograd`]); with fewer, the transforms cost more than the products
+/// they save.
+const WINOGRAD_CHANNELS: usize = 64;
+
+/// ... and at least this many 2x2 output tiles per sample: on the last stages' few positions the
+/// products are matrix-vector products, which `gemm` runs from copies.
+const WINOGRAD_TILES: usize = 16;
 
 /// Partial sums of a split weight gradient, each over consecutive units: a fixed number, so
 /// that the bits do not depend on how many threads run them.
@@ -258,6 +268,25 @@ impl Geometry {
         } else {
             Kind::Other
         }
+    }
+
+    /// The Winograd form of a 3x3 stride-1 convolution with [`WINOGRAD_CHANNELS`] channels or
+    /// more on each side and [`WINOGRAD_TILES`] 2x2 tiles or more per sample, if this is one.
+    fn winograd(&self) -> Option<Winograd> {
+        let three = self.kh == 3 && self.kw == 3 && self.stride == [1, 1];
+        let wide = self.ci.min(self.co) >= WINOGRAD_CHANNELS;
+        let large = self.ho.div_ceil(2) * self.wo.div_ceil(2) >= WINOGRAD_TILES;
+        let dense = self.kind() == Kind::Dense && self.dilation == [1, 1] && self.nonempty();
+        (dense && three && wide && large).then_some(Winograd {
+            n: self.n,
+            ci: self.ci,
+            h: self.h,
+            w: self.w,
+            co: self.co,
+            ho: self.ho,
+            wo: self.wo,
+            pad: self.pad,
+        })
     }
 
     /// Whether the product has something to multiply: outputs and taps.
@@ -532,6 +561,10 @@ fn dense_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTensor 
     let (x, weight) = (contiguous(x), contiguous(weight));
     let w = values(&weight);
     let mut y = vec![0.0f32; g.n * g.co * l];
+    if let Some(wg) = g.winograd() {
+        wg.forward(values(&x), w, &mut y);
+        return tensor(y, [g.n, g.co, g.ho, g.wo]);
+    }
     if g.layout(SHARED_BELOW) == Layout::Shared {
         // One product for the chunk, `Y [co, nb l] = W C` ([`SHARED_BELOW`]).
         for_chunks(&x, g, Layout::Shared, |b0, cols| {

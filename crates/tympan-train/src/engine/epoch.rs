@@ -193,11 +193,7 @@ impl Trainer<'_> {
                 let hb = rx
                     .recv()
                     .map_err(|_| TrainError::LoaderStopped { epoch, batch: b })??;
-                // On rayon's pool, so the step's operations do not each wait on a lock
-                // (`tympan_kernels::on_pool`).
-                let (value, grads) = tympan_kernels::on_pool(|| {
-                    batch_grads(&run.model, &hb, &self.ad, &self.replicas, t)
-                })?;
+                let (value, grads) = batch_grads(&run.model, &hb, &self.ad, &self.replicas, t)?;
                 if !value.is_finite() {
                     return Err(TrainError::Diverged {
                         loss: value,
@@ -207,8 +203,7 @@ impl Trainer<'_> {
                     });
                 }
                 lr = run.state.lr.lr(run.state.global_step, epoch);
-                run.model =
-                    tympan_kernels::on_pool(|| run.optim.step(lr, run.model.clone(), grads));
+                run.model = run.optim.step(lr, run.model.clone(), grads);
                 run.state.global_step += 1;
                 loss_sum += value as f64;
                 // Jeong & Lim: validate every N iterations, keep the best model. The epoch's
