@@ -32,6 +32,7 @@ pub mod allocator;
 pub mod cli;
 pub mod download;
 pub mod hub;
+pub mod pool;
 pub mod tag;
 
 /// The README's examples, compiled (and run unless marked `no_run`) as doctests.
