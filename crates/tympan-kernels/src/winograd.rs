@@ -10,9 +10,12 @@
 //! The tiles are cut into blocks of whole rows of tiles, one per task: a block's input transform,
 //! its 16 products (on one thread, through [`gemm_serial`]) and its output transform run while
 //! its matrices are in cache. The transforms work on whole rows (the rows transform on 4 input
-//! rows at once, then the columns transform tile by tile); a
-//! first version, tile by tile with a 4x4 block each, spent more in its transforms than the
-//! products saved. The blocks do not depend on the number of threads, so neither do the bits.
+//! rows at once, then the columns transform tile by tile); a first version, tile by tile with a
+//! 4x4 block each, spent more in its transforms than the products saved. The blocks do not
+//! depend on the number of threads, so neither do the bits.
+//!
+//! Used by `conv_flex` for 3x3 stride-1 convolutions with 64+ channels each side and 16+ tiles
+//! per sample (docs/results.md, 2026-12-06: Hershey et al.'s VGG forward pass 1.26x faster).
 
 use rayon::prelude::*;
 
