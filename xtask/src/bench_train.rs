@@ -128,8 +128,8 @@ fn time_family_inference(
     for i in 0..=o.iters {
         let x = Tensor::<3>::random(shape, Distribution::Normal(0.0, 1.0), &device);
         let t = Instant::now();
-        // As tympan-infer's predict runs it: on rayon's pool.
-        let y = tympan_kernels::on_pool(|| model.forward(x).into_data());
+        // From xtask's main thread, worker 0 of rayon's pool (`tympan::pool`), as `tympan tag`'s.
+        let y = model.forward(x).into_data();
         let elapsed = t.elapsed().as_secs_f64();
         if y.iter::<f32>().any(|v| !v.is_finite()) {
             bail!("non-finite output of {name} on {}", backend.name());

@@ -35,7 +35,7 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use super::flex_tensor::{contiguous, tensor, values};
+use super::flex_tensor::{OutPtr, contiguous, tensor, values};
 use super::gemm::{DEPTH_BLOCK, View, gemm, gemm_serial};
 use super::taps::Axis;
 use super::winograd::Winograd;
@@ -275,9 +275,8 @@ impl Geometry {
     fn winograd(&self) -> Option<Winograd> {
         let three = self.kh == 3 && self.kw == 3 && self.stride == [1, 1];
         let wide = self.ci.min(self.co) >= WINOGRAD_CHANNELS;
-        let large = self.ho.div_ceil(2) * self.wo.div_ceil(2) >= WINOGRAD_TILES;
         let dense = self.kind() == Kind::Dense && self.dilation == [1, 1] && self.nonempty();
-        (dense && three && wide && large).then_some(Winograd {
+        let wg = Winograd {
             n: self.n,
             ci: self.ci,
             h: self.h,
@@ -286,7 +285,9 @@ impl Geometry {
             ho: self.ho,
             wo: self.wo,
             pad: self.pad,
-        })
+        };
+        let large = wg.tiles().iter().product::<usize>() >= WINOGRAD_TILES;
+        (dense && three && wide && large).then_some(wg)
     }
 
     /// Whether the product has something to multiply: outputs and taps.
@@ -602,31 +603,25 @@ fn dense_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTensor 
             gemm_serial(g.co, k, tw, w, cols, 0.0, buf);
             // SAFETY: y is [n, co, l]; tile t is the only one with sample b's positions
             // p0..p0 + tw.
-            unsafe { out.write_tile(buf, b, p0, [g.co, l]) };
+            unsafe { write_tile(&out, buf, b, p0, [g.co, l]) };
         },
     );
     tensor(y, [g.n, g.co, g.ho, g.wo])
 }
 
-/// The output's base pointer, shared by the tasks of disjoint tiles.
-struct OutPtr(*mut f32);
-// SAFETY: the tasks that share it write disjoint positions (see `write_tile`).
-unsafe impl Sync for OutPtr {}
-
-impl OutPtr {
-    /// Copy a tile `[co, tw]` of sample `b`'s output, positions `p0..p0 + tw`, into `[n, co, l]`.
-    ///
-    /// # Safety
-    /// The output holds `[n, co, l]` values with `p0 + tw <= l`, and no other thread writes
-    /// these positions of sample `b`.
-    unsafe fn write_tile(&self, tile: &[f32], b: usize, p0: usize, [co, l]: [usize; 2]) {
-        let tw = tile.len() / co.max(1);
-        for (c, run) in tile.chunks(tw.max(1)).enumerate() {
-            // SAFETY: in bounds and not written by another thread, as the caller guarantees.
-            unsafe {
-                std::ptr::copy_nonoverlapping(run.as_ptr(), self.0.add((b * co + c) * l + p0), tw)
-            };
-        }
+/// Copy a tile `[co, tw]` of sample `b`'s output, positions `p0..p0 + tw`, into the `[n, co, l]`
+/// output at `out`.
+///
+/// # Safety
+/// The output holds `[n, co, l]` values with `p0 + tw <= l`, and no other thread writes these
+/// positions of sample `b`.
+unsafe fn write_tile(out: &OutPtr, tile: &[f32], b: usize, p0: usize, [co, l]: [usize; 2]) {
+    let tw = tile.len() / co.max(1);
+    for (c, run) in tile.chunks(tw.max(1)).enumerate() {
+        // SAFETY: in bounds and not written by another thread, as the caller guarantees.
+        unsafe {
+            std::ptr::copy_nonoverlapping(run.as_ptr(), out.0.add((b * co + c) * l + p0), tw)
+        };
     }
 }
 

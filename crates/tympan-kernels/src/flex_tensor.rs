@@ -22,3 +22,9 @@ pub(super) fn values(t: &FlexTensor) -> &[f32] {
 pub(super) fn tensor(data: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(data, shape.into()))
 }
+
+/// An output buffer's base pointer, shared by parallel tasks that each write a part of it no
+/// other task writes (column panels of a product, tiles of a convolution's output).
+pub(super) struct OutPtr(pub(super) *mut f32);
+// SAFETY: every user hands it to tasks whose writes are disjoint, and says so where it writes.
+unsafe impl Sync for OutPtr {}

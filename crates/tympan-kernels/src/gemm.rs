@@ -16,6 +16,8 @@
 //! each ([`PANEL_ROWS_BELOW`]), the others by `gemm` itself; the callers run them from their own
 //! thread.
 
+use super::flex_tensor::OutPtr;
+
 /// Products with at least this many multiply-adds run on rayon's pool (flex's `PARALLEL_THRESHOLD`).
 const PARALLEL_OPS: usize = 192 * 192 * 192;
 
@@ -164,6 +166,7 @@ fn product(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c: &mut [f
             p * n / panels / 16 * 16
         }
     };
+    // The panels write disjoint columns of C.
     let out = OutPtr(c.as_mut_ptr());
     rayon::scope(|scope| {
         for p in 0..panels {
@@ -214,11 +217,6 @@ const PANEL_ROWS_BELOW: usize = 256;
 
 /// The narrowest column panel worth a thread of its own (give or take the 16-column alignment).
 const MIN_PANEL: usize = 128;
-
-/// C's base pointer, shared by the threads of disjoint column panels.
-struct OutPtr(*mut f32);
-// SAFETY: the panels that share it write disjoint columns (see `gemm`).
-unsafe impl Sync for OutPtr {}
 
 /// `C = A B + beta C` in depth blocks of [`DEPTH_BLOCK`], one `gemm` call each, C row-major with
 /// rows `c_rs` apart.

@@ -148,8 +148,11 @@ fn uses_kernels(device: &Device) -> bool {
 /// with PSLA's EfficientNet-B2 took 10 % less time on 2 cores (docs/results.md, 2026-12-06).
 /// With other backends, `work` just runs on another thread.
 ///
-/// Not for training steps yet: run this way, a training run's results depended on timing (the
-/// resume and thread-count tests failed, 2026-12-06; cause not found).
+/// Not for training steps: Burn keeps batch norm's running statistics per thread
+/// (`RunningState`), so steps run on whichever worker picks them up average statistics across
+/// workers and a run's results depend on timing (the resume tests failed so, 2026-12-06). The
+/// `tympan` and `cargo xtask` binaries make their main thread a worker instead
+/// (`tympan::pool`), which serves training steps too.
 ///
 /// The activations are then allocated on rayon's threads: with glibc, a program that keeps freed
 /// memory for reuse must do so for every thread's arena (`tympan::allocator::keep_freed_memory`

@@ -19,6 +19,7 @@
 
 use rayon::prelude::*;
 
+use super::flex_tensor::OutPtr;
 use super::gemm::{View, gemm_serial};
 
 /// Floats of a block's transformed inputs or products (`16 * max(ci, co) * tiles`), about 1 MiB.
@@ -44,7 +45,7 @@ pub(super) struct Winograd {
 
 impl Winograd {
     /// 2x2 output tiles per row and per column of a sample.
-    fn tiles(&self) -> [usize; 2] {
+    pub fn tiles(&self) -> [usize; 2] {
         [self.ho.div_ceil(2), self.wo.div_ceil(2)]
     }
 
@@ -262,8 +263,3 @@ thread_local! {
     static BUFFERS: std::cell::RefCell<(Vec<f32>, Vec<f32>)> =
         const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
-
-/// The output's base pointer, shared by the tasks of disjoint tiles.
-struct OutPtr(*mut f32);
-// SAFETY: the tasks that share it write disjoint tiles (see `Winograd::outputs`).
-unsafe impl Sync for OutPtr {}

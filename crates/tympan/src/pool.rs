@@ -1,21 +1,17 @@
 //! The program's main thread as one of rayon's workers, for the binaries.
 //!
-//! The flex kernels (ours and Burn flex's) split each operation over rayon's global pool. From a
-//! thread outside the pool, such as a program's main thread, each operation's parallel section is
-//! injected into the pool and waited for on a lock: two thread wake-ups per operation, a few
-//! hundred per forward pass. From a worker, the section's halves go on the worker's own queue
-//! and the other workers steal them. [`main_thread_in_pool`] makes the main thread worker 0, so
-//! that the forward passes and training steps it runs start their operations as a worker does
-//! (docs/results.md, 2026-12-06: `tympan tag` with PSLA's EfficientNet-B2 10 % faster on 2
-//! cores, M34-res's training step 10-20 %).
+//! An operation started from a thread outside rayon's pool waits on a lock for its parallel
+//! section (`tympan_kernels::on_pool` says why that costs). [`main_thread_in_pool`] makes the
+//! main thread worker 0, so that the forward passes and training steps it runs start their
+//! operations as a worker does (docs/results.md, 2026-12-06: `tympan tag` with PSLA's
+//! EfficientNet-B2 10 % faster on 2 cores, training steps 5-30 % by family).
 //!
-//! Why the main thread itself rather than handing each step to the pool (as
-//! `tympan_kernels::on_pool` does for forward passes): Burn's `RunningState`, which holds batch
-//! norm's running statistics, keeps one value per thread and averages them when a thread that
-//! has one reads it (burn-core 0.22.1 `src/module/param/running.rs`). Training steps run on
-//! whichever worker picked them up averaged statistics across steps, and a run's results
-//! depended on timing (the resume tests failed, 2026-12-06). The main thread is the same thread
-//! for every step.
+//! Why the main thread itself rather than handing each step to the pool (as `on_pool` does for
+//! forward passes): Burn's `RunningState`, which holds batch norm's running statistics, keeps
+//! one value per thread and averages them when a thread that has one reads it (burn-core 0.22.1
+//! `src/module/param/running.rs`). Training steps run on whichever worker picked them up
+//! averaged statistics across steps, and a run's results depended on timing (the resume tests
+//! failed, 2026-12-06). The main thread is the same thread for every step.
 //!
 //! The library crates never change process state: `tympan` and `cargo xtask` call this at
 //! start-up, and a program built on the crates may do the same.
