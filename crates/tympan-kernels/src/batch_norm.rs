@@ -6,13 +6,13 @@ use burn::nn::BatchNorm;
 use burn::prelude::*;
 
 use super::batch_norm_ops::{Act, BatchNormKernels};
+use super::relu::relu;
 use super::swish::swish;
 use super::uses_kernels;
-use burn::tensor::activation::relu;
 
 impl Act {
-    /// The activation on its own (what [`batch_norm_act`] fuses): Burn's `relu`, its clamp for
-    /// ReLU6, tympan's [`swish`].
+    /// The activation on its own (what [`batch_norm_act`] fuses): tympan's [`relu`], its clamp
+    /// for ReLU6, tympan's [`swish`].
     pub fn apply<const D: usize>(self, y: Tensor<D>) -> Tensor<D> {
         match self {
             Act::Identity => y,

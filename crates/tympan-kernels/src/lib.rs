@@ -64,6 +64,8 @@ mod reduce;
 #[cfg(feature = "flex")]
 mod reduce_flex;
 mod reduce_ops;
+mod relu;
+mod relu_ops;
 #[cfg(feature = "flex")]
 mod simd;
 mod stft;
@@ -95,6 +97,8 @@ pub use pool::{max_pool1d, max_pool2d};
 pub use pool_ops::{PoolKernels, PoolWindow};
 pub use reduce::{expand, log_softmax, mean, mean_dim, softmax, sum, sum_dim};
 pub use reduce_ops::ReduceKernels;
+pub use relu::relu;
+pub use relu_ops::ReluKernels;
 pub use stft::stft;
 pub use stft_ops::StftKernels;
 pub use swish::swish;

@@ -8,8 +8,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
-use tympan_kernels::{Act, batch_norm, batch_norm_act, conv2d, max_pool2d};
+use tympan_kernels::{Act, batch_norm, batch_norm_act, conv2d, max_pool2d, relu};
 
 fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
     let p = k / 2;

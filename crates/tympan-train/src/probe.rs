@@ -8,10 +8,10 @@
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use tympan_kernels::relu;
 
 use crate::error::TrainError;
 pub use crate::recipe::ProbeConfig;

@@ -22,12 +22,12 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::MaxPool2dConfig;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::sigmoid;
 use serde::{Deserialize, Serialize};
 
 use super::logmel::{LogMel, LogMelConfig};
 use tympan_kernels::{
-    Act, batch_norm, batch_norm_act, conv2d, expand, linear, max_pool2d, mean_dim, softmax,
+    Act, batch_norm, batch_norm_act, conv2d, expand, linear, max_pool2d, mean_dim, relu, softmax,
 };
 
 /// Front end of the network.

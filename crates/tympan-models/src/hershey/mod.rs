@@ -12,11 +12,11 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::MaxPool2dConfig;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::sigmoid;
 use serde::{Deserialize, Serialize};
 
 use crate::resnet::{ResNet, ResNetConfig};
-use tympan_kernels::{Act, batch_norm_act, conv2d, linear, max_pool2d, mean_dim};
+use tympan_kernels::{Act, batch_norm_act, conv2d, linear, max_pool2d, mean_dim, relu};
 
 pub mod cards;
 mod inception;

@@ -17,9 +17,8 @@
 use burn::nn::conv::{Conv1d, Conv1dConfig, Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig1d, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
-use tympan_kernels::{Convolve, batch_norm};
+use tympan_kernels::{Convolve, batch_norm, relu};
 
 /// Residual block design.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
