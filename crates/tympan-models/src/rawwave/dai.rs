@@ -168,9 +168,10 @@ impl MNet {
 
     /// Logits `[B, K]` for waveforms `[B, 1, N]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
-        let mut x = self
-            .pool
-            .forward(batch_norm_act(&self.bn0, conv1d(&self.conv0, x), Act::Relu));
+        let mut x = max_pool1d(
+            &self.pool,
+            batch_norm_act(&self.bn0, conv1d(&self.conv0, x), Act::Relu),
+        );
         let last = self.stages.len().saturating_sub(1);
         for (s, stage) in self.stages.iter().enumerate() {
             for layer in stage {
