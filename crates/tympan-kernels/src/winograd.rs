@@ -29,6 +29,15 @@ const BLOCK_FLOATS: usize = 1 << 18;
 /// thread on 2 cores).
 const MIN_BLOCKS: usize = 4;
 
+/// Blocks narrower than this many tiles take the whole-batch schedule instead, where its
+/// transformed inputs and products fit in [`WHOLE_FLOATS`] per sample: a product of a narrow
+/// block packs its filter matrix for few columns.
+const WIDE_BLOCK: usize = 64;
+
+/// Floats of the whole-batch schedule's transformed inputs or products (16 MiB): samples beyond
+/// it run in groups.
+const WHOLE_FLOATS: usize = 1 << 22;
+
 /// A 3x3, stride-1, undilated, ungrouped convolution: input `[n, ci, h, w]`, output `[n, co,
 /// ho, wo]`, `pad` rows and columns of zeros before the input (those after show in `ho`, `wo`).
 #[derive(Debug, Clone, Copy)]
@@ -51,25 +60,66 @@ impl Winograd {
 
     /// `y = conv2d(x, weight)` with `weight` `[co, ci, 3, 3]`; `y` holds `[n, co, ho, wo]`.
     pub fn forward(&self, x: &[f32], weight: &[f32], y: &mut [f32]) {
+        self.forward_capped(x, weight, y, WHOLE_FLOATS);
+    }
+
+    /// [`Winograd::forward`] with `whole_floats` in place of [`WHOLE_FLOATS`] (tests cut the
+    /// batch into groups with it).
+    fn forward_capped(&self, x: &[f32], weight: &[f32], y: &mut [f32], whole_floats: usize) {
         let [th, tw] = self.tiles();
         if self.n * th * tw == 0 || self.co == 0 {
             return;
         }
-        let u = self.filters(weight);
-        let (ci, co) = (self.ci, self.co);
-        // Blocks of whole rows of tiles of one sample: at most BLOCK_FLOATS of transformed
-        // inputs or products (at least one row), and at least MIN_BLOCKS when there are rows
-        // enough (the last stages of a net have few). Not from the thread count: a block's
-        // width is its products' width, and `gemm` takes other kernels for the narrowest.
-        let rows = (BLOCK_FLOATS / (16 * ci.max(co) * tw))
+        // The calling thread's filter buffer, kept between calls (every value is written).
+        let (mut filters, len) = (FILTERS.take(), 16 * self.co * self.ci);
+        if filters.len() < len {
+            filters.resize(len, 0.0);
+        }
+        self.filters(weight, &mut filters[..len]);
+        let u = &filters[..len];
+        let rows = self.block_rows();
+        let per_sample = 16 * self.ci.max(self.co) * th * tw;
+        if rows * tw < WIDE_BLOCK && per_sample <= whole_floats {
+            // Samples in groups of at most `whole_floats` transformed inputs or products.
+            let group = (whole_floats / per_sample).min(self.n);
+            let (xs, ys) = (self.ci * self.h * self.w, self.co * self.ho * self.wo);
+            for (x, y) in x.chunks(group * xs).zip(y.chunks_mut(group * ys)) {
+                let wg = Winograd {
+                    n: x.len() / xs,
+                    ..*self
+                };
+                wg.forward_whole(x, u, y);
+            }
+        } else {
+            self.forward_blocks(x, u, y, rows);
+        }
+        FILTERS.set(filters);
+    }
+
+    /// Rows of tiles per block of [`Winograd::forward_blocks`]: at most BLOCK_FLOATS of
+    /// transformed inputs or products (at least one row), and at least MIN_BLOCKS blocks when
+    /// there are rows enough. Not from the thread count: a block's width is its products' width,
+    /// and `gemm` takes other kernels for the narrowest.
+    fn block_rows(&self) -> usize {
+        let [th, tw] = self.tiles();
+        (BLOCK_FLOATS / (16 * self.ci.max(self.co) * tw))
             .min((self.n * th).div_ceil(MIN_BLOCKS))
-            .max(1);
+            .max(1)
+    }
+
+    /// The blocked schedule: blocks of `rows` whole rows of tiles of one sample, one task each,
+    /// whose input transform, 16 products (on one thread) and output transform run while its
+    /// matrices are in cache.
+    fn forward_blocks(&self, x: &[f32], u: &[f32], y: &mut [f32], rows: usize) {
+        let [th, tw] = self.tiles();
+        let (ci, co) = (self.ci, self.co);
         let per_sample = th.div_ceil(rows);
         let out = OutPtr(y.as_mut_ptr());
         (0..self.n * per_sample).into_par_iter().for_each(|unit| {
             let (b, ty0) = (unit / per_sample, unit % per_sample * rows);
             let ty1 = (ty0 + rows).min(th);
             let nb = (ty1 - ty0) * tw;
+            let tile_rows = || (ty0..ty1).map(move |ty| (b, ty));
             BUFFERS.with_borrow_mut(|(v, m)| {
                 // Every value of both is written before it is read: no need to clear them.
                 for (buf, len) in [(&mut *v, 16 * ci * nb), (&mut *m, 16 * co * nb)] {
@@ -78,110 +128,181 @@ impl Winograd {
                     }
                 }
                 let (v, m) = (&mut v[..16 * ci * nb], &mut m[..16 * co * nb]);
-                self.inputs(
-                    &x[b * ci * self.h * self.w..][..ci * self.h * self.w],
-                    ty0,
-                    v,
-                );
-                for xi in 0..16 {
-                    // U_xi: rows `16 ci` apart in the filters' [co, 16, ci] layout.
-                    let u_xi = View {
-                        data: &u[xi * ci..],
-                        rs: 16 * ci,
-                        cs: 1,
-                    };
-                    gemm_serial(
-                        co,
-                        ci,
-                        nb,
-                        u_xi,
-                        View::rows(&v[xi * ci * nb..][..ci * nb], nb),
-                        0.0,
-                        &mut m[xi * co * nb..][..co * nb],
-                    );
+                let mut scratch = Scratch::new(tw);
+                for (c, v_c) in v.chunks_exact_mut(16 * nb).enumerate() {
+                    self.input_channel(x, c, tile_rows(), v_c, &mut scratch);
                 }
-                // SAFETY: `y` holds [n, co, ho, wo]; this unit is the only one with sample b's
-                // tile rows ty0..ty1, whose outputs no other tile covers.
-                unsafe { self.outputs(m, b, ty0, &out) };
+                for (xi, m_xi) in m.chunks_exact_mut(co * nb).enumerate() {
+                    self.product(u, v, xi, m_xi);
+                }
+                for o in 0..co {
+                    // SAFETY: `y` holds [n, co, ho, wo]; this unit is the only one with sample
+                    // b's tile rows ty0..ty1, whose outputs no other tile covers.
+                    unsafe { self.output_channel(m, o, tile_rows(), &out, &mut scratch) };
+                }
             });
         });
     }
 
-    /// `U_xi = (G g G^T)_xi` of every filter, laid out `[co, 16, ci]`.
-    fn filters(&self, weight: &[f32]) -> Vec<f32> {
-        let ci = self.ci;
-        let mut u = vec![0.0f32; 16 * self.co * ci];
-        u.par_chunks_mut(16 * ci)
-            .zip(weight.par_chunks(9 * ci))
-            .for_each(|(u_o, w_o)| {
-                for (c, g) in w_o.chunks_exact(9).enumerate() {
-                    // G g: rows g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2 of three columns.
-                    let mut gg = [[0.0f32; 3]; 4];
-                    for j in 0..3 {
-                        let (a, b, e) = (g[j], g[3 + j], g[6 + j]);
-                        gg[0][j] = a;
-                        gg[1][j] = (a + b + e) * 0.5;
-                        gg[2][j] = (a - b + e) * 0.5;
-                        gg[3][j] = e;
-                    }
-                    // (G g) G^T, row by row.
-                    for (i, [a, b, e]) in gg.into_iter().enumerate() {
-                        let row = [a, (a + b + e) * 0.5, (a - b + e) * 0.5, e];
-                        for (j, value) in row.into_iter().enumerate() {
-                            u_o[(i * 4 + j) * ci + c] = value;
-                        }
-                    }
-                }
+    /// The whole-batch schedule, for convolutions whose blocks would be narrow (few tiles per
+    /// sample, as in the last stages of a net): the input transform of every tile (in parallel
+    /// over channels), then the 16 products over all of them (in parallel, one each), then the
+    /// output transform (in parallel over output channels). Each filter matrix `U_xi` is packed
+    /// once for the batch instead of once per sample.
+    fn forward_whole(&self, x: &[f32], u: &[f32], y: &mut [f32]) {
+        let [th, tw] = self.tiles();
+        let (ci, co, t) = (self.ci, self.co, self.n * th * tw);
+        let tile_rows = || (0..self.n * th).map(move |g| (g / th, g % th));
+        // The calling thread's buffers, taken out for the call (a task of this call that runs
+        // a blocked convolution on this thread meanwhile gets its own).
+        let (mut v, mut m) = BUFFERS.take();
+        for (buf, len) in [(&mut v, 16 * ci * t), (&mut m, 16 * co * t)] {
+            if buf.len() < len {
+                buf.resize(len, 0.0);
+            }
+        }
+        {
+            let (v, m) = (&mut v[..16 * ci * t], &mut m[..16 * co * t]);
+            v.par_chunks_mut(16 * t).enumerate().for_each(|(c, v_c)| {
+                self.input_channel(x, c, tile_rows(), v_c, &mut Scratch::new(tw));
             });
-        u
+            m.par_chunks_mut(co * t)
+                .enumerate()
+                .for_each(|(xi, m_xi)| self.product(u, v, xi, m_xi));
+            let out = OutPtr(y.as_mut_ptr());
+            let m = &*m;
+            (0..co).into_par_iter().for_each(|o| {
+                // SAFETY: `y` holds [n, co, ho, wo]; output channel o is written by this task
+                // only.
+                unsafe { self.output_channel(m, o, tile_rows(), &out, &mut Scratch::new(tw)) };
+            });
+        }
+        BUFFERS.set((v, m));
     }
 
-    /// `V_xi = (B^T d B)_xi` of one sample `x_b` `[ci, h, w]`'s tiles in rows `ty0..`
-    /// (`v.len() / (16 ci tw)` rows), as 16 matrices `[ci, tiles]`; `d` is a tile's 4x4 input
-    /// block, zeros outside the input. Row by row of tiles: the rows transform (`B^T d`) on the
-    /// 4 whole input rows, then the columns transform tile by tile.
-    fn inputs(&self, x_b: &[f32], ty0: usize, v: &mut [f32]) {
-        let [_, tw] = self.tiles();
-        let nb = v.len() / (16 * self.ci);
-        // Input columns -pad .. -pad + 2 tw + 2 of a row, zeros outside the input.
-        let width = 2 * tw + 2;
-        let mut d = vec![0.0f32; 4 * width];
-        let mut r = vec![0.0f32; 4 * width];
-        for c in 0..self.ci {
-            let plane = &x_b[c * self.h * self.w..][..self.h * self.w];
-            for row in 0..nb / tw {
-                let y0 = (2 * (ty0 + row)) as isize - self.pad[0] as isize;
-                for (i, d_i) in d.chunks_exact_mut(width).enumerate() {
-                    self.padded_row(plane, y0 + i as isize, d_i);
-                }
-                let (d0, rest) = d.split_at(width);
-                let (d1, rest) = rest.split_at(width);
-                let (d2, d3) = rest.split_at(width);
-                let (r0, rest) = r.split_at_mut(width);
-                let (r1, rest) = rest.split_at_mut(width);
-                let (r2, r3) = rest.split_at_mut(width);
-                for k in 0..width {
-                    r0[k] = d0[k] - d2[k];
-                    r1[k] = d1[k] + d2[k];
-                    r2[k] = d2[k] - d1[k];
-                    r3[k] = d1[k] - d3[k];
-                }
-                let p0 = row * tw;
-                for (i, r_i) in r.chunks_exact(width).enumerate() {
-                    let at = |j: usize| ((i * 4 + j) * self.ci + c) * nb + p0;
-                    let (o0, o1, o2, o3) = four_rows(v, [at(0), at(1), at(2), at(3)], tw);
-                    for tx in 0..tw {
-                        let [a, b, e, f] = [
-                            r_i[2 * tx],
-                            r_i[2 * tx + 1],
-                            r_i[2 * tx + 2],
-                            r_i[2 * tx + 3],
-                        ];
-                        o0[tx] = a - e;
-                        o1[tx] = b + e;
-                        o2[tx] = e - b;
-                        o3[tx] = b - f;
+    /// `M_xi = U_xi V_xi` (`[co, cols]`) on this thread, from the filters `u` `[co, 16, ci]` and
+    /// the transformed inputs `v` `[ci, 16, cols]`.
+    fn product(&self, u: &[f32], v: &[f32], xi: usize, m_xi: &mut [f32]) {
+        let (ci, co) = (self.ci, self.co);
+        let cols = m_xi.len() / co;
+        gemm_serial(
+            co,
+            ci,
+            cols,
+            View {
+                data: &u[xi * ci..],
+                rs: 16 * ci,
+                cs: 1,
+            },
+            View {
+                data: &v[xi * cols..],
+                rs: 16 * cols,
+                cs: 1,
+            },
+            0.0,
+            m_xi,
+        );
+    }
+
+    /// `U_xi = (G g G^T)_xi` of every filter into `u`, laid out `[co, 16, ci]`. A filter's taps
+    /// are first transposed to 9 rows of `ci`, so that both steps run over whole rows.
+    fn filters(&self, weight: &[f32], u: &mut [f32]) {
+        let ci = self.ci;
+        let half_sums = |a: &[f32], b: &[f32], e: &[f32], sum: &mut [f32], diff: &mut [f32]| {
+            for k in 0..a.len() {
+                sum[k] = (a[k] + b[k] + e[k]) * 0.5;
+                diff[k] = (a[k] - b[k] + e[k]) * 0.5;
+            }
+        };
+        u.par_chunks_mut(16 * ci)
+            .zip(weight.par_chunks(9 * ci))
+            .for_each_init(
+                || vec![0.0f32; 15 * ci],
+                |scratch, (u_o, w_o)| {
+                    let (taps, gg) = scratch.split_at_mut(9 * ci);
+                    for (c, g) in w_o.chunks_exact(9).enumerate() {
+                        for (t, &value) in g.iter().enumerate() {
+                            taps[t * ci + c] = value;
+                        }
                     }
+                    let tap = |t: usize| &taps[t * ci..][..ci];
+                    // G g: rows g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2 of three
+                    // columns; the middle two kept in `gg` as [2, 3, ci].
+                    for j in 0..3 {
+                        let (sum, diff) = gg.split_at_mut(3 * ci);
+                        let (sum, diff) = (&mut sum[j * ci..][..ci], &mut diff[j * ci..][..ci]);
+                        half_sums(tap(j), tap(3 + j), tap(6 + j), sum, diff);
+                    }
+                    let gg_row = |i: usize, j: usize| match i {
+                        0 => tap(j),
+                        3 => tap(6 + j),
+                        _ => &gg[((i - 1) * 3 + j) * ci..][..ci],
+                    };
+                    // (G g) G^T, row by row.
+                    for i in 0..4 {
+                        let (a, b, e) = (gg_row(i, 0), gg_row(i, 1), gg_row(i, 2));
+                        let (u_i, rest) = u_o[i * 4 * ci..].split_at_mut(ci);
+                        let (sum, rest) = rest.split_at_mut(ci);
+                        let (diff, rest) = rest.split_at_mut(ci);
+                        u_i.copy_from_slice(a);
+                        half_sums(a, b, e, sum, diff);
+                        rest[..ci].copy_from_slice(e);
+                    }
+                },
+            );
+    }
+
+    /// `V_xi = (B^T d B)_xi` of input channel `c`'s tiles in the tile rows `rows` (sample, tile
+    /// row) of `x` `[n, ci, h, w]`: the k-th row's tiles in columns `k tw ..` of `v_c`, 16 rows
+    /// of `v_c.len() / 16` columns; `d` is a tile's 4x4 input block, zeros outside the input.
+    /// Row by row of tiles: the rows transform (`B^T d`) on the 4 whole input rows, then the
+    /// columns transform tile by tile.
+    fn input_channel(
+        &self,
+        x: &[f32],
+        c: usize,
+        rows: impl Iterator<Item = (usize, usize)>,
+        v_c: &mut [f32],
+        scratch: &mut Scratch,
+    ) {
+        let [_, tw] = self.tiles();
+        let cols = v_c.len() / 16;
+        let plane_len = self.h * self.w;
+        let width = 2 * tw + 2;
+        let (d, r) = (&mut scratch.d, &mut scratch.r);
+        for (k, (b, ty)) in rows.enumerate() {
+            let plane = &x[(b * self.ci + c) * plane_len..][..plane_len];
+            let y0 = (2 * ty) as isize - self.pad[0] as isize;
+            for (i, d_i) in d.chunks_exact_mut(width).enumerate() {
+                self.padded_row(plane, y0 + i as isize, d_i);
+            }
+            let (d0, rest) = d.split_at(width);
+            let (d1, rest) = rest.split_at(width);
+            let (d2, d3) = rest.split_at(width);
+            let (r0, rest) = r.split_at_mut(width);
+            let (r1, rest) = rest.split_at_mut(width);
+            let (r2, r3) = rest.split_at_mut(width);
+            for k in 0..width {
+                r0[k] = d0[k] - d2[k];
+                r1[k] = d1[k] + d2[k];
+                r2[k] = d2[k] - d1[k];
+                r3[k] = d1[k] - d3[k];
+            }
+            let p0 = k * tw;
+            for (i, r_i) in r.chunks_exact(width).enumerate() {
+                let at = |j: usize| (i * 4 + j) * cols + p0;
+                let (o0, o1, o2, o3) = four_rows(v_c, [at(0), at(1), at(2), at(3)], tw);
+                for tx in 0..tw {
+                    let [a, b, e, f] = [
+                        r_i[2 * tx],
+                        r_i[2 * tx + 1],
+                        r_i[2 * tx + 2],
+                        r_i[2 * tx + 3],
+                    ];
+                    o0[tx] = a - e;
+                    o1[tx] = b + e;
+                    o2[tx] = e - b;
+                    o3[tx] = b - f;
                 }
             }
         }
@@ -201,47 +322,75 @@ impl Winograd {
         }
     }
 
-    /// `Y = A^T M A` of sample `b`'s tile rows `ty0..` from the 16 products `m` `[co, tiles]`,
-    /// written into the output (the parts of edge tiles inside it). Row by row of tiles: the
-    /// rows transform (`A^T M`) on whole rows of products, then the columns transform.
+    /// `Y = A^T M A` of output channel `o` in the tile rows `rows` (sample, tile row), the k-th
+    /// row's products in columns `k tw ..` of the 16 products `m` `[16, co, cols]`, written into
+    /// the output (the parts of edge tiles inside it). Row by row of tiles: the rows transform
+    /// (`A^T M`) on whole rows of products, then the columns transform.
     ///
     /// # Safety
-    /// `out` points at `[n, co, ho, wo]` values, and no other thread writes these tiles.
-    unsafe fn outputs(&self, m: &[f32], b: usize, ty0: usize, out: &OutPtr) {
+    /// `out` points at `[n, co, ho, wo]` values, and no other thread writes these outputs.
+    unsafe fn output_channel(
+        &self,
+        m: &[f32],
+        o: usize,
+        rows: impl Iterator<Item = (usize, usize)>,
+        out: &OutPtr,
+        scratch: &mut Scratch,
+    ) {
         let [_, tw] = self.tiles();
-        let (co, nb) = (self.co, m.len() / (16 * self.co));
-        let mut s = vec![0.0f32; 8 * tw];
-        let mut line = vec![0.0f32; 2 * tw];
-        for o in 0..co {
-            for row in 0..nb / tw {
-                let p0 = row * tw;
-                let at = |xi: usize| &m[(xi * co + o) * nb + p0..][..tw];
-                // A^T M: rows m0 + m1 + m2 and m1 - m2 - m3, for each of the 4 columns j.
-                for (j, s_j) in s.chunks_exact_mut(2 * tw).enumerate() {
-                    let (m0, m1, m2, m3) = (at(j), at(4 + j), at(8 + j), at(12 + j));
-                    let (first, second) = s_j.split_at_mut(tw);
-                    for tx in 0..tw {
-                        first[tx] = m0[tx] + m1[tx] + m2[tx];
-                        second[tx] = m1[tx] - m2[tx] - m3[tx];
-                    }
-                }
-                let y0 = 2 * (ty0 + row);
-                for i in 0..2 {
-                    if y0 + i >= self.ho {
-                        continue;
-                    }
-                    let col = |j: usize| &s[j * 2 * tw + i * tw..][..tw];
-                    let (s0, s1, s2, s3) = (col(0), col(1), col(2), col(3));
-                    for tx in 0..tw {
-                        line[2 * tx] = s0[tx] + s1[tx] + s2[tx];
-                        line[2 * tx + 1] = s1[tx] - s2[tx] - s3[tx];
-                    }
-                    let at = ((b * co + o) * self.ho + y0 + i) * self.wo;
-                    // SAFETY: row y0 + i of channel o of sample b, inside [n, co, ho, wo] and
-                    // written by this task only (the caller's guarantee).
-                    unsafe { std::ptr::copy_nonoverlapping(line.as_ptr(), out.0.add(at), self.wo) };
+        let (co, cols) = (self.co, m.len() / (16 * self.co));
+        let (s, line) = (&mut scratch.s, &mut scratch.line);
+        for (k, (b, ty)) in rows.enumerate() {
+            let p0 = k * tw;
+            let at = |xi: usize| &m[(xi * co + o) * cols + p0..][..tw];
+            // A^T M: rows m0 + m1 + m2 and m1 - m2 - m3, for each of the 4 columns j.
+            for (j, s_j) in s.chunks_exact_mut(2 * tw).enumerate() {
+                let (m0, m1, m2, m3) = (at(j), at(4 + j), at(8 + j), at(12 + j));
+                let (first, second) = s_j.split_at_mut(tw);
+                for tx in 0..tw {
+                    first[tx] = m0[tx] + m1[tx] + m2[tx];
+                    second[tx] = m1[tx] - m2[tx] - m3[tx];
                 }
             }
+            let y0 = 2 * ty;
+            for i in 0..2 {
+                if y0 + i >= self.ho {
+                    continue;
+                }
+                let col = |j: usize| &s[j * 2 * tw + i * tw..][..tw];
+                let (s0, s1, s2, s3) = (col(0), col(1), col(2), col(3));
+                for tx in 0..tw {
+                    line[2 * tx] = s0[tx] + s1[tx] + s2[tx];
+                    line[2 * tx + 1] = s1[tx] - s2[tx] - s3[tx];
+                }
+                let at = ((b * co + o) * self.ho + y0 + i) * self.wo;
+                // SAFETY: row y0 + i of channel o of sample b, inside [n, co, ho, wo] and
+                // written by this task only (the caller's guarantee).
+                unsafe { std::ptr::copy_nonoverlapping(line.as_ptr(), out.0.add(at), self.wo) };
+            }
+        }
+    }
+}
+
+/// Per-task scratch rows of the transforms, for rows of `tw` tiles.
+struct Scratch {
+    /// The 4 padded input rows of a row of tiles.
+    d: Vec<f32>,
+    /// Their rows transform.
+    r: Vec<f32>,
+    /// The output rows transform.
+    s: Vec<f32>,
+    /// One output row.
+    line: Vec<f32>,
+}
+
+impl Scratch {
+    fn new(tw: usize) -> Self {
+        Self {
+            d: vec![0.0; 4 * (2 * tw + 2)],
+            r: vec![0.0; 4 * (2 * tw + 2)],
+            s: vec![0.0; 8 * tw],
+            line: vec![0.0; 2 * tw],
         }
     }
 }
@@ -259,7 +408,101 @@ fn four_rows(
 }
 
 thread_local! {
+    /// A thread's transformed filters, kept between calls.
+    static FILTERS: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+
     /// A thread's transformed inputs and products, kept between blocks and calls.
     static BUFFERS: std::cell::RefCell<(Vec<f32>, Vec<f32>)> =
         const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `conv2d(x, w)` summed in f64, straight from the definition.
+    fn direct(g: &Winograd, x: &[f32], w: &[f32]) -> Vec<f64> {
+        let mut y = vec![0.0f64; g.n * g.co * g.ho * g.wo];
+        for b in 0..g.n {
+            for o in 0..g.co {
+                for i in 0..g.ho {
+                    for j in 0..g.wo {
+                        let mut sum = 0.0f64;
+                        for c in 0..g.ci {
+                            for (a, e) in (0..3).flat_map(|a| (0..3).map(move |e| (a, e))) {
+                                let (r, q) = (i + a, j + e);
+                                if r < g.pad[0] || q < g.pad[1] {
+                                    continue;
+                                }
+                                let (r, q) = (r - g.pad[0], q - g.pad[1]);
+                                if r < g.h && q < g.w {
+                                    let xv = x[((b * g.ci + c) * g.h + r) * g.w + q];
+                                    sum += xv as f64 * w[((o * g.ci + c) * 3 + a) * 3 + e] as f64;
+                                }
+                            }
+                        }
+                        y[((b * g.co + o) * g.ho + i) * g.wo + j] = sum;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    /// Both schedules against a direct convolution summed in f64: the blocked one (wide rows of
+    /// tiles), the whole-batch one (narrow rows) with and without groups of samples, on edge
+    /// tiles cut by odd output sizes, padding on one side only, and a depth beyond gemm's
+    /// `DEPTH_BLOCK`. Tolerance: 1e-5 of the largest output magnitude (the transforms'
+    /// coefficients are +-1 and +-1/2; float32 sums in another order).
+    #[test]
+    fn schedules_match_a_direct_convolution() {
+        // n, ci, h, w, co, pad before, pad after, sample groups' floats (0: the default)
+        let cases = [
+            (2, 64, 40, 38, 72, [1, 1], [1, 1], 0),
+            (3, 80, 9, 13, 64, [1, 1], [1, 1], 0),
+            (2, 64, 10, 7, 64, [0, 1], [1, 0], 0),
+            (1, 600, 6, 6, 64, [1, 1], [1, 1], 0),
+            (5, 64, 8, 8, 64, [1, 1], [1, 1], 2 * 16 * 64 * 16),
+        ];
+        for (n, ci, h, w, co, pad, after, cap) in cases {
+            let g = Winograd {
+                n,
+                ci,
+                h,
+                w,
+                co,
+                ho: h + pad[0] + after[0] - 2,
+                wo: w + pad[1] + after[1] - 2,
+                pad,
+            };
+            let [th, tw] = g.tiles();
+            let narrow = g.block_rows() * tw < WIDE_BLOCK;
+            assert_eq!(
+                narrow,
+                (h, w) != (40, 38),
+                "case {ci}x{h}x{w}: not the schedule meant"
+            );
+            // Deterministic values of both signs, different for every element.
+            let value = |i: usize, k: u64| {
+                let z = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15 ^ k);
+                ((z >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+            };
+            let x: Vec<f32> = (0..n * ci * h * w).map(|i| value(i, 1)).collect();
+            let wt: Vec<f32> = (0..co * ci * 9).map(|i| value(i, 2)).collect();
+            let mut y = vec![f32::NAN; n * co * g.ho * g.wo];
+            let cap = if cap == 0 { WHOLE_FLOATS } else { cap };
+            assert!(cap < n * 16 * ci.max(co) * th * tw || cap == WHOLE_FLOATS);
+            g.forward_capped(&x, &wt, &mut y, cap);
+            let want = direct(&g, &x, &wt);
+            let scale = want.iter().fold(0f64, |m, v| m.max(v.abs()));
+            let worst = y
+                .iter()
+                .zip(&want)
+                .fold(0f64, |m, (a, b)| m.max((*a as f64 - b).abs()));
+            assert!(
+                worst <= 1e-5 * scale,
+                "case {n}x{ci}x{h}x{w} -> {co}: off by {worst} (largest {scale})"
+            );
+        }
+    }
 }
