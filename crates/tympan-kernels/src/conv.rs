@@ -245,11 +245,20 @@ mod tests {
             ("dense 3x3 split weight grad", [8, 16], 3, 1, 1, PaddingConfig2d::Same, 1, false, [3, 8, 70, 65]),
             // The same with more output channels than taps (the untransposed products).
             ("pointwise split weight grad", [8, 80], 1, 1, 1, PaddingConfig2d::Valid, 1, false, [3, 8, 70, 65]),
-            // Winograd F(2x2, 3x3) (16+ channels each side): odd output sizes (edge tiles cut
-            // by the output's end), padding on one side only, one input row.
-            ("winograd 3x3 valid odd", [24, 20], 3, 1, 1, PaddingConfig2d::Valid, 1, false, [2, 24, 12, 9]),
-            ("winograd 3x3 asym", [16, 32], 3, 1, 1, PaddingConfig2d::Explicit(0, 0, 1, 1), 1, true, [3, 16, 9, 14]),
-            ("winograd 3x3 deep", [600, 16], 3, 1, 1, PaddingConfig2d::Same, 1, false, [1, 600, 5, 4]),
+            // 3x3 stride 1 with fewer than 64 channels on a side (im2col): odd output sizes,
+            // padding on one side only, depth beyond DEPTH_BLOCK.
+            ("3x3 valid odd", [24, 20], 3, 1, 1, PaddingConfig2d::Valid, 1, false, [2, 24, 12, 9]),
+            ("3x3 asym", [16, 32], 3, 1, 1, PaddingConfig2d::Explicit(0, 0, 1, 1), 1, true, [3, 16, 9, 14]),
+            ("3x3 deep", [600, 16], 3, 1, 1, PaddingConfig2d::Same, 1, false, [1, 600, 5, 4]),
+            // Winograd F(2x2, 3x3), forward and input gradient (64+ channels each side, 16+
+            // tiles): odd output sizes (edge tiles cut by the output's end), no padding (the
+            // input gradient's 2 zeros before), padding on one side only, wide rows of tiles
+            // (the blocked schedule) and depth beyond DEPTH_BLOCK.
+            ("winograd 3x3 same odd", [64, 72], 3, 1, 1, PaddingConfig2d::Same, 1, true, [2, 64, 9, 13]),
+            ("winograd 3x3 valid", [72, 64], 3, 1, 1, PaddingConfig2d::Valid, 1, false, [3, 72, 11, 10]),
+            ("winograd 3x3 asym", [64, 64], 3, 1, 1, PaddingConfig2d::Explicit(0, 0, 1, 1), 1, false, [2, 64, 9, 14]),
+            ("winograd 3x3 blocked", [64, 64], 3, 1, 1, PaddingConfig2d::Same, 1, false, [2, 64, 40, 36]),
+            ("winograd 3x3 deep", [600, 64], 3, 1, 1, PaddingConfig2d::Same, 1, false, [1, 600, 9, 8]),
             // 575 positions in tiles of 448 (288 taps): a tile ends inside an output row.
             ("dense 3x3/2 tiled", [32, 8], 3, 2, 1, PaddingConfig2d::Explicit(1, 1, 1, 1), 1, true, [2, 32, 50, 45]),
         ];

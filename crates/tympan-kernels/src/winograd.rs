@@ -58,6 +58,40 @@ impl Winograd {
         [self.ho.div_ceil(2), self.wo.div_ceil(2)]
     }
 
+    /// The input gradient of this convolution as a convolution of the output's gradient
+    /// `[n, co, ho, wo]` by [`Winograd::flipped`] filters, with `2 - pad` zeros before it
+    /// (`dX[r] = sum_a dY[r + pad - a] W[a]`). None for padding wider than 2.
+    pub fn input_gradient(&self) -> Option<Winograd> {
+        (self.pad[0] <= 2 && self.pad[1] <= 2).then_some(Winograd {
+            n: self.n,
+            ci: self.co,
+            h: self.ho,
+            w: self.wo,
+            co: self.ci,
+            ho: self.h,
+            wo: self.w,
+            pad: [2 - self.pad[0], 2 - self.pad[1]],
+        })
+    }
+
+    /// `weight` `[co, ci, 3, 3]` as `[ci, co, 3, 3]`, each 3x3 filter turned by 180 degrees: the
+    /// filters of [`Winograd::input_gradient`].
+    pub fn flipped(&self, weight: &[f32]) -> Vec<f32> {
+        let (ci, co) = (self.ci, self.co);
+        let mut out = vec![0.0f32; ci * co * 9];
+        out.par_chunks_mut(co * 9)
+            .enumerate()
+            .for_each(|(c, out_c)| {
+                for (o, f) in out_c.chunks_exact_mut(9).enumerate() {
+                    let g = &weight[(o * ci + c) * 9..][..9];
+                    for (t, value) in f.iter_mut().enumerate() {
+                        *value = g[8 - t];
+                    }
+                }
+            });
+        out
+    }
+
     /// `y = conv2d(x, weight)` with `weight` `[co, ci, 3, 3]`; `y` holds `[n, co, ho, wo]`.
     pub fn forward(&self, x: &[f32], weight: &[f32], y: &mut [f32]) {
         self.forward_capped(x, weight, y, WHOLE_FLOATS);
