@@ -6,8 +6,16 @@ use std::process::{Child, ExitStatus};
 
 use anyhow::{Context, Result};
 
-/// Start this process's peak-memory count over from its current resident size.
+/// Start this process's peak-memory count over from its current resident size, after handing
+/// the allocator's free memory back to the system: the binaries keep freed memory
+/// (`tympan::allocator::keep_freed_memory`), so without it a model's peak would start from the
+/// previous model's.
 pub fn reset_own_peak() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: glibc's malloc_trim only releases free heap memory; no pointer is passed.
+    unsafe {
+        libc::malloc_trim(0);
+    }
     // "5" resets the peak RSS (proc(5), /proc/pid/clear_refs); without it, peaks accumulate.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
