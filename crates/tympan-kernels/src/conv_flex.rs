@@ -84,9 +84,9 @@ const UNIT_DEPTH: usize = 8 * DEPTH_BLOCK;
 /// read the chunk's im2col.
 const TILE_FLOATS: usize = 1 << 17;
 
-/// 3x3 stride-1 convolutions with at least this many input and output channels run forward by
-/// Winograd's F(2x2, 3x3) ([`Winograd`]); with fewer, the transforms cost more than the products
-/// they save.
+/// 3x3 stride-1 convolutions with at least this many input and output channels run forward, and
+/// backward to the input, by Winograd's F(2x2, 3x3) ([`Winograd`]); with fewer, the transforms
+/// cost more than the products they save.
 const WINOGRAD_CHANNELS: usize = 64;
 
 /// ... and at least this many 2x2 output tiles per sample: on the last stages' few positions the
