@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 /// Start this process's peak-memory count over from its current resident size, after handing
 /// the allocator's free memory back to the system: the binaries keep freed memory
 /// (`tympan::allocator::keep_freed_memory`), so without it a model's peak would start from the
-/// previous model's.
+/// previous model's. Buffers still held are still counted: the Winograd kernels' per-thread
+/// buffers (up to about 50 MiB on the calling thread after 512-channel layers).
 pub fn reset_own_peak() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: glibc's malloc_trim only releases free heap memory; no pointer is passed.

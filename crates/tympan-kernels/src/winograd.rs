@@ -110,6 +110,18 @@ impl Winograd {
     /// [`Winograd::forward`] with `whole_floats` in place of [`WHOLE_FLOATS`] (tests cut the
     /// batch into groups with it).
     fn forward_capped(&self, x: &[f32], weight: &[f32], y: &mut [f32], whole_floats: usize) {
+        // The unsafe writes below trust these sizes.
+        assert_eq!(
+            x.len(),
+            self.n * self.ci * self.h * self.w,
+            "winograd: x size"
+        );
+        assert_eq!(weight.len(), self.co * self.ci * 9, "winograd: weight size");
+        assert_eq!(
+            y.len(),
+            self.n * self.co * self.ho * self.wo,
+            "winograd: y size"
+        );
         let [th, tw] = self.tiles();
         if self.n * th * tw == 0 || self.co == 0 {
             return;
@@ -207,19 +219,23 @@ impl Winograd {
         }
         {
             let (v, m) = (&mut v[..16 * ci * t], &mut m[..16 * co * t]);
-            v.par_chunks_mut(16 * t).enumerate().for_each(|(c, v_c)| {
-                self.input_channel(x, c, tile_rows(), v_c, &mut Scratch::new(tw));
-            });
+            v.par_chunks_mut(16 * t).enumerate().for_each_init(
+                || Scratch::new(tw),
+                |scratch, (c, v_c)| self.input_channel(x, c, tile_rows(), v_c, scratch),
+            );
             m.par_chunks_mut(co * t)
                 .enumerate()
                 .for_each(|(xi, m_xi)| self.product(u, v, xi, m_xi));
             let out = OutPtr(y.as_mut_ptr());
             let m = &*m;
-            (0..co).into_par_iter().for_each(|o| {
-                // SAFETY: `y` holds [n, co, ho, wo]; output channel o is written by this task
-                // only.
-                unsafe { self.output_channel(m, o, tile_rows(), &out, &mut Scratch::new(tw)) };
-            });
+            (0..co).into_par_iter().for_each_init(
+                || Scratch::new(tw),
+                |scratch, o| {
+                    // SAFETY: `y` holds [n, co, ho, wo]; output channel o is written by this
+                    // task only.
+                    unsafe { self.output_channel(m, o, tile_rows(), &out, scratch) };
+                },
+            );
         }
         BUFFERS.set((v, m));
     }
@@ -464,6 +480,12 @@ thread_local! {
 mod tests {
     use super::*;
 
+    /// Deterministic values in [-0.5, 0.5) of both signs, different for every element.
+    fn value(i: usize, k: u64) -> f32 {
+        let z = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15 ^ k);
+        ((z >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+    }
+
     /// `conv2d(x, w)` summed in f64, straight from the definition.
     fn direct(g: &Winograd, x: &[f32], w: &[f32]) -> Vec<f64> {
         let mut y = vec![0.0f64; g.n * g.co * g.ho * g.wo];
@@ -502,7 +524,8 @@ mod tests {
     fn schedules_match_a_direct_convolution() {
         // n, ci, h, w, co, pad before, pad after, sample groups' floats (0: the default)
         let cases = [
-            (2, 64, 40, 38, 72, [1, 1], [1, 1], 0),
+            // Blocks of 11 and 10 rows of tiles, odd output sizes.
+            (2, 64, 41, 39, 72, [1, 1], [1, 1], 0),
             (3, 80, 9, 13, 64, [1, 1], [1, 1], 0),
             (2, 64, 10, 7, 64, [0, 1], [1, 0], 0),
             (1, 600, 6, 6, 64, [1, 1], [1, 1], 0),
@@ -523,20 +546,20 @@ mod tests {
             let narrow = g.block_rows() * tw < WIDE_BLOCK;
             assert_eq!(
                 narrow,
-                (h, w) != (40, 38),
+                (h, w) != (41, 39),
                 "case {ci}x{h}x{w}: not the schedule meant"
             );
-            // Deterministic values of both signs, different for every element.
-            let value = |i: usize, k: u64| {
-                let z = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15 ^ k);
-                ((z >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-            };
             let x: Vec<f32> = (0..n * ci * h * w).map(|i| value(i, 1)).collect();
             let wt: Vec<f32> = (0..co * ci * 9).map(|i| value(i, 2)).collect();
             let mut y = vec![f32::NAN; n * co * g.ho * g.wo];
             let cap = if cap == 0 { WHOLE_FLOATS } else { cap };
             assert!(cap < n * 16 * ci.max(co) * th * tw || cap == WHOLE_FLOATS);
             g.forward_capped(&x, &wt, &mut y, cap);
+            // Every output written (`max` below would pass over a NaN left from the fill).
+            assert!(
+                y.iter().all(|v| v.is_finite()),
+                "case {n}x{ci}x{h}x{w}: outputs unwritten"
+            );
             let want = direct(&g, &x, &wt);
             let scale = want.iter().fold(0f64, |m, v| m.max(v.abs()));
             let worst = y
@@ -546,6 +569,62 @@ mod tests {
             assert!(
                 worst <= 1e-5 * scale,
                 "case {n}x{ci}x{h}x{w} -> {co}: off by {worst} (largest {scale})"
+            );
+        }
+    }
+
+    /// The input gradient through [`Winograd::input_gradient`] and [`Winograd::flipped`] against
+    /// its definition summed in f64, `dX[r, q] = sum dY[r + pad - a, q + pad - e] W[a, e]` over
+    /// output channels and taps inside `dY`, for the forward pass's padding 0, 1 and 2; padding
+    /// 3 has no such form. Tolerance: 1e-5 of the largest magnitude.
+    #[test]
+    fn input_gradient_matches_its_definition() {
+        let (n, ci, h, w, co) = (2, 64, 9, 11, 72);
+        for pad in [0usize, 1, 2, 3] {
+            let g = Winograd {
+                n,
+                ci,
+                h,
+                w,
+                co,
+                ho: h + 2 * pad - 2,
+                wo: w + 2 * pad - 2,
+                pad: [pad, pad],
+            };
+            let Some(dg) = g.input_gradient() else {
+                assert_eq!(pad, 3, "padding {pad}: no input gradient");
+                continue;
+            };
+            assert!(pad <= 2, "padding {pad} has no Winograd form");
+            let dy: Vec<f32> = (0..n * co * g.ho * g.wo).map(|i| value(i, 3)).collect();
+            let wt: Vec<f32> = (0..co * ci * 9).map(|i| value(i, 4)).collect();
+            let mut dx = vec![f32::NAN; n * ci * h * w];
+            dg.forward(&dy, &g.flipped(&wt), &mut dx);
+            assert!(
+                dx.iter().all(|v| v.is_finite()),
+                "padding {pad}: inputs unwritten"
+            );
+            let mut worst = 0f64;
+            let mut scale = 0f64;
+            for (i, &got) in dx.iter().enumerate() {
+                let (b, c, r, q) = (i / (ci * h * w), i / (h * w) % ci, i / w % h, i % w);
+                let mut want = 0.0f64;
+                for o in 0..co {
+                    for (a, e) in (0..3).flat_map(|a| (0..3).map(move |e| (a, e))) {
+                        let (rr, qq) = (r + pad, q + pad);
+                        if rr < a || qq < e || rr - a >= g.ho || qq - e >= g.wo {
+                            continue;
+                        }
+                        let d = dy[((b * co + o) * g.ho + rr - a) * g.wo + qq - e];
+                        want += d as f64 * wt[((o * ci + c) * 3 + a) * 3 + e] as f64;
+                    }
+                }
+                worst = worst.max((got as f64 - want).abs());
+                scale = scale.max(want.abs());
+            }
+            assert!(
+                worst <= 1e-5 * scale,
+                "padding {pad}: off by {worst} (largest {scale})"
             );
         }
     }
