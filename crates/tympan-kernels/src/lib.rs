@@ -78,6 +78,7 @@ mod swish_flex;
 mod swish_ops;
 #[cfg(feature = "flex")]
 mod taps;
+mod unary_node;
 #[cfg(feature = "flex")]
 mod winograd;
 

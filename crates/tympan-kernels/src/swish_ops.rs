@@ -6,12 +6,11 @@
 //! primitives; flex supplies a vectorised kernel (`swish_flex`).
 
 use burn::backend::autodiff::Autodiff;
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, backend_extension};
+
+use super::unary_node::{Keep, unary};
 
 /// `x * sigmoid(x)` and its gradient.
 #[backend_extension(Flex: cfg(feature = "flex"), Autodiff)]
@@ -43,35 +42,8 @@ pub(super) fn composite_swish_backward<B: Backend>(
     B::float_mul(grad, B::float_mul(s, inner))
 }
 
-#[derive(Debug)]
-struct SwishBackward;
-
-impl<B: Backend + SwishKernels> Backward<B, 1> for SwishBackward {
-    /// The input.
-    type State = FloatTensor<B>;
-
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_x] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node);
-        if let Some(node) = node_x {
-            grads.register::<B>(node.id, B::tympan_swish_backward(ops.state, grad));
-        }
-    }
-}
-
 impl<B: Backend + SwishKernels, C: CheckpointStrategy> SwishKernels for Autodiff<B, C> {
     fn tympan_swish(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        let prep = SwishBackward
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful();
-        let x = x.into_primitive();
-        match prep {
-            OpsKind::Tracked(prep) => {
-                let y = B::tympan_swish(x.clone());
-                prep.finish(x, y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::tympan_swish(x)),
-        }
+        unary::<B, C>(x, B::tympan_swish, Keep::Input, B::tympan_swish_backward)
     }
 }
