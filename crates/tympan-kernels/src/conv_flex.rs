@@ -681,9 +681,9 @@ fn dense_x_grad(weight: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTenso
     let (weight, grad) = (contiguous(weight), contiguous(grad));
     let (w, dy) = (values(&weight), values(&grad));
     let mut dx = vec![0.0f32; g.n * g.ci * plane];
-    if let Some((wg, dwg)) = g.winograd().and_then(|wg| Some((wg, wg.input_gradient()?))) {
+    if let Some(dwg) = g.winograd().and_then(|wg| wg.input_gradient()) {
         // A 3x3 stride-1 convolution of the output's gradient by the flipped filters.
-        dwg.forward(dy, &wg.flipped(w), &mut dx);
+        dwg.forward_flipped(dy, w, &mut dx);
         return tensor(dx, [g.n, g.ci, g.h, g.w]);
     }
     if g.layout(SHARED_BELOW) == Layout::Shared {

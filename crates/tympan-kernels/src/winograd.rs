@@ -69,7 +69,8 @@ impl Winograd {
     }
 
     /// The input gradient of this convolution as a convolution of the output's gradient
-    /// `[n, co, ho, wo]` by [`Winograd::flipped`] filters, with `2 - pad` zeros before it
+    /// `[n, co, ho, wo]` by its filters turned by 180 degrees, channels swapped
+    /// ([`Winograd::forward_flipped`]), with `2 - pad` zeros before it
     /// (`dX[r] = sum_a dY[r + pad - a] W[a]`). None for padding wider than 2.
     pub fn input_gradient(&self) -> Option<Winograd> {
         (self.pad[0] <= 2 && self.pad[1] <= 2).then_some(Winograd {
@@ -84,32 +85,28 @@ impl Winograd {
         })
     }
 
-    /// `weight` `[co, ci, 3, 3]` as `[ci, co, 3, 3]`, each 3x3 filter turned by 180 degrees: the
-    /// filters of [`Winograd::input_gradient`].
-    pub fn flipped(&self, weight: &[f32]) -> Vec<f32> {
-        let (ci, co) = (self.ci, self.co);
-        let mut out = vec![0.0f32; ci * co * 9];
-        out.par_chunks_mut(co * 9)
-            .enumerate()
-            .for_each(|(c, out_c)| {
-                for (o, f) in out_c.chunks_exact_mut(9).enumerate() {
-                    let g = &weight[(o * ci + c) * 9..][..9];
-                    for (t, value) in f.iter_mut().enumerate() {
-                        *value = g[8 - t];
-                    }
-                }
-            });
-        out
-    }
-
     /// `y = conv2d(x, weight)` with `weight` `[co, ci, 3, 3]`; `y` holds `[n, co, ho, wo]`.
     pub fn forward(&self, x: &[f32], weight: &[f32], y: &mut [f32]) {
-        self.forward_capped(x, weight, y, WHOLE_FLOATS);
+        self.forward_capped(x, weight, Taps::AsGiven, y, WHOLE_FLOATS);
+    }
+
+    /// [`Winograd::forward`] by the filters of `weight` `[ci, co, 3, 3]` (the convolution whose
+    /// [`Winograd::input_gradient`] this is) turned by 180 degrees, their channels swapped, as
+    /// the filter transform reads them.
+    pub fn forward_flipped(&self, x: &[f32], weight: &[f32], y: &mut [f32]) {
+        self.forward_capped(x, weight, Taps::Flipped, y, WHOLE_FLOATS);
     }
 
     /// [`Winograd::forward`] with `whole_floats` in place of [`WHOLE_FLOATS`] (tests cut the
     /// batch into groups with it).
-    fn forward_capped(&self, x: &[f32], weight: &[f32], y: &mut [f32], whole_floats: usize) {
+    fn forward_capped(
+        &self,
+        x: &[f32],
+        weight: &[f32],
+        taps: Taps,
+        y: &mut [f32],
+        whole_floats: usize,
+    ) {
         // The unsafe writes below trust these sizes.
         assert_eq!(
             x.len(),
@@ -127,12 +124,10 @@ impl Winograd {
             return;
         }
         // The calling thread's filter buffer, kept between calls (every value is written).
-        let (mut filters, len) = (FILTERS.take(), 16 * self.co * self.ci);
-        if filters.len() < len {
-            filters.resize(len, 0.0);
-        }
-        self.filters(weight, &mut filters[..len]);
-        let u = &filters[..len];
+        let mut filters = FILTERS.take();
+        let u = prefix(&mut filters, 16 * self.co * self.ci);
+        self.filters(weight, taps, u);
+        let u = &*u;
         let rows = self.block_rows();
         let per_sample = 16 * self.ci.max(self.co) * th * tw;
         if rows * tw < WIDE_BLOCK && per_sample <= whole_floats {
@@ -178,12 +173,7 @@ impl Winograd {
             let tile_rows = || (ty0..ty1).map(move |ty| (b, ty));
             BUFFERS.with_borrow_mut(|(v, m)| {
                 // Every value of both is written before it is read: no need to clear them.
-                for (buf, len) in [(&mut *v, 16 * ci * nb), (&mut *m, 16 * co * nb)] {
-                    if buf.len() < len {
-                        buf.resize(len, 0.0);
-                    }
-                }
-                let (v, m) = (&mut v[..16 * ci * nb], &mut m[..16 * co * nb]);
+                let (v, m) = (prefix(v, 16 * ci * nb), prefix(m, 16 * co * nb));
                 let mut scratch = Scratch::new(tw);
                 for (c, v_c) in v.chunks_exact_mut(16 * nb).enumerate() {
                     self.input_channel(x, c, tile_rows(), v_c, &mut scratch);
@@ -212,13 +202,8 @@ impl Winograd {
         // The calling thread's buffers, taken out for the call (a task of this call that runs
         // a blocked convolution on this thread meanwhile gets its own).
         let (mut v, mut m) = BUFFERS.take();
-        for (buf, len) in [(&mut v, 16 * ci * t), (&mut m, 16 * co * t)] {
-            if buf.len() < len {
-                buf.resize(len, 0.0);
-            }
-        }
         {
-            let (v, m) = (&mut v[..16 * ci * t], &mut m[..16 * co * t]);
+            let (v, m) = (prefix(&mut v, 16 * ci * t), prefix(&mut m, 16 * co * t));
             v.par_chunks_mut(16 * t).enumerate().for_each_init(
                 || Scratch::new(tw),
                 |scratch, (c, v_c)| self.input_channel(x, c, tile_rows(), v_c, scratch),
@@ -266,50 +251,52 @@ impl Winograd {
 
     /// `U_xi = (G g G^T)_xi` of every filter into `u`, laid out `[co, 16, ci]`. A filter's taps
     /// are first transposed to 9 rows of `ci`, so that both steps run over whole rows.
-    fn filters(&self, weight: &[f32], u: &mut [f32]) {
-        let ci = self.ci;
+    fn filters(&self, weight: &[f32], taps: Taps, u: &mut [f32]) {
+        let (ci, co) = (self.ci, self.co);
         let half_sums = |a: &[f32], b: &[f32], e: &[f32], sum: &mut [f32], diff: &mut [f32]| {
             for k in 0..a.len() {
                 sum[k] = (a[k] + b[k] + e[k]) * 0.5;
                 diff[k] = (a[k] - b[k] + e[k]) * 0.5;
             }
         };
-        u.par_chunks_mut(16 * ci)
-            .zip(weight.par_chunks(9 * ci))
-            .for_each_init(
-                || vec![0.0f32; 15 * ci],
-                |scratch, (u_o, w_o)| {
-                    let (taps, gg) = scratch.split_at_mut(9 * ci);
-                    for (c, g) in w_o.chunks_exact(9).enumerate() {
-                        for (t, &value) in g.iter().enumerate() {
-                            taps[t * ci + c] = value;
-                        }
+        u.par_chunks_mut(16 * ci).enumerate().for_each_init(
+            || vec![0.0f32; 15 * ci],
+            |scratch, (o, u_o)| {
+                let (rows, gg) = scratch.split_at_mut(9 * ci);
+                for c in 0..ci {
+                    // Filter (o, c): `weight[o, c]`, or `weight[c, o]` turned by 180 degrees.
+                    for t in 0..9 {
+                        rows[t * ci + c] = match taps {
+                            Taps::AsGiven => weight[(o * ci + c) * 9 + t],
+                            Taps::Flipped => weight[(c * co + o) * 9 + 8 - t],
+                        };
                     }
-                    let tap = |t: usize| &taps[t * ci..][..ci];
-                    // G g: rows g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2 of three
-                    // columns; the middle two kept in `gg` as [2, 3, ci].
-                    for j in 0..3 {
-                        let (sum, diff) = gg.split_at_mut(3 * ci);
-                        let (sum, diff) = (&mut sum[j * ci..][..ci], &mut diff[j * ci..][..ci]);
-                        half_sums(tap(j), tap(3 + j), tap(6 + j), sum, diff);
-                    }
-                    let gg_row = |i: usize, j: usize| match i {
-                        0 => tap(j),
-                        3 => tap(6 + j),
-                        _ => &gg[((i - 1) * 3 + j) * ci..][..ci],
-                    };
-                    // (G g) G^T, row by row.
-                    for i in 0..4 {
-                        let (a, b, e) = (gg_row(i, 0), gg_row(i, 1), gg_row(i, 2));
-                        let (u_i, rest) = u_o[i * 4 * ci..].split_at_mut(ci);
-                        let (sum, rest) = rest.split_at_mut(ci);
-                        let (diff, rest) = rest.split_at_mut(ci);
-                        u_i.copy_from_slice(a);
-                        half_sums(a, b, e, sum, diff);
-                        rest[..ci].copy_from_slice(e);
-                    }
-                },
-            );
+                }
+                let tap = |t: usize| &rows[t * ci..][..ci];
+                // G g: rows g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2 of three
+                // columns; the middle two kept in `gg` as [2, 3, ci].
+                for j in 0..3 {
+                    let (sum, diff) = gg.split_at_mut(3 * ci);
+                    let (sum, diff) = (&mut sum[j * ci..][..ci], &mut diff[j * ci..][..ci]);
+                    half_sums(tap(j), tap(3 + j), tap(6 + j), sum, diff);
+                }
+                let gg_row = |i: usize, j: usize| match i {
+                    0 => tap(j),
+                    3 => tap(6 + j),
+                    _ => &gg[((i - 1) * 3 + j) * ci..][..ci],
+                };
+                // (G g) G^T, row by row.
+                for i in 0..4 {
+                    let (a, b, e) = (gg_row(i, 0), gg_row(i, 1), gg_row(i, 2));
+                    let (u_i, rest) = u_o[i * 4 * ci..].split_at_mut(ci);
+                    let (sum, rest) = rest.split_at_mut(ci);
+                    let (diff, rest) = rest.split_at_mut(ci);
+                    u_i.copy_from_slice(a);
+                    half_sums(a, b, e, sum, diff);
+                    rest[..ci].copy_from_slice(e);
+                }
+            },
+        );
     }
 
     /// `V_xi = (B^T d B)_xi` of input channel `c`'s tiles in the tile rows `rows` (sample, tile
@@ -430,6 +417,24 @@ impl Winograd {
             }
         }
     }
+}
+
+/// How the filter transform reads a convolution's weights.
+#[derive(Debug, Clone, Copy)]
+enum Taps {
+    /// `[co, ci, 3, 3]`, as given.
+    AsGiven,
+    /// `[ci, co, 3, 3]`, each filter turned by 180 degrees (an input gradient's filters).
+    Flipped,
+}
+
+/// The first `len` values of `buf`, grown (zero-filled) when shorter; what it held before is
+/// left in place, for callers that write every value before reading it.
+fn prefix(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+    &mut buf[..len]
 }
 
 /// Per-task scratch rows of the transforms, for rows of `tw` tiles.
@@ -554,7 +559,7 @@ mod tests {
             let mut y = vec![f32::NAN; n * co * g.ho * g.wo];
             let cap = if cap == 0 { WHOLE_FLOATS } else { cap };
             assert!(cap < n * 16 * ci.max(co) * th * tw || cap == WHOLE_FLOATS);
-            g.forward_capped(&x, &wt, &mut y, cap);
+            g.forward_capped(&x, &wt, Taps::AsGiven, &mut y, cap);
             // Every output written (`max` below would pass over a NaN left from the fill).
             assert!(
                 y.iter().all(|v| v.is_finite()),
@@ -573,7 +578,7 @@ mod tests {
         }
     }
 
-    /// The input gradient through [`Winograd::input_gradient`] and [`Winograd::flipped`] against
+    /// The input gradient through [`Winograd::input_gradient`] and [`Winograd::forward_flipped`] against
     /// its definition summed in f64, `dX[r, q] = sum dY[r + pad - a, q + pad - e] W[a, e]` over
     /// output channels and taps inside `dY`, for the forward pass's padding 0, 1 and 2; padding
     /// 3 has no such form. Tolerance: 1e-5 of the largest magnitude.
@@ -599,7 +604,7 @@ mod tests {
             let dy: Vec<f32> = (0..n * co * g.ho * g.wo).map(|i| value(i, 3)).collect();
             let wt: Vec<f32> = (0..co * ci * 9).map(|i| value(i, 4)).collect();
             let mut dx = vec![f32::NAN; n * ci * h * w];
-            dg.forward(&dy, &g.flipped(&wt), &mut dx);
+            dg.forward_flipped(&dy, &wt, &mut dx);
             assert!(
                 dx.iter().all(|v| v.is_finite()),
                 "padding {pad}: inputs unwritten"
