@@ -317,6 +317,35 @@ mod tests {
                 true,
                 [2, 16, 61],
             ),
+            // 32 input channels or more: one product per tap (`conv_taps`), its weight gradient
+            // too from 256 positions on; strided, and a 1x1 stride-2 shortcut.
+            (
+                [48, 40],
+                3,
+                1,
+                PaddingConfig1d::Explicit(1, 1),
+                1,
+                true,
+                [3, 48, 300],
+            ),
+            (
+                [32, 20],
+                3,
+                2,
+                PaddingConfig1d::Explicit(1, 1),
+                1,
+                false,
+                [2, 32, 61],
+            ),
+            (
+                [36, 16],
+                1,
+                2,
+                PaddingConfig1d::Valid,
+                1,
+                false,
+                [2, 36, 50],
+            ),
         ];
         for (i, (ch, k, s, pad, groups, bias, shape)) in cases.into_iter().enumerate() {
             let conv = Conv1dConfig::new(ch[0], ch[1], k)

@@ -35,6 +35,7 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
+use super::conv_taps::TapWise;
 use super::flex_tensor::{OutPtr, contiguous, tensor, values};
 use super::gemm::{DEPTH_BLOCK, View, gemm, gemm_serial};
 use super::taps::Axis;
@@ -93,6 +94,11 @@ const WINOGRAD_CHANNELS: usize = 64;
 /// (the slim 2D net's last stages, a few tiles each: 205 -> 90 clips/s without it); not
 /// measured again since the whole-batch schedule multiplies all of a batch's tiles at once.
 const WINOGRAD_TILES: usize = 16;
+
+/// Convolutions of height 1 (1D) with at least this many input channels run as one product per
+/// tap ([`TapWise`]); with fewer (the stems of raw-waveform networks, one channel and 7-80 taps),
+/// each tap's product would be too shallow. Measured on 48-384 channels only.
+const TAP_WISE_CHANNELS: usize = 32;
 
 /// Partial sums of a split weight gradient, each over consecutive units: a fixed number, so
 /// that the bits do not depend on how many threads run them.
@@ -291,6 +297,20 @@ impl Geometry {
         (dense && three && wide && large).then_some(wg)
     }
 
+    /// The per-tap form of a dense convolution of height 1 with [`TAP_WISE_CHANNELS`] input
+    /// channels or more, if this is one.
+    fn tap_wise(&self) -> Option<TapWise> {
+        let rows = self.h == 1 && self.kh == 1 && self.ho == 1 && self.pad[0] == 0;
+        let deep = self.ci >= TAP_WISE_CHANNELS;
+        (rows && deep && self.kind() == Kind::Dense && self.nonempty()).then_some(TapWise {
+            n: self.n,
+            ci: self.ci,
+            co: self.co,
+            k: self.kw,
+            axis: self.axis(1),
+        })
+    }
+
     /// Whether the product has something to multiply: outputs and taps.
     fn nonempty(&self) -> bool {
         self.n * self.co * self.l() * self.ci * self.kh * self.kw > 0
@@ -430,6 +450,9 @@ fn dense_weight_grad(x: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTenso
     let (k, l) = (g.ci * g.kh * g.kw, g.l());
     let (x, grad) = (contiguous(x), contiguous(grad));
     let dy = values(&grad);
+    if let Some(tw) = g.tap_wise().filter(|_| l >= SHARED_WEIGHT_GRAD_BELOW) {
+        return tensor(tw.weight_gradient(values(&x), dy), [g.co, g.ci, g.kh, g.kw]);
+    }
     let mut dw = vec![0.0f32; g.co * k];
     let layout = g.layout(SHARED_WEIGHT_GRAD_BELOW);
     for_chunks(&x, g, layout, |b0, cols| {
@@ -567,6 +590,9 @@ fn dense_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTensor 
         wg.forward(values(&x), w, &mut y);
         return tensor(y, [g.n, g.co, g.ho, g.wo]);
     }
+    if let Some(tw) = g.tap_wise() {
+        return tensor(tw.forward(values(&x), w), [g.n, g.co, g.ho, g.wo]);
+    }
     if g.layout(SHARED_BELOW) == Layout::Shared {
         // One product for the chunk, `Y [co, nb l] = W C` ([`SHARED_BELOW`]).
         for_chunks(&x, g, Layout::Shared, |b0, cols| {
@@ -685,6 +711,9 @@ fn dense_x_grad(weight: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTenso
         // A 3x3 stride-1 convolution of the output's gradient by the flipped filters.
         dwg.forward_flipped(dy, w, &mut dx);
         return tensor(dx, [g.n, g.ci, g.h, g.w]);
+    }
+    if let Some(tw) = g.tap_wise() {
+        return tensor(tw.input_gradient(w, dy), [g.n, g.ci, g.h, g.w]);
     }
     if g.layout(SHARED_BELOW) == Layout::Shared {
         // One product per chunk of samples, `dC [k, nb l] = W^T dY` ([`SHARED_BELOW`]), then

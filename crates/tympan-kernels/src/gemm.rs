@@ -16,10 +16,8 @@
 //! each ([`PANEL_ROWS_BELOW`]), the others by `gemm` itself; the callers run them from their own
 //! thread.
 
-use super::flex_tensor::OutPtr;
-
 /// Products with at least this many multiply-adds run on rayon's pool (flex's `PARALLEL_THRESHOLD`).
-const PARALLEL_OPS: usize = 192 * 192 * 192;
+pub(super) const PARALLEL_OPS: usize = 192 * 192 * 192;
 
 /// A read-only matrix view: `data[i * rs + j * cs]` is element `(i, j)`.
 #[derive(Clone, Copy)]
@@ -70,7 +68,10 @@ pub(super) const DEPTH_BLOCK: usize = 512;
 /// # Panics
 /// When a view does not hold its matrix (a bug in the caller, checked before any unsafe code).
 pub(super) fn gemm(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c: &mut [f32]) {
-    product(m, k, n, a, b, beta, c, true);
+    assert!(m * n <= c.len(), "gemm: C is not [{m}, {n}]");
+    // SAFETY: C is `c`'s first `m n` elements, row-major; `c` is borrowed mutably, so it
+    // aliases neither input and no other thread touches it.
+    unsafe { product(m, k, n, a, b, beta, Out::rows(c, n), true) };
 }
 
 /// [`gemm`] on the calling thread alone, for callers that run products in parallel themselves.
@@ -84,12 +85,87 @@ pub(super) fn gemm_serial(
     beta: f32,
     c: &mut [f32],
 ) {
-    product(m, k, n, a, b, beta, c, false);
+    assert!(m * n <= c.len(), "gemm: C is not [{m}, {n}]");
+    // SAFETY: as in [`gemm`].
+    unsafe { product(m, k, n, a, b, beta, Out::rows(c, n), false) };
 }
 
-/// [`gemm`], on rayon's pool when `pool` and the product is large enough.
+/// `C = A B + beta C` for `A [m, k]`, `B [k, n]` and the `[m, n]` matrix `c` with any strides:
+/// [`gemm`]'s bits, written into part of a larger matrix (a column range of a convolution's
+/// output, every `stride`-th column of an input gradient).
+///
+/// # Panics
+/// When a view does not hold its matrix.
+///
+/// # Safety
+/// Every element `c.ptr + i c.rs + j c.cs` (`i < m`, `j < n`) must be valid for reads and writes,
+/// no two of them the same element, none inside `a` or `b`, and no other thread may touch them
+/// while this runs.
 #[allow(clippy::too_many_arguments)]
-fn product(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c: &mut [f32], pool: bool) {
+pub(super) unsafe fn gemm_strided(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: View,
+    b: View,
+    beta: f32,
+    c: Out,
+    pool: bool,
+) {
+    // SAFETY: as the caller guarantees.
+    unsafe { product(m, k, n, a, b, beta, c, pool) };
+}
+
+/// Where a product writes: element `(i, j)` at `ptr + i rs + j cs`.
+#[derive(Clone, Copy)]
+pub(super) struct Out {
+    pub ptr: *mut f32,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl Out {
+    /// A row-major matrix with `cols` columns in `c`.
+    fn rows(c: &mut [f32], cols: usize) -> Self {
+        Self {
+            ptr: c.as_mut_ptr(),
+            rs: cols,
+            cs: 1,
+        }
+    }
+
+    /// Element `(i, j)`.
+    ///
+    /// # Safety
+    /// It must lie inside the matrix the caller was given.
+    unsafe fn at(self, i: usize, j: usize) -> *mut f32 {
+        // SAFETY: as the caller guarantees.
+        unsafe { self.ptr.add(i * self.rs + j * self.cs) }
+    }
+
+    /// The same strides from `offset` elements further on.
+    ///
+    /// # Safety
+    /// The element there must lie inside the allocation `ptr` points into.
+    pub unsafe fn offset(self, offset: isize) -> Self {
+        Self {
+            // SAFETY: as the caller guarantees.
+            ptr: unsafe { self.ptr.offset(offset) },
+            ..self
+        }
+    }
+}
+
+// SAFETY: shared by the column panels of one product, which write disjoint columns.
+unsafe impl Sync for Out {}
+unsafe impl Send for Out {}
+
+/// [`gemm`], on rayon's pool when `pool` and the product is large enough.
+///
+/// # Safety
+/// As [`gemm_strided`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn product(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c: Out, pool: bool) {
     assert!(
         fits(m, k, a.rs, a.cs, a.data.len()),
         "gemm: A is not [{m}, {k}]"
@@ -98,17 +174,17 @@ fn product(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c: &mut [f
         fits(k, n, b.rs, b.cs, b.data.len()),
         "gemm: B is not [{k}, {n}]"
     );
-    assert!(m * n <= c.len(), "gemm: C is not [{m}, {n}]");
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         // C = beta C, and with beta = 0 overwritten as the product path does (never read).
-        let c = &mut c[..m * n];
-        if beta == 0.0 {
-            c.fill(0.0);
-        } else {
-            c.iter_mut().for_each(|v| *v *= beta);
+        for i in 0..m {
+            for j in 0..n {
+                // SAFETY: inside C, as the caller guarantees.
+                let v = unsafe { &mut *c.at(i, j) };
+                *v = if beta == 0.0 { 0.0 } else { *v * beta };
+            }
         }
         return;
     }
@@ -116,7 +192,9 @@ fn product(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c: &mut [f
         let dot = (0..k).fold(0.0f32, |acc, t| {
             a.data[t * a.cs].mul_add(b.data[t * b.rs], acc)
         });
-        c[0] = if beta == 0.0 { dot } else { beta * c[0] + dot };
+        // SAFETY: inside C, as the caller guarantees.
+        let v = unsafe { &mut *c.ptr };
+        *v = if beta == 0.0 { dot } else { beta * *v + dot };
         return;
     }
     // gemm's dot-product kernels: its "horizontal" micro-kernels (m n <= 256) and its row-major
@@ -150,9 +228,8 @@ fn product(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c: &mut [f
         } else {
             ::gemm::Parallelism::None
         };
-        // SAFETY: the asserts above keep every element of A, B and C that the product touches
-        // inside `a`, `b` and `c`; `c` is borrowed mutably, so it aliases neither input.
-        unsafe { depth_blocks(m, k, n, a, b, beta, c.as_mut_ptr(), n, parallelism) };
+        // SAFETY: the asserts above keep A and B in bounds, the caller C.
+        unsafe { depth_blocks(m, k, n, a, b, beta, c, parallelism) };
         return;
     }
     // Column panels, one single-threaded product each: every element of C is still the same
@@ -166,32 +243,23 @@ fn product(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c: &mut [f
             p * n / panels / 16 * 16
         }
     };
-    // The panels write disjoint columns of C.
-    let out = OutPtr(c.as_mut_ptr());
     rayon::scope(|scope| {
         for p in 0..panels {
             let (j0, w) = (edge(p), edge(p + 1) - edge(p));
-            let out = &out;
             scope.spawn(move |_| {
                 let b = View {
                     data: &b.data[j0 * b.cs..],
                     ..b
                 };
                 // SAFETY: as above for the whole product; this panel reads B's columns and
-                // writes C's columns `j0..j0 + w` only (C's rows are `n` apart), and no two
-                // panels share a column, so no element of C is written by two threads.
+                // writes C's columns `j0..j0 + w` only, and no two panels share a column, so
+                // no element of C is written by two threads.
                 unsafe {
-                    depth_blocks(
-                        m,
-                        k,
-                        w,
-                        a,
-                        b,
-                        beta,
-                        out.0.add(j0),
-                        n,
-                        ::gemm::Parallelism::None,
-                    )
+                    let c = Out {
+                        ptr: c.at(0, j0),
+                        ..c
+                    };
+                    depth_blocks(m, k, w, a, b, beta, c, ::gemm::Parallelism::None)
                 };
             });
         }
@@ -218,13 +286,12 @@ const PANEL_ROWS_BELOW: usize = 256;
 /// The narrowest column panel worth a thread of its own (give or take the 16-column alignment).
 const MIN_PANEL: usize = 128;
 
-/// `C = A B + beta C` in depth blocks of [`DEPTH_BLOCK`], one `gemm` call each, C row-major with
-/// rows `c_rs` apart.
+/// `C = A B + beta C` in depth blocks of [`DEPTH_BLOCK`], one `gemm` call each.
 ///
 /// # Safety
-/// Every element of the `[m, k]` view `a`, the `[k, n]` view `b` and the `[m, n]` matrix at `c`
-/// (rows `c_rs` apart) must be in bounds; C must not overlap A or B, nor be written by another
-/// thread while this runs.
+/// Every element of the `[m, k]` view `a`, the `[k, n]` view `b` and the `[m, n]` matrix `c`
+/// must be in bounds; C must not overlap A or B, nor be written by another thread while this
+/// runs.
 #[allow(clippy::too_many_arguments)]
 unsafe fn depth_blocks(
     m: usize,
@@ -233,8 +300,7 @@ unsafe fn depth_blocks(
     a: View,
     b: View,
     beta: f32,
-    c: *mut f32,
-    c_rs: usize,
+    c: Out,
     parallelism: ::gemm::Parallelism,
 ) {
     let mut depth = 0;
@@ -250,9 +316,9 @@ unsafe fn depth_blocks(
                 m,
                 n,
                 kb,
-                c,
-                1,
-                c_rs as isize,
+                c.ptr,
+                c.cs as isize,
+                c.rs as isize,
                 beta != 0.0,
                 a.data.as_ptr().add(depth * a.cs),
                 a.cs as isize,
@@ -323,8 +389,7 @@ mod tests {
                         View::rows(&a, k),
                         View::transposed(&bt, k),
                         beta,
-                        whole.as_mut_ptr(),
-                        n,
+                        Out::rows(&mut whole, n),
                         ::gemm::Parallelism::None,
                     )
                 };

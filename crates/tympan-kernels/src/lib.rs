@@ -49,6 +49,8 @@ mod conv_autodiff;
 mod conv_flex;
 mod conv_ops;
 #[cfg(feature = "flex")]
+mod conv_taps;
+#[cfg(feature = "flex")]
 mod flex_tensor;
 #[cfg(feature = "flex")]
 mod gemm;
