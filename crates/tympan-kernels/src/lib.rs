@@ -10,7 +10,8 @@
 //!   channel;
 //! - batch norm in training ([`batch_norm`]): a composite of transposes, copies and reductions;
 //!   in inference ([`batch_norm_act`]): four full-size passes, then the activation's;
-//! - swish ([`swish`]): two graph nodes, and a scalar libm `exp` per element;
+//! - swish ([`swish`]): two graph nodes, and a scalar libm `exp` per element; sigmoid
+//!   ([`sigmoid`]): four passes, with scalar `exp` and `log`;
 //! - Adam's step ([`adam_step`]): about fifteen passes over every parameter, each into a new
 //!   tensor (a fifth of Hershey et al.'s VGG step); one pass, in place, with the same bits;
 //! - matrix products ([`matmul`], [`linear`]): flex's `matmul` calls the `gemm` crate directly,
@@ -104,7 +105,7 @@ pub use relu::relu;
 pub use relu_ops::ReluKernels;
 pub use stft::stft;
 pub use stft_ops::StftKernels;
-pub use swish::swish;
+pub use swish::{sigmoid, swish};
 pub use swish_ops::SwishKernels;
 
 /// 0: not decided yet, 1: on, 2: off.

@@ -1,8 +1,8 @@
-//! Swish through [`SwishKernels`] on flex; Burn's `silu` elsewhere.
+//! Swish and sigmoid through [`SwishKernels`] on flex; Burn's `silu` and `sigmoid` elsewhere.
 
 use burn::backend::Dispatch;
 use burn::prelude::*;
-use burn::tensor::activation::silu;
+use burn::tensor::activation::{sigmoid as burn_sigmoid, silu};
 
 use super::swish_ops::SwishKernels;
 use super::uses_kernels;
@@ -15,16 +15,27 @@ pub fn swish<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as SwishKernels>::tympan_swish(x.into_dispatch()))
 }
 
+/// `1 / (1 + exp(-x))`, with tympan's kernel on flex (one vectorised pass; the backward keeps
+/// the output, as Burn's does). Within two ulp of Burn's `sigmoid`, not bit-identical.
+pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if !uses_kernels(&x.device()) {
+        return burn_sigmoid(x);
+    }
+    Tensor::from_dispatch(<Dispatch as SwishKernels>::tympan_sigmoid(
+        x.into_dispatch(),
+    ))
+}
+
 #[cfg(all(test, feature = "flex"))]
 mod tests {
     use burn::tensor::Distribution;
 
     use super::*;
 
-    /// Output and gradient against Burn's `silu` on autodiff flex, within 1e-6 of the largest
-    /// magnitude (the kernel's `exp` is within two ulp of libm's).
+    /// Output and gradient against Burn's `silu` and `sigmoid` on autodiff flex, within 1e-6 of
+    /// the largest magnitude (the kernel's `exp` is within two ulp of libm's).
     #[test]
-    fn matches_burns_silu() {
+    fn matches_burns_silu_and_sigmoid() {
         let device = Device::flex().autodiff();
         let x0 = Tensor::<4>::random([2, 3, 50, 41], Distribution::Normal(0.0, 4.0), &device);
         let r = Tensor::<4>::random([2, 3, 50, 41], Distribution::Normal(0.0, 1.0), &device);
@@ -37,14 +48,18 @@ mod tests {
                 x.grad(&g).unwrap().into_data().try_to_vec::<f32>().unwrap(),
             ]
         };
-        let (ours, burn) = (run(&swish), run(&silu));
-        for (what, (a, b)) in ["output", "gradient"].iter().zip(ours.iter().zip(&burn)) {
-            let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let worst = a.iter().zip(b).fold(0f32, |m, (p, q)| m.max((p - q).abs()));
-            assert!(
-                worst <= 1e-6 * scale,
-                "{what} differs by {worst} (scale {scale})"
-            );
+        for (ours, burn) in [
+            (run(&swish), run(&silu)),
+            (run(&sigmoid), run(&burn_sigmoid)),
+        ] {
+            for (what, (a, b)) in ["output", "gradient"].iter().zip(ours.iter().zip(&burn)) {
+                let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+                let worst = a.iter().zip(b).fold(0f32, |m, (p, q)| m.max((p - q).abs()));
+                assert!(
+                    worst <= 1e-6 * scale,
+                    "{what} differs by {worst} (scale {scale})"
+                );
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
-//! flex kernel for swish: a branch-free `exp` that the compiler vectorises, over blocks of the
-//! activation in parallel.
+//! flex kernels for swish and sigmoid: a branch-free `exp` that the compiler vectorises, over
+//! blocks of the activation in parallel.
 //!
 //! `exp(x) = 2^n * exp(r)`, `n = round(x / ln 2)`, `r = x - n ln 2` (ln 2 in two parts), `exp(r)`
 //! by its degree-6 Taylor polynomial on `|r| <= ln 2 / 2` (relative error below 2e-7, within two
@@ -7,13 +7,16 @@
 //! `sigmoid` is 0 or 1 to float precision anyway.
 
 use burn::backend::Flex;
+use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::FloatTensor;
 use burn::tensor::DType;
 use rayon::prelude::*;
 
 use super::flex_tensor::{contiguous, tensor, values};
 use super::simd;
-use super::swish_ops::{SwishKernels, composite_swish, composite_swish_backward};
+use super::swish_ops::{
+    SwishKernels, composite_sigmoid_backward, composite_swish, composite_swish_backward,
+};
 
 /// Elements per parallel task.
 const TASK: usize = 1 << 14;
@@ -48,6 +51,32 @@ impl SwishKernels for Flex {
                 })
             });
         tensor(out, x.layout().shape().clone())
+    }
+
+    fn tympan_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        if x.dtype() != DType::F32 {
+            return <Self as ActivationOps<Self>>::sigmoid(x);
+        }
+        let x = contiguous(x);
+        let xs = values(&x);
+        let mut out = vec![0.0f32; xs.len()];
+        out.par_chunks_mut(TASK)
+            .zip(xs.par_chunks(TASK))
+            .for_each(|(o, v)| simd::map(o, Some(v), &sigmoid));
+        tensor(out, x.layout().shape().clone())
+    }
+
+    fn tympan_sigmoid_backward(s: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        if s.dtype() != DType::F32 || grad.dtype() != DType::F32 {
+            return composite_sigmoid_backward::<Self>(s, grad);
+        }
+        let (s, grad) = (contiguous(s), contiguous(grad));
+        let (ss, gs) = (values(&s), values(&grad));
+        let mut out = vec![0.0f32; ss.len()];
+        out.par_chunks_mut(TASK)
+            .zip(ss.par_chunks(TASK).zip(gs.par_chunks(TASK)))
+            .for_each(|(o, (s, g))| simd::map2(o, s, g, &|s, g| g * (s * (1.0 - s))));
+        tensor(out, s.layout().shape().clone())
     }
 }
 

@@ -17,11 +17,10 @@
 use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig1d};
 use burn::prelude::*;
-use burn::tensor::activation::sigmoid;
 
 use crate::resnet::{ResNet, ResNetConfig};
 use tympan_kernels::{
-    Act, batch_norm, batch_norm_act, conv1d, expand, linear, mean_dim, relu, sum_dim,
+    Act, batch_norm, batch_norm_act, conv1d, expand, linear, mean_dim, relu, sigmoid, sum_dim,
 };
 
 /// 1D basic block (two 3-wide convs) with a projection shortcut when the shape changes.
