@@ -37,7 +37,7 @@ use rayon::prelude::*;
 
 use super::conv_taps::TapWise;
 use super::flex_tensor::{OutPtr, contiguous, tensor, values};
-use super::gemm::{DEPTH_BLOCK, View, gemm, gemm_serial};
+use super::gemm::{DEPTH_BLOCK, Out, View, gemm, gemm_serial, gemm_strided};
 use super::taps::Axis;
 use super::winograd::Winograd;
 
@@ -363,11 +363,27 @@ fn pointwise_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTen
     let l = g.l();
     let (x, weight) = (contiguous(x), contiguous(weight));
     let (xs, w) = (values(&x), values(&weight));
-    let mut y = vec![0.0f32; g.n * g.co * l];
-    per_sample(&mut y, g.co * l, g.small_per_sample(), |b, y_b| {
-        let x_b = View::rows(&xs[b * g.ci * l..][..g.ci * l], l);
-        gemm(g.co, g.ci, l, View::rows(w, g.ci), x_b, 0.0, y_b);
-    });
+    // SAFETY: each sample's product (beta = 0) writes its `[co, l]` block in full, and the
+    // blocks tile the output.
+    let y = unsafe {
+        unfilled(g.n * g.co * l, |y| {
+            let run = |b: usize| {
+                let x_b = View::rows(&xs[b * g.ci * l..][..g.ci * l], l);
+                // SAFETY: sample b's block of the output, which no other task writes.
+                let y_b = Out {
+                    ptr: y.0.add(b * g.co * l),
+                    rs: l,
+                    cs: 1,
+                };
+                gemm_strided(g.co, g.ci, l, View::rows(w, g.ci), x_b, 0.0, y_b, true)
+            };
+            if g.small_per_sample() {
+                (0..g.n).into_par_iter().for_each(run);
+            } else {
+                (0..g.n).for_each(run);
+            }
+        })
+    };
     tensor(y, [g.n, g.co, g.ho, g.wo])
 }
 
@@ -585,15 +601,16 @@ fn dense_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTensor 
     let (k, l) = (g.ci * g.kh * g.kw, g.l());
     let (x, weight) = (contiguous(x), contiguous(weight));
     let w = values(&weight);
-    let mut y = vec![0.0f32; g.n * g.co * l];
-    if let Some(wg) = g.winograd() {
-        wg.forward(values(&x), w, &mut y);
-        return tensor(y, [g.n, g.co, g.ho, g.wo]);
-    }
     if let Some(tw) = g.tap_wise() {
         return tensor(tw.forward(values(&x), w), [g.n, g.co, g.ho, g.wo]);
     }
+    if let Some(wg) = g.winograd() {
+        let mut y = vec![0.0f32; g.n * g.co * l];
+        wg.forward(values(&x), w, &mut y);
+        return tensor(y, [g.n, g.co, g.ho, g.wo]);
+    }
     if g.layout(SHARED_BELOW) == Layout::Shared {
+        let mut y = vec![0.0f32; g.n * g.co * l];
         // One product for the chunk, `Y [co, nb l] = W C` ([`SHARED_BELOW`]).
         for_chunks(&x, g, Layout::Shared, |b0, cols| {
             let nb = cols.len() / (k * l);
@@ -612,46 +629,51 @@ fn dense_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTensor 
         return tensor(y, [g.n, g.co, g.ho, g.wo]);
     }
     // Tiles of positions of one sample, in parallel: im2col of the tile, then `W cols` on the
-    // same thread, which copies the tile's rows into the output. Each output is the same chain
-    // of depth blocks as in one product for the sample: a tile only cuts the columns.
+    // same thread, written straight into the output. Each output is the same chain of depth
+    // blocks as in one product for the sample: a tile only cuts the columns.
     let xs = values(&x);
     let plane = g.ci * g.h * g.w;
     let tile = tile_len(k, l);
     let tiles = l.div_ceil(tile);
-    let out = OutPtr(y.as_mut_ptr());
-    (0..g.n * tiles).into_par_iter().for_each_init(
-        || (vec![0.0f32; k * tile], vec![0.0f32; g.co * tile]),
-        |(cols, buf), t| {
-            let (b, p0) = (t / tiles, t % tiles * tile);
-            let tw = tile.min(l - p0);
-            let (cols, buf) = (&mut cols[..k * tw], &mut buf[..g.co * tw]);
-            im2col_tile(&xs[b * plane..][..plane], g, p0, cols);
-            let (w, cols) = (View::rows(w, k), View::rows(cols, tw));
-            gemm_serial(g.co, k, tw, w, cols, 0.0, buf);
-            // SAFETY: y is [n, co, l]; tile t is the only one with sample b's positions
-            // p0..p0 + tw.
-            unsafe { write_tile(&out, buf, b, p0, [g.co, l]) };
-        },
-    );
+    // SAFETY: the tiles cover every position of every sample, and each tile's product (beta =
+    // 0) writes all output channels at its positions.
+    let y = unsafe {
+        unfilled(g.n * g.co * l, |y| {
+            (0..g.n * tiles).into_par_iter().for_each_init(
+                || vec![0.0f32; k * tile],
+                |cols, t| {
+                    let (b, p0) = (t / tiles, t % tiles * tile);
+                    let tw = tile.min(l - p0);
+                    let cols = &mut cols[..k * tw];
+                    im2col_tile(&xs[b * plane..][..plane], g, p0, cols);
+                    let (w, cols) = (View::rows(w, k), View::rows(cols, tw));
+                    // SAFETY: positions p0..p0 + tw of sample b's `[co, l]` output, which only
+                    // tile t writes.
+                    let y_t = Out {
+                        ptr: y.0.add(b * g.co * l + p0),
+                        rs: l,
+                        cs: 1,
+                    };
+                    gemm_strided(g.co, k, tw, w, cols, 0.0, y_t, false)
+                },
+            );
+        })
+    };
     tensor(y, [g.n, g.co, g.ho, g.wo])
 }
 
-/// Copy a tile `[co, tw]` of sample `b`'s output, positions `p0..p0 + tw`, into the `[n, co, l]`
-/// output at `out`.
+/// A vector of `len` floats written by `write` through the pointer it is given, without filling
+/// it with zeros first.
 ///
 /// # Safety
-/// The output holds `[n, co, l]` values with `p0 + tw <= l`, and no other thread writes these
-/// positions of sample `b`.
-unsafe fn write_tile(out: &OutPtr, tile: &[f32], b: usize, p0: usize, [co, l]: [usize; 2]) {
-    let tw = tile.len() / co.max(1);
-    for (c, run) in tile.chunks(tw.max(1)).enumerate() {
-        // SAFETY: in bounds and not written by another thread, as the caller guarantees.
-        unsafe {
-            std::ptr::copy_nonoverlapping(run.as_ptr(), out.0.add((b * co + c) * l + p0), tw)
-        };
-    }
+/// `write` must write every one of the `len` elements (and nothing beyond them).
+unsafe fn unfilled(len: usize, write: impl FnOnce(&OutPtr)) -> Vec<f32> {
+    let mut v: Vec<f32> = Vec::with_capacity(len);
+    write(&OutPtr(v.as_mut_ptr()));
+    // SAFETY: `write` has written all `len` elements, as the caller guarantees.
+    unsafe { v.set_len(len) };
+    v
 }
-
 /// Positions per tile for `k` rows of columns and `l` positions ([`TILE_FLOATS`]): a multiple of
 /// 16, at least 16, at most `l`.
 fn tile_len(k: usize, l: usize) -> usize {
