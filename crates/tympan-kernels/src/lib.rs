@@ -10,8 +10,8 @@
 //!   channel;
 //! - batch norm in training ([`batch_norm`]): a composite of transposes, copies and reductions;
 //!   in inference ([`batch_norm_act`]): four full-size passes, then the activation's;
-//! - swish ([`swish`]): two graph nodes, and a scalar libm `exp` per element; sigmoid
-//!   ([`sigmoid`]): four passes, with scalar `exp` and `log`;
+//! - swish ([`swish`]) and sigmoid ([`sigmoid`]): two graph nodes for swish, and a scalar libm
+//!   `exp` per element behind a branch on the sign;
 //! - Adam's step ([`adam_step`]): about fifteen passes over every parameter, each into a new
 //!   tensor (a fifth of Hershey et al.'s VGG step); one pass, in place, with the same bits;
 //! - matrix products ([`matmul`], [`linear`]): flex's `matmul` calls the `gemm` crate directly,

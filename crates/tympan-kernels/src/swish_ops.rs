@@ -3,10 +3,11 @@
 //!
 //! Burn's `silu` is `x * sigmoid(x)` on the autodiff graph: two nodes, three full-size tensors
 //! kept for the backward, and flex's sigmoid calls the scalar libm `expf` per element (10 % of
-//! the PSLA B2 step under perf). Burn's own sigmoid is `exp(-log(1 + exp(-x)))`, four passes over
-//! the tensor with scalar `exp` and `log` (Chen et al.'s attention: 7.8 ms for two `[4, 527, 313]`
-//! tensors, 2026-12-06, AMD EPYC). The default bodies here compute the same from Burn's
-//! primitives; flex supplies vectorised kernels (`swish_flex`).
+//! the PSLA B2 step under perf). flex's `sigmoid` itself (`burn-flex` 0.22.1,
+//! `src/ops/activation.rs`) is one pass, but scalar: libm's `expf` per element behind a branch on
+//! the sign (Chen et al.'s attention: 7.8 ms for two `[4, 527, 313]` tensors with their clamp,
+//! 2026-12-06, AMD EPYC). The default bodies here compute the same from Burn's primitives; flex
+//! supplies vectorised kernels (`swish_flex`).
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
