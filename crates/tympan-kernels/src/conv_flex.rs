@@ -562,12 +562,13 @@ fn to_columns(src: &[f32], rows: usize, l: usize) -> Cow<'_, [f32]> {
     Cow::Owned(out)
 }
 
-/// The inverse of [`to_columns`]: `[rows, nb l]` into `dst` `[nb, rows, l]`.
-fn from_columns(src: &[f32], rows: usize, l: usize, dst: &mut [f32]) {
+/// The inverse of [`to_columns`]: `[rows, nb l]` into `dst` `[nb, rows, l]`, every element of
+/// `dst` written.
+fn from_columns(src: &[f32], rows: usize, l: usize, dst: &mut [MaybeUninit<f32>]) {
     let nb = src.len() / (rows * l).max(1);
     for (b, sample) in dst.chunks_mut(rows * l).enumerate() {
         for (r, run) in sample.chunks_mut(l).enumerate() {
-            run.copy_from_slice(&src[(r * nb + b) * l..][..l]);
+            run.write_copy_of_slice(&src[(r * nb + b) * l..][..l]);
         }
     }
 }
@@ -610,22 +611,29 @@ fn dense_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTensor 
         return tensor(y, [g.n, g.co, g.ho, g.wo]);
     }
     if g.layout(SHARED_BELOW) == Layout::Shared {
-        let mut y = vec![0.0f32; g.n * g.co * l];
-        // One product for the chunk, `Y [co, nb l] = W C` ([`SHARED_BELOW`]).
+        // One product for the chunk, `Y [co, nb l] = W C` ([`SHARED_BELOW`]), into a buffer
+        // (written in full by the product, beta = 0), then out into the samples' outputs.
+        let len = g.n * g.co * l;
+        let mut y: Vec<f32> = Vec::with_capacity(len);
+        let out = &mut y.spare_capacity_mut()[..len];
         for_chunks(&x, g, Layout::Shared, |b0, cols| {
             let nb = cols.len() / (k * l);
-            let mut ys = vec![0.0f32; g.co * nb * l];
-            gemm(
-                g.co,
-                k,
-                nb * l,
-                View::rows(w, k),
-                View::rows(cols, nb * l),
-                0.0,
-                &mut ys,
-            );
-            from_columns(&ys, g.co, l, &mut y[b0 * g.co * l..][..nb * g.co * l]);
+            let (w, cols) = (View::rows(w, k), View::rows(cols, nb * l));
+            // SAFETY: the product (beta = 0) writes all of `[co, nb l]`.
+            let ys = unsafe {
+                unfilled(g.co * nb * l, |ys| {
+                    let ys = Out {
+                        ptr: ys.0,
+                        rs: nb * l,
+                        cs: 1,
+                    };
+                    gemm_strided(g.co, k, nb * l, w, cols, 0.0, ys, true)
+                })
+            };
+            from_columns(&ys, g.co, l, &mut out[b0 * g.co * l..][..nb * g.co * l]);
         });
+        // SAFETY: the chunks cover every sample, and `from_columns` wrote each one's output.
+        unsafe { y.set_len(len) };
         return tensor(y, [g.n, g.co, g.ho, g.wo]);
     }
     // Tiles of positions of one sample, in parallel: im2col of the tile, then `W cols` on the
