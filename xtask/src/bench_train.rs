@@ -221,6 +221,14 @@ fn time_tympan(backend: Tb, o: &Options<'_>) -> Result<Vec<f64>> {
     Ok(times)
 }
 
+/// A pause after each Python process, before tympan is timed again: the seconds right after a
+/// process that imported torch exits run slower on the development machine (Hershey et al.'s VGG
+/// forward pass right after `python -c "import torch, numpy"`: 40.7 and 40.8 clips/s in two of
+/// three runs, 51.9-53.0 after a pause of 1-3 s or with no Python before it; 2-core AMD EPYC,
+/// 2026-12-06). Without it the first model of a run paid for the availability check, and each
+/// later one for the previous model's reference.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn time_pytorch(o: &Options<'_>, psla_src: &Path) -> Result<(Vec<f64>, String, Option<f64>)> {
     let script = crate::workspace_root().join("scripts/bench_train_step.py");
     let out = Command::new(o.python)
@@ -370,6 +378,7 @@ pub fn run(o: &Options<'_>) -> Result<()> {
             modules.push("efficientnet_pytorch"); // PSLA's Models.py imports it
         }
         crate::python_ref::check_python(o.python, &modules, true)?;
+        std::thread::sleep(SETTLE);
     }
     println!(
         "training step, batch {}, median of {} steps after a warm-up",
@@ -418,6 +427,7 @@ pub fn run(o: &Options<'_>) -> Result<()> {
                 (t, a, m)
             }
         };
+        std::thread::sleep(SETTLE);
         let pt = median(times);
         println!(
             "{label}: PyTorch ({about}): {pt:.2} s/step, {:.2} clips/s, peak memory {}",
