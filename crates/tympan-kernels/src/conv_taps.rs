@@ -106,47 +106,18 @@ impl TapWise {
         let (ci, co, l, lo, s) = (self.ci, self.co, self.l(), self.lo(), self.axis.stride);
         assert_eq!(x.len(), self.n * ci * l, "conv taps: input size");
         assert_eq!(w.len(), co * ci * self.k, "conv taps: weight size");
-        let len = self.n * co * lo;
-        let (taps, covered) = self.order(|_, a, z| a == 0 && z == lo);
-        let mut y: Vec<f32> = Vec::with_capacity(len);
-        let out = Out {
-            ptr: y.as_mut_ptr(),
-            rs: lo,
-            cs: 1,
-        };
-        self.per_sample(|b, pool| {
+        // Tap t writes output positions `a..z`.
+        let writes = |_, a, z| (a, z - a, 1);
+        self.sum_taps([co, lo], writes, |b, t, (off, a, z), beta, c, pool| {
             let x_b = &x[b * ci * l..][..ci * l];
-            // SAFETY: sample b's output `[co, lo]` lies inside `y`'s capacity, and only this
-            // task writes it.
-            let y_b = unsafe { out.offset((b * co * lo) as isize) };
-            if !covered {
-                // SAFETY: as above.
-                unsafe { y_b.ptr.write_bytes(0, co * lo) };
-            }
-            for (i, &t) in taps.iter().enumerate() {
-                let (off, a, z) = self.axis.range(t);
-                if z <= a {
-                    continue;
-                }
-                let start = (a * s) as isize + off;
-                let xt = View {
-                    data: &x_b[start as usize..],
-                    rs: l,
-                    cs: s,
-                };
-                let beta = if i == 0 && covered { 0.0 } else { 1.0 };
-                // SAFETY: positions `a..z` of sample b's `[co, lo]` output (`z <= lo`): inside
-                // `y`, distinct, written by this task alone; the first product overwrites
-                // all of them (`covered`) or they were zeroed above.
-                unsafe {
-                    let c = y_b.offset(a as isize);
-                    gemm_strided(co, ci, z - a, self.tap(w, t, false), xt, beta, c, pool)
-                };
-            }
-        });
-        // SAFETY: every sample's output was written in full above.
-        unsafe { y.set_len(len) };
-        y
+            let xt = View {
+                data: &x_b[((a * s) as isize + off) as usize..],
+                rs: l,
+                cs: s,
+            };
+            // SAFETY: `c` is the tap's window of sample b's output, as `sum_taps` hands it.
+            unsafe { gemm_strided(co, ci, z - a, self.tap(w, t, false), xt, beta, c, pool) };
+        })
     }
 
     /// The input gradient `[n, ci, l]` of output gradient `dy` `[n, co, lo]`:
@@ -159,48 +130,75 @@ impl TapWise {
             "conv taps: output gradient size"
         );
         assert_eq!(w.len(), co * ci * self.k, "conv taps: weight size");
-        let len = self.n * ci * l;
-        // A tap writes input positions `a s + off ..= (z - 1) s + off`.
-        let (taps, covered) = self
-            .order(|off, a, z| s == 1 && a as isize + off == 0 && z as isize + off == l as isize);
-        let mut dx: Vec<f32> = Vec::with_capacity(len);
-        let out = Out {
-            ptr: dx.as_mut_ptr(),
-            rs: l,
-            cs: s,
+        // Tap t writes input positions `a s + off`, `(a + 1) s + off`, ..., `(z - 1) s + off`.
+        let writes = |off: isize, a: usize, z: usize| (((a * s) as isize + off) as usize, z - a, s);
+        self.sum_taps([ci, l], writes, |b, t, (_, a, z), beta, c, pool| {
+            let dyt = View {
+                data: &dy[b * co * lo + a..],
+                rs: lo,
+                cs: 1,
+            };
+            // SAFETY: `c` is the tap's window of sample b's input gradient.
+            unsafe { gemm_strided(ci, co, z - a, self.tap(w, t, true), dyt, beta, c, pool) };
+        })
+    }
+
+    /// A new `[n, rows, len]` tensor summed tap by tap: `add(b, t, (off, a, z), beta, c, pool)`
+    /// computes tap t's product for sample b over its window `a..z` (`Axis::range`) into `c`,
+    /// the `[rows, z - a]` part of sample b's block that the tap writes: positions `first + i
+    /// step` for `(first, count, step) = writes(off, a, z)`. A tap that writes every position
+    /// of a row goes first, with beta = 0; without one, each block is zeroed first.
+    fn sum_taps(
+        &self,
+        [rows, len]: [usize; 2],
+        writes: impl Fn(isize, usize, usize) -> (usize, usize, usize) + Sync,
+        add: impl Fn(usize, usize, (isize, usize, usize), f32, Out, bool) + Sync + Send,
+    ) -> Vec<f32> {
+        let size = self.n * rows * len;
+        let (taps, covered) = self.order(|off, a, z| {
+            let (first, count, step) = writes(off, a, z);
+            first == 0 && count == len && (step == 1 || count <= 1)
+        });
+        let mut out: Vec<f32> = Vec::with_capacity(size);
+        let base = Out {
+            ptr: out.as_mut_ptr(),
+            rs: len,
+            cs: 1,
         };
         self.per_sample(|b, pool| {
-            let dy_b = &dy[b * co * lo..][..co * lo];
-            // SAFETY: sample b's input gradient `[ci, l]` lies inside `dx`'s capacity, and
-            // only this task writes it.
-            let dx_b = unsafe { out.offset((b * ci * l) as isize) };
+            // SAFETY: sample b's block `[rows, len]` lies inside `out`'s capacity, and only
+            // this task writes it.
+            let block = unsafe { base.offset((b * rows * len) as isize) }.ptr;
             if !covered {
                 // SAFETY: as above.
-                unsafe { dx_b.ptr.write_bytes(0, ci * l) };
+                unsafe { block.write_bytes(0, rows * len) };
             }
             for (i, &t) in taps.iter().enumerate() {
-                let (off, a, z) = self.axis.range(t);
+                let window = self.axis.range(t);
+                let (off, a, z) = window;
                 if z <= a {
                     continue;
                 }
-                let dyt = View {
-                    data: &dy_b[a..],
-                    rs: lo,
-                    cs: 1,
+                let (first, count, step) = writes(off, a, z);
+                assert!(
+                    count == 0 || first + (count - 1) * step < len,
+                    "conv taps: a window outside its row"
+                );
+                let c = Out {
+                    // SAFETY: `first < len` (above), inside sample b's block.
+                    ptr: unsafe { block.add(first) },
+                    rs: len,
+                    cs: step,
                 };
+                // The first product overwrites every position (`covered`); the others add to
+                // it, or to the zeros above.
                 let beta = if i == 0 && covered { 0.0 } else { 1.0 };
-                // SAFETY: input positions `a s + off .. (z - 1) s + off` (inside `0..l` by
-                // `Axis::range`), `s` apart, of sample b: inside `dx`, distinct, written by
-                // this task alone; overwritten in full first (`covered`) or zeroed above.
-                unsafe {
-                    let c = dx_b.offset((a * s) as isize + off);
-                    gemm_strided(ci, co, z - a, self.tap(w, t, true), dyt, beta, c, pool)
-                };
+                add(b, t, window, beta, c, pool);
             }
         });
-        // SAFETY: every sample's input gradient was written in full above.
-        unsafe { dx.set_len(len) };
-        dx
+        // SAFETY: every sample's block was written in full above.
+        unsafe { out.set_len(size) };
+        out
     }
 
     /// The weight gradient `[co, ci, k]`: `dW_t = sum_b sum_j dY_b[:, j] X_b[:, j s + off_t]^T`,
