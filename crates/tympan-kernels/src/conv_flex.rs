@@ -606,8 +606,11 @@ fn dense_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTensor 
         return tensor(tw.forward(values(&x), w), [g.n, g.co, g.ho, g.wo]);
     }
     if let Some(wg) = g.winograd() {
-        let mut y = vec![0.0f32; g.n * g.co * l];
-        wg.forward(values(&x), w, &mut y);
+        let len = g.n * g.co * l;
+        let mut y: Vec<f32> = Vec::with_capacity(len);
+        wg.forward(values(&x), w, &mut y.spare_capacity_mut()[..len]);
+        // SAFETY: `Winograd::forward` writes every output.
+        unsafe { y.set_len(len) };
         return tensor(y, [g.n, g.co, g.ho, g.wo]);
     }
     if g.layout(SHARED_BELOW) == Layout::Shared {
@@ -682,6 +685,7 @@ unsafe fn unfilled(len: usize, write: impl FnOnce(&OutPtr)) -> Vec<f32> {
     unsafe { v.set_len(len) };
     v
 }
+
 /// Positions per tile for `k` rows of columns and `l` positions ([`TILE_FLOATS`]): a multiple of
 /// 16, at least 16, at most `l`.
 fn tile_len(k: usize, l: usize) -> usize {
@@ -736,15 +740,19 @@ fn dense_x_grad(weight: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTenso
     let (k, l, plane) = (g.ci * g.kh * g.kw, g.l(), g.h * g.w);
     let (weight, grad) = (contiguous(weight), contiguous(grad));
     let (w, dy) = (values(&weight), values(&grad));
-    let mut dx = vec![0.0f32; g.n * g.ci * plane];
-    if let Some(dwg) = g.winograd().and_then(|wg| wg.input_gradient()) {
-        // A 3x3 stride-1 convolution of the output's gradient by the flipped filters.
-        dwg.forward_flipped(dy, w, &mut dx);
-        return tensor(dx, [g.n, g.ci, g.h, g.w]);
-    }
     if let Some(tw) = g.tap_wise() {
         return tensor(tw.input_gradient(w, dy), [g.n, g.ci, g.h, g.w]);
     }
+    if let Some(dwg) = g.winograd().and_then(|wg| wg.input_gradient()) {
+        // A 3x3 stride-1 convolution of the output's gradient by the flipped filters.
+        let len = g.n * g.ci * plane;
+        let mut dx: Vec<f32> = Vec::with_capacity(len);
+        dwg.forward_flipped(dy, w, &mut dx.spare_capacity_mut()[..len]);
+        // SAFETY: `Winograd::forward_flipped` writes every input gradient.
+        unsafe { dx.set_len(len) };
+        return tensor(dx, [g.n, g.ci, g.h, g.w]);
+    }
+    let mut dx = vec![0.0f32; g.n * g.ci * plane];
     if g.layout(SHARED_BELOW) == Layout::Shared {
         // One product per chunk of samples, `dC [k, nb l] = W^T dY` ([`SHARED_BELOW`]), then
         // col2im over the chunk's planes.

@@ -27,6 +27,8 @@
 //! whole-batch one and the row-wise filter transform; its training step 1.15x with the input
 //! gradients).
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::flex_tensor::OutPtr;
@@ -85,15 +87,16 @@ impl Winograd {
         })
     }
 
-    /// `y = conv2d(x, weight)` with `weight` `[co, ci, 3, 3]`; `y` holds `[n, co, ho, wo]`.
-    pub fn forward(&self, x: &[f32], weight: &[f32], y: &mut [f32]) {
+    /// `y = conv2d(x, weight)` with `weight` `[co, ci, 3, 3]`; `y` holds `[n, co, ho, wo]`, every
+    /// element of which is written (so it need not be initialised).
+    pub fn forward(&self, x: &[f32], weight: &[f32], y: &mut [MaybeUninit<f32>]) {
         self.forward_capped(x, weight, Taps::AsGiven, y, WHOLE_FLOATS);
     }
 
     /// [`Winograd::forward`] by the filters of `weight` `[ci, co, 3, 3]` (the convolution whose
     /// [`Winograd::input_gradient`] this is) turned by 180 degrees, their channels swapped, as
     /// the filter transform reads them.
-    pub fn forward_flipped(&self, x: &[f32], weight: &[f32], y: &mut [f32]) {
+    pub fn forward_flipped(&self, x: &[f32], weight: &[f32], y: &mut [MaybeUninit<f32>]) {
         self.forward_capped(x, weight, Taps::Flipped, y, WHOLE_FLOATS);
     }
 
@@ -104,7 +107,7 @@ impl Winograd {
         x: &[f32],
         weight: &[f32],
         taps: Taps,
-        y: &mut [f32],
+        y: &mut [MaybeUninit<f32>],
         whole_floats: usize,
     ) {
         // The unsafe writes below trust these sizes.
@@ -161,11 +164,11 @@ impl Winograd {
     /// The blocked schedule: blocks of `rows` whole rows of tiles of one sample, one task each,
     /// whose input transform, 16 products (on one thread) and output transform run while its
     /// matrices are in cache.
-    fn forward_blocks(&self, x: &[f32], u: &[f32], y: &mut [f32], rows: usize) {
+    fn forward_blocks(&self, x: &[f32], u: &[f32], y: &mut [MaybeUninit<f32>], rows: usize) {
         let [th, tw] = self.tiles();
         let (ci, co) = (self.ci, self.co);
         let per_sample = th.div_ceil(rows);
-        let out = OutPtr(y.as_mut_ptr());
+        let out = OutPtr(y.as_mut_ptr().cast::<f32>());
         (0..self.n * per_sample).into_par_iter().for_each(|unit| {
             let (b, ty0) = (unit / per_sample, unit % per_sample * rows);
             let ty1 = (ty0 + rows).min(th);
@@ -195,7 +198,7 @@ impl Winograd {
     /// over channels), then the 16 products over all of them (in parallel, one each), then the
     /// output transform (in parallel over output channels). Each filter matrix `U_xi` is packed
     /// once for the batch instead of once per sample.
-    fn forward_whole(&self, x: &[f32], u: &[f32], y: &mut [f32]) {
+    fn forward_whole(&self, x: &[f32], u: &[f32], y: &mut [MaybeUninit<f32>]) {
         let [th, tw] = self.tiles();
         let (ci, co, t) = (self.ci, self.co, self.n * th * tw);
         let tile_rows = || (0..self.n * th).map(move |g| (g / th, g % th));
@@ -211,7 +214,7 @@ impl Winograd {
             m.par_chunks_mut(co * t)
                 .enumerate()
                 .for_each(|(xi, m_xi)| self.product(u, v, xi, m_xi));
-            let out = OutPtr(y.as_mut_ptr());
+            let out = OutPtr(y.as_mut_ptr().cast::<f32>());
             let m = &*m;
             (0..co).into_par_iter().for_each_init(
                 || Scratch::new(tw),
@@ -485,6 +488,13 @@ thread_local! {
 mod tests {
     use super::*;
 
+    /// The values of a buffer every element of which was initialised (filled with NaN before the
+    /// call under test, which must overwrite them all).
+    fn initialised(v: Vec<MaybeUninit<f32>>) -> Vec<f32> {
+        // SAFETY: every element was initialised when the vector was made.
+        v.into_iter().map(|x| unsafe { x.assume_init() }).collect()
+    }
+
     /// Deterministic values in [-0.5, 0.5) of both signs, different for every element.
     fn value(i: usize, k: u64) -> f32 {
         let z = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15 ^ k);
@@ -556,10 +566,11 @@ mod tests {
             );
             let x: Vec<f32> = (0..n * ci * h * w).map(|i| value(i, 1)).collect();
             let wt: Vec<f32> = (0..co * ci * 9).map(|i| value(i, 2)).collect();
-            let mut y = vec![f32::NAN; n * co * g.ho * g.wo];
+            let mut y = vec![MaybeUninit::new(f32::NAN); n * co * g.ho * g.wo];
             let cap = if cap == 0 { WHOLE_FLOATS } else { cap };
             assert!(cap < n * 16 * ci.max(co) * th * tw || cap == WHOLE_FLOATS);
             g.forward_capped(&x, &wt, Taps::AsGiven, &mut y, cap);
+            let y = initialised(y);
             // Every output written (`max` below would pass over a NaN left from the fill).
             assert!(
                 y.iter().all(|v| v.is_finite()),
@@ -603,8 +614,9 @@ mod tests {
             assert!(pad <= 2, "padding {pad} has no Winograd form");
             let dy: Vec<f32> = (0..n * co * g.ho * g.wo).map(|i| value(i, 3)).collect();
             let wt: Vec<f32> = (0..co * ci * 9).map(|i| value(i, 4)).collect();
-            let mut dx = vec![f32::NAN; n * ci * h * w];
+            let mut dx = vec![MaybeUninit::new(f32::NAN); n * ci * h * w];
             dg.forward_flipped(&dy, &wt, &mut dx);
+            let dx = initialised(dx);
             assert!(
                 dx.iter().all(|v| v.is_finite()),
                 "padding {pad}: inputs unwritten"
