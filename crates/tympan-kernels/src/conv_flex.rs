@@ -583,7 +583,7 @@ fn chunk_len(g: &Geometry) -> usize {
 fn for_chunks(x: &FlexTensor, g: &Geometry, layout: Layout, mut f: impl FnMut(usize, &[f32])) {
     let xs = values(x);
     if !g.nonempty() {
-        return; // nothing to multiply: the caller's zeros stand
+        return; // nothing to multiply: callers that need an output fill it themselves
     }
     if g.kind() == Kind::Pointwise && (layout == Layout::PerSample || g.n == 1) {
         return f(0, xs);
@@ -617,6 +617,9 @@ fn dense_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTensor 
         // One product for the chunk, `Y [co, nb l] = W C` ([`SHARED_BELOW`]), into a buffer
         // (written in full by the product, beta = 0), then out into the samples' outputs.
         let len = g.n * g.co * l;
+        // `for_chunks` skips a convolution with nothing to multiply, which would leave `y`
+        // unwritten; the dispatch sends none here.
+        assert!(g.nonempty(), "dense_forward: an empty convolution");
         let mut y: Vec<f32> = Vec::with_capacity(len);
         let out = &mut y.spare_capacity_mut()[..len];
         for_chunks(&x, g, Layout::Shared, |b0, cols| {
@@ -680,6 +683,9 @@ fn dense_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTensor 
 /// `write` must write every one of the `len` elements (and nothing beyond them).
 unsafe fn unfilled(len: usize, write: impl FnOnce(&OutPtr)) -> Vec<f32> {
     let mut v: Vec<f32> = Vec::with_capacity(len);
+    // Tests see any element left unwritten as NaN instead of whatever the memory held.
+    #[cfg(test)]
+    v.spare_capacity_mut()[..len].fill(MaybeUninit::new(f32::NAN));
     write(&OutPtr(v.as_mut_ptr()));
     // SAFETY: `write` has written all `len` elements, as the caller guarantees.
     unsafe { v.set_len(len) };

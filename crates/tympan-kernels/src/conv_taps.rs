@@ -160,6 +160,9 @@ impl TapWise {
             first == 0 && count == len && (step == 1 || count <= 1)
         });
         let mut out: Vec<f32> = Vec::with_capacity(size);
+        // Tests see any element left unwritten as NaN instead of whatever the memory held.
+        #[cfg(test)]
+        out.spare_capacity_mut()[..size].fill(std::mem::MaybeUninit::new(f32::NAN));
         let base = Out {
             ptr: out.as_mut_ptr(),
             rs: len,
@@ -385,13 +388,19 @@ mod tests {
         }
     }
 
-    /// The same bits on one thread and on three, samples in parallel or not.
+    /// The same bits on one thread and on three: samples in parallel on both (the first case),
+    /// one sample whose products use the pool (the second: 64 x 64 x 1,800 is above
+    /// `PARALLEL_OPS`), and two samples in parallel on one thread but one after the other, each
+    /// product on the pool, on three (the third).
     #[test]
     fn bits_do_not_depend_on_threads() {
-        for case in [
-            (5, 48, 24, 3, 700, 1, 1, 1, 1),
-            (1, 64, 64, 3, 1800, 2, 1, 1, 1),
-        ] {
+        // Each case, and whether its samples run in parallel on one thread and on three.
+        let cases = [
+            ((5, 48, 24, 3, 700, 1, 1, 1, 1), [true, true]),
+            ((1, 64, 64, 3, 1800, 1, 1, 1, 1), [false, false]),
+            ((2, 64, 64, 3, 1800, 1, 1, 1, 1), [true, false]),
+        ];
+        for (case, parallel) in cases {
             let c = conv(case);
             let x = values(c.n * c.ci * c.l(), 0.37);
             let w = values(c.co * c.ci * c.k, 0.11);
@@ -402,6 +411,8 @@ mod tests {
                     .build()
                     .unwrap();
                 pool.install(|| {
+                    let expected = parallel[usize::from(threads > 1)];
+                    assert_eq!(c.samples_in_parallel(), expected, "{case:?} on {threads}");
                     [
                         c.forward(&x, &w),
                         c.input_gradient(&w, &dy),

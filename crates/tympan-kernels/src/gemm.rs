@@ -156,7 +156,9 @@ impl Out {
     }
 }
 
-// SAFETY: shared by the column panels of one product, which write disjoint columns.
+// SAFETY: an `Out` is only an address and strides; every write through it is an `unsafe` call
+// whose caller guarantees that no other thread touches the same elements (the column panels of
+// one product, the samples or tiles of a convolution, each writing its own part).
 unsafe impl Sync for Out {}
 unsafe impl Send for Out {}
 
@@ -181,9 +183,12 @@ unsafe fn product(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c: 
         // C = beta C, and with beta = 0 overwritten as the product path does (never read).
         for i in 0..m {
             for j in 0..n {
-                // SAFETY: inside C, as the caller guarantees.
-                let v = unsafe { &mut *c.at(i, j) };
-                *v = if beta == 0.0 { 0.0 } else { *v * beta };
+                // SAFETY: inside C, as the caller guarantees; read only when beta asks for it
+                // (C may be uninitialised otherwise).
+                unsafe {
+                    let v = c.at(i, j);
+                    v.write(if beta == 0.0 { 0.0 } else { v.read() * beta });
+                }
             }
         }
         return;
@@ -192,9 +197,15 @@ unsafe fn product(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c: 
         let dot = (0..k).fold(0.0f32, |acc, t| {
             a.data[t * a.cs].mul_add(b.data[t * b.rs], acc)
         });
-        // SAFETY: inside C, as the caller guarantees.
-        let v = unsafe { &mut *c.ptr };
-        *v = if beta == 0.0 { dot } else { beta * *v + dot };
+        // SAFETY: inside C, as the caller guarantees; read only when beta asks for it.
+        unsafe {
+            let v = c.ptr;
+            v.write(if beta == 0.0 {
+                dot
+            } else {
+                beta * v.read() + dot
+            });
+        }
         return;
     }
     // gemm's dot-product kernels: its "horizontal" micro-kernels (m n <= 256) and its row-major

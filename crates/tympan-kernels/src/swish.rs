@@ -16,7 +16,9 @@ pub fn swish<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 }
 
 /// `1 / (1 + exp(-x))`, with tympan's kernel on flex (one vectorised pass; the backward keeps
-/// the output, as Burn's does). Within two ulp of Burn's `sigmoid`, not bit-identical.
+/// the output, as Burn's does). Close to Burn's `sigmoid`, not bit-identical: the `exp` is within
+/// two ulp of libm's, and below `x = -87` the result stays at `exp(-87)` (about 1.6e-38) where
+/// Burn's goes on down to 0.
 pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     if !uses_kernels(&x.device()) {
         return burn_sigmoid(x);

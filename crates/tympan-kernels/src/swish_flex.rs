@@ -4,7 +4,8 @@
 //! `exp(x) = 2^n * exp(r)`, `n = round(x / ln 2)`, `r = x - n ln 2` (ln 2 in two parts), `exp(r)`
 //! by its degree-6 Taylor polynomial on `|r| <= ln 2 / 2` (relative error below 2e-7, within two
 //! ulp of libm's `expf`), `2^n` built in the exponent bits; `x` is clamped to `[-87, 87]`, where
-//! `sigmoid` is 0 or 1 to float precision anyway.
+//! `sigmoid` is 1 to float precision, or below 1.6e-38 (the kernel's sigmoid stops at `exp(-87)`
+//! for `x < -87`, where libm's goes on down to 0).
 
 use burn::backend::Flex;
 use burn::backend::ops::ActivationOps;
