@@ -36,7 +36,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::conv_taps::TapWise;
-use super::flex_tensor::{OutPtr, contiguous, tensor, values};
+use super::flex_tensor::{OutPtr, contiguous, tensor, unfilled, values};
 use super::gemm::{DEPTH_BLOCK, Out, View, gemm, gemm_serial, gemm_strided};
 use super::taps::Axis;
 use super::winograd::Winograd;
@@ -367,6 +367,7 @@ fn pointwise_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTen
     // blocks tile the output.
     let y = unsafe {
         unfilled(g.n * g.co * l, |y| {
+            let y = &OutPtr(y.as_mut_ptr().cast());
             let run = |b: usize| {
                 let x_b = View::rows(&xs[b * g.ci * l..][..g.ci * l], l);
                 // SAFETY: sample b's block of the output, which no other task writes.
@@ -606,11 +607,8 @@ fn dense_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTensor 
         return tensor(tw.forward(values(&x), w), [g.n, g.co, g.ho, g.wo]);
     }
     if let Some(wg) = g.winograd() {
-        let len = g.n * g.co * l;
-        let mut y: Vec<f32> = Vec::with_capacity(len);
-        wg.forward(values(&x), w, &mut y.spare_capacity_mut()[..len]);
         // SAFETY: `Winograd::forward` writes every output.
-        unsafe { y.set_len(len) };
+        let y = unsafe { unfilled(g.n * g.co * l, |y| wg.forward(values(&x), w, y)) };
         return tensor(y, [g.n, g.co, g.ho, g.wo]);
     }
     if g.layout(SHARED_BELOW) == Layout::Shared {
@@ -620,26 +618,26 @@ fn dense_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTensor 
         // `for_chunks` skips a convolution with nothing to multiply, which would leave `y`
         // unwritten; the dispatch sends none here.
         assert!(g.nonempty(), "dense_forward: an empty convolution");
-        let mut y: Vec<f32> = Vec::with_capacity(len);
-        let out = &mut y.spare_capacity_mut()[..len];
-        for_chunks(&x, g, Layout::Shared, |b0, cols| {
-            let nb = cols.len() / (k * l);
-            let (w, cols) = (View::rows(w, k), View::rows(cols, nb * l));
-            // SAFETY: the product (beta = 0) writes all of `[co, nb l]`.
-            let ys = unsafe {
-                unfilled(g.co * nb * l, |ys| {
-                    let ys = Out {
-                        ptr: ys.0,
-                        rs: nb * l,
-                        cs: 1,
-                    };
-                    gemm_strided(g.co, k, nb * l, w, cols, 0.0, ys, true)
-                })
-            };
-            from_columns(&ys, g.co, l, &mut out[b0 * g.co * l..][..nb * g.co * l]);
-        });
-        // SAFETY: the chunks cover every sample, and `from_columns` wrote each one's output.
-        unsafe { y.set_len(len) };
+        // SAFETY: the chunks cover every sample, and `from_columns` writes each one's output.
+        let y = unsafe {
+            unfilled(len, |out| {
+                for_chunks(&x, g, Layout::Shared, |b0, cols| {
+                    let nb = cols.len() / (k * l);
+                    let (w, cols) = (View::rows(w, k), View::rows(cols, nb * l));
+                    // SAFETY (inside the unsafe block above): the product (beta = 0) writes
+                    // all of `[co, nb l]`.
+                    let ys = unfilled(g.co * nb * l, |ys| {
+                        let ys = Out {
+                            ptr: ys.as_mut_ptr().cast(),
+                            rs: nb * l,
+                            cs: 1,
+                        };
+                        gemm_strided(g.co, k, nb * l, w, cols, 0.0, ys, true)
+                    });
+                    from_columns(&ys, g.co, l, &mut out[b0 * g.co * l..][..nb * g.co * l]);
+                });
+            })
+        };
         return tensor(y, [g.n, g.co, g.ho, g.wo]);
     }
     // Tiles of positions of one sample, in parallel: im2col of the tile, then `W cols` on the
@@ -653,6 +651,7 @@ fn dense_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTensor 
     // 0) writes all output channels at its positions.
     let y = unsafe {
         unfilled(g.n * g.co * l, |y| {
+            let y = &OutPtr(y.as_mut_ptr().cast());
             (0..g.n * tiles).into_par_iter().for_each_init(
                 || vec![0.0f32; k * tile],
                 |cols, t| {
@@ -674,22 +673,6 @@ fn dense_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTensor 
         })
     };
     tensor(y, [g.n, g.co, g.ho, g.wo])
-}
-
-/// A vector of `len` floats written by `write` through the pointer it is given, without filling
-/// it with zeros first.
-///
-/// # Safety
-/// `write` must write every one of the `len` elements (and nothing beyond them).
-unsafe fn unfilled(len: usize, write: impl FnOnce(&OutPtr)) -> Vec<f32> {
-    let mut v: Vec<f32> = Vec::with_capacity(len);
-    // Tests see any element left unwritten as NaN instead of whatever the memory held.
-    #[cfg(test)]
-    v.spare_capacity_mut()[..len].fill(MaybeUninit::new(f32::NAN));
-    write(&OutPtr(v.as_mut_ptr()));
-    // SAFETY: `write` has written all `len` elements, as the caller guarantees.
-    unsafe { v.set_len(len) };
-    v
 }
 
 /// Positions per tile for `k` rows of columns and `l` positions ([`TILE_FLOATS`]): a multiple of
@@ -751,11 +734,8 @@ fn dense_x_grad(weight: FlexTensor, grad: FlexTensor, g: &Geometry) -> FlexTenso
     }
     if let Some(dwg) = g.winograd().and_then(|wg| wg.input_gradient()) {
         // A 3x3 stride-1 convolution of the output's gradient by the flipped filters.
-        let len = g.n * g.ci * plane;
-        let mut dx: Vec<f32> = Vec::with_capacity(len);
-        dwg.forward_flipped(dy, w, &mut dx.spare_capacity_mut()[..len]);
         // SAFETY: `Winograd::forward_flipped` writes every input gradient.
-        unsafe { dx.set_len(len) };
+        let dx = unsafe { unfilled(g.n * g.ci * plane, |dx| dwg.forward_flipped(dy, w, dx)) };
         return tensor(dx, [g.n, g.ci, g.h, g.w]);
     }
     let mut dx = vec![0.0f32; g.n * g.ci * plane];

@@ -21,6 +21,7 @@
 
 use rayon::prelude::*;
 
+use super::flex_tensor::unfilled;
 use super::gemm::{Out, View, gemm_strided};
 use super::taps::Axis;
 
@@ -159,49 +160,47 @@ impl TapWise {
             let (first, count, step) = writes(off, a, z);
             first == 0 && count == len && (step == 1 || count <= 1)
         });
-        let mut out: Vec<f32> = Vec::with_capacity(size);
-        // Tests see any element left unwritten as NaN instead of whatever the memory held.
-        #[cfg(test)]
-        out.spare_capacity_mut()[..size].fill(std::mem::MaybeUninit::new(f32::NAN));
-        let base = Out {
-            ptr: out.as_mut_ptr(),
-            rs: len,
-            cs: 1,
-        };
-        self.per_sample(|b, pool| {
-            // SAFETY: sample b's block `[rows, len]` lies inside `out`'s capacity, and only
-            // this task writes it.
-            let block = unsafe { base.offset((b * rows * len) as isize) }.ptr;
-            if !covered {
-                // SAFETY: as above.
-                unsafe { block.write_bytes(0, rows * len) };
-            }
-            for (i, &t) in taps.iter().enumerate() {
-                let window = self.axis.range(t);
-                let (off, a, z) = window;
-                if z <= a {
-                    continue;
-                }
-                let (first, count, step) = writes(off, a, z);
-                assert!(
-                    count == 0 || first + (count - 1) * step < len,
-                    "conv taps: a window outside its row"
-                );
-                let c = Out {
-                    // SAFETY: `first < len` (above), inside sample b's block.
-                    ptr: unsafe { block.add(first) },
+        // SAFETY: every sample's block is written in full below: overwritten by the covering tap,
+        // or zeroed first.
+        unsafe {
+            unfilled(size, |out| {
+                let base = Out {
+                    ptr: out.as_mut_ptr().cast(),
                     rs: len,
-                    cs: step,
+                    cs: 1,
                 };
-                // The first product overwrites every position (`covered`); the others add to
-                // it, or to the zeros above.
-                let beta = if i == 0 && covered { 0.0 } else { 1.0 };
-                add(b, t, window, beta, c, pool);
-            }
-        });
-        // SAFETY: every sample's block was written in full above.
-        unsafe { out.set_len(size) };
-        out
+                self.per_sample(|b, pool| {
+                    // Sample b's block `[rows, len]` lies inside `out`, and only this task
+                    // writes it.
+                    let block = base.offset((b * rows * len) as isize).ptr;
+                    if !covered {
+                        block.write_bytes(0, rows * len);
+                    }
+                    for (i, &t) in taps.iter().enumerate() {
+                        let window = self.axis.range(t);
+                        let (off, a, z) = window;
+                        if z <= a {
+                            continue;
+                        }
+                        let (first, count, step) = writes(off, a, z);
+                        assert!(
+                            count == 0 || first + (count - 1) * step < len,
+                            "conv taps: a window outside its row"
+                        );
+                        // `first < len` (above): inside sample b's block.
+                        let c = Out {
+                            ptr: block.add(first),
+                            rs: len,
+                            cs: step,
+                        };
+                        // The first product overwrites every position (`covered`); the others
+                        // add to it, or to the zeros above.
+                        let beta = if i == 0 && covered { 0.0 } else { 1.0 };
+                        add(b, t, window, beta, c, pool);
+                    }
+                });
+            })
+        }
     }
 
     /// The weight gradient `[co, ci, k]`: `dW_t = sum_b sum_j dY_b[:, j] X_b[:, j s + off_t]^T`,

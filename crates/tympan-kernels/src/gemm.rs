@@ -71,7 +71,7 @@ pub(super) fn gemm(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c:
     assert!(m * n <= c.len(), "gemm: C is not [{m}, {n}]");
     // SAFETY: C is `c`'s first `m n` elements, row-major; `c` is borrowed mutably, so it
     // aliases neither input and no other thread touches it.
-    unsafe { product(m, k, n, a, b, beta, Out::rows(c, n), true) };
+    unsafe { gemm_strided(m, k, n, a, b, beta, Out::rows(c, n), true) };
 }
 
 /// [`gemm`] on the calling thread alone, for callers that run products in parallel themselves.
@@ -87,33 +87,7 @@ pub(super) fn gemm_serial(
 ) {
     assert!(m * n <= c.len(), "gemm: C is not [{m}, {n}]");
     // SAFETY: as in [`gemm`].
-    unsafe { product(m, k, n, a, b, beta, Out::rows(c, n), false) };
-}
-
-/// `C = A B + beta C` for `A [m, k]`, `B [k, n]` and the `[m, n]` matrix `c` with any strides:
-/// [`gemm`]'s bits, written into part of a larger matrix (a column range of a convolution's
-/// output, every `stride`-th column of an input gradient).
-///
-/// # Panics
-/// When a view does not hold its matrix.
-///
-/// # Safety
-/// Every element `c.ptr + i c.rs + j c.cs` (`i < m`, `j < n`) must be valid for reads and writes,
-/// no two of them the same element, none inside `a` or `b`, and no other thread may touch them
-/// while this runs.
-#[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn gemm_strided(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: View,
-    b: View,
-    beta: f32,
-    c: Out,
-    pool: bool,
-) {
-    // SAFETY: as the caller guarantees.
-    unsafe { product(m, k, n, a, b, beta, c, pool) };
+    unsafe { gemm_strided(m, k, n, a, b, beta, Out::rows(c, n), false) };
 }
 
 /// Where a product writes: element `(i, j)` at `ptr + i rs + j cs`.
@@ -162,12 +136,29 @@ impl Out {
 unsafe impl Sync for Out {}
 unsafe impl Send for Out {}
 
-/// [`gemm`], on rayon's pool when `pool` and the product is large enough.
+/// `C = A B + beta C` for `A [m, k]`, `B [k, n]` and the `[m, n]` matrix `c` with any strides:
+/// [`gemm`]'s bits, written into part of a larger matrix (a column range of a convolution's
+/// output, every `stride`-th column of an input gradient), on rayon's pool when `pool` and the
+/// product is large enough.
+///
+/// # Panics
+/// When a view does not hold its matrix.
 ///
 /// # Safety
-/// As [`gemm_strided`].
+/// Every element `c.ptr + i c.rs + j c.cs` (`i < m`, `j < n`) must be valid for reads and writes,
+/// no two of them the same element, none inside `a` or `b`, and no other thread may touch them
+/// while this runs.
 #[allow(clippy::too_many_arguments)]
-unsafe fn product(m: usize, k: usize, n: usize, a: View, b: View, beta: f32, c: Out, pool: bool) {
+pub(super) unsafe fn gemm_strided(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: View,
+    b: View,
+    beta: f32,
+    c: Out,
+    pool: bool,
+) {
     assert!(
         fits(m, k, a.rs, a.cs, a.data.len()),
         "gemm: A is not [{m}, {k}]"

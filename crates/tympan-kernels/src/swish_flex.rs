@@ -15,9 +15,7 @@ use rayon::prelude::*;
 
 use super::flex_tensor::{contiguous, tensor, values};
 use super::simd;
-use super::swish_ops::{
-    SwishKernels, composite_sigmoid_backward, composite_swish, composite_swish_backward,
-};
+use super::swish_ops::{SwishKernels, composite_swish, composite_swish_backward};
 
 /// Elements per parallel task.
 const TASK: usize = 1 << 14;
@@ -69,7 +67,7 @@ impl SwishKernels for Flex {
 
     fn tympan_sigmoid_backward(s: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         if s.dtype() != DType::F32 || grad.dtype() != DType::F32 {
-            return composite_sigmoid_backward::<Self>(s, grad);
+            return <Self as ActivationOps<Self>>::sigmoid_backward(s, grad);
         }
         let (s, grad) = (contiguous(s), contiguous(grad));
         let (ss, gs) = (values(&s), values(&grad));

@@ -24,9 +24,9 @@ pub trait SwishKernels: Backend {
         Self::sigmoid(x)
     }
 
-    /// `grad * s * (1 - s)` from the output `s`.
+    /// `grad * s * (1 - s)` from the output `s`: the backend's own `sigmoid_backward`.
     fn tympan_sigmoid_backward(s: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        composite_sigmoid_backward::<Self>(s, grad)
+        Self::sigmoid_backward(s, grad)
     }
 
     /// `x * sigmoid(x)`.
@@ -54,15 +54,6 @@ pub(super) fn composite_swish_backward<B: Backend>(
     let one_minus = B::float_neg(B::float_add_scalar(s.clone(), (-1.0f64).into()));
     let inner = B::float_add_scalar(B::float_mul(x, one_minus), 1.0f64.into());
     B::float_mul(grad, B::float_mul(s, inner))
-}
-
-/// `grad * s * (1 - s)` from Burn's primitives.
-pub(super) fn composite_sigmoid_backward<B: Backend>(
-    s: FloatTensor<B>,
-    grad: FloatTensor<B>,
-) -> FloatTensor<B> {
-    let one_minus = B::float_neg(B::float_add_scalar(s.clone(), (-1.0f64).into()));
-    B::float_mul(grad, B::float_mul(s, one_minus))
 }
 
 impl<B: Backend + SwishKernels, C: CheckpointStrategy> SwishKernels for Autodiff<B, C> {
