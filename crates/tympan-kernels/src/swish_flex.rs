@@ -8,6 +8,7 @@
 //! for `x < -87`, where libm's goes on down to 0).
 
 use burn::backend::Flex;
+use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::FloatTensor;
 use burn::tensor::DType;
@@ -25,58 +26,55 @@ impl SwishKernels for Flex {
         if x.dtype() != DType::F32 {
             return composite_swish::<Self>(x);
         }
-        let x = contiguous(x);
-        let xs = values(&x);
-        let mut out = vec![0.0f32; xs.len()];
-        out.par_chunks_mut(TASK)
-            .zip(xs.par_chunks(TASK))
-            .for_each(|(o, v)| simd::map(o, Some(v), &|v| v * sigmoid(v)));
-        tensor(out, x.layout().shape().clone())
+        map(x, |v| v * sigmoid(v))
     }
 
     fn tympan_swish_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         if x.dtype() != DType::F32 || grad.dtype() != DType::F32 {
             return composite_swish_backward::<Self>(x, grad);
         }
-        let (x, grad) = (contiguous(x), contiguous(grad));
-        let (xs, gs) = (values(&x), values(&grad));
-        let mut out = vec![0.0f32; xs.len()];
-        out.par_chunks_mut(TASK)
-            .zip(xs.par_chunks(TASK).zip(gs.par_chunks(TASK)))
-            .for_each(|(o, (v, g))| {
-                simd::map2(o, v, g, &|v, g| {
-                    let s = sigmoid(v);
-                    g * s * (1.0 + v * (1.0 - s))
-                })
-            });
-        tensor(out, x.layout().shape().clone())
+        map2(x, grad, |v, g| {
+            let s = sigmoid(v);
+            g * s * (1.0 + v * (1.0 - s))
+        })
     }
 
     fn tympan_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
         if x.dtype() != DType::F32 {
             return <Self as ActivationOps<Self>>::sigmoid(x);
         }
-        let x = contiguous(x);
-        let xs = values(&x);
-        let mut out = vec![0.0f32; xs.len()];
-        out.par_chunks_mut(TASK)
-            .zip(xs.par_chunks(TASK))
-            .for_each(|(o, v)| simd::map(o, Some(v), &sigmoid));
-        tensor(out, x.layout().shape().clone())
+        map(x, sigmoid)
     }
 
     fn tympan_sigmoid_backward(s: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         if s.dtype() != DType::F32 || grad.dtype() != DType::F32 {
             return <Self as ActivationOps<Self>>::sigmoid_backward(s, grad);
         }
-        let (s, grad) = (contiguous(s), contiguous(grad));
-        let (ss, gs) = (values(&s), values(&grad));
-        let mut out = vec![0.0f32; ss.len()];
-        out.par_chunks_mut(TASK)
-            .zip(ss.par_chunks(TASK).zip(gs.par_chunks(TASK)))
-            .for_each(|(o, (s, g))| simd::map2(o, s, g, &|s, g| g * (s * (1.0 - s))));
-        tensor(out, s.layout().shape().clone())
+        map2(s, grad, |s, g| g * (s * (1.0 - s)))
     }
+}
+
+/// `f` of every element of the f32 tensor `x`, over blocks of [`TASK`] in parallel.
+fn map(x: FlexTensor, f: impl Fn(f32) -> f32 + Sync) -> FlexTensor {
+    let x = contiguous(x);
+    let xs = values(&x);
+    let mut out = vec![0.0f32; xs.len()];
+    out.par_chunks_mut(TASK)
+        .zip(xs.par_chunks(TASK))
+        .for_each(|(o, v)| simd::map(o, Some(v), &f));
+    tensor(out, x.layout().shape().clone())
+}
+
+/// `f(a, b)` of every pair of elements of the f32 tensors `a` and `b` (one shape), over blocks
+/// of [`TASK`] in parallel.
+fn map2(a: FlexTensor, b: FlexTensor, f: impl Fn(f32, f32) -> f32 + Sync) -> FlexTensor {
+    let (a, b) = (contiguous(a), contiguous(b));
+    let (av, bv) = (values(&a), values(&b));
+    let mut out = vec![0.0f32; av.len()];
+    out.par_chunks_mut(TASK)
+        .zip(av.par_chunks(TASK).zip(bv.par_chunks(TASK)))
+        .for_each(|(o, (x, y))| simd::map2(o, x, y, &f));
+    tensor(out, a.layout().shape().clone())
 }
 
 #[inline(always)]
