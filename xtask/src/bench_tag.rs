@@ -9,6 +9,7 @@
 //! its loop over the files after imports and model construction. A one-file `tympan tag` run is
 //! timed too, to show the fixed cost.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -35,7 +36,7 @@ pub struct Options<'a> {
 }
 
 /// The `tympan` binary that the workspace build puts beside xtask's.
-fn tympan_binary(given: Option<&Path>) -> Result<PathBuf> {
+pub(crate) fn tympan_binary(given: Option<&Path>) -> Result<PathBuf> {
     let path = match given {
         Some(p) => p.to_path_buf(),
         None => std::env::current_exe()?
@@ -72,14 +73,8 @@ fn warn_if_older(tympan: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Run `tympan tag` on `files`, returning its wall time.
-fn time_tag(
-    tympan: &Path,
-    o: &Options<'_>,
-    weights: &Path,
-    files: &[PathBuf],
-    out: &Path,
-) -> Result<(f64, Option<f64>)> {
+/// The `tympan tag` arguments that name PSLA's B<b> from the script's weights.
+fn psla_model_args(o: &Options<'_>, weights: &Path) -> Result<Vec<OsString>> {
     // Weights alone need their class names and normalisation: 527 placeholder names, and PSLA's
     // AudioSet statistics, which scripts/bench_tag.py uses.
     let labels = o.work.join("labels-527.txt");
@@ -89,15 +84,37 @@ fn time_tag(
         tympan_audio::presets::PSLA_MEAN.to_string(),
         tympan_audio::presets::PSLA_STD.to_string(),
     );
+    Ok([
+        "--arch".into(),
+        format!("psla-effnet-b{}", o.b).into(),
+        "--weights".into(),
+        weights.into(),
+        "--labels".into(),
+        labels.into(),
+        "--mean".into(),
+        mean.into(),
+        "--std".into(),
+        std.into(),
+    ]
+    .into())
+}
+
+/// Run `tympan <model> tag` on `files` with the scores written to `out`, returning its wall
+/// time and peak memory.
+pub(crate) fn time_tag(
+    tympan: &Path,
+    model: &[OsString],
+    files: &[PathBuf],
+    out: &Path,
+) -> Result<(f64, Option<f64>)> {
+    // A child started by vfork (posix_spawn) takes the parent's peak resident size as its own
+    // at exec (Linux's `ru_maxrss`): start this process's count over first, or a model the
+    // caller loaded (`bench_tag_family` writes one) shows up as tympan's peak.
+    crate::peak_memory::reset_own_peak();
     let t = Instant::now();
     let child = Command::new(tympan)
         .arg("tag")
-        .args(["--arch", &format!("psla-effnet-b{}", o.b)])
-        .arg("--weights")
-        .arg(weights)
-        .arg("--labels")
-        .arg(&labels)
-        .args(["--mean", &mean, "--std", &std])
+        .args(model)
         .args(["--top-k", "1", "--format", "json"])
         .arg("-o")
         .arg(out)
@@ -111,6 +128,43 @@ fn time_tag(
         bail!("{} tag failed ({status})", tympan.display());
     }
     Ok((s, peak))
+}
+
+/// The largest absolute difference between two score files of the same shape.
+pub(crate) fn max_difference(ours: &Path, theirs: &Path) -> Result<f32> {
+    let ours = npy::read(ours)?;
+    let theirs = npy::read(theirs)?;
+    if ours.shape != theirs.shape {
+        bail!(
+            "score shapes differ: tympan {:?}, PyTorch {:?}",
+            ours.shape,
+            theirs.shape
+        );
+    }
+    Ok(ours
+        .data
+        .iter()
+        .zip(&theirs.data)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max))
+}
+
+/// The last JSON line a bench script printed.
+pub(crate) fn script_json(script: &Path, out: &std::process::Output) -> Result<serde_json::Value> {
+    if !out.status.success() {
+        bail!(
+            "{} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .context("no JSON line from the PyTorch script")?;
+    Ok(serde_json::from_str(line)?)
 }
 
 /// Prepare the clips, run PyTorch then tympan, and print clips/s, the ratio and the agreement.
@@ -148,51 +202,23 @@ pub fn run(o: &Options<'_>) -> Result<()> {
         .args(["--b", &o.b.to_string()])
         .output()
         .with_context(|| format!("running {} {}", o.python, script.display()))?;
-    if !out.status.success() {
-        bail!(
-            "{} failed: {}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .context("no JSON line from the PyTorch script")?;
-    let v: serde_json::Value = serde_json::from_str(line)?;
+    let v = script_json(&script, &out)?;
     let py_s = v["seconds"].as_f64().context("seconds")?;
     let n = files.len() as f64;
 
     // Sorted as the script sorts them, so that rows line up.
     let mut sorted = files.clone();
     sorted.sort();
+    let model = psla_model_args(o, &weights)?;
     let (one, _) = time_tag(
         &tympan,
-        o,
-        &weights,
+        &model,
         &sorted[..1],
         &o.work.join("scores-one.npy"),
     )?;
     let ours_path = o.work.join("scores-tympan.npy");
-    let (ours_s, ours_mem) = time_tag(&tympan, o, &weights, &sorted, &ours_path)?;
-
-    let ours = npy::read(&ours_path)?;
-    let theirs = npy::read(&torch_scores)?;
-    if ours.shape != theirs.shape {
-        bail!(
-            "score shapes differ: tympan {:?}, PyTorch {:?}",
-            ours.shape,
-            theirs.shape
-        );
-    }
-    let worst = ours
-        .data
-        .iter()
-        .zip(&theirs.data)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
+    let (ours_s, ours_mem) = time_tag(&tympan, &model, &sorted, &ours_path)?;
+    let worst = max_difference(&ours_path, &torch_scores)?;
     println!(
         "PyTorch (PSLA's EffNetAttention, torchaudio fbank; torch {}, {} threads): {py_s:.2} s = {:.2} clips/s",
         v["torch"],

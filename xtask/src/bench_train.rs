@@ -227,7 +227,7 @@ fn time_tympan(backend: Tb, o: &Options<'_>) -> Result<Vec<f64>> {
 /// three runs, 51.9-53.0 after a pause of 1-3 s or with no Python before it; 2-core AMD EPYC,
 /// 2026-12-06). Without it the first model of a run paid for the availability check, and each
 /// later one for the previous model's reference.
-const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+pub(crate) const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn time_pytorch(o: &Options<'_>, psla_src: &Path) -> Result<(Vec<f64>, String, Option<f64>)> {
     let script = crate::workspace_root().join("scripts/bench_train_step.py");

@@ -97,45 +97,54 @@ impl Preset {
         }
         let kind = match *self {
             Preset::Psla { .. } => Kind::Fbank(psla_fbank(sample_rate)?),
-            Preset::Vggish => Kind::Mel(MelSpectrogram::new(MelSpecOptions {
-                sample_rate,
-                win_length: 400,
-                hop_length: 160,
-                n_fft: 512,
-                center: false,
-                power: 1,
-                n_mels: 64,
-                f_min: 125.0,
-                f_max: 7500.0,
-                bank: MelBank::Vggish,
-                log: LogMode::LnOffset(0.01),
-            })?),
-            Preset::DcaseDensenet => Kind::Mel(MelSpectrogram::new(MelSpecOptions {
-                sample_rate,
-                win_length: 1024,
-                hop_length: 128,
-                n_fft: 1024,
-                center: true,
-                power: 2,
-                n_mels: 64,
-                f_min: 0.0,
-                f_max: sample_rate as f64 / 2.0,
-                bank: MelBank::Slaney,
-                log: LogMode::Db { amin: 1e-10 },
-            })?),
-            Preset::Slim2d => Kind::Mel(MelSpectrogram::new(MelSpecOptions {
-                sample_rate,
-                win_length: 320,
-                hop_length: 160,
-                n_fft: 320,
-                center: false,
-                power: 2,
-                n_mels: 64,
-                f_min: 0.0,
-                f_max: sample_rate as f64 / 2.0,
-                bank: MelBank::Slaney,
-                log: LogMode::Db { amin: 1e-10 },
-            })?),
+            Preset::Vggish => Kind::Mel(shared_mel(
+                0,
+                MelSpecOptions {
+                    sample_rate,
+                    win_length: 400,
+                    hop_length: 160,
+                    n_fft: 512,
+                    center: false,
+                    power: 1,
+                    n_mels: 64,
+                    f_min: 125.0,
+                    f_max: 7500.0,
+                    bank: MelBank::Vggish,
+                    log: LogMode::LnOffset(0.01),
+                },
+            )?),
+            Preset::DcaseDensenet => Kind::Mel(shared_mel(
+                1,
+                MelSpecOptions {
+                    sample_rate,
+                    win_length: 1024,
+                    hop_length: 128,
+                    n_fft: 1024,
+                    center: true,
+                    power: 2,
+                    n_mels: 64,
+                    f_min: 0.0,
+                    f_max: sample_rate as f64 / 2.0,
+                    bank: MelBank::Slaney,
+                    log: LogMode::Db { amin: 1e-10 },
+                },
+            )?),
+            Preset::Slim2d => Kind::Mel(shared_mel(
+                2,
+                MelSpecOptions {
+                    sample_rate,
+                    win_length: 320,
+                    hop_length: 160,
+                    n_fft: 320,
+                    center: false,
+                    power: 2,
+                    n_mels: 64,
+                    f_min: 0.0,
+                    f_max: sample_rate as f64 / 2.0,
+                    bank: MelBank::Slaney,
+                    log: LogMode::Db { amin: 1e-10 },
+                },
+            )?),
         };
         Ok(Extractor {
             preset: self.clone(),
@@ -162,6 +171,27 @@ fn psla_fbank(sample_rate: u32) -> Result<std::sync::Arc<Fbank>> {
     Ok(fb)
 }
 
+/// The mel extractor of preset `which` (0 VGGish, 1 DCASE DenseNet, 2 slim 2D) at `opts`' rate,
+/// built once and shared like [`psla_fbank`]: `tympan tag` builds an extractor per window, and
+/// building this one (the FFT plan, the window, the bank) each time showed in its profile with
+/// the slim 2D model (2026-12-07).
+fn shared_mel(which: u8, opts: MelSpecOptions) -> Result<std::sync::Arc<MelSpectrogram>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Built = Mutex<HashMap<(u8, u32), Arc<MelSpectrogram>>>;
+    static BUILT: OnceLock<Built> = OnceLock::new();
+    let key = (which, opts.sample_rate);
+    let built = BUILT.get_or_init(Default::default);
+    if let Some(ms) = built.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return Ok(ms);
+    }
+    let ms = Arc::new(MelSpectrogram::new(opts)?);
+    if let Ok(mut m) = built.lock() {
+        m.insert(key, ms.clone());
+    }
+    Ok(ms)
+}
+
 /// The Kaldi options PSLA's `_wav2fbank` passes.
 pub fn psla_fbank_options(sample_rate: u32) -> FbankOptions {
     FbankOptions {
@@ -178,7 +208,7 @@ pub fn psla_fbank_options(sample_rate: u32) -> FbankOptions {
 
 enum Kind {
     Fbank(std::sync::Arc<Fbank>),
-    Mel(MelSpectrogram),
+    Mel(std::sync::Arc<MelSpectrogram>),
 }
 
 /// A preset bound to a sample rate, ready to run on many clips.

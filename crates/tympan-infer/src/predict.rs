@@ -89,7 +89,10 @@ pub fn example_outputs(
 /// A batch `[B, frames, bins]` of inputs of one shape.
 fn stack(inputs: &[ModelInput], device: &Device) -> Tensor<3> {
     let (frames, bins) = inputs.first().map_or((0, 0), |i| (i.frames, i.bins));
-    let x: Vec<f32> = inputs.iter().flat_map(|i| i.data.iter().copied()).collect();
+    let mut x: Vec<f32> = Vec::with_capacity(inputs.iter().map(|i| i.data.len()).sum());
+    for i in inputs {
+        x.extend_from_slice(&i.data);
+    }
     Tensor::<1>::from_floats(x.as_slice(), device).reshape([inputs.len(), frames, bins])
 }
 

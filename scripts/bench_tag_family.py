@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""Tagging in PyTorch with a family's transcription, timed: the reference side of
+`cargo xtask bench tag --arch NAME` for the non-PSLA families.
+
+The network is `bench_families.py`'s transcription of the tympan model of the same registry name
+(the ones `cargo xtask bench train` times), in eval mode under torch.no_grad(). The input follows
+the `card.json` of the run folder that `tympan tag --run` reads (--run), with the arithmetic a
+PyTorch user would write, in float32:
+
+- each 16-bit WAV of --clips is read with the `wave` module (int16 / 32768, torchaudio.load's
+  scaling) and resampled to the card's rate with torchaudio.functional.resample (tympan uses its
+  own resampler, so the samples differ by that filter's ripple);
+- windows of the card's input back to back from the start, as `tympan tag` cuts them
+  (crates/tympan-infer/src/scorer.rs): a window starts every window length until one reaches the
+  clip's end, and a last window shorter than one frame (features) is dropped;
+- `waveform` input: the window zero-padded at the end (centred with `pad_both`), scaled to unit
+  peak first with `peak_normalise`, then the card's `wave_norm`;
+  `slim2d`: torchaudio's MelSpectrogram (320-point frames every 160 samples, not centred, power
+  2, 64 Slaney mel bands), 10 log10(max(x, 1e-10)), each band standardised over the window's
+  frames (population std), zero-padded to the card's length;
+  `vggish`: the whole clip's log-mel (400-sample periodic Hann frames every 160, 512-point
+  magnitude FFT, 64 HTK mel bands 125-7500 Hz, ln(x + 0.01)) cut into 96-frame patches, as
+  VGGish's own `vggish_input.py` does;
+  features are then normalised with the card's (mean, std);
+- the card's `eval_batch_size` windows per forward pass, one file after another, the clip score
+  the mean over its windows (Chen et al.'s network: the mean of its three levels' scores,
+  as tympan's `ChenNet::forward`).
+
+The model is built from torch.manual_seed(0) and not trained: only time (and, where tympan loads
+the same weights, agreement) is measured. Its state dict goes to --weights-out (a plain zip
+archive, which burn-store reads), the inner network's where the transcription wraps one (the
+softmax wrapper, ResNet-50's reshape), and the scores to --scores-out as float32
+[files, classes] in sorted file order.
+
+Prints one JSON line: {"seconds", "clips", "windows", "torch", "threads", "peak_rss_mib"}.
+The time covers the files only (after imports and model construction, with one warm-up file).
+"""
+
+import argparse
+import json
+import sys
+import time
+import wave
+from pathlib import Path
+
+from bench_families import ARCHS  # scripts/, beside this script
+from bench_memory import peak_rss_mib
+from bench_tag import save_plain_zip
+
+
+def read_wav(path):
+    import numpy as np
+
+    with wave.open(str(path), "rb") as w:
+        if w.getsampwidth() != 2 or w.getnchannels() != 1:
+            sys.exit(f"{path}: expected 16-bit mono")
+        sr = w.getframerate()
+        x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    return x.astype(np.float32) / 32768.0, sr
+
+
+class Frontend:
+    """The card's input contract, in PyTorch."""
+
+    def __init__(self, card):
+        import torch
+        import torchaudio
+
+        c = card["input"]
+        self.kind, self.rate, self.length = c["input"], c["sample_rate"], c["length"]
+        self.mean, self.std = c["mean"], c["std"]
+        self.wave_norm = c.get("wave_norm", "none")
+        self.peak = c.get("peak_normalise", False)
+        self.pad_both = c.get("pad_both", False)
+        self.batch = card["eval_batch_size"]
+        if self.kind == "slim2d":
+            self.frame, self.hop = int(self.rate * 0.04), int(self.rate * 0.02)
+            self.mel = torchaudio.transforms.MelSpectrogram(
+                sample_rate=self.rate, n_fft=self.frame, win_length=self.frame,
+                hop_length=self.hop, f_min=0.0, f_max=self.rate / 2, n_mels=64,
+                window_fn=torch.hann_window, power=2.0, center=False, norm="slaney",
+                mel_scale="slaney")
+        elif self.kind == "vggish":
+            self.mel = torchaudio.transforms.MelSpectrogram(
+                sample_rate=self.rate, n_fft=512, win_length=400, hop_length=160, f_min=125.0,
+                f_max=7500.0, n_mels=64, window_fn=torch.hann_window, power=1.0, center=False,
+                mel_scale="htk")
+        elif self.kind != "waveform":
+            sys.exit(f"input {self.kind!r}: this script covers waveform, slim2d and vggish")
+
+    def window(self):
+        """Samples per window and the fewest a window may hold; None for whole clips."""
+        if self.kind == "vggish":
+            return None
+        if self.kind == "waveform":
+            return self.length, 1
+        return (self.length - 1) * self.hop + self.frame, self.frame
+
+    def inputs(self, x):
+        """The model inputs of one clip (a float32 tensor at the card's rate)."""
+        import torch
+
+        geometry = self.window()
+        if geometry is None:  # VGGish: the clip's 96-frame patches
+            logmel = torch.log(self.mel(x).T + 0.01)
+            n = logmel.shape[0] // self.length
+            patches = logmel[: n * self.length].reshape(n, self.length, 64)
+            return (patches - self.mean) / self.std
+        win, least = geometry
+        out, start = [], 0
+        while True:
+            if len(x) - start >= least or start == 0:
+                out.append(self.one(x[start:start + win]))
+            if start + win >= len(x):
+                break
+            start += win
+        return torch.stack(out)
+
+    def one(self, w):
+        import torch
+
+        if self.kind == "waveform":
+            if self.peak:
+                w = w / w.abs().max().clamp(min=1e-12) if w.abs().max() > 0 else w
+            x = torch.zeros(self.length)
+            n = min(len(w), self.length)
+            at = (self.length - n) // 2 if self.pad_both and len(w) < self.length else 0
+            x[at:at + n] = w[:n]
+            if self.wave_norm == "scale-max":
+                m = x.abs().max()
+                x = x / m if m > 0 else x
+            elif self.wave_norm == "zero-mean-unit-std":
+                s = x.std(unbiased=False)
+                x = (x - x.mean()) / s if s > 0 else x
+            return x[None]  # [1, N]
+        f = 10.0 * torch.log10(torch.clamp(self.mel(w), min=1e-10)).T  # [T, 64]
+        s = f.std(0, unbiased=False, keepdim=True)
+        f = torch.where(s > 0, (f - f.mean(0, keepdim=True)) / s, torch.zeros_like(f))
+        out = torch.zeros(self.length, 64)
+        out[: min(len(f), self.length)] = f[: self.length]
+        return (out - self.mean) / self.std
+
+
+def state_module(model):
+    """The module whose state dict carries tympan's parameter names."""
+    import torch.nn as nn
+
+    if hasattr(model, "net"):  # bench_families' softmax wrapper
+        return model.net
+    if isinstance(model, nn.Sequential) and len(model) == 3 and isinstance(model[0], nn.Unflatten):
+        return model[1]  # ResNet-50 between its reshape and sigmoid
+    return model
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--arch", required=True, choices=sorted(ARCHS))
+    ap.add_argument("--run", required=True, help="the run folder whose card.json to follow")
+    ap.add_argument("--clips", required=True, help="a folder of .wav files")
+    ap.add_argument("--weights-out", required=True, help="where to write the state dict (.pth)")
+    ap.add_argument("--scores-out", required=True, help="where to write the scores (.npy)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    a = ap.parse_args()
+
+    import numpy as np
+    import torch
+    import torchaudio.functional as AF
+
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
+    card = json.loads((Path(a.run) / "card.json").read_text())
+    if card["arch"] != a.arch:
+        sys.exit(f"{a.run}: card.json is for {card['arch']}, not {a.arch}")
+    front = Frontend(card)
+    torch.manual_seed(0)
+    model = ARCHS[a.arch][0](len(card["classes"]))
+    model.eval()
+    # torchaudio's constant buffers (the STFT window, the mel bank) are no parameters of
+    # tympan's in-graph log-mel, which computes its own.
+    state = {k: v for k, v in state_module(model).state_dict().items()
+             if not k.endswith(("spectrogram.window", "mel_scale.fb"))}
+    save_plain_zip(state, a.weights_out)
+    files = sorted(Path(a.clips).glob("*.wav"))
+    if not files:
+        sys.exit(f"no .wav files in {a.clips}")
+    windows = 0
+
+    def tag(path):
+        nonlocal windows
+        x, sr = read_wav(path)
+        x = torch.from_numpy(x)
+        if front.rate is not None and sr != front.rate:
+            x = AF.resample(x, sr, front.rate)
+        with torch.no_grad():
+            inputs = front.inputs(x)
+            windows += len(inputs)
+            scores = []
+            for i in range(0, len(inputs), front.batch):
+                out = model(inputs[i:i + front.batch])
+                if isinstance(out, (list, tuple)):  # Chen et al.: the mean of the levels
+                    out = sum(out) / len(out)
+                scores.append(out)
+            return torch.cat(scores).mean(0).numpy()
+
+    tag(files[0])  # warm-up
+    windows = 0
+    t = time.perf_counter()
+    scores = [tag(f) for f in files]
+    seconds = time.perf_counter() - t
+    np.save(a.scores_out, np.stack(scores).astype(np.float32))
+    print(json.dumps(dict(seconds=seconds, clips=len(files), windows=windows,
+                          torch=torch.__version__, threads=torch.get_num_threads(),
+                          peak_rss_mib=peak_rss_mib())))
+
+
+if __name__ == "__main__":
+    main()
