@@ -22,9 +22,10 @@ PyTorch user would write, in float32:
   magnitude FFT, 64 HTK mel bands 125-7500 Hz, ln(x + 0.01)) cut into 96-frame patches, as
   VGGish's own `vggish_input.py` does;
   features are then normalised with the card's (mean, std);
-- the card's `eval_batch_size` windows per forward pass, one file after another, the clip score
-  the mean over its windows (Chen et al.'s network: the mean of its three levels' scores,
-  as tympan's `ChenNet::forward`).
+- the card's `eval_batch_size` windows per forward pass, the windows of consecutive files
+  sharing passes as `tympan tag` shares them (crates/tympan-infer/src/files.rs; VGGish input:
+  that many patches, whole clips at a time), the clip score the mean over its windows (Chen et
+  al.'s network: the mean of its three levels' scores, as tympan's `ChenNet::forward`).
 
 The model is built from torch.manual_seed(0) and not trained: only time (and, where tympan loads
 the same weights, agreement) is measured. Its state dict goes to --weights-out (a plain zip
@@ -32,8 +33,11 @@ archive, which burn-store reads), the inner network's where the transcription wr
 softmax wrapper, ResNet-50's reshape), and the scores to --scores-out as float32
 [files, classes] in sorted file order.
 
-Prints one JSON line: {"seconds", "clips", "windows", "torch", "threads", "peak_rss_mib"}.
-The time covers the files only (after imports and model construction, with one warm-up file).
+Prints one JSON line: {"seconds", "seconds_per_file", "clips", "windows", "torch", "threads",
+"peak_rss_mib"}: the files with windows shared across files, and again with each file's windows
+in passes of their own (a plain loop over files; PyTorch was faster that way for Chen et al.'s
+network, slower for the M-nets), so that the comparison can take PyTorch's faster loop. The times
+cover the files only (after imports and model construction, with one warm-up file).
 """
 
 import argparse
@@ -183,32 +187,66 @@ def main():
     files = sorted(Path(a.clips).glob("*.wav"))
     if not files:
         sys.exit(f"no .wav files in {a.clips}")
-    windows = 0
+    # Windows wait in one queue until a batch is ready, whatever file they come from, as
+    # `tympan tag` queues them (crates/tympan-infer/src/files.rs): (file, inputs [examples, ...]).
+    queue, per_file = [], {}
+    seen = [0]  # model inputs of the last loop: windows, or a VGGish model's patches
 
-    def tag(path):
-        nonlocal windows
+    def flush():
+        if not queue:
+            return
+        examples = torch.cat([x for _, x in queue])
+        seen[0] += len(examples)
+        rows = []
+        with torch.no_grad():
+            for i in range(0, len(examples), front.batch):
+                out = model(examples[i:i + front.batch])
+                if isinstance(out, (list, tuple)):  # Chen et al.: the mean of the levels
+                    out = sum(out) / len(out)
+                rows.append(out)
+        rows = torch.cat(rows)
+        at = 0
+        for f, x in queue:  # an input's score: the mean over its examples (VGGish patches)
+            per_file.setdefault(f, []).append(rows[at:at + len(x)].mean(0))
+            at += len(x)
+        queue.clear()
+
+    def tag(f, path):
         x, sr = read_wav(path)
         x = torch.from_numpy(x)
         if front.rate is not None and sr != front.rate:
             x = AF.resample(x, sr, front.rate)
         with torch.no_grad():
             inputs = front.inputs(x)
-            windows += len(inputs)
-            scores = []
-            for i in range(0, len(inputs), front.batch):
-                out = model(inputs[i:i + front.batch])
-                if isinstance(out, (list, tuple)):  # Chen et al.: the mean of the levels
-                    out = sum(out) / len(out)
-                scores.append(out)
-            return torch.cat(scores).mean(0).numpy()
+        if front.kind == "vggish":
+            queue.append((f, inputs))  # the whole clip is one input
+        else:
+            queue.extend((f, w[None]) for w in inputs)
+        if sum(len(x) for _, x in queue) >= front.batch:
+            flush()
 
-    tag(files[0])  # warm-up
-    windows = 0
-    t = time.perf_counter()
-    scores = [tag(f) for f in files]
-    seconds = time.perf_counter() - t
+    def timed(shared):
+        """Seconds for all files, and the clip scores; windows share passes across files only
+        when `shared` (otherwise each file's windows go alone, as a plain per-file loop does)."""
+        per_file.clear()
+        seen[0] = 0
+        t = time.perf_counter()
+        for i, path in enumerate(files):
+            tag(i, path)
+            if not shared:
+                flush()
+        flush()
+        seconds = time.perf_counter() - t
+        return seconds, [torch.stack(per_file[i]).mean(0).numpy() for i in range(len(files))]
+
+    tag(0, files[0])  # warm-up
+    flush()
+    alone_s, _ = timed(shared=False)
+    seconds, scores = timed(shared=True)
+    windows = seen[0]
     np.save(a.scores_out, np.stack(scores).astype(np.float32))
-    print(json.dumps(dict(seconds=seconds, clips=len(files), windows=windows,
+    print(json.dumps(dict(seconds=seconds, seconds_per_file=alone_s, clips=len(files),
+                          windows=windows,
                           torch=torch.__version__, threads=torch.get_num_threads(),
                           peak_rss_mib=peak_rss_mib())))
 

@@ -6,8 +6,8 @@
 //!
 //! - [`ModelCard`]: `card.json`, what a trained model is; every run folder holds one.
 //! - [`Scorer`]: files or samples in memory, cut into windows of the model's input
-//!   ([`tympan_audio::InputContract`]) and scored in batches; windows of several clips share
-//!   forward passes.
+//!   ([`tympan_audio::InputContract`]) and scored in batches; windows of several clips, or of
+//!   consecutive files ([`Scorer::score_files`]), share forward passes.
 //! - [`predict`]: whole clips to outputs, the evaluation path `tympan-train` also calls.
 //! - [`embed_files`]: Hershey et al.'s embeddings of audio files.
 #![warn(missing_docs)]
@@ -15,6 +15,7 @@
 mod card;
 mod embed;
 mod error;
+mod files;
 mod predict;
 mod scorer;
 

@@ -13,8 +13,6 @@ use std::path::Path;
 
 use burn::prelude::*;
 use tympan_audio::InputContract;
-use tympan_audio::LoadOptions;
-use tympan_audio::stream::Stream;
 use tympan_models::Tagger;
 
 use crate::predict::{Clip, predict};
@@ -77,7 +75,7 @@ impl Scorer {
 
     /// Window length in samples at `rate`, and the hop (`hop_s` seconds, default the window
     /// length); `None` when the model takes the whole clip (VGGish input).
-    fn geometry(
+    pub(crate) fn geometry(
         &self,
         rate: u32,
         hop_s: Option<f64>,
@@ -92,7 +90,7 @@ impl Scorer {
     /// Window scores of one file, windows every `hop_s` seconds (default: the window length).
     /// The file is read piece by piece: memory is one window, one read and one batch of window
     /// copies, whatever its length (VGGish-input models, which average a whole clip's patches,
-    /// hold its samples).
+    /// hold its samples). [`Self::score_files`] of this one file.
     pub fn score_file(
         &self,
         model: &Tagger,
@@ -100,76 +98,9 @@ impl Scorer {
         hop_s: Option<f64>,
         device: &Device,
     ) -> Result<Windows, InferError> {
-        let opts = LoadOptions {
-            sample_rate: self.contract.sample_rate,
-            ..LoadOptions::default()
-        };
-        let mut stream = Stream::open(path, &opts).map_err(InferError::audio(path))?;
-        let rate = stream.sample_rate();
-        let forward = |x| model.forward(x);
-        let min = self.contract.min_samples(rate);
-        let Some((win, hop)) = self.geometry(rate, hop_s)? else {
-            let samples = stream.read_to_end().map_err(InferError::audio(path))?;
-            let secs = samples.len() as f64 / rate as f64;
-            let clip = [Clip {
-                samples: &samples,
-                rate,
-            }];
-            let scores =
-                predict(&forward, &self.contract, &clip, self.batch, device).map_err(|e| {
-                    e.map_clip(|_, source| InferError::Audio {
-                        path: path.into(),
-                        source,
-                    })
-                })?;
-            return Ok(Windows {
-                scores: vec![scores],
-                hop_s: secs,
-                window_s: secs,
-            });
-        };
-        // Windows start every `hop` samples until one reaches the end of the file; `buf` holds
-        // samples `base..base + buf.len()`, from the next window's start to what has been read.
-        let (mut buf, mut base, mut ended) = (Vec::new(), 0usize, false);
-        let (mut out, mut pending): (Vec<Vec<f32>>, Vec<Vec<f32>>) = (Vec::new(), Vec::new());
-        let mut next = Some(0usize);
-        while let Some(start) = next {
-            loop {
-                let drop = (start - base).min(buf.len());
-                buf.drain(..drop);
-                base += drop;
-                // Read until the window is complete and one sample past it tells whether
-                // another window follows, or the file ends.
-                if ended || base + buf.len() > start + win {
-                    break;
-                }
-                ended = !stream.read(&mut buf).map_err(InferError::audio(path))?;
-            }
-            let known = base + buf.len();
-            if known.saturating_sub(start) >= min || start == 0 {
-                let end = (start + win).min(known);
-                pending.push(buf[start - base..end - base].to_vec());
-            }
-            next = (start + win < known).then_some(start + hop);
-            if pending.len() == self.batch || (next.is_none() && !pending.is_empty()) {
-                let clips: Vec<Clip<'_>> =
-                    pending.iter().map(|s| Clip { samples: s, rate }).collect();
-                let scores = predict(&forward, &self.contract, &clips, self.batch, device)
-                    .map_err(|e| {
-                        e.map_clip(|_, source| InferError::Audio {
-                            path: path.into(),
-                            source,
-                        })
-                    })?;
-                out.extend(rows(scores, clips.len()));
-                pending.clear();
-            }
-        }
-        Ok(Windows {
-            scores: out,
-            hop_s: hop as f64 / rate as f64,
-            window_s: win as f64 / rate as f64,
-        })
+        let mut got = None;
+        self.score_files(model, &[path], hop_s, device, |_, w| got = Some(w))?;
+        got.unwrap_or_else(|| Err(InferError::Input(format!("{}: not scored", path.display()))))
     }
 
     /// Window scores of samples in memory at `rate` Hz (resampled to the contract's rate first

@@ -111,3 +111,62 @@ fn clips_scored_together_keep_their_own_scores_and_files_match_memory() {
         .to_string();
     assert!(e.contains("hop must be positive"), "{e}");
 }
+
+/// Files scored together ([`Scorer::score_files`]): windows of consecutive files share forward
+/// passes (batch 4: the first file's three windows and the third file's first), yet each file
+/// gets its own windows' scores, within 1e-6 of scoring it alone; results come in file order; a
+/// file that cannot be read gets its error, naming it, and the files after it are still scored.
+#[test]
+fn files_scored_together_come_in_order_with_their_own_scores() {
+    let device = Device::flex();
+    let model = tympan_models::create("psla-effnet-b0", 4, &device).unwrap();
+    let contract = InputContract::new(InputKind::Fbank, 50, (-4.27, 4.57), Some(16_000));
+    let scorer = Scorer::new(contract, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = Vec::new();
+    for (i, (n, f)) in [(20_000, 300.0), (0, 0.0), (9_000, 900.0), (33_000, 2_000.0)]
+        .into_iter()
+        .enumerate()
+    {
+        let path = dir.path().join(format!("{i}.wav"));
+        if n == 0 {
+            std::fs::write(&path, b"not a wav file").unwrap();
+        } else {
+            std::fs::write(&path, tympan_tests::float_wav(&wave(n, f, 16_000), 16_000)).unwrap();
+        }
+        paths.push(path);
+    }
+    let mut got = Vec::new();
+    scorer
+        .score_files(&model, &paths, None, &device, |i, w| got.push((i, w)))
+        .unwrap();
+    assert_eq!(
+        got.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        [0, 1, 2, 3],
+        "files in order"
+    );
+    let e = got[1].1.as_ref().unwrap_err().to_string();
+    assert!(e.contains("1.wav"), "{e}");
+    for (i, w) in &got {
+        if *i == 1 {
+            continue;
+        }
+        let together = w.as_ref().unwrap();
+        let alone = scorer
+            .score_file(&model, &paths[*i], None, &device)
+            .unwrap();
+        assert_eq!(together.scores.len(), alone.scores.len(), "file {i}");
+        assert_eq!(
+            (together.hop_s, together.window_s),
+            (alone.hop_s, alone.window_s)
+        );
+        let d = max_diff(&alone.scores, &together.scores);
+        assert!(d <= 1e-6, "file {i}: {d}");
+    }
+    // 20,000 samples: 3 windows; 9,000: 2 (the second 760 samples); 33,000: 4.
+    let counts: Vec<usize> = got
+        .iter()
+        .filter_map(|(_, w)| w.as_ref().ok().map(|w| w.scores.len()))
+        .collect();
+    assert_eq!(counts, [3, 2, 4]);
+}

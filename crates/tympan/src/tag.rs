@@ -215,6 +215,22 @@ impl AudioTagger {
             .score_file(&self.model, file, self.hop_s, &self.device)?)
     }
 
+    /// [`Self::windows`] of several files, each read piece by piece, the windows of
+    /// consecutive files sharing forward passes: `done(i, windows)` gets file `i`'s scores or
+    /// its error, in file order, and the files after a failed one go on
+    /// ([`Scorer::score_files`]). What `tympan tag` runs on a list of files.
+    pub fn windows_each<P: AsRef<Path>>(
+        &self,
+        files: &[P],
+        mut done: impl FnMut(usize, Result<Windows, TagError>),
+    ) -> Result<(), TagError> {
+        Ok(self
+            .scorer
+            .score_files(&self.model, files, self.hop_s, &self.device, |i, w| {
+                done(i, w.map_err(TagError::from))
+            })?)
+    }
+
     /// The clip's `(label, score)` pairs, mean over windows, best first.
     pub fn tag(&self, file: &Path) -> Result<Vec<(String, f32)>, TagError> {
         Ok(self.ranked(&self.windows(file)?.pool(Pool::Mean)))

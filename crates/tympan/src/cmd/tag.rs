@@ -115,8 +115,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    for file in &files {
-        let w = match tagger.windows(file) {
+    // One file's result, shown as it comes (files come in order; consecutive files' windows
+    // share forward passes).
+    let mut show = |file: &std::path::Path,
+                    w: Result<tympan::tag::Windows, tympan::tag::TagError>|
+     -> Result<()> {
+        let w = match w {
             Ok(w) => w,
             Err(e) => {
                 pb.suspend(|| eprintln!("error: {e}"));
@@ -127,7 +131,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 failed += 1;
                 all.extend(std::iter::repeat_n(f32::NAN, labels.len()));
                 pb.inc(1);
-                continue;
+                return Ok(());
             }
         };
         let windows = &w.scores;
@@ -223,6 +227,18 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
         all.extend(clip);
         pb.inc(1);
+        Ok(())
+    };
+    let mut stopped = None;
+    tagger.windows_each(&files, |i, w| {
+        if stopped.is_none()
+            && let Err(e) = show(&files[i], w)
+        {
+            stopped = Some(e);
+        }
+    })?;
+    if let Some(e) = stopped {
+        return Err(e);
     }
     pb.finish_and_clear();
     if a.format == TagFormat::Json {
