@@ -18,9 +18,10 @@ PyTorch user would write, in float32:
   `slim2d`: torchaudio's MelSpectrogram (320-point frames every 160 samples, not centred, power
   2, 64 Slaney mel bands), 10 log10(max(x, 1e-10)), each band standardised over the window's
   frames (population std), zero-padded to the card's length;
-  `vggish`: the whole clip's log-mel (400-sample periodic Hann frames every 160, 512-point
-  magnitude FFT, 64 HTK mel bands 125-7500 Hz, ln(x + 0.01)) cut into 96-frame patches, as
-  VGGish's own `vggish_input.py` does;
+  `vggish`: the whole clip's log-mel as VGGish's own `vggish_input.py` / `mel_features.py`
+  compute it, in torch (400-sample periodic Hann frames every 160, zero-padded to a 512-point
+  magnitude FFT, VGGish's 64-band mel matrix over 125-7500 Hz, ln(x + 0.01)), cut into
+  96-frame patches;
   features are then normalised with the card's (mean, std);
 - the card's `eval_batch_size` windows per forward pass, the windows of consecutive files
   sharing passes as `tympan tag` shares them (crates/tympan-infer/src/files.rs; VGGish input:
@@ -29,8 +30,7 @@ PyTorch user would write, in float32:
 
 The model is built from torch.manual_seed(0) and not trained: only time (and, where tympan loads
 the same weights, agreement) is measured. Its state dict goes to --weights-out (a plain zip
-archive, which burn-store reads), the inner network's where the transcription wraps one (the
-softmax wrapper, ResNet-50's reshape), and the scores to --scores-out as float32
+archive, which burn-store reads) under tympan's parameter names (`tympan_state`), and the scores to --scores-out as float32
 [files, classes] in sorted file order.
 
 Prints one JSON line: {"seconds", "seconds_per_file", "clips", "windows", "torch", "threads",
@@ -63,6 +63,24 @@ def read_wav(path):
     return x.astype(np.float32) / 32768.0, sr
 
 
+def vggish_bank(rate):
+    """VGGish's mel matrix (mel_features.py `spectrogram_to_mel_matrix`: triangles in mel,
+    64 bands 125-7500 Hz over a 512-point FFT's bins, the DC bin zero), [257, 64]."""
+    import numpy as np
+
+    def mel(f):
+        return 1127.0 * np.log(1.0 + f / 700.0)
+
+    bins = mel(np.linspace(0.0, rate / 2, 257))
+    edges = np.linspace(mel(125.0), mel(7500.0), 66)
+    w = np.empty((257, 64))
+    for i in range(64):
+        lo, c, hi = edges[i:i + 3]
+        w[:, i] = np.maximum(0.0, np.minimum((bins - lo) / (c - lo), (hi - bins) / (hi - c)))
+    w[0, :] = 0.0
+    return w
+
+
 class Frontend:
     """The card's input contract, in PyTorch."""
 
@@ -85,10 +103,8 @@ class Frontend:
                 window_fn=torch.hann_window, power=2.0, center=False, norm="slaney",
                 mel_scale="slaney")
         elif self.kind == "vggish":
-            self.mel = torchaudio.transforms.MelSpectrogram(
-                sample_rate=self.rate, n_fft=512, win_length=400, hop_length=160, f_min=125.0,
-                f_max=7500.0, n_mels=64, window_fn=torch.hann_window, power=1.0, center=False,
-                mel_scale="htk")
+            self.hann = torch.hann_window(400)  # periodic
+            self.bank = torch.from_numpy(vggish_bank(self.rate)).float()
         elif self.kind != "waveform":
             sys.exit(f"input {self.kind!r}: this script covers waveform, slim2d and vggish")
 
@@ -106,7 +122,8 @@ class Frontend:
 
         geometry = self.window()
         if geometry is None:  # VGGish: the clip's 96-frame patches
-            logmel = torch.log(self.mel(x).T + 0.01)
+            frames = x.unfold(0, 400, 160) * self.hann  # 400 samples, zero-padded to 512
+            logmel = torch.log(torch.fft.rfft(frames, n=512).abs() @ self.bank + 0.01)
             n = logmel.shape[0] // self.length
             patches = logmel[: n * self.length].reshape(n, self.length, 64)
             return (patches - self.mean) / self.std
@@ -145,15 +162,47 @@ class Frontend:
         return (out - self.mean) / self.std
 
 
-def state_module(model):
-    """The module whose state dict carries tympan's parameter names."""
+def tympan_state(arch, model):
+    """The transcription's state dict under tympan's parameter names (burn-store maps
+    BatchNorm's weight/bias to gamma/beta itself), so that `tympan tag` runs the same weights."""
     import torch.nn as nn
 
+    state = {}
+
+    def put(prefix, module):
+        for k, v in module.state_dict().items():
+            state[f"{prefix}.{k}"] = v
+
+    if arch == "hershey-vgg":  # Sequential: conv-BN-ReLU triples and poolings, then the MLP
+        feature, conv = 0, None
+        for m in model:
+            if isinstance(m, nn.Conv2d):
+                conv = m
+            elif isinstance(m, nn.BatchNorm2d):
+                put(f"features.{feature}.conv", conv)
+                put(f"features.{feature}.bn", m)
+                feature += 1
+            elif isinstance(m, nn.MaxPool2d):
+                feature += 1  # tympan's feature list holds the poolings too
+        linears = [m for m in model if isinstance(m, nn.Linear)]
+        for i, m in enumerate(linears):
+            put("out" if i == len(linears) - 1 else f"fc.{i}", m)
+        return state
+    if arch == "hershey-resnet50":  # torchvision's ResNet between a reshape and the sigmoid
+        for k, v in model[1].state_dict().items():
+            state["out." + k[3:] if k.startswith("fc.") else "resnet." + k] = v
+        return state
     if hasattr(model, "net"):  # bench_families' softmax wrapper
-        return model.net
-    if isinstance(model, nn.Sequential) and len(model) == 3 and isinstance(model[0], nn.Unflatten):
-        return model[1]  # ResNet-50 between its reshape and sigmoid
-    return model
+        model = model.net
+    for k, v in model.state_dict().items():
+        # torchaudio's constant buffers (the STFT window, the mel bank): tympan's in-graph
+        # log-mel computes its own.
+        if k.endswith(("spectrogram.window", "mel_scale.fb")):
+            continue
+        if arch == "chen-resnet-small":  # the 1D projection shortcut: Sequential(conv, BN)
+            k = k.replace(".down.0.", ".down.").replace(".down.1.", ".down_bn.")
+        state[k] = v
+    return state
 
 
 def main():
@@ -179,11 +228,7 @@ def main():
     torch.manual_seed(0)
     model = ARCHS[a.arch][0](len(card["classes"]))
     model.eval()
-    # torchaudio's constant buffers (the STFT window, the mel bank) are no parameters of
-    # tympan's in-graph log-mel, which computes its own.
-    state = {k: v for k, v in state_module(model).state_dict().items()
-             if not k.endswith(("spectrogram.window", "mel_scale.fb"))}
-    save_plain_zip(state, a.weights_out)
+    save_plain_zip(tympan_state(a.arch, model), a.weights_out)
     files = sorted(Path(a.clips).glob("*.wav"))
     if not files:
         sys.exit(f"no .wav files in {a.clips}")

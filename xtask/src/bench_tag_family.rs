@@ -177,10 +177,15 @@ pub fn run(o: &Options<'_>) -> Result<()> {
             "same weights; max |tympan - PyTorch| over all scores: {:.2e}",
             max_difference(&ours_path, &torch_scores)?
         ),
-        Some(why) => println!(
-            "scores not compared: the transcription's state dict does not load by name ({})",
-            why.lines().next().unwrap_or("")
-        ),
+        Some(why) => {
+            let keys = o.work.join(format!("{}-keys.txt", o.arch));
+            std::fs::write(&keys, &why).with_context(|| keys.display().to_string())?;
+            println!(
+                "scores not compared: the transcription's state dict does not load by name \
+                 (tympan's initialisation used; the keys: {})",
+                keys.display()
+            )
+        }
     }
     println!(
         "peak memory (whole process; PyTorch's with the interpreter and torch): tympan tag {}, PyTorch {}",

@@ -162,9 +162,7 @@ impl Planes {
                 };
                 let row = &x[r * w..][..w];
                 if tiled {
-                    for (o, win) in out.iter_mut().zip(row.chunks_exact(k)) {
-                        *o = win.iter().fold(*o, |m, &v| wins(m, v));
-                    }
+                    tiled_max(out, row, k);
                     continue;
                 }
                 for &(off, lo, hi) in taps.iter().filter(|t| t.2 > t.1) {
@@ -232,6 +230,49 @@ const NONE: u32 = u32::MAX;
 
 /// The running maximum after seeing `v`: `v` where it is larger or NaN (NaN propagates, as in
 /// PyTorch and flex).
+#[inline(always)]
+/// `out[o] = wins(out[o], row[o k + j])` for j = 0..k in order: windows `k` wide that tile
+/// `row`. Two and four wide (the M-nets', slim 2D's and the DenseNet's poolings) are unrolled so
+/// that the loop over windows vectorises (interleaved loads), compiled for AVX-512F where the CPU
+/// has it; the operations and their order are those of the generic loop, so the bits are too.
+fn tiled_max(out: &mut [f32], row: &[f32], k: usize) {
+    match k {
+        2 => tiled_max_n::<2>(out, row),
+        4 => tiled_max_n::<4>(out, row),
+        _ => {
+            for (o, win) in out.iter_mut().zip(row.chunks_exact(k)) {
+                *o = win.iter().fold(*o, |m, &v| wins(m, v));
+            }
+        }
+    }
+}
+
+fn tiled_max_n<const K: usize>(out: &mut [f32], row: &[f32]) {
+    #[inline(always)]
+    fn body<const K: usize>(out: &mut [f32], row: &[f32]) {
+        let (windows, _) = row.as_chunks::<K>();
+        for (o, win) in out.iter_mut().zip(windows) {
+            let mut m = *o;
+            for &v in win {
+                m = wins(m, v);
+            }
+            *o = m;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        fn wide<const K: usize>(out: &mut [f32], row: &[f32]) {
+            body::<K>(out, row)
+        }
+        if super::simd::avx512() {
+            // SAFETY: the CPU has AVX-512F (checked at run time just above).
+            return unsafe { wide::<K>(out, row) };
+        }
+    }
+    body::<K>(out, row)
+}
+
 #[inline(always)]
 fn wins(m: f32, v: f32) -> f32 {
     if v > m || v.is_nan() { v } else { m }

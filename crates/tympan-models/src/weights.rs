@@ -103,9 +103,14 @@ pub fn load_pytorch<M: Module + ModuleSnapshot>(
     if !path.is_file() {
         return Err(err("file not found".into()));
     }
+    // burn-store renumbers a file's layer indices to close gaps (`nn.Sequential`s with ReLUs
+    // between their convolutions) unless told not to; tympan's names keep their gaps where the
+    // model's own lists hold layers without parameters (Hershey et al.'s VGG and AlexNet keep
+    // their poolings in `features`), so a state dict in tympan's names must be read as written.
     let mut store = PytorchStore::from_file(path)
         .allow_partial(true)
-        .skip_enum_variants(true);
+        .skip_enum_variants(true)
+        .map_indices_contiguous(false);
     if let Some(k) = &options.top_level_key {
         store = store.with_top_level_key(k.clone());
     }
