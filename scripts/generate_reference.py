@@ -655,6 +655,17 @@ def _save_pth(obj, pth, torch):
     pth.with_suffix(".tmp").replace(pth)
 
 
+def gen_layouts():
+    """models/index_gaps.pth: a state dict whose layer indices have a gap (features.0 and
+    features.2, as tympan names a stack whose layer 1 has no parameters: Hershey et al.'s VGG
+    keeps its poolings in `features`), with constant values the loader test checks."""
+    import torch
+
+    state = {"features.0.weight": torch.full((3, 2), 0.5), "features.0.bias": torch.full((3,), 0.25),
+             "features.2.weight": torch.full((2, 3), 2.0), "features.2.bias": torch.full((2,), -1.0)}
+    _save_pth(state, FIX / "models/index_gaps.pth", torch)
+
+
 def gen_models(data, psla_src):
     """PSLA EffNetAttention(b=2, head_num=4, label_dim=527) from PSLA's own src/models/Models.py
     with efficientnet_pytorch 0.7.1, non-trivial BatchNorm statistics and head weights, saved
@@ -1010,7 +1021,7 @@ def gen_losses():
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--only", choices=["fbank", "presets", "audio", "metrics", "models", "sampling", "enhance", "rawwave", "densenet", "resnet50", "kernels", "losses", "psla_stats"])
+    ap.add_argument("--only", choices=["fbank", "presets", "audio", "metrics", "models", "sampling", "enhance", "rawwave", "densenet", "resnet50", "kernels", "losses", "psla_stats", "layouts"])
     ap.add_argument("--psla-src", type=Path, default=None,
                     help="a checkout of github.com/YuanGongND/psla (for the model fixtures)")
     args = ap.parse_args()
@@ -1022,7 +1033,7 @@ def main():
                  rawwave=lambda: gen_rawwave(args.data_dir),
                  densenet=lambda: gen_densenet(args.data_dir),
                  resnet50=lambda: gen_resnet50(args.data_dir, args.psla_src),
-                 kernels=gen_kernels, losses=gen_losses,
+                 kernels=gen_kernels, losses=gen_losses, layouts=gen_layouts,
                  psla_stats=lambda: gen_psla_stats(args.psla_src))
     for name, step in steps.items():
         if name in ("models", "sampling", "enhance", "resnet50", "psla_stats") and args.psla_src is None:

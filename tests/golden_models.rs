@@ -87,6 +87,63 @@ fn key_mismatches_are_reported_not_ignored() {
     }
 }
 
+/// A layer list whose entry 1 has no parameters (Hershey et al.'s VGG keeps its poolings in
+/// `features`).
+#[derive(Module, Debug)]
+struct GappedStack {
+    features: Vec<Part>,
+}
+
+#[derive(Module, Debug)]
+enum Part {
+    Linear(burn::nn::Linear),
+    Pool(NoParams),
+}
+
+#[derive(Module, Debug)]
+struct NoParams {
+    #[module(skip)]
+    _kernel: usize,
+}
+
+/// A state dict in tympan's names keeps the gaps of its layer indices (`features.0`,
+/// `features.2`: models/index_gaps.pth, constant values) and loads as written. burn-store
+/// renumbers indices to close such gaps by default, which sent `features.2` to the pooling at
+/// `features.1`: Hershey et al.'s VGG could not load its own names (found 2026-12-07).
+#[test]
+fn layer_indices_load_as_written() {
+    let device = Backend::Flex.device().unwrap();
+    let linear = |i, o| Part::Linear(burn::nn::LinearConfig::new(i, o).init(&device));
+    let mut stack = GappedStack {
+        features: vec![
+            linear(2, 3),
+            Part::Pool(NoParams { _kernel: 2 }),
+            linear(3, 2),
+        ],
+    };
+    let path = fixtures().join("models/index_gaps.pth");
+    let report = load_pytorch(&mut stack, &path, &TorchLoadOptions::default()).unwrap();
+    assert!(report.is_complete(), "{report}");
+    let values = |p: &burn::module::Param<Tensor<2>>| -> Vec<f32> {
+        p.val().into_data().try_to_vec::<f32>().unwrap()
+    };
+    let (Part::Linear(first), Part::Linear(last)) = (&stack.features[0], &stack.features[2]) else {
+        panic!("layers 0 and 2 are linear");
+    };
+    assert_eq!(values(&first.weight), vec![0.5; 6]);
+    assert_eq!(values(&last.weight), vec![2.0; 6]);
+    let bias = |l: &burn::nn::Linear| -> Vec<f32> {
+        l.bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
+    };
+    assert_eq!((bias(first), bias(last)), (vec![0.25; 3], vec![-1.0; 2]));
+}
+
 /// The legacy (pre-1.6 torch) ImageNet EfficientNet-Lite files in `../shared/data/weights` load
 /// into the PSLA heads: every backbone tensor but the stem is applied; the ImageNet classifier is
 /// dropped; with `average-rgb` the stem is the mean of the RGB filters.
