@@ -23,9 +23,10 @@ PyTorch user would write, in float32:
   magnitude FFT, VGGish's 64-band mel matrix over 125-7500 Hz, ln(x + 0.01)), cut into
   96-frame patches;
   features are then normalised with the card's (mean, std);
-- the card's `eval_batch_size` windows per forward pass, the windows of consecutive files
-  sharing passes as `tympan tag` shares them (crates/tympan-infer/src/files.rs; VGGish input:
-  that many patches, whole clips at a time), the clip score the mean over its windows (Chen et
+- the card's `eval_batch_size` windows per forward pass (fewer for large windows: at most 2^18
+  input values), the windows of consecutive files sharing passes as `tympan tag` shares them
+  (crates/tympan-infer/src/files.rs; VGGish input: that many patches, whole clips at a time),
+  the clip score the mean over its windows (Chen et
   al.'s network: the mean of its three levels' scores, as tympan's `ChenNet::forward`).
 
 The model is built from torch.manual_seed(0) and not trained: only time (and, where tympan loads
@@ -35,8 +36,8 @@ archive, which burn-store reads) under tympan's parameter names (`tympan_state`)
 
 Prints one JSON line: {"seconds", "seconds_per_file", "clips", "windows", "torch", "threads",
 "peak_rss_mib"}: the files with windows shared across files, and again with each file's windows
-in passes of their own (a plain loop over files; PyTorch was faster that way for Chen et al.'s
-network, slower for the M-nets), so that the comparison can take PyTorch's faster loop. The times
+in passes of their own (a plain loop over files; with windows shared 16 at a time, PyTorch ran
+Chen et al.'s network 1.5x slower than that), so that the comparison takes PyTorch's faster loop. The times
 cover the files only (after imports and model construction, with one warm-up file).
 """
 
@@ -94,7 +95,10 @@ class Frontend:
         self.wave_norm = c.get("wave_norm", "none")
         self.peak = c.get("peak_normalise", False)
         self.pad_both = c.get("pad_both", False)
-        self.batch = card["eval_batch_size"]
+        # Windows per pass: the card's batch, fewer for large windows, as `tympan tag` sizes
+        # its passes (crates/tympan-infer/src/files.rs, PASS_VALUES: at most 2^18 input values).
+        values = self.length * (1 if self.kind == "waveform" else 64)
+        self.batch = min(card["eval_batch_size"], max(1, (1 << 18) // values))
         if self.kind == "slim2d":
             self.frame, self.hop = int(self.rate * 0.04), int(self.rate * 0.02)
             self.mel = torchaudio.transforms.MelSpectrogram(

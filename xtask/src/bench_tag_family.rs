@@ -139,7 +139,7 @@ pub fn run(o: &Options<'_>) -> Result<()> {
         .with_context(|| format!("running {} {}", o.python, script.display()))?;
     let v = script_json(&script, &out)?;
     // PyTorch's faster loop: windows shared across files as tympan shares them, or each file's
-    // alone (faster for Chen et al.'s network in PyTorch, 2026-12-07).
+    // alone (the script's docstring).
     let shared_s = v["seconds"].as_f64().context("seconds")?;
     let alone_s = v["seconds_per_file"].as_f64().context("seconds_per_file")?;
     let py_s = shared_s.min(alone_s);

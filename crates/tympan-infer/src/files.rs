@@ -1,15 +1,14 @@
 //! Files to window scores, the windows of consecutive files sharing forward passes
 //! ([`Scorer::score_files`]). Each file is read piece by piece and cut into windows as
-//! [`Scorer::score_file`] describes; windows wait in one queue until [`Scorer::batch`] of them
-//! (a VGGish-input model: that many 960 ms patches, whole files at a time) are ready, whatever
-//! file they come from. Memory is one queue of windows plus the scores of the files not yet
-//! reported, and files are reported in their order as soon as they and every file before them
-//! are scored.
+//! [`Scorer::score_file`] describes; windows wait in one queue until a pass is ready, whatever
+//! file they come from: [`Scorer::batch`] windows (a VGGish-input model: that many 960 ms
+//! patches, whole files at a time), or fewer where windows are large ([`PASS_VALUES`]). Memory
+//! is one queue of windows plus the scores of the files not yet reported, and files are reported
+//! in their order as soon as they and every file before them are scored.
 //!
 //! `tympan tag` on a folder of short clips scored each file alone: a 10 s clip is one window for
-//! Chen et al.'s network and three for the M-nets, so forward passes ran on one to three windows
-//! where the batch is sixteen, on a backend whose kernels share work between the samples of a
-//! batch.
+//! Chen et al.'s network and three for the M-nets, so the M-nets' passes ran on three windows,
+//! where eight ran 44 % faster per window.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +19,16 @@ use tympan_models::Tagger;
 
 use crate::predict::{Clip, predict};
 use crate::{InferError, Scorer, Windows};
+
+/// The most input values a pass takes when windows of several files share it: a window of
+/// Chen et al.'s network (160,000 samples) or of PSLA's EfficientNet (1056 x 128 fbank values)
+/// goes alone, eight of the M-nets' (32,000 samples), sixteen slim 2D windows or VGGish patches.
+/// Measured on the flex backend (2-core AMD EPYC, 2026-12-07), clips/s by windows per pass:
+/// M34-res 126 / 182 / 175 at 3 / 8 / 16; Chen et al. 11.2 / 10.8 / 10.1 at 1 / 4 / 16 (and 4x
+/// the memory at 16); the DenseNet 91 / 90 / 87 at 3 / 8 / 16; `tympan tag` with PSLA's B2 took
+/// 2.5 s for 30 clips at 16 windows per pass against 1.7 s one at a time. Large windows do not
+/// gain from sharing a pass on this backend, small ones do.
+const PASS_VALUES: usize = 1 << 18;
 
 /// One window waiting for a forward pass.
 struct Queued {
@@ -53,6 +62,8 @@ struct Run<'a, F> {
     queue: Vec<Queued>,
     /// Examples in the queue: windows, or a VGGish model's patches.
     examples: usize,
+    /// Examples per forward pass: [`Scorer::batch`], fewer for large windows ([`PASS_VALUES`]).
+    per_pass: usize,
     files: Vec<Progress>,
     /// The first file not reported yet.
     next: usize,
@@ -74,12 +85,14 @@ impl Scorer {
         done: impl FnMut(usize, Result<Windows, InferError>),
     ) -> Result<(), InferError> {
         Self::check_hop(hop_s)?;
+        let values = self.contract.length.max(1) * self.contract.input.bins();
         let mut run = Run {
             scorer: self,
             model,
             device,
             queue: Vec::new(),
             examples: 0,
+            per_pass: self.batch.min((PASS_VALUES / values).max(1)),
             files: Vec::with_capacity(paths.len()),
             next: 0,
             done,
@@ -170,7 +183,7 @@ impl<F: FnMut(usize, Result<Windows, InferError>)> Run<'_, F> {
             rate,
         });
         self.examples += examples;
-        if self.examples >= self.scorer.batch {
+        if self.examples >= self.per_pass {
             self.flush()?;
         }
         Ok(())
@@ -221,7 +234,7 @@ impl<F: FnMut(usize, Result<Windows, InferError>)> Run<'_, F> {
             &forward,
             &self.scorer.contract,
             &clips,
-            self.scorer.batch,
+            self.per_pass,
             self.device,
         )?;
         let k = scores.len() / queued.len().max(1);
