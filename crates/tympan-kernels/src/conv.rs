@@ -245,12 +245,12 @@ mod tests {
             ("dense 3x3 split weight grad", [8, 16], 3, 1, 1, PaddingConfig2d::Same, 1, false, [3, 8, 70, 65]),
             // The same with more output channels than taps (the untransposed products).
             ("pointwise split weight grad", [8, 80], 1, 1, 1, PaddingConfig2d::Valid, 1, false, [3, 8, 70, 65]),
-            // 3x3 stride 1 with fewer than 64 channels on a side (im2col): odd output sizes,
+            // 3x3 stride 1 with fewer than 48 channels on a side (im2col): odd output sizes,
             // padding on one side only, depth beyond DEPTH_BLOCK.
             ("3x3 valid odd", [24, 20], 3, 1, 1, PaddingConfig2d::Valid, 1, false, [2, 24, 12, 9]),
             ("3x3 asym", [16, 32], 3, 1, 1, PaddingConfig2d::Explicit(0, 0, 1, 1), 1, true, [3, 16, 9, 14]),
             ("3x3 deep", [600, 16], 3, 1, 1, PaddingConfig2d::Same, 1, false, [1, 600, 5, 4]),
-            // Winograd F(2x2, 3x3), forward and input gradient (64+ channels each side, 16+
+            // Winograd F(2x2, 3x3), forward and input gradient (48+ channels each side, 16+
             // tiles): odd output sizes (edge tiles cut by the output's end), no padding (the
             // input gradient's 2 zeros before), padding on one side only, wide rows of tiles
             // (the blocked schedule) and depth beyond DEPTH_BLOCK.

@@ -720,10 +720,31 @@ fn im2col_tile(x_b: &[f32], g: &Geometry, p0: usize, cols: &mut [f32]) {
                 let start = (a as isize + off) as usize;
                 d[a - ow0..z - ow0].copy_from_slice(&row_in[start..start + (z - a)]);
             } else {
-                for ow in a..z {
-                    d[ow - ow0] = row_in[(ow as isize * g.stride[1] as isize + off) as usize];
-                }
+                let s = g.stride[1];
+                let start = (a as isize * s as isize + off) as usize;
+                strided_copy(&mut d[a - ow0..z - ow0], &row_in[start..], s);
             }
+        }
+    }
+}
+
+/// `dst[i] = src[i * s]`: every `s`-th input of a strided convolution's row. Stride 2 (the
+/// ResNets' downsampling) goes in pairs, which vectorises (interleaved loads); per element, the
+/// index arithmetic cost more than the copy (perf, Chen et al.'s `tympan tag`, 2026-12-07).
+fn strided_copy(dst: &mut [f32], src: &[f32], s: usize) {
+    if s == 2 {
+        let (pairs, _) = src.as_chunks::<2>();
+        let n = dst.len().min(pairs.len());
+        for (d, p) in dst[..n].iter_mut().zip(pairs) {
+            *d = p[0];
+        }
+        // The last output may read the row's last value, which has no pair.
+        for (i, d) in dst.iter_mut().enumerate().skip(n) {
+            *d = src[i * 2];
+        }
+    } else {
+        for (d, v) in dst.iter_mut().zip(src.iter().step_by(s)) {
+            *d = *v;
         }
     }
 }
