@@ -158,13 +158,17 @@ pub(crate) fn script_json(script: &Path, out: &std::process::Output) -> Result<s
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .context("no JSON line from the PyTorch script")?;
-    Ok(serde_json::from_str(line)?)
+    crate::bench_train::last_json(&out.stdout)
+}
+
+/// The memory and ratio lines both tag benchmarks end with.
+pub(crate) fn print_memory_and_ratio(ours_mem: Option<f64>, v: &serde_json::Value, ratio: f64) {
+    println!(
+        "peak memory (whole process; PyTorch's with the interpreter and torch): tympan tag {}, PyTorch {}",
+        crate::peak_memory::show(ours_mem),
+        crate::peak_memory::show(v["peak_rss_mib"].as_f64())
+    );
+    println!("ratio: tympan tag is {ratio:.2}x PyTorch's clips/s");
 }
 
 /// Prepare the clips, run PyTorch then tympan, and print clips/s, the ratio and the agreement.
@@ -230,14 +234,6 @@ pub fn run(o: &Options<'_>) -> Result<()> {
         n / ours_s
     );
     println!("max |tympan - PyTorch| over all scores: {worst:.2e}");
-    println!(
-        "peak memory (whole process; PyTorch's with the interpreter and torch): tympan tag {}, PyTorch {}",
-        crate::peak_memory::show(ours_mem),
-        crate::peak_memory::show(v["peak_rss_mib"].as_f64())
-    );
-    println!(
-        "ratio: tympan tag is {:.2}x PyTorch's clips/s",
-        py_s / ours_s
-    );
+    print_memory_and_ratio(ours_mem, &v, py_s / ours_s);
     Ok(())
 }

@@ -187,14 +187,6 @@ pub fn run(o: &Options<'_>) -> Result<()> {
             )
         }
     }
-    println!(
-        "peak memory (whole process; PyTorch's with the interpreter and torch): tympan tag {}, PyTorch {}",
-        crate::peak_memory::show(ours_mem),
-        crate::peak_memory::show(v["peak_rss_mib"].as_f64())
-    );
-    println!(
-        "ratio: tympan tag is {:.2}x PyTorch's clips/s",
-        py_s / ours_s
-    );
+    crate::bench_tag::print_memory_and_ratio(ours_mem, &v, py_s / ours_s);
     Ok(())
 }

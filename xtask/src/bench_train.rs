@@ -297,7 +297,7 @@ fn time_pytorch_family(
 }
 
 /// The last line of a script's output that is a JSON object.
-fn last_json(stdout: &[u8]) -> Result<serde_json::Value> {
+pub(crate) fn last_json(stdout: &[u8]) -> Result<serde_json::Value> {
     let stdout = String::from_utf8_lossy(stdout);
     let line = stdout
         .lines()
