@@ -68,6 +68,8 @@ struct Run<'a, F> {
     /// The first file not reported yet.
     next: usize,
     done: F,
+    /// An error of a pass that belongs to no file (reading the outputs back): it ends the call.
+    fatal: Option<InferError>,
 }
 
 impl Scorer {
@@ -96,6 +98,7 @@ impl Scorer {
             files: Vec::with_capacity(paths.len()),
             next: 0,
             done,
+            fatal: None,
         };
         for (i, path) in paths.iter().enumerate() {
             let path = path.as_ref();
@@ -110,9 +113,15 @@ impl Scorer {
             if let Err(e) = run.read(i, path, hop_s) {
                 run.fail(i, e);
             }
+            if let Some(e) = run.fatal.take() {
+                return Err(e);
+            }
             run.report();
         }
-        run.flush()?;
+        run.flush();
+        if let Some(e) = run.fatal.take() {
+            return Err(e);
+        }
         run.report();
         Ok(())
     }
@@ -135,7 +144,8 @@ impl<F: FnMut(usize, Result<Windows, InferError>)> Run<'_, F> {
             let patches = contract.example_ranges(samples.len(), rate).len();
             let f = &mut self.files[i];
             (f.hop_s, f.window_s, f.windows) = (secs, secs, Some(1));
-            return self.push(i, samples, rate, patches.max(1));
+            self.push(i, samples, rate, patches.max(1));
+            return Ok(());
         };
         (self.files[i].hop_s, self.files[i].window_s) =
             (hop as f64 / rate as f64, win as f64 / rate as f64);
@@ -162,21 +172,18 @@ impl<F: FnMut(usize, Result<Windows, InferError>)> Run<'_, F> {
             if known.saturating_sub(start) >= min || start == 0 {
                 let end = (start + win).min(known);
                 count += 1;
-                self.push(i, buf[start - base..end - base].to_vec(), rate, 1)?;
+                self.push(i, buf[start - base..end - base].to_vec(), rate, 1);
+                if self.fatal.is_some() {
+                    return Ok(());
+                }
             }
         }
         self.files[i].windows = Some(count);
         Ok(())
     }
 
-    /// Queue one input of `examples` examples; score the queue once it holds a batch.
-    fn push(
-        &mut self,
-        file: usize,
-        samples: Vec<f32>,
-        rate: u32,
-        examples: usize,
-    ) -> Result<(), InferError> {
+    /// Queue one input of `examples` examples; score the queue once it holds a pass.
+    fn push(&mut self, file: usize, samples: Vec<f32>, rate: u32, examples: usize) {
         self.queue.push(Queued {
             file,
             samples,
@@ -184,14 +191,20 @@ impl<F: FnMut(usize, Result<Windows, InferError>)> Run<'_, F> {
         });
         self.examples += examples;
         if self.examples >= self.per_pass {
-            self.flush()?;
+            self.flush();
         }
-        Ok(())
     }
 
     /// Score the queue and hand each file its rows. If a window fails (its features cannot be
-    /// computed), each file's windows are scored apart, so that only the failing file fails.
-    fn flush(&mut self) -> Result<(), InferError> {
+    /// computed), each file's windows are scored apart, so that only the failing file fails; an
+    /// error that belongs to no file is kept in `fatal`.
+    fn flush(&mut self) {
+        if let Err(e) = self.try_flush() {
+            self.fatal.get_or_insert(e);
+        }
+    }
+
+    fn try_flush(&mut self) -> Result<(), InferError> {
         if self.queue.is_empty() {
             return Ok(());
         }
