@@ -28,8 +28,10 @@ PSLA fbank model: a Burn record (.bpk) or a PyTorch state dict (.pth/.pt, e.g. P
 checkpoints; the DataParallel `module.` prefix is handled), with its class names (--labels) and
 the normalisation it was trained with (--mean, --std: PSLA's AudioSet models use -4.6476 and
 4.5699); --frames and --sample-rate default to the model card's. Files are cut into windows of
-the model's input every --hop-s seconds (default: back to back). The clip score is the mean (or
-max) over windows, and --windows-out keeps the per-window scores.";
+the model's input every --hop-s seconds (default: back to back); the windows of consecutive
+files share forward passes (up to the card's batch, fewer for large windows), and files are
+reported in order. The clip score is the mean (or max) over windows, and --windows-out keeps the
+per-window scores.";
 
 /// What `tag` prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
