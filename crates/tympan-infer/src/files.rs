@@ -10,6 +10,7 @@
 //! Chen et al.'s network and three for the M-nets, so the M-nets' passes ran on three windows,
 //! where eight ran 44 % faster per window.
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
@@ -70,21 +71,25 @@ struct Run<'a, F> {
     done: F,
     /// An error of a pass that belongs to no file (reading the outputs back): it ends the call.
     fatal: Option<InferError>,
+    /// The caller asked to stop (its `done` returned `Break`).
+    stopped: bool,
 }
 
 impl Scorer {
     /// Window scores of `paths`, windows every `hop_s` seconds (default: the window length),
     /// the windows of consecutive files sharing forward passes of [`Self::batch`] windows (see
     /// the `files` module). `done(i, windows)` gets file `i`'s scores, or the error that stopped
-    /// it, in file order; the files after a failed one go on. A hop that is not a positive number
-    /// of seconds, and errors that belong to no file (reading the outputs back), end the call.
+    /// it, in file order; the files after a failed one go on. `done` returning `Break` ends the
+    /// call there (a consumer that cannot take more, such as a closed pipe). A hop that is not a
+    /// positive number of seconds, and errors that belong to no file (reading the outputs back),
+    /// end the call with that error.
     pub fn score_files<P: AsRef<Path>>(
         &self,
         model: &Tagger,
         paths: &[P],
         hop_s: Option<f64>,
         device: &Device,
-        done: impl FnMut(usize, Result<Windows, InferError>),
+        done: impl FnMut(usize, Result<Windows, InferError>) -> ControlFlow<()>,
     ) -> Result<(), InferError> {
         Self::check_hop(hop_s)?;
         let values = self.contract.length.max(1) * self.contract.input.bins();
@@ -99,6 +104,7 @@ impl Scorer {
             next: 0,
             done,
             fatal: None,
+            stopped: false,
         };
         for (i, path) in paths.iter().enumerate() {
             let path = path.as_ref();
@@ -117,17 +123,24 @@ impl Scorer {
                 return Err(e);
             }
             run.report();
+            if run.stopped {
+                return Ok(());
+            }
         }
         run.flush();
         if let Some(e) = run.fatal.take() {
             return Err(e);
         }
         run.report();
+        debug_assert!(
+            run.stopped || run.next == paths.len(),
+            "every file is reported"
+        );
         Ok(())
     }
 }
 
-impl<F: FnMut(usize, Result<Windows, InferError>)> Run<'_, F> {
+impl<F: FnMut(usize, Result<Windows, InferError>) -> ControlFlow<()>> Run<'_, F> {
     /// Queue file `i`'s windows, scoring the queue each time it fills.
     fn read(&mut self, i: usize, path: &Path, hop_s: Option<f64>) -> Result<(), InferError> {
         let contract = &self.scorer.contract;
@@ -269,7 +282,8 @@ impl<F: FnMut(usize, Result<Windows, InferError>)> Run<'_, F> {
 
     /// Report the files that are complete, in order, and let go of their scores.
     fn report(&mut self) {
-        while let Some(f) = self.files.get_mut(self.next)
+        while !self.stopped
+            && let Some(f) = self.files.get_mut(self.next)
             && f.complete()
         {
             let result = match f.error.take() {
@@ -282,8 +296,12 @@ impl<F: FnMut(usize, Result<Windows, InferError>)> Run<'_, F> {
             };
             // A failed file's windows still queued are scored and dropped with it.
             f.windows = Some(0);
-            (self.done)(self.next, result);
+            let flow = (self.done)(self.next, result);
             self.next += 1;
+            if flow.is_break() {
+                self.stopped = true;
+                return;
+            }
         }
     }
 }

@@ -99,7 +99,10 @@ impl Scorer {
         device: &Device,
     ) -> Result<Windows, InferError> {
         let mut got = None;
-        self.score_files(model, &[path], hop_s, device, |_, w| got = Some(w))?;
+        self.score_files(model, &[path], hop_s, device, |_, w| {
+            got = Some(w);
+            std::ops::ControlFlow::Continue(())
+        })?;
         got.unwrap_or_else(|| Err(InferError::Input(format!("{}: not scored", path.display()))))
     }
 

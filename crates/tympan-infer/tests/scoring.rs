@@ -12,6 +12,8 @@
 //! do not depend on the batch here, the bound leaves room for a backend whose do), exact where
 //! the batches are the same.
 
+use std::ops::ControlFlow;
+
 use burn::prelude::*;
 use tympan_infer::{Clip, InputContract, InputKind, Scorer};
 
@@ -115,7 +117,8 @@ fn clips_scored_together_keep_their_own_scores_and_files_match_memory() {
 /// Files scored together ([`Scorer::score_files`]): windows of consecutive files share forward
 /// passes (batch 4: the first file's three windows and the third file's first), yet each file
 /// gets its own windows' scores, within 1e-6 of scoring it alone; results come in file order; a
-/// file that cannot be read gets its error, naming it, and the files after it are still scored.
+/// file that cannot be read gets its error, naming it, and the files after it are still scored;
+/// a consumer that returns `Break` gets no further file.
 #[test]
 fn files_scored_together_come_in_order_with_their_own_scores() {
     let device = Device::flex();
@@ -138,7 +141,10 @@ fn files_scored_together_come_in_order_with_their_own_scores() {
     }
     let mut got = Vec::new();
     scorer
-        .score_files(&model, &paths, None, &device, |i, w| got.push((i, w)))
+        .score_files(&model, &paths, None, &device, |i, w| {
+            got.push((i, w));
+            ControlFlow::Continue(())
+        })
         .unwrap();
     assert_eq!(
         got.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
@@ -169,4 +175,13 @@ fn files_scored_together_come_in_order_with_their_own_scores() {
         .filter_map(|(_, w)| w.as_ref().ok().map(|w| w.scores.len()))
         .collect();
     assert_eq!(counts, [3, 2, 4]);
+    // A consumer that stops after the first file gets no other.
+    let mut seen = Vec::new();
+    scorer
+        .score_files(&model, &paths, None, &device, |i, _| {
+            seen.push(i);
+            ControlFlow::Break(())
+        })
+        .unwrap();
+    assert_eq!(seen, [0]);
 }

@@ -228,9 +228,6 @@ impl Planes {
 /// No position yet (a window wholly in the padding keeps it).
 const NONE: u32 = u32::MAX;
 
-/// The running maximum after seeing `v`: `v` where it is larger or NaN (NaN propagates, as in
-/// PyTorch and flex).
-#[inline(always)]
 /// `out[o] = wins(out[o], row[o k + j])` for j = 0..k in order: windows `k` wide that tile
 /// `row`. Two and four wide (the M-nets', slim 2D's and the DenseNet's poolings) are unrolled so
 /// that the loop over windows vectorises (interleaved loads), compiled for AVX-512F where the CPU
@@ -273,6 +270,8 @@ fn tiled_max_n<const K: usize>(out: &mut [f32], row: &[f32]) {
     body::<K>(out, row)
 }
 
+/// The running maximum after seeing `v`: `v` where it is larger or NaN (NaN propagates, as in
+/// PyTorch and flex).
 #[inline(always)]
 fn wins(m: f32, v: f32) -> f32 {
     if v > m || v.is_nan() { v } else { m }

@@ -217,12 +217,12 @@ impl AudioTagger {
 
     /// [`Self::windows`] of several files, each read piece by piece, the windows of
     /// consecutive files sharing forward passes: `done(i, windows)` gets file `i`'s scores or
-    /// its error, in file order, and the files after a failed one go on
-    /// ([`Scorer::score_files`]). What `tympan tag` runs on a list of files.
+    /// its error, in file order, and the files after a failed one go on; `done` returning
+    /// `Break` stops there ([`Scorer::score_files`]). What `tympan tag` runs on a list of files.
     pub fn windows_each<P: AsRef<Path>>(
         &self,
         files: &[P],
-        mut done: impl FnMut(usize, Result<Windows, TagError>),
+        mut done: impl FnMut(usize, Result<Windows, TagError>) -> std::ops::ControlFlow<()>,
     ) -> Result<(), TagError> {
         Ok(self
             .scorer

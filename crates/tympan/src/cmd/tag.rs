@@ -231,12 +231,13 @@ pub fn run(a: Args) -> Result<ExitCode> {
         pb.inc(1);
         Ok(())
     };
+    // An output that cannot be written (a closed pipe, a full disk) stops the scoring too.
     let mut stopped = None;
-    tagger.windows_each(&files, |i, w| {
-        if stopped.is_none()
-            && let Err(e) = show(&files[i], w)
-        {
+    tagger.windows_each(&files, |i, w| match show(&files[i], w) {
+        Ok(()) => std::ops::ControlFlow::Continue(()),
+        Err(e) => {
             stopped = Some(e);
+            std::ops::ControlFlow::Break(())
         }
     })?;
     if let Some(e) = stopped {
