@@ -153,43 +153,45 @@ impl Preset {
     }
 }
 
-/// PSLA's fbank at `sample_rate`, built once per rate and shared: callers build an extractor per
-/// clip (training's batch builder, `tympan tag`, the frontend bench), and building one (the FFT
-/// plan, the window, 128 mel bands) was 2 % of the frontend's time (perf, 2026-12-04).
-fn psla_fbank(sample_rate: u32) -> Result<std::sync::Arc<Fbank>> {
-    use std::collections::HashMap;
-    use std::sync::{Arc, Mutex, OnceLock};
-    static BUILT: OnceLock<Mutex<HashMap<u32, Arc<Fbank>>>> = OnceLock::new();
-    let built = BUILT.get_or_init(Default::default);
-    if let Some(fb) = built.lock().ok().and_then(|m| m.get(&sample_rate).cloned()) {
-        return Ok(fb);
+/// Extractors built once per key and shared (`Arc`): callers build an extractor per clip
+/// (training's batch builder, the frontend bench) or per window (`tympan tag`).
+type Shared<K, V> =
+    std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<K, std::sync::Arc<V>>>>;
+
+/// The value of `key` in `cache`, built by `build` the first time.
+fn shared<K: std::hash::Hash + Eq, V>(
+    cache: &'static Shared<K, V>,
+    key: K,
+    build: impl FnOnce() -> Result<V>,
+) -> Result<std::sync::Arc<V>> {
+    let built = cache.get_or_init(Default::default);
+    if let Some(v) = built.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return Ok(v);
     }
-    let fb = Arc::new(Fbank::new(psla_fbank_options(sample_rate))?);
+    let v = std::sync::Arc::new(build()?);
     if let Ok(mut m) = built.lock() {
-        m.insert(sample_rate, fb.clone());
+        m.insert(key, v.clone());
     }
-    Ok(fb)
+    Ok(v)
+}
+
+/// PSLA's fbank at `sample_rate`, built once per rate and shared: building one (the FFT plan,
+/// the window, 128 mel bands) per clip was 2 % of the frontend's time (perf, 2026-12-04).
+fn psla_fbank(sample_rate: u32) -> Result<std::sync::Arc<Fbank>> {
+    static BUILT: Shared<u32, Fbank> = std::sync::OnceLock::new();
+    shared(&BUILT, sample_rate, || {
+        Fbank::new(psla_fbank_options(sample_rate))
+    })
 }
 
 /// The mel extractor of preset `which` (0 VGGish, 1 DCASE DenseNet, 2 slim 2D) at `opts`' rate,
-/// built once and shared like [`psla_fbank`]: `tympan tag` builds an extractor per window, and
-/// building this one (the FFT plan, the window, the bank) each time showed in its profile with
-/// the slim 2D model (2026-12-07).
+/// built once and shared: building it (the FFT plan, the window, the bank) for every window
+/// showed in `tympan tag`'s profile with the slim 2D model (2026-12-07).
 fn shared_mel(which: u8, opts: MelSpecOptions) -> Result<std::sync::Arc<MelSpectrogram>> {
-    use std::collections::HashMap;
-    use std::sync::{Arc, Mutex, OnceLock};
-    type Built = Mutex<HashMap<(u8, u32), Arc<MelSpectrogram>>>;
-    static BUILT: OnceLock<Built> = OnceLock::new();
-    let key = (which, opts.sample_rate);
-    let built = BUILT.get_or_init(Default::default);
-    if let Some(ms) = built.lock().ok().and_then(|m| m.get(&key).cloned()) {
-        return Ok(ms);
-    }
-    let ms = Arc::new(MelSpectrogram::new(opts)?);
-    if let Ok(mut m) = built.lock() {
-        m.insert(key, ms.clone());
-    }
-    Ok(ms)
+    static BUILT: Shared<(u8, u32), MelSpectrogram> = std::sync::OnceLock::new();
+    shared(&BUILT, (which, opts.sample_rate), || {
+        MelSpectrogram::new(opts)
+    })
 }
 
 /// The Kaldi options PSLA's `_wav2fbank` passes.

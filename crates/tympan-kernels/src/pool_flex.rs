@@ -65,6 +65,10 @@ struct Planes {
     kernel: [usize; 2],
     rows: Axis,
     cols: Axis,
+    /// Each kernel column's `(off, lo, hi)` ([`Axis::range`]), the same for every output row:
+    /// computed once per pooling. Per output row, this setup (two divisions per tap) cost about
+    /// as much as the comparisons on slim 2D's short rows (perf, 2026-12-07).
+    col_taps: Vec<(isize, usize, usize)>,
 }
 
 impl Planes {
@@ -89,13 +93,15 @@ impl Planes {
                 pad: w.padding[d],
             }
         };
+        let cols = axis(1);
         Some(Self {
             n: s[0],
             c: s[1],
             planes: s[0] * s[1],
             kernel: w.kernel,
             rows: axis(0),
-            cols: axis(1),
+            col_taps: (0..w.kernel[1]).map(|j| cols.range(j)).collect(),
+            cols,
         })
     }
 
@@ -117,6 +123,18 @@ impl Planes {
         }
     }
 
+    /// `f(r, row)` for every input row `r` (of plane `x`) that output row `oh` reads, in kernel
+    /// order.
+    #[inline(always)]
+    fn for_rows(&self, x: &[f32], oh: usize, mut f: impl FnMut(usize, &[f32])) {
+        let w = self.cols.size;
+        for i in 0..self.kernel[0] {
+            if let Some(r) = self.rows.at(oh, i) {
+                f(r, &x[r * w..][..w]);
+            }
+        }
+    }
+
     /// `f(r, row, start, lo..hi)` for every tap of output row `oh` that reaches the input:
     /// `row` is input row `r` (of plane `x`), and outputs `lo..hi` of the row read it at
     /// `start`, `start + stride`, ... (kernel rows, then columns, in order).
@@ -127,58 +145,42 @@ impl Planes {
         oh: usize,
         mut f: impl FnMut(usize, &[f32], usize, std::ops::Range<usize>),
     ) {
-        let w = self.cols.size;
-        for i in 0..self.kernel[0] {
-            let Some(r) = self.rows.at(oh, i) else {
-                continue;
-            };
-            let row = &x[r * w..][..w];
-            for j in 0..self.kernel[1] {
-                let (off, lo, hi) = self.cols.range(j);
+        self.for_rows(x, oh, |r, row| {
+            for &(off, lo, hi) in &self.col_taps {
                 if hi > lo {
                     let start = (lo as isize * self.cols.stride as isize + off) as usize;
                     f(r, row, start, lo..hi);
                 }
             }
-        }
+        });
     }
 
     /// One plane's maxima, an output row at a time: the row starts at -inf and takes the
     /// maximum with each tap's inputs in turn (kernel rows, then columns, the order of
     /// [`Planes::for_taps`]). Windows that tile a row (stride = width, no padding: the M-nets'
-    /// and the slim 2D net's poolings) take their taps from one contiguous run each; the others
-    /// go tap by tap, with the column ranges computed once per plane. Per output row, the tap
-    /// setup (two divisions per tap) cost about as much as the comparisons on slim 2D's short
-    /// rows: pooling was 10 % of its `tympan tag` (perf, 2026-12-07).
+    /// and the slim 2D net's poolings) take their taps from one contiguous run each
+    /// ([`tiled_max`], the same comparisons in the same order).
     fn max_plane(&self, x: &[f32], y: &mut [f32]) {
-        let (s, k, w) = (self.cols.stride, self.kernel[1], self.cols.size);
+        let (s, k) = (self.cols.stride, self.kernel[1]);
         let tiled = s == k && self.cols.pad == 0 && self.cols.dilation == 1;
-        let taps: Vec<(isize, usize, usize)> = (0..k).map(|j| self.cols.range(j)).collect();
         for (oh, out) in y.chunks_mut(self.cols.out).enumerate() {
             out.fill(f32::NEG_INFINITY);
-            for i in 0..self.kernel[0] {
-                let Some(r) = self.rows.at(oh, i) else {
-                    continue;
-                };
-                let row = &x[r * w..][..w];
-                if tiled {
-                    tiled_max(out, row, k);
-                    continue;
-                }
-                for &(off, lo, hi) in taps.iter().filter(|t| t.2 > t.1) {
-                    let start = (lo as isize * s as isize + off) as usize;
-                    let out = &mut out[lo..hi];
-                    if s == 1 {
-                        for (o, &v) in out.iter_mut().zip(&row[start..]) {
-                            *o = wins(*o, v);
-                        }
-                    } else {
-                        for (o, &v) in out.iter_mut().zip(row[start..].iter().step_by(s)) {
-                            *o = wins(*o, v);
-                        }
+            if tiled {
+                self.for_rows(x, oh, |_, row| tiled_max(out, row, k));
+                continue;
+            }
+            self.for_taps(x, oh, |_, row, start, outs| {
+                let out = &mut out[outs];
+                if s == 1 {
+                    for (o, &v) in out.iter_mut().zip(&row[start..]) {
+                        *o = wins(*o, v);
+                    }
+                } else {
+                    for (o, &v) in out.iter_mut().zip(row[start..].iter().step_by(s)) {
+                        *o = wins(*o, v);
                     }
                 }
-            }
+            });
         }
     }
 
