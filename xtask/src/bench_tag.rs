@@ -9,7 +9,7 @@
 //! its loop over the files after imports and model construction. A one-file `tympan tag` run is
 //! timed too, to show the fixed cost.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -149,8 +149,15 @@ pub(crate) fn max_difference(ours: &Path, theirs: &Path) -> Result<f32> {
         .fold(0f32, f32::max))
 }
 
-/// The last JSON line a bench script printed.
-pub(crate) fn script_json(script: &Path, out: &std::process::Output) -> Result<serde_json::Value> {
+/// Run `python script args...` (scripts/ of the workspace) and return the last JSON line it
+/// printed; a failed run is an error with the script's stderr.
+pub(crate) fn run_script(python: &str, script: &str, args: &[&OsStr]) -> Result<serde_json::Value> {
+    let script = crate::workspace_root().join("scripts").join(script);
+    let out = Command::new(python)
+        .arg(&script)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {python} {}", script.display()))?;
     if !out.status.success() {
         bail!(
             "{} failed: {}",
@@ -187,26 +194,28 @@ pub fn run(o: &Options<'_>) -> Result<()> {
     let files = crate::bench_frontend::prepare_clips(o.data_dir, o.clips, &clips_dir)?;
     let weights = o.work.join(format!("psla-b{}-seed0.pth", o.b));
     let torch_scores = o.work.join("scores-torch.npy");
-    let script = crate::workspace_root().join("scripts/bench_tag.py");
     println!(
         "tagging {} clips of 10 s at 16 kHz with PSLA EfficientNet-B{} + 4-head attention, 527 classes",
         files.len(),
         o.b
     );
-    let out = Command::new(o.python)
-        .arg(&script)
-        .arg("--psla-src")
-        .arg(o.psla_src)
-        .arg("--clips")
-        .arg(&clips_dir)
-        .arg("--weights-out")
-        .arg(&weights)
-        .arg("--scores-out")
-        .arg(&torch_scores)
-        .args(["--b", &o.b.to_string()])
-        .output()
-        .with_context(|| format!("running {} {}", o.python, script.display()))?;
-    let v = script_json(&script, &out)?;
+    let b = o.b.to_string();
+    let v = run_script(
+        o.python,
+        "bench_tag.py",
+        &[
+            "--psla-src".as_ref(),
+            o.psla_src.as_os_str(),
+            "--clips".as_ref(),
+            clips_dir.as_os_str(),
+            "--weights-out".as_ref(),
+            weights.as_os_str(),
+            "--scores-out".as_ref(),
+            torch_scores.as_os_str(),
+            "--b".as_ref(),
+            b.as_ref(),
+        ],
+    )?;
     let py_s = v["seconds"].as_f64().context("seconds")?;
     let n = files.len() as f64;
 

@@ -14,13 +14,12 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use tympan::infer::{CARD_FORMAT, Checkpoint, ModelCard};
 use tympan_models::{Backend, TorchLoadOptions, create, info, load_pytorch, save_burnpack};
 
-use crate::bench_tag::{max_difference, script_json, time_tag, tympan_binary};
+use crate::bench_tag::{max_difference, run_script, time_tag, tympan_binary};
 
 /// The models `scripts/bench_families.py` transcribes: one or two of each family but PSLA's.
 pub const ARCHS: [&str; 6] = [
@@ -115,7 +114,6 @@ pub fn run(o: &Options<'_>) -> Result<()> {
     write_card(o.arch, &run_dir)?;
     let weights = o.work.join(format!("{}-seed0.pth", o.arch));
     let torch_scores = o.work.join(format!("scores-torch-{}.npy", o.arch));
-    let script = crate::workspace_root().join("scripts/bench_tag_family.py");
     let contract = info(o.arch)?.input;
     println!(
         "tagging {} clips of 10 s at 16 kHz with {} ({} input, {} classes), `tympan tag --run` against its PyTorch transcription",
@@ -124,20 +122,22 @@ pub fn run(o: &Options<'_>) -> Result<()> {
         contract.input,
         CLASSES
     );
-    let out = Command::new(o.python)
-        .arg(&script)
-        .args(["--arch", o.arch])
-        .arg("--run")
-        .arg(&run_dir)
-        .arg("--clips")
-        .arg(&clips_dir)
-        .arg("--weights-out")
-        .arg(&weights)
-        .arg("--scores-out")
-        .arg(&torch_scores)
-        .output()
-        .with_context(|| format!("running {} {}", o.python, script.display()))?;
-    let v = script_json(&script, &out)?;
+    let v = run_script(
+        o.python,
+        "bench_tag_family.py",
+        &[
+            "--arch".as_ref(),
+            o.arch.as_ref(),
+            "--run".as_ref(),
+            run_dir.as_os_str(),
+            "--clips".as_ref(),
+            clips_dir.as_os_str(),
+            "--weights-out".as_ref(),
+            weights.as_os_str(),
+            "--scores-out".as_ref(),
+            torch_scores.as_os_str(),
+        ],
+    )?;
     // PyTorch's faster loop: windows shared across files as tympan shares them, or each file's
     // alone (the script's docstring).
     let shared_s = v["seconds"].as_f64().context("seconds")?;
