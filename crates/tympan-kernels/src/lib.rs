@@ -103,7 +103,7 @@ pub use reduce::{expand, log_softmax, mean, mean_dim, softmax, sum, sum_dim};
 pub use reduce_ops::ReduceKernels;
 pub use relu::relu;
 pub use relu_ops::ReluKernels;
-pub use stft::stft;
+pub use stft::{stft, stft_power};
 pub use stft_ops::StftKernels;
 pub use swish::{sigmoid, swish};
 pub use swish_ops::SwishKernels;

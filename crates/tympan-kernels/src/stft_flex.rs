@@ -24,7 +24,7 @@ use realfft::RealFftPlanner;
 use realfft::num_complex::Complex;
 
 use super::flex_tensor::{contiguous, tensor, values};
-use super::stft_ops::{StftKernels, composite_stft, composite_stft_backward};
+use super::stft_ops::{StftKernels, composite_stft, composite_stft_backward, composite_stft_power};
 
 impl StftKernels for Flex {
     fn tympan_stft(
@@ -35,34 +35,14 @@ impl StftKernels for Flex {
         let Some(g) = Frames::new(&x, &window, hop) else {
             return composite_stft::<Self>(x, window, hop);
         };
-        let (x, window) = (contiguous(x), contiguous(window));
-        let (xs, w) = (values(&x), values(&window));
-        let fft = planner().plan_fft_forward(g.n);
         let rows = 2 * g.bins;
         // Frame-major spectra `[b * frames, rows]`, then transposed into the output.
-        let mut spectra = vec![0.0f32; g.b * g.frames * rows];
-        spectra.par_chunks_mut(rows).enumerate().for_each_init(
-            || {
-                (
-                    fft.make_input_vec(),
-                    fft.make_output_vec(),
-                    fft.make_scratch_vec(),
-                )
-            },
-            |(frame, bins, scratch), (bf, out)| {
-                let (s, f) = (bf / g.frames, bf % g.frames);
-                let src = &xs[s * g.len + f * hop..][..g.n];
-                for ((d, x), w) in frame.iter_mut().zip(src).zip(w) {
-                    *d = x * w;
-                }
-                fft.process_with_scratch(frame, bins, scratch)
-                    .expect("buffers sized by the plan");
-                for (k, c) in bins.iter().enumerate() {
-                    out[k] = c.re;
-                    out[g.bins + k] = c.im;
-                }
-            },
-        );
+        let spectra = g.each_frame(&x, &window, hop, rows, |bins, out| {
+            for (k, c) in bins.iter().enumerate() {
+                out[k] = c.re;
+                out[g.bins + k] = c.im;
+            }
+        });
         let mut y = vec![0.0f32; g.b * rows * g.frames];
         y.par_chunks_mut(rows * g.frames)
             .enumerate()
@@ -75,6 +55,23 @@ impl StftKernels for Flex {
                 }
             });
         tensor(y, [g.b, rows, g.frames])
+    }
+
+    fn tympan_stft_power(
+        x: FloatTensor<Self>,
+        window: FloatTensor<Self>,
+        hop: usize,
+    ) -> FloatTensor<Self> {
+        let Some(g) = Frames::new(&x, &window, hop) else {
+            return composite_stft_power::<Self>(Self::tympan_stft(x, window, hop));
+        };
+        // Already frame-major: each frame's squared magnitudes are its row of the output.
+        let power = g.each_frame(&x, &window, hop, g.bins, |bins, out| {
+            for (o, c) in out.iter_mut().zip(bins) {
+                *o = c.re * c.re + c.im * c.im;
+            }
+        });
+        tensor(power, [g.b, g.frames, g.bins])
     }
 
     fn tympan_stft_backward(
@@ -155,6 +152,46 @@ impl Frames {
             bins: n / 2 + 1,
             frames: 1 + (xs[2] - n) / hop,
         })
+    }
+}
+
+impl Frames {
+    /// Every frame of `x` times `window`, through a real FFT, handed to `write` with that
+    /// frame's `width` values of the returned frame-major `[b * frames, width]` buffer; frames
+    /// in parallel.
+    fn each_frame(
+        &self,
+        x: &FlexTensor,
+        window: &FlexTensor,
+        hop: usize,
+        width: usize,
+        write: impl Fn(&[Complex<f32>], &mut [f32]) + Sync,
+    ) -> Vec<f32> {
+        let g = *self;
+        let (x, window) = (contiguous(x.clone()), contiguous(window.clone()));
+        let (xs, w) = (values(&x), values(&window));
+        let fft = planner().plan_fft_forward(g.n);
+        let mut out = vec![0.0f32; g.b * g.frames * width];
+        out.par_chunks_mut(width).enumerate().for_each_init(
+            || {
+                (
+                    fft.make_input_vec(),
+                    fft.make_output_vec(),
+                    fft.make_scratch_vec(),
+                )
+            },
+            |(frame, bins, scratch), (bf, out)| {
+                let (s, f) = (bf / g.frames, bf % g.frames);
+                let src = &xs[s * g.len + f * hop..][..g.n];
+                for ((d, x), w) in frame.iter_mut().zip(src).zip(w) {
+                    *d = x * w;
+                }
+                fft.process_with_scratch(frame, bins, scratch)
+                    .expect("buffers sized by the plan");
+                write(bins, out);
+            },
+        );
+        out
     }
 }
 

@@ -45,6 +45,27 @@ pub trait StftKernels: Backend {
     ) -> FloatTensor<Self> {
         composite_stft_backward::<Self>(x, window, grad, hop)
     }
+
+    /// The power spectrogram of [`StftKernels::tympan_stft`], frame-major:
+    /// `[b, frames, n / 2 + 1]`, `re^2 + im^2` per bin. The default body squares and transposes
+    /// that STFT (on autodiff, with Burn's own gradients of those ops).
+    fn tympan_stft_power(
+        x: FloatTensor<Self>,
+        window: FloatTensor<Self>,
+        hop: usize,
+    ) -> FloatTensor<Self> {
+        composite_stft_power::<Self>(Self::tympan_stft(x, window, hop))
+    }
+}
+
+/// `spec` `[b, 2 bins, frames]` (real parts, then imaginary parts) to the power spectrogram
+/// `[b, frames, bins]`: `re * re + im * im`, as a sum over the two halves.
+pub(super) fn composite_stft_power<B: Backend>(spec: FloatTensor<B>) -> FloatTensor<B> {
+    let [b, rows, frames] = spec.shape().dims();
+    let squares = B::float_mul(spec.clone(), spec);
+    let squares = B::float_reshape(squares, [b, 2, rows / 2, frames].into());
+    let power = B::float_reshape(B::float_sum_dim(squares, 1), [b, rows / 2, frames].into());
+    B::float_swap_dims(power, 1, 2)
 }
 
 /// The STFT as Burn's `conv1d` with the windowed DFT basis as kernels.

@@ -264,8 +264,8 @@ impl DenseNet {
         let w = batch_norm(&self.wave_bn, wave);
         let x: Tensor<4> = match (&self.logmel, &self.mel_bn) {
             (Some(lm), Some(bn)) => {
-                let m: Tensor<4> = lm.forward(w).unsqueeze_dim(1); // [B, 1, mels, T]
-                batch_norm(bn, m).swap_dims(2, 3) // (time, frequency, 1): [B, 1, T, mels]
+                // (time, frequency, 1): [B, 1, T, mels]
+                batch_norm(bn, lm.forward(w).unsqueeze_dim(1))
             }
             _ => w.unsqueeze_dim(2), // [B, 1, 1, N]
         };

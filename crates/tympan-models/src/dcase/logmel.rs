@@ -3,8 +3,8 @@
 //!
 //! Matches tympan-audio's `dcase-densenet` preset (librosa `melspectrogram(n_fft=1024,
 //! hop_length=128, n_mels=64, center=True, pad_mode="constant")` + `power_to_db(top_db=None)`):
-//! a periodic Hann-windowed STFT ([`tympan_kernels::stft`]: real FFTs on flex, a strided conv
-//! with the windowed DFT basis as kernels elsewhere), the power spectrum, a Slaney mel matrix
+//! the power spectrum of a periodic Hann-windowed STFT ([`tympan_kernels::stft_power`]: real
+//! FFTs on flex, a strided conv with the windowed DFT basis as kernels elsewhere), a Slaney mel matrix
 //! (librosa `filters.mel(htk=False, norm="slaney")`) and `10 log10(max(x, 1e-10))`. The window
 //! and the mel matrix are constants: they are not trained and not saved.
 
@@ -46,7 +46,7 @@ pub struct LogMelConfig {
     pub n_mels: usize,
 }
 
-/// In-graph log-mel: `[B, 1, N]` waveform -> `[B, n_mels, frames]` dB.
+/// In-graph log-mel: `[B, 1, N]` waveform -> `[B, frames, n_mels]` dB.
 #[derive(Module, Debug)]
 pub struct LogMel {
     /// Settings.
@@ -90,29 +90,22 @@ impl LogMel {
             .collect()
     }
 
-    /// `[B, 1, N]` -> `[B, n_mels, 1 + N / hop]` in dB.
+    /// `[B, 1, N]` -> `[B, 1 + N / hop, n_mels]` in dB: frames by mel bands, (time, frequency)
+    /// as the DenseNet reads it.
     pub fn forward(&self, wave: Tensor<3>) -> Tensor<3> {
         let device = wave.device();
         let c = self.config;
         let bins = c.n_fft / 2 + 1;
         // center=True, constant padding of n_fft / 2 on both sides.
-        let [b, _, n] = wave.dims();
-        let pad = c.n_fft / 2;
-        let zeros = Tensor::<3>::zeros([b, 1, pad], &device);
+        let b = wave.dims()[0];
+        let zeros = Tensor::<3>::zeros([b, 1, c.n_fft / 2], &device);
         let x = Tensor::cat(vec![zeros.clone(), wave, zeros], 2);
-        let _ = n;
-        let spec = tympan_kernels::stft(x, &self.window(), c.hop); // [B, 2 * bins, frames]
-        let re = spec.clone().narrow(1, 0, bins);
-        let im = spec.narrow(1, bins, bins);
-        let power = re.clone() * re + im.clone() * im; // [B, bins, T]
-        let mel = constants().mel(c);
-        let mel = Tensor::<1>::from_floats(&mel[..], &device).reshape([c.n_mels, bins]);
-        // One product for the whole batch: [n_mels, bins] x [bins, B * T].
-        let t = power.dims()[2];
-        let power = power.swap_dims(0, 1).reshape([bins, b * t]);
-        let m = tympan_kernels::matmul(mel, power)
-            .reshape([c.n_mels, b, t])
-            .swap_dims(0, 1); // [B, n_mels, T]
+        let power = tympan_kernels::stft_power(x, &self.window(), c.hop); // [B, T, bins]
+        let t = power.dims()[1];
+        // One product for the whole batch: [B * T, bins] x [bins, n_mels].
+        let mel = constants().mel_t(c);
+        let mel = Tensor::<1>::from_floats(&mel[..], &device).reshape([bins, c.n_mels]);
+        let m = tympan_kernels::matmul(power.reshape([b * t, bins]), mel).reshape([b, t, c.n_mels]);
         m.clamp_min(1e-10).log() * (10.0 / std::f64::consts::LN_10)
     }
 }
@@ -133,14 +126,15 @@ fn constants() -> MutexGuard<'static, Constants> {
 }
 
 impl Constants {
-    /// The Slaney mel matrix of `c`, as f32.
-    fn mel(&mut self, c: LogMelConfigPlain) -> Arc<[f32]> {
+    /// The Slaney mel matrix of `c` transposed, `[bins, n_mels]` row-major, as f32.
+    fn mel_t(&mut self, c: LogMelConfigPlain) -> Arc<[f32]> {
         self.mel
             .entry((c.sample_rate.to_bits(), c.n_fft, c.n_mels))
             .or_insert_with(|| {
-                slaney_mel_matrix(c.sample_rate, c.n_fft, c.n_mels)
-                    .iter()
-                    .map(|&v| v as f32)
+                let mel = slaney_mel_matrix(c.sample_rate, c.n_fft, c.n_mels);
+                let bins = c.n_fft / 2 + 1;
+                (0..bins * c.n_mels)
+                    .map(|i| mel[(i % c.n_mels) * bins + i / c.n_mels] as f32)
                     .collect()
             })
             .clone()
