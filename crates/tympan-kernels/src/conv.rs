@@ -105,11 +105,64 @@ fn kernel_1d(
 }
 
 fn kernel(x: Tensor<4>, weight: Tensor<4>, options: ConvOptions<2>) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    let (weight, options) = live_taps(weight, options, [h, w]);
     Tensor::from_dispatch(<Dispatch as ConvKernels>::tympan_conv2d(
         x.into_dispatch(),
         weight.into_dispatch(),
         options,
     ))
+}
+
+/// The convolution without the kernel rows and columns that read only padding at every output
+/// position (a 3x3 kernel on an input one column wide reads padding with both side columns):
+/// the weight narrowed to the taps that reach the input, the padding before cut by the taps
+/// dropped, the padding after chosen for the same output size. Same output, each sum without
+/// its zero terms; the dropped taps' weight gradient is zero, as their products are (Jeong &
+/// Lim's DenseNet pools down to 7 x 1 and 3 x 1 planes under 3x3 kernels). Unchanged where a
+/// live tap would need padding removed before the input.
+fn live_taps(
+    weight: Tensor<4>,
+    options: ConvOptions<2>,
+    size: [usize; 2],
+) -> (Tensor<4>, ConvOptions<2>) {
+    let dims = weight.dims();
+    let mut out = (weight, options.clone());
+    for d in 0..2 {
+        let (k, s, dil) = (dims[2 + d], options.stride[d], options.dilation[d]);
+        let (before, after) = options.padding[d];
+        let reach = dil * (k - 1) + 1;
+        let Some(n) = (size[d] + before + after)
+            .checked_sub(reach)
+            .map(|r| r / s + 1)
+        else {
+            continue;
+        };
+        // Tap i reads input positions o s + i dil - before for outputs o in 0..n.
+        let live = |i: usize| {
+            let last = (n - 1) * s + i * dil;
+            last >= before && i * dil < size[d] + before
+        };
+        let Some(lo) = (0..k).find(|&i| live(i)) else {
+            continue;
+        };
+        let hi = (lo..k).rev().find(|&i| live(i)).unwrap_or(lo);
+        if (lo, hi) == (0, k - 1) || lo * dil > before {
+            continue;
+        }
+        let taps = hi - lo + 1;
+        let before = before - lo * dil;
+        // The smallest padding after that keeps n outputs: (n - 1) s + reach <= padded size.
+        let reach = dil * (taps - 1) + 1;
+        let after = ((n - 1) * s + reach).saturating_sub(size[d] + before);
+        if (size[d] + before + after - reach) / s + 1 != n {
+            continue;
+        }
+        let (weight, mut o) = out;
+        o.padding[d] = (before, after);
+        out = (weight.narrow(2 + d, lo, taps), o);
+    }
+    out
 }
 
 /// `y + bias` per channel, the bias broadcast by [`crate::expand`] so that its gradient (a sum
@@ -203,6 +256,42 @@ mod tests {
         [usize; 4],
     );
 
+    /// `live_taps` keeps the taps that reach the input and the output's size: a 3x3 kernel on
+    /// 7 x 1 planes keeps its middle column, on 1 x 1 its middle tap, on 5 x 4 everything;
+    /// dilation 2 with padding 2 on one column, the middle column; a 5x5 kernel with stride 2
+    /// and padding 2 on 2 x 3 planes (one output row, reading rows `i - 2`), rows 2 and 3 and
+    /// every column (the two outputs of a row reach columns -2..=4).
+    #[test]
+    fn live_taps_drops_what_reads_only_padding() {
+        let device = Device::flex();
+        let narrowed = |k: usize, s: usize, d: usize, p: usize, size: [usize; 2]| {
+            let w = Tensor::<4>::zeros([3, 2, k, k], &device);
+            let o = ConvOptions::new([s, s], [p, p], [d, d], 1);
+            let (w, o) = live_taps(w, o, size);
+            (w.dims(), o.padding)
+        };
+        assert_eq!(
+            narrowed(3, 1, 1, 1, [7, 1]),
+            ([3, 2, 3, 1], [(1, 1), (0, 0)])
+        );
+        assert_eq!(
+            narrowed(3, 1, 2, 2, [6, 1]),
+            ([3, 2, 3, 1], [(2, 2), (0, 0)])
+        );
+        assert_eq!(
+            narrowed(3, 1, 1, 1, [1, 1]),
+            ([3, 2, 1, 1], [(0, 0), (0, 0)])
+        );
+        assert_eq!(
+            narrowed(3, 1, 1, 1, [5, 4]),
+            ([3, 2, 3, 3], [(1, 1), (1, 1)])
+        );
+        assert_eq!(
+            narrowed(5, 2, 1, 2, [2, 3]),
+            ([3, 2, 2, 5], [(0, 0), (2, 2)])
+        );
+    }
+
     /// tympan's kernels against Burn's generic backward (`Conv2d::forward`) on the same
     /// weights and inputs. Tolerance: 2e-5 of the largest magnitude of each gradient (float32
     /// sums taken in another order).
@@ -234,6 +323,12 @@ mod tests {
             // Padding wider than the input: kernel columns whose every tap is padding.
             ("dense 7x7 on width 1", [2, 3], 7, 1, 1, PaddingConfig2d::Explicit(3, 3, 3, 3), 1, true, [2, 2, 5, 1]),
             ("dense 7x7/2 on width 2", [2, 3], 7, 2, 1, PaddingConfig2d::Explicit(3, 3, 3, 3), 1, false, [2, 2, 6, 2]),
+            // Kernel columns or rows that read only padding, dropped by `live_taps`: the
+            // DenseNet's 3x3 convolutions on planes one column wide, dilated, strided.
+            ("3x3 on one column", [16, 8], 3, 1, 1, PaddingConfig2d::Explicit(1, 1, 1, 1), 1, false, [2, 16, 7, 1]),
+            ("3x3 dilated on one column", [4, 6], 3, 1, 2, PaddingConfig2d::Explicit(2, 2, 2, 2), 1, true, [2, 4, 6, 1]),
+            ("5x5/2 on 2x3", [4, 6], 5, 2, 1, PaddingConfig2d::Explicit(2, 2, 2, 2), 1, false, [2, 4, 2, 3]),
+            ("depthwise 3x3 on one column", [6, 6], 3, 1, 1, PaddingConfig2d::Explicit(1, 1, 1, 1), 6, false, [2, 6, 5, 1]),
             // One output position (slim 2D's last stage): one product for all samples.
             ("dense 3x3 to 1x1", [24, 40], 3, 1, 1, PaddingConfig2d::Valid, 1, true, [3, 24, 3, 3]),
             ("dense 3x3 deep to 1x1", [64, 20], 3, 1, 1, PaddingConfig2d::Valid, 1, false, [3, 64, 3, 3]),
