@@ -87,12 +87,15 @@ const TILE_FLOATS: usize = 1 << 17;
 
 /// 3x3 stride-1 convolutions with at least this many input and output channels run forward, and
 /// backward to the input, by Winograd's F(2x2, 3x3) ([`Winograd`]); with fewer, the transforms
-/// cost more than the products they save. 48 (was 64) takes the slim 2D net's first stage (48
-/// channels, 64 x 49 planes): that layer 144 -> 97 ms in `tympan tag` of 30 clips, the net's
-/// forward pass at batch 16 275 -> 298-324 clips/s, its training step at 32 unchanged within the
-/// noise (70.5 / 70.7 -> 68.7 / 74.9 clips/s; 2-core AMD EPYC, 2026-12-07). No other registry
-/// model has 3x3 convolutions with 48-63 channels.
-const WINOGRAD_CHANNELS: usize = 48;
+/// cost more than the products they save. Measured in `tympan tag` of 30 clips (2-core AMD EPYC,
+/// 2026-12-07): 48 (was 64) takes the slim 2D net's first stage (48 channels, 64 x 49 planes),
+/// that layer 144 -> 97 ms, its forward pass at batch 16 275 -> 298-324 clips/s, its training
+/// step at 32 unchanged within the noise; 32 takes the DenseNet's second module (32 channels,
+/// 250 x 32 planes), 222 -> 166 ms, the whole command's median over six alternating runs 2.66
+/// -> 2.56 s, its training step at batch 4 unchanged within the noise (0.17-0.24 s both ways);
+/// 16 leaves its first module (16 channels, 501 x 64) where it was (240 ms either way). No
+/// other registry model has 3x3 stride-1 convolutions with 32-47 channels.
+const WINOGRAD_CHANNELS: usize = 32;
 
 /// ... and at least this many 2x2 output tiles per sample. Set with the blocked schedule alone
 /// (the slim 2D net's last stages, a few tiles each: 205 -> 90 clips/s without it); not
