@@ -36,6 +36,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::conv_taps::TapWise;
+use super::direct::Direct3x3;
 use super::flex_tensor::{OutPtr, contiguous, tensor, unfilled, values};
 use super::gemm::{DEPTH_BLOCK, Out, View, gemm, gemm_serial, gemm_strided};
 use super::taps::Axis;
@@ -96,6 +97,15 @@ const TILE_FLOATS: usize = 1 << 17;
 /// 16 leaves its first module (16 channels, 501 x 64) where it was (240 ms either way). No
 /// other registry model has 3x3 stride-1 convolutions with 32-47 channels.
 const WINOGRAD_CHANNELS: usize = 32;
+
+/// 3x3 stride-1 convolutions with at most this many input channels run forward directly
+/// ([`Direct3x3`], on CPUs with AVX-512) instead of through im2col's nine-fold columns: one chain
+/// of fused multiply-adds per output as in `gemm`'s micro-kernels for products this shallow
+/// (`tympan tag` scores byte-identical for both models below), Jeong &
+/// Lim's first module (16 channels, 501 x 64 planes) 240 -> 218 ms in `tympan tag` of 30 clips,
+/// Hershey et al.'s VGG (its first layer: one channel) 5.49 -> 5.40 s, medians of three
+/// alternating runs (2-core AMD EPYC, 2026-12-07).
+const DIRECT_CHANNELS: usize = 16;
 
 /// ... and at least this many 2x2 output tiles per sample. Set with the blocked schedule alone
 /// (the slim 2D net's last stages, a few tiles each: 205 -> 90 clips/s without it); not
@@ -302,6 +312,24 @@ impl Geometry {
         };
         let large = wg.tiles().iter().product::<usize>() >= WINOGRAD_TILES;
         (dense && three && wide && large).then_some(wg)
+    }
+
+    /// The direct form of a 3x3 stride-1 convolution with at most [`DIRECT_CHANNELS`] input
+    /// channels, if this is one.
+    fn direct(&self) -> Option<Direct3x3> {
+        let three = self.kh == 3 && self.kw == 3 && self.stride == [1, 1];
+        let dense = self.kind() == Kind::Dense && self.dilation == [1, 1] && self.nonempty();
+        let few = self.ci <= DIRECT_CHANNELS && Direct3x3::vectorised();
+        (dense && three && few).then_some(Direct3x3 {
+            n: self.n,
+            ci: self.ci,
+            h: self.h,
+            w: self.w,
+            co: self.co,
+            ho: self.ho,
+            wo: self.wo,
+            pad: self.pad,
+        })
     }
 
     /// The per-tap form of a dense convolution of height 1 with [`TAP_WISE_CHANNELS`] input
@@ -612,6 +640,11 @@ fn dense_forward(x: FlexTensor, weight: FlexTensor, g: &Geometry) -> FlexTensor 
     let w = values(&weight);
     if let Some(tw) = g.tap_wise() {
         return tensor(tw.forward(values(&x), w), [g.n, g.co, g.ho, g.wo]);
+    }
+    if let Some(d) = g.direct() {
+        // SAFETY: `Direct3x3::forward` writes every output.
+        let y = unsafe { unfilled(g.n * g.co * l, |y| d.forward(values(&x), w, y)) };
+        return tensor(y, [g.n, g.co, g.ho, g.wo]);
     }
     if let Some(wg) = g.winograd() {
         // SAFETY: `Winograd::forward` writes every output.

@@ -52,6 +52,8 @@ mod conv_ops;
 #[cfg(feature = "flex")]
 mod conv_taps;
 #[cfg(feature = "flex")]
+mod direct;
+#[cfg(feature = "flex")]
 mod flex_tensor;
 #[cfg(feature = "flex")]
 mod gemm;
