@@ -354,6 +354,8 @@ mod tests {
             ("winograd 3x3 asym", [64, 64], 3, 1, 1, PaddingConfig2d::Explicit(0, 0, 1, 1), 1, false, [2, 64, 9, 14]),
             ("winograd 3x3 blocked", [64, 64], 3, 1, 1, PaddingConfig2d::Same, 1, false, [2, 64, 41, 37]),
             ("winograd 3x3 deep", [600, 64], 3, 1, 1, PaddingConfig2d::Same, 1, false, [1, 600, 9, 8]),
+            // Six tiles per sample, 96 in the batch (WINOGRAD_BATCH_TILES): VGG's last stage.
+            ("winograd 3x3 narrow batch", [64, 48], 3, 1, 1, PaddingConfig2d::Same, 1, true, [16, 64, 6, 4]),
             // 575 positions in tiles of 448 (288 taps): a tile ends inside an output row.
             ("dense 3x3/2 tiled", [32, 8], 3, 2, 1, PaddingConfig2d::Explicit(1, 1, 1, 1), 1, true, [2, 32, 50, 45]),
         ];
