@@ -324,7 +324,10 @@ mod tests {
             ("dense 7x7 on width 1", [2, 3], 7, 1, 1, PaddingConfig2d::Explicit(3, 3, 3, 3), 1, true, [2, 2, 5, 1]),
             ("dense 7x7/2 on width 2", [2, 3], 7, 2, 1, PaddingConfig2d::Explicit(3, 3, 3, 3), 1, false, [2, 2, 6, 2]),
             // Kernel columns or rows that read only padding, dropped by `live_taps`: the
-            // DenseNet's 3x3 convolutions on planes one column wide, dilated, strided.
+            // DenseNet's 3x3 convolutions on planes one column wide, dilated, strided; and one
+            // that `live_taps` keeps (stride 2 on one column: the middle column reads only
+            // padding, the outer ones do not), so that im2col still meets a dead column.
+            ("3x3/2 keeping a dead column", [2, 3], 3, 2, 1, PaddingConfig2d::Explicit(2, 2, 2, 2), 1, true, [2, 2, 5, 1]),
             ("3x3 on one column", [16, 8], 3, 1, 1, PaddingConfig2d::Explicit(1, 1, 1, 1), 1, false, [2, 16, 7, 1]),
             ("3x3 dilated on one column", [4, 6], 3, 1, 2, PaddingConfig2d::Explicit(2, 2, 2, 2), 1, true, [2, 4, 6, 1]),
             ("5x5/2 on 2x3", [4, 6], 5, 2, 1, PaddingConfig2d::Explicit(2, 2, 2, 2), 1, false, [2, 4, 2, 3]),
@@ -340,12 +343,13 @@ mod tests {
             ("dense 3x3 split weight grad", [8, 16], 3, 1, 1, PaddingConfig2d::Same, 1, false, [3, 8, 70, 65]),
             // The same with more output channels than taps (the untransposed products).
             ("pointwise split weight grad", [8, 80], 1, 1, 1, PaddingConfig2d::Valid, 1, false, [3, 8, 70, 65]),
-            // 3x3 stride 1 with fewer than 48 channels on a side (im2col): odd output sizes,
+            // 3x3 stride 1 with fewer than 32 channels on a side (im2col, or direct for at
+            // most 16 input channels on AVX-512 CPUs): odd output sizes,
             // padding on one side only, depth beyond DEPTH_BLOCK.
             ("3x3 valid odd", [24, 20], 3, 1, 1, PaddingConfig2d::Valid, 1, false, [2, 24, 12, 9]),
             ("3x3 asym", [16, 32], 3, 1, 1, PaddingConfig2d::Explicit(0, 0, 1, 1), 1, true, [3, 16, 9, 14]),
             ("3x3 deep", [600, 16], 3, 1, 1, PaddingConfig2d::Same, 1, false, [1, 600, 5, 4]),
-            // Winograd F(2x2, 3x3), forward and input gradient (48+ channels each side, 16+
+            // Winograd F(2x2, 3x3), forward and input gradient (32+ channels each side, 16+
             // tiles): odd output sizes (edge tiles cut by the output's end), no padding (the
             // input gradient's 2 zeros before), padding on one side only, wide rows of tiles
             // (the blocked schedule) and depth beyond DEPTH_BLOCK.
@@ -354,7 +358,7 @@ mod tests {
             ("winograd 3x3 asym", [64, 64], 3, 1, 1, PaddingConfig2d::Explicit(0, 0, 1, 1), 1, false, [2, 64, 9, 14]),
             ("winograd 3x3 blocked", [64, 64], 3, 1, 1, PaddingConfig2d::Same, 1, false, [2, 64, 41, 37]),
             ("winograd 3x3 deep", [600, 64], 3, 1, 1, PaddingConfig2d::Same, 1, false, [1, 600, 9, 8]),
-            // Six tiles per sample, 96 in the batch (WINOGRAD_BATCH_TILES): VGG's last stage.
+            // Six tiles per sample (WINOGRAD_TILES), 96 in the batch: VGG's last stage.
             ("winograd 3x3 narrow batch", [64, 48], 3, 1, 1, PaddingConfig2d::Same, 1, true, [16, 64, 6, 4]),
             // 575 positions in tiles of 448 (288 taps): a tile ends inside an output row.
             ("dense 3x3/2 tiled", [32, 8], 3, 2, 1, PaddingConfig2d::Explicit(1, 1, 1, 1), 1, true, [2, 32, 50, 45]),
@@ -499,6 +503,38 @@ mod tests {
                 .unwrap();
             let b = conv.forward(x).into_data().try_to_vec::<f32>().unwrap();
             assert_close(&format!("inference {ch:?}"), &[a], &[b]);
+        }
+    }
+
+    /// A sample's output has the same bits whatever batch it is computed in, so that window
+    /// scores do not depend on how many windows share a forward pass: which kernel a
+    /// convolution takes (direct, Winograd, im2col per sample or shared, tap by tap) must be
+    /// chosen from a sample's sizes alone. Samples 0, 5 and 15 of a batch of 16 against each
+    /// alone: narrow planes under Winograd's channel count (VGG's last stage, 6 x 4), a few
+    /// tiles (the DenseNet's 15 x 2), few channels (direct), Winograd on wide planes, positions
+    /// shared across samples, 1D convolutions tap by tap.
+    #[test]
+    fn outputs_do_not_depend_on_the_batch() {
+        let device = Device::flex();
+        for (ch, k, shape) in [
+            ([64, 64], [3, 3], [64, 6, 4]),
+            ([64, 32], [3, 3], [64, 15, 2]),
+            ([16, 16], [3, 3], [16, 9, 40]),
+            ([48, 48], [3, 3], [48, 12, 10]),
+            ([24, 40], [3, 3], [24, 3, 5]),
+            ([32, 32], [1, 3], [32, 1, 50]),
+        ] {
+            let conv = Conv2dConfig::new(ch, k)
+                .with_padding(PaddingConfig2d::Same)
+                .init(&device);
+            let [c, h, w] = shape;
+            let x = Tensor::<4>::random([16, c, h, w], Distribution::Normal(0.0, 1.0), &device);
+            let batch = conv2d(&conv, x.clone());
+            for b in [0, 5, 15] {
+                let alone = conv2d(&conv, x.clone().narrow(0, b, 1)).into_data();
+                let within = batch.clone().narrow(0, b, 1).into_data();
+                assert_eq!(alone, within, "{ch:?} {k:?} on {shape:?}: sample {b}");
+            }
         }
     }
 }

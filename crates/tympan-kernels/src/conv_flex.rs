@@ -107,17 +107,13 @@ const WINOGRAD_CHANNELS: usize = 32;
 /// alternating runs (2-core AMD EPYC, 2026-12-07).
 const DIRECT_CHANNELS: usize = 16;
 
-/// ... and at least this many 2x2 output tiles per sample. Set with the blocked schedule alone
-/// (the slim 2D net's last stages, a few tiles each: 205 -> 90 clips/s without it); not
-/// measured again since the whole-batch schedule multiplies all of a batch's tiles at once.
-const WINOGRAD_TILES: usize = 16;
-
-/// ... or at least this many in the batch (narrow planes, the whole-batch schedule): Hershey et
-/// al.'s VGG's last stage (512 channels, 6 x 4 planes, 6 tiles) at 16 windows per pass 792-920
-/// -> 722-738 ms of `tympan tag` of 30 clips, but at 4 windows per pass (24 tiles) 156-164 ->
-/// 184-194 ms; the DenseNet's 512 channels on 15 x 2 planes at 4 (32 tiles) unchanged
-/// (2-core AMD EPYC, 2026-12-07).
-const WINOGRAD_BATCH_TILES: usize = 64;
+/// ... and at least this many 2x2 output tiles per sample (a sample's sizes alone decide, so
+/// that its output does not depend on the batch it is in). 16 was set with the blocked schedule
+/// alone (the slim 2D net's last stages, a few tiles each: 205 -> 90 clips/s without it); with
+/// the whole-batch schedule, 4 takes Hershey et al.'s VGG's last stage (512 channels, 6 x 4
+/// planes, 6 tiles): at 16 windows per pass 792-920 -> 722-738 ms of `tympan tag` of 30 clips,
+/// at 4 windows 156-164 -> 184-194 ms (2-core AMD EPYC, 2026-12-07; whole commands below).
+const WINOGRAD_TILES: usize = 4;
 
 /// Convolutions of height 1 (1D) with at least this many input channels run as one product per
 /// tap ([`TapWise`]); with fewer (the stems of raw-waveform networks, one channel and 7-80 taps),
@@ -302,8 +298,7 @@ impl Geometry {
     }
 
     /// The Winograd form of a 3x3 stride-1 convolution with [`WINOGRAD_CHANNELS`] channels or
-    /// more on each side and [`WINOGRAD_TILES`] 2x2 tiles or more per sample or
-    /// [`WINOGRAD_BATCH_TILES`] in the batch, if this is one.
+    /// more on each side and [`WINOGRAD_TILES`] 2x2 tiles or more per sample, if this is one.
     fn winograd(&self) -> Option<Winograd> {
         let three = self.kh == 3 && self.kw == 3 && self.stride == [1, 1];
         let wide = self.ci.min(self.co) >= WINOGRAD_CHANNELS;
@@ -318,8 +313,7 @@ impl Geometry {
             wo: self.wo,
             pad: self.pad,
         };
-        let tiles = wg.tiles().iter().product::<usize>();
-        let large = tiles >= WINOGRAD_TILES || self.n * tiles >= WINOGRAD_BATCH_TILES;
+        let large = wg.tiles().iter().product::<usize>() >= WINOGRAD_TILES;
         (dense && three && wide && large).then_some(wg)
     }
 

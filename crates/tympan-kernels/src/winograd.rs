@@ -21,8 +21,9 @@
 //! The input gradient of such a convolution is one too ([`Winograd::input_gradient`]): the
 //! output's gradient convolved with the filters turned by 180 degrees, their channels swapped.
 //!
-//! Used by `conv_flex` for 3x3 stride-1 convolutions with 64+ channels each side and 16+ tiles
-//! per sample, forward and input gradient (docs/results.md, 2026-12-06: Hershey et al.'s VGG
+//! Used by `conv_flex` for 3x3 stride-1 convolutions with enough channels each side and enough
+//! tiles per sample (its `WINOGRAD_CHANNELS`, `WINOGRAD_TILES`), forward and input gradient
+//! (docs/results.md, 2026-12-06: Hershey et al.'s VGG
 //! forward pass 1.26x faster with the blocked schedule, then 42 -> 50 clips/s with the
 //! whole-batch one and the row-wise filter transform; its training step 1.15x with the input
 //! gradients).
