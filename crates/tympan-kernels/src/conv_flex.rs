@@ -36,6 +36,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::conv_taps::TapWise;
+use super::conv3x3::Conv3x3;
 use super::direct::Direct3x3;
 use super::flex_tensor::{OutPtr, contiguous, tensor, unfilled, values};
 use super::gemm::{DEPTH_BLOCK, Out, View, gemm, gemm_serial, gemm_strided};
@@ -297,33 +298,11 @@ impl Geometry {
         }
     }
 
-    /// The Winograd form of a 3x3 stride-1 convolution with [`WINOGRAD_CHANNELS`] channels or
-    /// more on each side and [`WINOGRAD_TILES`] 2x2 tiles or more per sample, if this is one.
-    fn winograd(&self) -> Option<Winograd> {
-        let three = self.kh == 3 && self.kw == 3 && self.stride == [1, 1];
-        let wide = self.ci.min(self.co) >= WINOGRAD_CHANNELS;
-        let dense = self.kind() == Kind::Dense && self.dilation == [1, 1] && self.nonempty();
-        let wg = Winograd {
-            n: self.n,
-            ci: self.ci,
-            h: self.h,
-            w: self.w,
-            co: self.co,
-            ho: self.ho,
-            wo: self.wo,
-            pad: self.pad,
-        };
-        let large = wg.tiles().iter().product::<usize>() >= WINOGRAD_TILES;
-        (dense && three && wide && large).then_some(wg)
-    }
-
-    /// The direct form of a 3x3 stride-1 convolution with at most [`DIRECT_CHANNELS`] input
-    /// channels, if this is one.
-    fn direct(&self) -> Option<Direct3x3> {
+    /// This convolution's sizes if it is a dense 3x3 stride-1 one with something to multiply.
+    fn three_by_three(&self) -> Option<Conv3x3> {
         let three = self.kh == 3 && self.kw == 3 && self.stride == [1, 1];
         let dense = self.kind() == Kind::Dense && self.dilation == [1, 1] && self.nonempty();
-        let few = self.ci <= DIRECT_CHANNELS && Direct3x3::vectorised();
-        (dense && three && few).then_some(Direct3x3 {
+        (three && dense).then_some(Conv3x3 {
             n: self.n,
             ci: self.ci,
             h: self.h,
@@ -333,6 +312,22 @@ impl Geometry {
             wo: self.wo,
             pad: self.pad,
         })
+    }
+
+    /// The Winograd form of a 3x3 stride-1 convolution with [`WINOGRAD_CHANNELS`] channels or
+    /// more on each side and [`WINOGRAD_TILES`] 2x2 tiles or more per sample, if this is one.
+    fn winograd(&self) -> Option<Winograd> {
+        let wide = self.ci.min(self.co) >= WINOGRAD_CHANNELS;
+        self.three_by_three()
+            .filter(|g| wide && g.tiles().iter().product::<usize>() >= WINOGRAD_TILES)
+            .map(Winograd)
+    }
+
+    /// The direct form of a 3x3 stride-1 convolution with at most [`DIRECT_CHANNELS`] input
+    /// channels, if this is one.
+    fn direct(&self) -> Option<Direct3x3> {
+        let few = self.ci <= DIRECT_CHANNELS && Direct3x3::vectorised();
+        self.three_by_three().filter(|_| few).map(Direct3x3)
     }
 
     /// The per-tap form of a dense convolution of height 1 with [`TAP_WISE_CHANNELS`] input

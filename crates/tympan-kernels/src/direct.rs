@@ -15,9 +15,11 @@
 //! output is the same chain of fused multiply-adds in both, so the same bits (tested).
 
 use std::mem::MaybeUninit;
+use std::ops::Deref;
 
 use rayon::prelude::*;
 
+use super::conv3x3::Conv3x3;
 use super::flex_tensor::OutPtr;
 
 /// Output positions per vector.
@@ -29,18 +31,15 @@ const BLOCK: usize = 16;
 /// Output rows per parallel task.
 const ROWS_PER_TASK: usize = 4;
 
-/// A 3x3, stride-1, undilated, ungrouped convolution: input `[n, ci, h, w]`, output `[n, co,
-/// ho, wo]`, `pad` rows and columns of zeros before the input (those after show in `ho`, `wo`).
+/// A 3x3 stride-1 convolution ([`Conv3x3`]) computed directly.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Direct3x3 {
-    pub n: usize,
-    pub ci: usize,
-    pub h: usize,
-    pub w: usize,
-    pub co: usize,
-    pub ho: usize,
-    pub wo: usize,
-    pub pad: [usize; 2],
+pub(super) struct Direct3x3(pub Conv3x3);
+
+impl Deref for Direct3x3 {
+    type Target = Conv3x3;
+    fn deref(&self) -> &Conv3x3 {
+        &self.0
+    }
 }
 
 impl Direct3x3 {
@@ -315,7 +314,7 @@ mod tests {
             (1, 2, 3, 1, 3, [1, 1], [1, 1]),
         ] {
             let (ho, wo) = (h + pad[0] + after[0] - 2, w + pad[1] + after[1] - 2);
-            let g = Direct3x3 {
+            let g = Direct3x3(Conv3x3 {
                 n,
                 ci,
                 h,
@@ -324,7 +323,7 @@ mod tests {
                 ho,
                 wo,
                 pad,
-            };
+            });
             let x: Vec<f32> = (0..n * ci * h * w).map(|_| rand()).collect();
             let wt: Vec<f32> = (0..co * ci * 9).map(|_| rand()).collect();
             let run = |vectorised| {

@@ -45,6 +45,8 @@ mod batch_norm;
 mod batch_norm_flex;
 mod batch_norm_ops;
 mod conv;
+#[cfg(feature = "flex")]
+mod conv3x3;
 mod conv_autodiff;
 #[cfg(feature = "flex")]
 mod conv_flex;

@@ -29,9 +29,11 @@
 //! gradients).
 
 use std::mem::MaybeUninit;
+use std::ops::Deref;
 
 use rayon::prelude::*;
 
+use super::conv3x3::Conv3x3;
 use super::flex_tensor::OutPtr;
 use super::gemm::{View, gemm_serial};
 
@@ -51,32 +53,24 @@ const WIDE_BLOCK: usize = 64;
 /// it run in groups.
 const WHOLE_FLOATS: usize = 1 << 22;
 
-/// A 3x3, stride-1, undilated, ungrouped convolution: input `[n, ci, h, w]`, output `[n, co,
-/// ho, wo]`, `pad` rows and columns of zeros before the input (those after show in `ho`, `wo`).
+/// A 3x3 stride-1 convolution ([`Conv3x3`]) by Winograd's F(2x2, 3x3).
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Winograd {
-    pub n: usize,
-    pub ci: usize,
-    pub h: usize,
-    pub w: usize,
-    pub co: usize,
-    pub ho: usize,
-    pub wo: usize,
-    pub pad: [usize; 2],
+pub(super) struct Winograd(pub Conv3x3);
+
+impl Deref for Winograd {
+    type Target = Conv3x3;
+    fn deref(&self) -> &Conv3x3 {
+        &self.0
+    }
 }
 
 impl Winograd {
-    /// 2x2 output tiles per row and per column of a sample.
-    pub fn tiles(&self) -> [usize; 2] {
-        [self.ho.div_ceil(2), self.wo.div_ceil(2)]
-    }
-
     /// The input gradient of this convolution as a convolution of the output's gradient
     /// `[n, co, ho, wo]` by its filters turned by 180 degrees, channels swapped
     /// ([`Winograd::forward_flipped`]), with `2 - pad` zeros before it
     /// (`dX[r] = sum_a dY[r + pad - a] W[a]`). None for padding wider than 2.
     pub fn input_gradient(&self) -> Option<Winograd> {
-        (self.pad[0] <= 2 && self.pad[1] <= 2).then_some(Winograd {
+        (self.pad[0] <= 2 && self.pad[1] <= 2).then_some(Winograd(Conv3x3 {
             n: self.n,
             ci: self.co,
             h: self.ho,
@@ -85,7 +79,7 @@ impl Winograd {
             ho: self.h,
             wo: self.w,
             pad: [2 - self.pad[0], 2 - self.pad[1]],
-        })
+        }))
     }
 
     /// `y = conv2d(x, weight)` with `weight` `[co, ci, 3, 3]`; `y` holds `[n, co, ho, wo]`, every
@@ -139,10 +133,10 @@ impl Winograd {
             let group = (whole_floats / per_sample).min(self.n);
             let (xs, ys) = (self.ci * self.h * self.w, self.co * self.ho * self.wo);
             for (x, y) in x.chunks(group * xs).zip(y.chunks_mut(group * ys)) {
-                let wg = Winograd {
+                let wg = Winograd(Conv3x3 {
                     n: x.len() / xs,
-                    ..*self
-                };
+                    ..self.0
+                });
                 wg.forward_whole(x, u, y);
             }
         } else {
@@ -548,7 +542,7 @@ mod tests {
             (5, 64, 8, 8, 64, [1, 1], [1, 1], 2 * 16 * 64 * 16),
         ];
         for (n, ci, h, w, co, pad, after, cap) in cases {
-            let g = Winograd {
+            let g = Winograd(Conv3x3 {
                 n,
                 ci,
                 h,
@@ -557,7 +551,7 @@ mod tests {
                 ho: h + pad[0] + after[0] - 2,
                 wo: w + pad[1] + after[1] - 2,
                 pad,
-            };
+            });
             let [th, tw] = g.tiles();
             let narrow = g.block_rows() * tw < WIDE_BLOCK;
             assert_eq!(
@@ -598,7 +592,7 @@ mod tests {
     fn input_gradient_matches_its_definition() {
         let (n, ci, h, w, co) = (2, 64, 9, 11, 72);
         for pad in [0usize, 1, 2, 3] {
-            let g = Winograd {
+            let g = Winograd(Conv3x3 {
                 n,
                 ci,
                 h,
@@ -607,7 +601,7 @@ mod tests {
                 ho: h + 2 * pad - 2,
                 wo: w + 2 * pad - 2,
                 pad: [pad, pad],
-            };
+            });
             let Some(dg) = g.input_gradient() else {
                 assert_eq!(pad, 3, "padding {pad}: no input gradient");
                 continue;
