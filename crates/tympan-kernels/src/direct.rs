@@ -3,12 +3,13 @@
 //! for 16 output channels at 16 consecutive output positions at a time (16 vector registers of
 //! 16 floats under AVX-512).
 //!
-//! With few input channels im2col + matmul is a poor fit: the columns are nine times the input
-//! (74 MB for a batch of four of Jeong & Lim's first module, 16 channels on 501 x 64 planes) for
-//! a product only `9 ci` deep. That layer ran at 69 GFLOP/s through im2col (2-core AMD EPYC,
-//! 2026-12-07), and Winograd's transforms cost more than they save at 16 channels. Here the
-//! input is copied once into zero-padded planes, and every product reads it and a 16-channel
-//! block of filters that stays in L1.
+//! With few input channels im2col + matmul writes nine times the input in columns (74 MB, tile
+//! by tile, for a batch of four of Jeong & Lim's first module, 16 channels on 501 x 64 planes)
+//! for products only `9 ci` deep: that layer took 240 ms of the DenseNet's `tympan tag` of 30
+//! clips (about 128 GFLOP/s; 218 ms here; 2-core AMD EPYC, 2026-12-07), and Winograd's
+//! transforms cost more than they save at 16 channels. Here the input is copied once into
+//! zero-padded planes, and every product reads it and a 16-channel block of filters that stays
+//! in L1.
 //!
 //! Two versions of the block: AVX-512 intrinsics, and portable Rust with `f32::mul_add` (on CPUs
 //! without AVX-512 `conv_flex` keeps im2col, whose AVX2 `gemm` kernels are faster than it). Each
@@ -150,57 +151,77 @@ impl Direct3x3 {
         for (block, f) in filters.chunks_exact(self.ci * 9 * BLOCK).enumerate() {
             let channels = BLOCK.min(self.co - block * BLOCK);
             for ow in (0..self.wo).step_by(LANES) {
-                let n = LANES.min(self.wo - ow);
-                let x = &x_b[oh * cols + ow..];
                 let at = (b * self.co + block * BLOCK) * l + oh * self.wo + ow;
+                let blk = Block {
+                    x: &x_b[oh * cols + ow..],
+                    plane,
+                    cols,
+                    f,
+                    ci: self.ci,
+                    // SAFETY: inside the output: channel block * BLOCK < co, column ow < wo.
+                    y: unsafe { y.0.add(at) },
+                    l,
+                    channels,
+                    n: LANES.min(self.wo - ow),
+                };
                 // SAFETY: rows oh..oh + 3 of each padded plane hold `ow + LANES + 2` floats
                 // (`row_len`), `f` is a whole block; the outputs written are inside row `oh` of
                 // sample `b` (channel < co, column < wo), which the caller lets this thread write.
                 unsafe {
                     #[cfg(target_arch = "x86_64")]
                     if vectorised {
-                        avx512::block(x, plane, cols, f, self.ci, y.0.add(at), l, channels, n);
+                        avx512::block(&blk);
                         continue;
                     }
-                    portable_block(x, plane, cols, f, self.ci, y.0.add(at), l, channels, n);
+                    portable_block(&blk);
                 }
             }
         }
     }
 }
 
-/// [`BLOCK`] channels x [`LANES`] positions of output: `x` at the block's first position in the
-/// first input plane (planes `plane` apart, rows `cols` apart), `f` `[ci, 9, BLOCK]`, `y` the
-/// first output (channels `l` apart); `channels` channels and `n` positions written.
+/// One block of [`BLOCK`] channels x [`LANES`] positions of output.
+struct Block<'a> {
+    /// The input at the block's first position in the first padded plane.
+    x: &'a [f32],
+    /// Floats between padded planes.
+    plane: usize,
+    /// Floats between padded rows.
+    cols: usize,
+    /// The block's filters `[ci, 9, BLOCK]`.
+    f: &'a [f32],
+    /// Input channels.
+    ci: usize,
+    /// The block's first output.
+    y: *mut f32,
+    /// Floats between output channels.
+    l: usize,
+    /// Channels written (the last block's may be fewer than BLOCK).
+    channels: usize,
+    /// Positions written (the row's last vector may hold fewer than LANES).
+    n: usize,
+}
+
+/// `b`'s outputs, portably.
 ///
 /// # Safety
-/// As for the caller's block in [`Direct3x3::row`].
-#[allow(clippy::too_many_arguments)]
-unsafe fn portable_block(
-    x: &[f32],
-    plane: usize,
-    cols: usize,
-    f: &[f32],
-    ci: usize,
-    y: *mut f32,
-    l: usize,
-    channels: usize,
-    n: usize,
-) {
-    for o in 0..channels {
+/// `b.y` must be valid for writes of `b.n` floats at each of `b.channels` channels `b.l` apart,
+/// which no other thread touches; `b.x` must hold the block's three rows of each plane.
+unsafe fn portable_block(b: &Block) {
+    for o in 0..b.channels {
         let mut acc = [0.0f32; LANES];
-        for c in 0..ci {
+        for c in 0..b.ci {
             for t in 0..9 {
-                let src = &x[c * plane + t / 3 * cols + t % 3..][..LANES];
-                let w = f[(c * 9 + t) * BLOCK + o];
+                let src = &b.x[c * b.plane + t / 3 * b.cols + t % 3..][..LANES];
+                let w = b.f[(c * 9 + t) * BLOCK + o];
                 for (a, &v) in acc.iter_mut().zip(src) {
                     *a = v.mul_add(w, *a);
                 }
             }
         }
-        for (p, &v) in acc[..n].iter().enumerate() {
+        for (p, &v) in acc[..b.n].iter().enumerate() {
             // SAFETY: as the caller guarantees.
-            unsafe { y.add(o * l + p).write(v) };
+            unsafe { b.y.add(o * b.l + p).write(v) };
         }
     }
 }
@@ -209,40 +230,29 @@ unsafe fn portable_block(
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{BLOCK, LANES};
+    use super::{BLOCK, Block, LANES};
 
-    /// [`super::portable_block`] with one AVX-512 register per channel: the same fused multiply-adds in
-    /// the same order for every output, so the same bits.
+    /// [`super::portable_block`] with one AVX-512 register per channel: the same fused
+    /// multiply-adds in the same order for every output, so the same bits.
     ///
     /// # Safety
     /// As for [`super::portable_block`], on a CPU with AVX-512F.
-    #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn block(
-        x: &[f32],
-        plane: usize,
-        cols: usize,
-        f: &[f32],
-        ci: usize,
-        y: *mut f32,
-        l: usize,
-        channels: usize,
-        n: usize,
-    ) {
+    pub(super) unsafe fn block(b: &Block) {
         assert!(
-            ci > 0
-                && f.len() >= ci * 9 * BLOCK
-                && x.len() >= (ci - 1) * plane + 2 * cols + 2 + LANES,
+            b.ci > 0
+                && b.f.len() >= b.ci * 9 * BLOCK
+                && b.x.len() >= (b.ci - 1) * b.plane + 2 * b.cols + 2 + LANES,
             "direct: a block outside its input or filters"
         );
         let mut acc = [_mm512_setzero_ps(); BLOCK];
-        let (x, f) = (x.as_ptr(), f.as_ptr());
-        for c in 0..ci {
+        let (x, f) = (b.x.as_ptr(), b.f.as_ptr());
+        for c in 0..b.ci {
             for t in 0..9 {
                 // SAFETY: inside `x` and `f` (asserted above): tap t's row t / 3 and column
                 // t % 3 of plane c, LANES floats; its BLOCK filters.
                 unsafe {
-                    let v = _mm512_loadu_ps(x.add(c * plane + t / 3 * cols + t % 3));
+                    let v = _mm512_loadu_ps(x.add(c * b.plane + t / 3 * b.cols + t % 3));
                     let w = f.add((c * 9 + t) * BLOCK);
                     for (o, a) in acc.iter_mut().enumerate() {
                         *a = _mm512_fmadd_ps(v, _mm512_set1_ps(*w.add(o)), *a);
@@ -250,10 +260,10 @@ mod avx512 {
                 }
             }
         }
-        let mask: __mmask16 = if n == LANES { !0 } else { (1 << n) - 1 };
-        for (o, a) in acc.iter().enumerate().take(channels) {
+        let mask: __mmask16 = if b.n == LANES { !0 } else { (1 << b.n) - 1 };
+        for (o, a) in acc.iter().enumerate().take(b.channels) {
             // SAFETY: the caller's outputs, the first n positions of channel o.
-            unsafe { _mm512_mask_storeu_ps(y.add(o * l), mask, *a) };
+            unsafe { _mm512_mask_storeu_ps(b.y.add(o * b.l), mask, *a) };
         }
     }
 }

@@ -153,9 +153,7 @@ impl Frames {
             frames: 1 + (xs[2] - n) / hop,
         })
     }
-}
 
-impl Frames {
     /// Every frame of `x` times `window`, through a real FFT, handed to `write` with that
     /// frame's `width` values of the returned frame-major `[b * frames, width]` buffer; frames
     /// in parallel.

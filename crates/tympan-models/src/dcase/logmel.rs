@@ -4,9 +4,9 @@
 //! Matches tympan-audio's `dcase-densenet` preset (librosa `melspectrogram(n_fft=1024,
 //! hop_length=128, n_mels=64, center=True, pad_mode="constant")` + `power_to_db(top_db=None)`):
 //! the power spectrum of a periodic Hann-windowed STFT ([`tympan_kernels::stft_power`]: real
-//! FFTs on flex, a strided conv with the windowed DFT basis as kernels elsewhere), a Slaney mel matrix
-//! (librosa `filters.mel(htk=False, norm="slaney")`) and `10 log10(max(x, 1e-10))`. The window
-//! and the mel matrix are constants: they are not trained and not saved.
+//! FFTs on flex, a strided conv with the windowed DFT basis as kernels elsewhere), a Slaney mel
+//! matrix (librosa `filters.mel(htk=False, norm="slaney")`) and `10 log10(max(x, 1e-10))`. The
+//! window and the mel matrix are constants: they are not trained and not saved.
 
 use std::collections::HashMap;
 use std::f64::consts::PI;
