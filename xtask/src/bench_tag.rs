@@ -149,12 +149,25 @@ pub(crate) fn max_difference(ours: &Path, theirs: &Path) -> Result<f32> {
         .fold(0f32, f32::max))
 }
 
-/// Run `python script args...` (scripts/ of the workspace) and return the last JSON line it
-/// printed; a failed run is an error with the script's stderr.
-pub(crate) fn run_script(python: &str, script: &str, args: &[&OsStr]) -> Result<serde_json::Value> {
+/// Run `python script --clips C --weights-out W --scores-out S args...` (a tag benchmark's
+/// script in scripts/ of the workspace: the clips it reads, the seed-0 weights and the scores it
+/// writes) and return the last JSON line it printed; a failed run is an error with the script's
+/// stderr.
+pub(crate) fn run_script(
+    python: &str,
+    script: &str,
+    [clips, weights_out, scores_out]: [&Path; 3],
+    args: &[&OsStr],
+) -> Result<serde_json::Value> {
     let script = crate::workspace_root().join("scripts").join(script);
     let out = Command::new(python)
         .arg(&script)
+        .arg("--clips")
+        .arg(clips)
+        .arg("--weights-out")
+        .arg(weights_out)
+        .arg("--scores-out")
+        .arg(scores_out)
         .args(args)
         .output()
         .with_context(|| format!("running {python} {}", script.display()))?;
@@ -203,15 +216,10 @@ pub fn run(o: &Options<'_>) -> Result<()> {
     let v = run_script(
         o.python,
         "bench_tag.py",
+        [&clips_dir, &weights, &torch_scores],
         &[
             "--psla-src".as_ref(),
             o.psla_src.as_os_str(),
-            "--clips".as_ref(),
-            clips_dir.as_os_str(),
-            "--weights-out".as_ref(),
-            weights.as_os_str(),
-            "--scores-out".as_ref(),
-            torch_scores.as_os_str(),
             "--b".as_ref(),
             b.as_ref(),
         ],

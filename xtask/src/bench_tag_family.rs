@@ -125,17 +125,12 @@ pub fn run(o: &Options<'_>) -> Result<()> {
     let v = run_script(
         o.python,
         "bench_tag_family.py",
+        [&clips_dir, &weights, &torch_scores],
         &[
             "--arch".as_ref(),
             o.arch.as_ref(),
             "--run".as_ref(),
             run_dir.as_os_str(),
-            "--clips".as_ref(),
-            clips_dir.as_os_str(),
-            "--weights-out".as_ref(),
-            weights.as_os_str(),
-            "--scores-out".as_ref(),
-            torch_scores.as_os_str(),
         ],
     )?;
     // PyTorch's faster loop: windows shared across files as tympan shares them, or each file's
