@@ -116,7 +116,8 @@ fn clips_scored_together_keep_their_own_scores_and_files_match_memory() {
 
 /// Files scored together ([`Scorer::score_files`]): windows of consecutive files share forward
 /// passes (batch 4: the first file's three windows and the third file's first), yet each file
-/// gets its own windows' scores, within 1e-6 of scoring it alone; results come in file order; a
+/// gets its own windows' scores, bit for bit those of scoring it alone (its windows shared passes
+/// with other files' windows, and ran beside another pass); results come in file order; a
 /// file that cannot be read gets its error, naming it, and the files after it are still scored;
 /// a consumer that returns `Break` gets no further file.
 #[test]
@@ -166,8 +167,7 @@ fn files_scored_together_come_in_order_with_their_own_scores() {
             (together.hop_s, together.window_s),
             (alone.hop_s, alone.window_s)
         );
-        let d = max_diff(&alone.scores, &together.scores);
-        assert!(d <= 1e-6, "file {i}: {d}");
+        assert_eq!(alone.scores, together.scores, "file {i}: bits");
     }
     // 20,000 samples: 3 windows; 9,000: 2 (the second 760 samples); 33,000: 4.
     let counts: Vec<usize> = got
