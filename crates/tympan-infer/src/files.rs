@@ -47,7 +47,7 @@ struct Queued {
 /// in 3.1 s, 2-core AMD EPYC, 2026-12-07): ops too small or too short to split leave a core idle,
 /// and another pass's work fills it. A window's scores do not change (each pass's windows are
 /// the same, and no kernel's bits depend on the threads it runs on).
-const PASSES_AT_ONCE: usize = 2;
+pub(crate) const PASSES_AT_ONCE: usize = 2;
 
 /// What a forward pass needs: shared by the passes run at once.
 struct Pass<'a> {
