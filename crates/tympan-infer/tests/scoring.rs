@@ -10,7 +10,8 @@
 //!
 //! Tolerance: 1e-6 absolute on softmax scores where batch composition differs (flex's products
 //! do not depend on the batch here, the bound leaves room for a backend whose do), exact where
-//! the batches are the same.
+//! the batches are the same; exact for files scored together and for clips in parts scored at
+//! the same time, which `tympan tag` and `tympan evaluate` promise on flex.
 
 use std::ops::ControlFlow;
 
@@ -184,4 +185,40 @@ fn files_scored_together_come_in_order_with_their_own_scores() {
         })
         .unwrap();
     assert_eq!(seen, [0]);
+}
+
+/// [`Scorer::predict_clips`] on clips for more than one pass (5 clips, 2 per pass): cut into two
+/// parts scored at the same time, yet each clip's row is bit for bit its row scored alone; a clip
+/// that cannot be scored in the second part (a rate no fbank frame fits) is named by its own
+/// index, not its index within the part.
+#[test]
+fn clips_in_parts_at_once_keep_their_rows_and_indices() {
+    let device = Device::flex();
+    let model = tympan_models::create("psla-effnet-b0", 4, &device).unwrap();
+    let contract = InputContract::new(InputKind::Fbank, 50, (-4.27, 4.57), None);
+    let scorer = Scorer::new(contract, 2);
+    let waves: Vec<Vec<f32>> = (0..5)
+        .map(|i| wave(8_000, 200.0 + 150.0 * i as f32, 16_000))
+        .collect();
+    let clips: Vec<Clip<'_>> = waves
+        .iter()
+        .map(|w| Clip {
+            samples: w,
+            rate: 16_000,
+        })
+        .collect();
+    let all = scorer.predict_clips(&model, &clips, &device).unwrap();
+    assert_eq!(all.len(), 5 * 4);
+    for (i, c) in clips.iter().enumerate() {
+        let alone = scorer
+            .predict_clips(&model, std::slice::from_ref(c), &device)
+            .unwrap();
+        assert_eq!(&all[i * 4..(i + 1) * 4], alone.as_slice(), "clip {i}");
+    }
+    let mut bad = clips.clone();
+    bad[4].rate = 1;
+    match scorer.predict_clips(&model, &bad, &device) {
+        Err(tympan_infer::InferError::Clip { index, .. }) => assert_eq!(index, 4),
+        other => panic!("expected clip 4 to fail: {other:?}"),
+    }
 }
