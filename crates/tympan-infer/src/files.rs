@@ -21,6 +21,7 @@ use tympan_audio::stream::Stream;
 use tympan_models::Tagger;
 
 use crate::predict::{Clip, predict};
+use crate::scorer::rows;
 use crate::{InferError, Scorer, Windows};
 
 /// The most input values a pass takes when windows of several files share it: a window of
@@ -75,8 +76,7 @@ impl Pass<'_> {
             self.per_pass,
             self.device,
         )?;
-        let k = scores.len() / queued.len().max(1);
-        Ok(scores.chunks(k.max(1)).map(<[f32]>::to_vec).collect())
+        Ok(rows(scores, queued.len()))
     }
 }
 

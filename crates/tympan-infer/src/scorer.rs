@@ -244,7 +244,7 @@ impl Scorer {
 }
 
 /// `[n, K]` row-major scores as `n` rows.
-fn rows(scores: Vec<f32>, n: usize) -> Vec<Vec<f32>> {
+pub(crate) fn rows(scores: Vec<f32>, n: usize) -> Vec<Vec<f32>> {
     let k = scores.len() / n.max(1);
     scores.chunks(k.max(1)).map(<[f32]>::to_vec).collect()
 }
