@@ -1,9 +1,9 @@
 //! Files to window scores, the windows of consecutive files sharing forward passes
 //! ([`Scorer::score_files`]). Each file is read piece by piece and cut into windows as
 //! [`Scorer::score_file`] describes; windows wait in one queue until [`PASSES_AT_ONCE`] passes
-//! are ready, whatever file they come from, and those passes run at the same time. A pass is
-//! [`Scorer::batch`] windows (a VGGish-input model: that many 960 ms patches, whole files at a
-//! time), or fewer where windows are large ([`PASS_VALUES`]). Memory is one queue of windows
+//! are ready, whatever file they come from, and those passes run at the same time
+//! ([`crate::predict`]). A pass is [`Scorer::batch`] windows (a VGGish-input model: that many
+//! 960 ms patches, a file's patches queued together), or fewer where windows are large ([`PASS_VALUES`]). Memory is one queue of windows
 //! plus the scores of the files not yet reported, and files are reported in their order as soon
 //! as they and every file before them are scored.
 //!
@@ -15,12 +15,11 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use rayon::prelude::*;
 use tympan_audio::LoadOptions;
 use tympan_audio::stream::Stream;
 use tympan_models::Tagger;
 
-use crate::predict::{Clip, predict};
+use crate::predict::{Clip, PASSES_AT_ONCE, predict};
 use crate::scorer::rows;
 use crate::{InferError, Scorer, Windows};
 
@@ -39,45 +38,6 @@ struct Queued {
     file: usize,
     samples: Vec<f32>,
     rate: u32,
-    /// Its examples: 1, or a VGGish-input model's patches of a whole file.
-    examples: usize,
-}
-
-/// Forward passes run at the same time, each on its own windows. On 2 cores one pass alone
-/// kept 1.7 of them busy (`tympan tag` of 30 clips with Chen et al.'s network: 5.2 s of CPU time
-/// in 3.1 s, 2-core AMD EPYC, 2026-12-07): ops too small or too short to split leave a core idle,
-/// and another pass's work fills it. A window's scores do not change (each pass's windows are
-/// the same, and no kernel's bits depend on the threads it runs on).
-pub(crate) const PASSES_AT_ONCE: usize = 2;
-
-/// What a forward pass needs: shared by the passes run at once.
-struct Pass<'a> {
-    scorer: &'a Scorer,
-    model: &'a Tagger,
-    device: &'a Device,
-    per_pass: usize,
-}
-
-impl Pass<'_> {
-    /// One row of scores per queued input.
-    fn predict(&self, queued: &[Queued]) -> Result<Vec<Vec<f32>>, InferError> {
-        let clips: Vec<Clip<'_>> = queued
-            .iter()
-            .map(|q| Clip {
-                samples: &q.samples,
-                rate: q.rate,
-            })
-            .collect();
-        let forward = |x| self.model.forward(x);
-        let scores = predict(
-            &forward,
-            &self.scorer.contract,
-            &clips,
-            self.per_pass,
-            self.device,
-        )?;
-        Ok(rows(scores, queued.len()))
-    }
 }
 
 /// A file's scores so far.
@@ -244,7 +204,6 @@ impl<F: FnMut(usize, Result<Windows, InferError>) -> ControlFlow<()>> Run<'_, F>
             file,
             samples,
             rate,
-            examples,
         });
         self.examples += examples;
         if self.examples >= self.per_pass * PASSES_AT_ONCE {
@@ -267,54 +226,11 @@ impl<F: FnMut(usize, Result<Windows, InferError>) -> ControlFlow<()>> Run<'_, F>
         }
         let queue = std::mem::take(&mut self.queue);
         self.examples = 0;
-        let parts = self.passes(&queue);
-        let pass = self.pass();
-        let results: Vec<_> = parts.par_iter().map(|part| pass.predict(part)).collect();
-        for (part, result) in parts.into_iter().zip(results) {
-            self.settle(part, result)?;
-        }
-        Ok(())
-    }
-
-    /// The queue cut into consecutive parts of at most [`Self::per_pass`] examples (one input
-    /// alone where it has more), run at the same time.
-    fn passes<'q>(&self, queue: &'q [Queued]) -> Vec<&'q [Queued]> {
-        let mut parts = Vec::new();
-        let (mut start, mut count) = (0, 0);
-        for (i, q) in queue.iter().enumerate() {
-            let e = q.examples;
-            if i > start && count + e > self.per_pass {
-                parts.push(&queue[start..i]);
-                (start, count) = (i, 0);
-            }
-            count += e;
-        }
-        parts.push(&queue[start..]);
-        parts
-    }
-
-    /// What a forward pass needs, shareable between the passes run at once.
-    fn pass(&self) -> Pass<'_> {
-        Pass {
-            scorer: self.scorer,
-            model: self.model,
-            device: self.device,
-            per_pass: self.per_pass,
-        }
-    }
-
-    /// Hand out a part's rows. If a window failed (its features cannot be computed), each
-    /// file's windows of the part are scored apart, so that only the failing file fails.
-    fn settle(
-        &mut self,
-        part: &[Queued],
-        result: Result<Vec<Vec<f32>>, InferError>,
-    ) -> Result<(), InferError> {
-        match result {
-            Ok(rows) => self.hand_out(part, rows),
-            Err(InferError::Clip { .. }) if part.iter().any(|q| q.file != part[0].file) => {
-                for group in part.chunk_by(|a, b| a.file == b.file) {
-                    match self.pass().predict(group) {
+        match self.score(&queue) {
+            Ok(rows) => self.hand_out(&queue, rows),
+            Err(InferError::Clip { .. }) if queue.iter().any(|q| q.file != queue[0].file) => {
+                for group in queue.chunk_by(|a, b| a.file == b.file) {
+                    match self.score(group) {
                         Ok(rows) => self.hand_out(group, rows),
                         Err(InferError::Clip { source, .. }) => {
                             let path = self.files[group[0].file].path.clone();
@@ -325,12 +241,33 @@ impl<F: FnMut(usize, Result<Windows, InferError>) -> ControlFlow<()>> Run<'_, F>
                 }
             }
             Err(InferError::Clip { source, .. }) => {
-                let path = self.files[part[0].file].path.clone();
-                self.fail(part[0].file, InferError::Audio { path, source });
+                let path = self.files[queue[0].file].path.clone();
+                self.fail(queue[0].file, InferError::Audio { path, source });
             }
             Err(e) => return Err(e),
         }
         Ok(())
+    }
+
+    /// One row of scores per queued input, [`Self::per_pass`] examples per forward pass
+    /// ([`predict`] runs [`PASSES_AT_ONCE`] of them at the same time).
+    fn score(&self, queued: &[Queued]) -> Result<Vec<Vec<f32>>, InferError> {
+        let clips: Vec<Clip<'_>> = queued
+            .iter()
+            .map(|q| Clip {
+                samples: &q.samples,
+                rate: q.rate,
+            })
+            .collect();
+        let forward = |x| self.model.forward(x);
+        let scores = predict(
+            &forward,
+            &self.scorer.contract,
+            &clips,
+            self.per_pass,
+            self.device,
+        )?;
+        Ok(rows(scores, queued.len()))
     }
 
     fn hand_out(&mut self, queued: &[Queued], rows: Vec<Vec<f32>>) {

@@ -22,7 +22,7 @@ mod scorer;
 pub use card::{CARD_FILE, CARD_FORMAT, CLASS_LIST_FILE, Checkpoint, ModelCard};
 pub use embed::{Embedder, Embeddings, embed_files, embed_files_reporting};
 pub use error::InferError;
-pub use predict::{Clip, example_outputs, predict};
+pub use predict::{Clip, PASSES_AT_ONCE, example_outputs, predict};
 pub use scorer::{Scorer, Windows};
 pub use tympan_audio::{InputContract, InputKind};
 

@@ -12,11 +12,9 @@ use std::borrow::Cow;
 use std::path::Path;
 
 use burn::prelude::*;
-use rayon::prelude::*;
 use tympan_audio::InputContract;
 use tympan_models::Tagger;
 
-use crate::files::PASSES_AT_ONCE;
 use crate::predict::{Clip, predict};
 use crate::{InferError, Pool};
 
@@ -205,9 +203,8 @@ impl Scorer {
     /// The model's evaluation outputs `[clips, K]` (row-major) of whole clips, as training's
     /// evaluation takes them ([`crate::predict`]): each clip cut or padded to the model's input
     /// (VGGish input: the mean over its 960 ms patches), no windowing. Clips at another rate than
-    /// the contract's are resampled first. Clips for more than one pass are cut into
-    /// [`PASSES_AT_ONCE`] parts of whole passes, scored at the same time (the same bits as one
-    /// after the other).
+    /// the contract's are resampled first. Passes run [`crate::PASSES_AT_ONCE`] at a time, as
+    /// [`crate::predict`] runs them.
     pub fn predict_clips(
         &self,
         model: &Tagger,
@@ -223,23 +220,7 @@ impl Scorer {
             })
             .collect();
         let forward = |x| model.forward(x);
-        let batch = self.batch.max(1);
-        let part = clips.len().div_ceil(batch).div_ceil(PASSES_AT_ONCE) * batch;
-        let parts: Vec<Result<Vec<f32>, InferError>> = clips
-            .par_chunks(part.max(1))
-            .map(|c| predict(&forward, &self.contract, c, batch, device))
-            .collect();
-        let mut out = Vec::new();
-        for (p, rows) in parts.into_iter().enumerate() {
-            let offset = p * part;
-            out.extend(rows.map_err(|e| {
-                e.map_clip(|index, source| InferError::Clip {
-                    index: index + offset,
-                    source,
-                })
-            })?);
-        }
-        Ok(out)
+        predict(&forward, &self.contract, &clips, self.batch, device)
     }
 }
 

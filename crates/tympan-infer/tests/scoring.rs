@@ -24,14 +24,6 @@ fn wave(n: usize, f: f32, rate: u32) -> Vec<f32> {
         .collect()
 }
 
-fn max_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
-    assert_eq!(a.len(), b.len(), "window counts");
-    a.iter()
-        .flatten()
-        .zip(b.iter().flatten())
-        .fold(0.0, |m, (x, y)| m.max((x - y).abs()))
-}
-
 #[test]
 fn a_slim2d_window_is_the_papers_four_second_clip() {
     let device = Device::flex();
@@ -94,8 +86,9 @@ fn clips_scored_together_keep_their_own_scores_and_files_match_memory() {
         let alone = scorer
             .score_samples(&model, clip, 16_000, None, &device)
             .unwrap();
-        let d = max_diff(&alone.scores, &together[c].scores);
-        assert!(d <= 1e-6, "clip {c}: {d}");
+        // Eight windows at three per pass: four passes of two, two at a time. A window's scores
+        // do not depend on the windows beside it in its pass, bit for bit.
+        assert_eq!(alone.scores, together[c].scores, "clip {c}");
     }
     // The third clip from a 16 kHz float WAV file, read piece by piece: the same windows in the
     // same batches, so the same bits.

@@ -18,7 +18,8 @@ use crate::report::{EpochRow, Scores, Summary, score, write_outputs};
 
 /// Predictions `[N, K]` of `model` (evaluation mode) on the clips `items`, through
 /// `tympan-infer`'s evaluation path (the one `tympan tag` takes): with VGGish input a clip's row
-/// is the mean over its 960 ms patches. Clips are decoded (when not cached) `batch` at a time.
+/// is the mean over its 960 ms patches. Clips are decoded (when not cached) enough at a time for
+/// the [`tympan_infer::PASSES_AT_ONCE`] passes of `batch` clips that run together.
 pub fn predict(
     model: &Tagger,
     items: &[Item],
@@ -42,7 +43,7 @@ pub(crate) fn predict_reporting(
     let forward = |x| model.forward(x);
     let mut rows = Vec::new();
     let mut scored = 0;
-    for chunk in items.chunks(batch.max(1)) {
+    for chunk in items.chunks(batch.max(1) * tympan_infer::PASSES_AT_ONCE) {
         let loaded: Vec<_> = chunk
             .par_iter()
             .map(|it| samples_of(it, contract.sample_rate))
