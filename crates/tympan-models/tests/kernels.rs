@@ -4,7 +4,7 @@
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use tympan_kernels::set_kernels_enabled;
-use tympan_models::{layers, parameter_gradients};
+use tympan_models::{Tagger, layers, parameter_gradients};
 
 /// A fixed input of `shape`: a deterministic mixture of sines, the same in every run (a
 /// random one made the test's margin depend on the draw).
@@ -19,11 +19,83 @@ fn fixed_input(shape: [usize; 3], device: &Device) -> Tensor<3> {
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 
-/// One training step of whole networks, kernels on against kernels off, from the same
-/// weights on the same batch: the loss within 1e-4 relative and every parameter gradient
-/// within 1e-3 of its largest magnitude (float32 sums reordered through dozens of layers).
-/// PSLA EfficientNet-B0 (stem, depthwise, pointwise, BN, swish, squeeze-excitation, attention
-/// heads) on fbank-shaped input, and an M-net on a waveform.
+/// Weight seeds the whole-network comparison runs over.
+const SEEDS: u64 = 16;
+
+/// A training step's loss (the mean square of the outputs) and parameter gradients.
+struct Step {
+    loss: f32,
+    grads: Vec<Vec<f32>>,
+}
+
+/// One training step of `model` on `x`, tympan's kernels on or off.
+fn step(model: &Tagger, x: &Tensor<3>, on: bool) -> Step {
+    set_kernels_enabled(on);
+    // The same stochastic-depth draws in every step (no other test of this crate draws them on
+    // an autodiff device).
+    layers::seed_drop_path(7);
+    let loss = model.forward(x.clone()).powi_scalar(2).mean();
+    let value = loss.clone().into_scalar::<f32>();
+    let grads = loss.backward();
+    set_kernels_enabled(true);
+    Step {
+        loss: value,
+        grads: parameter_gradients(model, &grads),
+    }
+}
+
+/// How far `a` is from `b`: the loss's relative difference, and the worst parameter gradient's
+/// largest difference over its own largest magnitude (or 1e-3 of the network's largest
+/// gradient, where larger: gradients that are zero in exact arithmetic, such as a conv bias
+/// before BatchNorm, are rounding noise on both sides).
+fn distance(name: &str, a: &Step, b: &Step) -> (f32, f32) {
+    assert_eq!(
+        a.grads.len(),
+        b.grads.len(),
+        "{name}: parameters with gradients"
+    );
+    assert!(
+        b.grads.len() > 10,
+        "{name}: only {} gradients",
+        b.grads.len()
+    );
+    let largest = b.grads.iter().flatten().fold(0f32, |m, v| m.max(v.abs()));
+    let worst = a.grads.iter().zip(&b.grads).fold(0f32, |w, (p, q)| {
+        let scale = q
+            .iter()
+            .fold(0f32, |m, v| m.max(v.abs()))
+            .max(1e-3 * largest);
+        let d = p.iter().zip(q).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+        w.max(d / scale.max(1e-30))
+    });
+    (((a.loss - b.loss) / b.loss).abs(), worst)
+}
+
+fn column(v: &[(f32, f32)], f: impl Fn(&(f32, f32)) -> f32) -> Vec<f32> {
+    v.iter().map(f).collect()
+}
+
+fn median(mut v: Vec<f32>) -> f32 {
+    v.sort_by(f32::total_cmp);
+    v[v.len() / 2]
+}
+
+/// One training step of whole networks, kernels on against kernels off, from the same weights
+/// on the same batch, over [`SEEDS`] Glorot weight draws: PSLA EfficientNet-B0 (stem,
+/// depthwise, pointwise, BN, swish, squeeze-excitation, attention heads) on fbank-shaped input,
+/// and an M-net on a waveform.
+///
+/// The bounds are on the distribution over seeds, beside Burn's own path against itself on an
+/// input nudged by 1 + 1e-6 (the same weights): how far float32 rounding alone moves these
+/// networks' gradients. Measured on 16 seeds (AMD EPYC, 2026-12-07), the kernels' worst
+/// gradient difference per seed: B0 1.8e-5 to 5.1e-5 (median 2.5e-5; Burn nudged 2.7e-5),
+/// m11 2.7e-4 to 7.1e-4 and one seed at 4.2e-2 (median 4.1e-4; Burn nudged 3.7e-4, with one
+/// seed at 1.7e-2); losses within 1.2e-6. The outlying seeds are discontinuities (a ReLU or
+/// max-pool decision flipped by reordered sums) that Burn's path shows against itself too: a
+/// bound on every seed held for one seed draw, not for the weights. Asserted: the median seed
+/// within 3x Burn's own median and 1e-3, its loss within 1e-5 relative, and at most a quarter
+/// of the seeds beyond 10x Burn's own median (or 1e-4 for the loss). A kernel defect moves
+/// every seed.
 ///
 /// Lite0 is not here: its ReLU6 network amplifies rounding. Burn's own path run twice, on an
 /// input scaled by 1 + 1e-6, gives parameter gradients that differ by 1.7e-2 (median,
@@ -34,11 +106,8 @@ fn fixed_input(shape: [usize; 3], device: &Device) -> Tensor<3> {
 /// on the ImageNet Lite0 at its real input size.
 #[test]
 fn whole_networks_train_the_same_with_and_without_kernels() {
-    // On one thread. Beside the other tests of this binary, the same fixed input failed the
-    // 1e-3 bound in 1 of 3 runs (m11's first-layer weight gradient, 3e-3 relative; earlier
-    // a random input, 2.4e-2) and passed 10 of 10 runs alone: the order of parallel float
-    // sums followed the thread scheduling. On a one-thread pool it passed 10 of 10 beside
-    // them.
+    // On one thread: beside the other tests of this binary the order of parallel float sums
+    // followed the thread scheduling, and a seed's result changed from run to run.
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
@@ -49,52 +118,35 @@ fn whole_networks_train_the_same_with_and_without_kernels() {
 fn whole_networks_train_the_same() {
     let device = Device::flex().autodiff();
     for (name, shape) in [("psla-effnet-b0", [2, 96, 64]), ("m11", [2, 1, 8000])] {
-        // Weights from a fixed splitmix64 stream, not Burn's process-wide RNG (which other
-        // tests draw from concurrently). With random weights this test failed about 1 run
-        // in 8: over weight seeds 1-20, m11's first-layer weight gradient broke the bound
-        // for seeds 7 and 11 (3.6e-3 and 6.5e-3 relative) whichever gemm the dense kernels
-        // call, and for seed 3 with `gemm` (3.6e-2; 1.2e-5 with `matrixmultiply`), while
-        // both gemms match an f64 product of that layer's shape to 6e-9 of the summed
-        // magnitudes. Such jumps are discontinuities (a max-pool or ReLU decision flipped by
-        // reordered sums; the likely cause, not traced), not rounding noise. With these
-        // Glorot weights, 1 seed of 0-15 breaks it (14: 2e-2). So the 1e-3 bound holds for
-        // this seed (0), not for any weights: a change to the models, their layer order or
-        // the Glorot stream can break it without a kernel defect, and a failure here calls
-        // for the seed sweep (and Burn's path against itself) before blaming a kernel.
-        let model = tympan_models::create(name, 10, &device).unwrap();
-        let model = layers::glorot_uniform(model, 0);
         let x = fixed_input(shape, &device);
-        let step = |on: bool| {
-            set_kernels_enabled(on);
-            // The same stochastic-depth draws in both steps (no other test of this crate
-            // draws them on an autodiff device).
-            layers::seed_drop_path(7);
-            let y = model.forward(x.clone());
-            let loss = y.clone().powi_scalar(2).mean();
-            let value = loss.clone().into_scalar::<f32>();
-            let grads = loss.backward();
-            (value, parameter_gradients(&model, &grads))
-        };
-        let (loss_on, on) = step(true);
-        let (loss_off, off) = step(false);
-        set_kernels_enabled(true);
-        assert!(
-            ((loss_on - loss_off) / loss_off).abs() < 1e-4,
-            "{name}: loss {loss_on} against {loss_off}"
-        );
-        assert_eq!(on.len(), off.len(), "{name}: parameters with gradients");
-        assert!(on.len() > 10, "{name}: only {} gradients", on.len());
-        // Gradients that are zero in exact arithmetic (a conv bias before BatchNorm, a BN
-        // shift before another BN) are rounding noise on both sides: they are compared
-        // against 1e-3 of the network's largest gradient instead of their own.
-        let largest = off.iter().flatten().fold(0f32, |m, v| m.max(v.abs()));
-        for (i, (a, b)) in on.iter().zip(&off).enumerate() {
-            let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
-            let worst = a.iter().zip(b).fold(0f32, |m, (p, q)| m.max((p - q).abs()));
-            assert!(
-                worst <= 1e-3 * scale.max(1e-3 * largest),
-                "{name}: parameter {i} gradient differs by {worst} (largest {scale})"
-            );
+        let nudged = x.clone().mul_scalar(1.0 + 1e-6);
+        let (mut kernels, mut itself) = (Vec::new(), Vec::new());
+        for seed in 0..SEEDS {
+            // Weights from a fixed splitmix64 stream, not Burn's process-wide RNG (which other
+            // tests draw from concurrently).
+            let model =
+                layers::glorot_uniform(tympan_models::create(name, 10, &device).unwrap(), seed);
+            let burn = step(&model, &x, false);
+            kernels.push(distance(name, &step(&model, &x, true), &burn));
+            itself.push(distance(name, &step(&model, &nudged, false), &burn));
         }
+        let (loss, grads) = (column(&kernels, |k| k.0), column(&kernels, |k| k.1));
+        let floor = median(column(&itself, |k| k.1));
+        let report = format!(
+            "{name}: kernels against Burn by seed (loss, gradients) {kernels:?}; Burn on a \
+             nudged input against Burn {itself:?}"
+        );
+        let middle = median(grads.clone());
+        assert!(median(loss.clone()) <= 1e-5, "median loss: {report}");
+        assert!(
+            middle <= 3.0 * floor && middle <= 1e-3,
+            "median gradients against 3x Burn's own {floor:e}: {report}"
+        );
+        let beyond = |v: &[f32], bound: f32| v.iter().filter(|&&d| d > bound).count();
+        assert!(
+            beyond(&loss, 1e-4) <= kernels.len() / 4
+                && beyond(&grads, 10.0 * floor) <= kernels.len() / 4,
+            "more than a quarter of the seeds far off: {report}"
+        );
     }
 }
