@@ -165,8 +165,9 @@ pub(crate) fn read(root: &Path) -> Result<GroundTruth> {
     Ok(GroundTruth { classes, rows: out })
 }
 
-/// Reads `root/FSD50K.ground_truth/{vocabulary,dev,eval}.csv` ([`read`]'s checks) into PSLA's
-/// datafiles.
+/// Reads `root/FSD50K.ground_truth/{vocabulary,dev,eval}.csv` into PSLA's datafiles. A label or
+/// mid outside the vocabulary, or a split other than `train`/`val`, is an error naming the file
+/// and the line.
 pub fn fsd50k_datafiles(root: &Path) -> Result<Fsd50kDatafiles> {
     let GroundTruth { classes, rows } = read(root)?;
     let mut classes_csv = String::from("index,mid,display_name\n");

@@ -51,7 +51,7 @@ impl Embedder<'_> {
 
 /// Embeddings of `files` (resampled to 16 kHz, features normalised with `mean`/`std` as in
 /// training) by `embedder`. One row per clip (the mean over its patches) when `per_clip`, else
-/// one per patch. Patches go through the network [`EMBED_BATCH`] at a time.
+/// one per patch. Patches go through the network 16 at a time (two passes at once).
 pub fn embed_files(
     embedder: Embedder<'_>,
     files: &[std::path::PathBuf],
