@@ -3,9 +3,10 @@
 //! [`Scorer::score_file`] describes; windows wait in one queue until [`PASSES_AT_ONCE`] passes
 //! are ready, whatever file they come from, and those passes run at the same time
 //! ([`crate::predict`]). A pass is [`Scorer::batch`] windows (a VGGish-input model: that many
-//! 960 ms patches, a file's patches queued together), or fewer where windows are large ([`PASS_VALUES`]). Memory is one queue of windows
-//! plus the scores of the files not yet reported, and files are reported in their order as soon
-//! as they and every file before them are scored.
+//! 960 ms patches, a file's patches queued together), or fewer where windows are large
+//! ([`PASS_VALUES`]). Memory is one queue of windows plus the scores of the files not yet
+//! reported, and files are reported in their order as soon as they and every file before them
+//! are scored.
 //!
 //! `tympan tag` on a folder of short clips scored each file alone: a 10 s clip is one window for
 //! Chen et al.'s network and three for the M-nets, so the M-nets' passes ran on three windows,

@@ -29,9 +29,8 @@ pub struct Clip<'a> {
 /// Outputs `[clips, K]` (row-major) of `forward` on the evaluation inputs of `clips`: with VGGish
 /// input a clip's row is the mean over its patches; with `eval_whole`, a waveform longer than the
 /// input is fed whole, on its own; the others are batched `batch` at a time, and those passes run
-/// [`PASSES_AT_ONCE`] at the same time. `forward` maps a
-/// batch `[B, T, F]` to its rows: the model's scores ([`tympan_models::Tagger::forward`]) or an
-/// embedding.
+/// [`PASSES_AT_ONCE`] at the same time. `forward` maps a batch `[B, T, F]` to its rows: the
+/// model's scores ([`tympan_models::Tagger::forward`]) or an embedding.
 pub fn predict(
     forward: &(dyn Fn(Tensor<3>) -> Tensor<2> + Sync),
     contract: &InputContract,
@@ -107,8 +106,7 @@ pub fn example_outputs(
 
 /// `examples` in consecutive passes of at most `batch`, as few as that allows but, beyond one, a
 /// multiple of [`PASSES_AT_ONCE`] where there are examples enough, their sizes within one of each
-/// other: the runs that go at the
-/// same time then have the same work. Forty VGGish patches at 16 per pass: four passes of ten,
+/// other: the runs that go at the same time then have the same work. Forty VGGish patches at 16 per pass: four passes of ten,
 /// not 16 + 16 beside 8.
 fn even_passes(examples: &[usize], batch: usize) -> Vec<&[usize]> {
     let n = examples.len();

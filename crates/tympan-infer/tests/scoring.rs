@@ -180,10 +180,10 @@ fn files_scored_together_come_in_order_with_their_own_scores() {
     assert_eq!(seen, [0]);
 }
 
-/// [`Scorer::predict_clips`] on clips for more than one pass (5 clips, 2 per pass): cut into two
-/// parts scored at the same time, yet each clip's row is bit for bit its row scored alone; a clip
-/// that cannot be scored in the second part (a rate no fbank frame fits) is named by its own
-/// index, not its index within the part.
+/// [`Scorer::predict_clips`] on clips for more than one pass (5 clips, 2 per pass: four passes,
+/// run two at a time), yet each clip's row is bit for bit its row scored alone; a clip that
+/// cannot be scored in the second run of passes (a rate no fbank frame fits) is named by its own
+/// index, not its index within that run.
 #[test]
 fn clips_in_parts_at_once_keep_their_rows_and_indices() {
     let device = Device::flex();
