@@ -7,9 +7,9 @@
 //!
 //! The pieces are symphonia's packets (canonical 16-bit PCM WAV: 64 Ki-frame reads), mixed down
 //! by the [`crate::load::ChannelPolicy`] and resampled by [`StreamResampler`], which repeats the
-//! whole-signal resampler's chunking. Every check of [`crate::load::load`] is made: empty and header-only
-//! files, truncation (at the end, when the stream falls short of the header), non-finite samples
-//! (in the piece that holds them, counted within that piece).
+//! whole-signal resampler's chunking. Every check of [`crate::load::load`] is made: empty and
+//! header-only files, truncation (at the end, when the stream falls short of the header),
+//! non-finite samples (in the piece that holds them, counted within that piece).
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};

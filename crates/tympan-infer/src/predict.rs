@@ -106,8 +106,8 @@ pub fn example_outputs(
 
 /// `examples` in consecutive passes of at most `batch`, as few as that allows but, beyond one, a
 /// multiple of [`PASSES_AT_ONCE`] where there are examples enough, their sizes within one of each
-/// other: the runs that go at the same time then have the same work. Forty VGGish patches at 16 per pass: four passes of ten,
-/// not 16 + 16 beside 8.
+/// other: the runs that go at the same time then have the same work. Forty VGGish patches at 16
+/// per pass: four passes of ten, not 16 + 16 beside 8.
 fn even_passes(examples: &[usize], batch: usize) -> Vec<&[usize]> {
     let n = examples.len();
     let mut count = n.div_ceil(batch.max(1));
